@@ -1,0 +1,127 @@
+"""Code lists of the shared schema. Names and values follow DCSA where DCSA has a code list."""
+
+from enum import Enum
+
+import strawberry
+
+
+@strawberry.enum(description="DCSA eventClassifierCode: planned, estimated or actual.")
+class EventClassifierCode(Enum):
+    PLN = "PLN"
+    EST = "EST"
+    ACT = "ACT"
+
+
+@strawberry.enum(description="DCSA Track & Trace 2.2 equipmentEventTypeCode.")
+class EquipmentEventTypeCode(Enum):
+    LOAD = strawberry.enum_value("LOAD", description="Loaded onto a vessel")
+    DISC = strawberry.enum_value("DISC", description="Discharged from a vessel")
+    GTIN = strawberry.enum_value("GTIN", description="Gated in to the terminal")
+    GTOT = strawberry.enum_value("GTOT", description="Gated out of the terminal")
+    STUF = strawberry.enum_value("STUF", description="Stuffed")
+    STRP = strawberry.enum_value("STRP", description="Stripped")
+    PICK = strawberry.enum_value("PICK", description="Picked up")
+    DROP = strawberry.enum_value("DROP", description="Dropped off")
+    INSP = strawberry.enum_value("INSP", description="Inspected")
+    RSEA = strawberry.enum_value("RSEA", description="Resealed")
+    RMVD = strawberry.enum_value("RMVD", description="Removed")
+
+
+@strawberry.enum(description="DCSA emptyIndicatorCode.")
+class EmptyIndicatorCode(Enum):
+    EMPTY = "EMPTY"
+    LADEN = "LADEN"
+
+
+@strawberry.enum(description="Where a container stands, derived from its latest actual event.")
+class ContainerStatus(Enum):
+    INBOUND = strawberry.enum_value(
+        "INBOUND", description="On a vessel expected at the port: discharge planned or estimated"
+    )
+    IN_TERMINAL = strawberry.enum_value(
+        "IN_TERMINAL", description="Discharged or gated in, and still in the terminal"
+    )
+    GATED_OUT = strawberry.enum_value("GATED_OUT", description="Left the terminal through the gate")
+    LOADED = strawberry.enum_value("LOADED", description="Loaded onto an outbound vessel")
+
+
+@strawberry.enum(description="Kind of hold on an import container.")
+class HoldType(Enum):
+    CUSTOMS = "CUSTOMS"
+    FREIGHT = "FREIGHT"
+    LINE = "LINE"
+    USDA = "USDA"
+    TMF = strawberry.enum_value("TMF", description="Traffic Mitigation Fee not paid")
+    OTHER = "OTHER"
+
+
+@strawberry.enum(description="Whether a hold is in force.")
+class HoldStatus(Enum):
+    HOLD = "HOLD"
+    RELEASED = "RELEASED"
+
+
+@strawberry.enum(description="DCSA modeOfTransport.")
+class ModeOfTransport(Enum):
+    VESSEL = "VESSEL"
+    RAIL = "RAIL"
+    TRUCK = "TRUCK"
+    BARGE = "BARGE"
+
+
+@strawberry.enum(
+    description="DCSA Operational Vessel Schedules transport call status code; null means the "
+    "call is as scheduled."
+)
+class TransportCallStatusCode(Enum):
+    OMIT = strawberry.enum_value("OMIT", description="Omitted")
+    BLNK = strawberry.enum_value("BLNK", description="Blank sailing")
+    ADHO = strawberry.enum_value("ADHO", description="Ad hoc call")
+    PHOT = strawberry.enum_value("PHOT", description="Phase out")
+    PHIN = strawberry.enum_value("PHIN", description="Phase in")
+    ROTC = strawberry.enum_value("ROTC", description="Rotation change")
+    SLID = strawberry.enum_value("SLID", description="Sliding")
+    CUTR = strawberry.enum_value("CUTR", description="Cut and run")
+
+
+@strawberry.enum(description="Where a vessel call stands now.")
+class VesselCallPhase(Enum):
+    SCHEDULED = "SCHEDULED"
+    AT_ANCHOR = "AT_ANCHOR"
+    AT_BERTH = "AT_BERTH"
+    DEPARTED = "DEPARTED"
+    OMITTED = "OMITTED"
+
+
+@strawberry.enum(
+    description="Port- or terminal-level aggregates. None of them is a per-hour rate or is tied "
+    "to a person, a truck or a crane (labor-privacy law)."
+)
+class PortMetricType(Enum):
+    CONTAINER_DWELL_DAYS = strawberry.enum_value(
+        "CONTAINER_DWELL_DAYS",
+        description="Mean days import containers stayed in the terminal, discharge to gate-out",
+    )
+    TRUCK_TURN_TIME_MINUTES = strawberry.enum_value(
+        "TRUCK_TURN_TIME_MINUTES",
+        description="Mean minutes of all truck visits, gate-in to gate-out (aggregate only)",
+    )
+    VESSELS_AT_ANCHOR = strawberry.enum_value(
+        "VESSELS_AT_ANCHOR", description="Container vessels waiting at anchor now"
+    )
+    VESSELS_AT_BERTH = strawberry.enum_value(
+        "VESSELS_AT_BERTH", description="Container vessels at berth now"
+    )
+    TEU_DISCHARGED = strawberry.enum_value(
+        "TEU_DISCHARGED", description="TEU discharged from vessels in the period (imports)"
+    )
+    TEU_LOADED = strawberry.enum_value(
+        "TEU_LOADED", description="TEU loaded onto vessels in the period (exports)"
+    )
+
+
+@strawberry.enum(description="The period an aggregate covers, ending now.")
+class MetricPeriod(Enum):
+    LAST_7_DAYS = "LAST_7_DAYS"
+    LAST_30_DAYS = "LAST_30_DAYS"
+    LAST_90_DAYS = "LAST_90_DAYS"

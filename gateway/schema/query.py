@@ -1,0 +1,131 @@
+"""Root fields of the shared cargo schema.
+
+Every root field is answered by the gateway's fan-out (:mod:`gateway.plan`, :mod:`gateway.fetch`,
+:mod:`gateway.merge`) for the whole operation at once, as JSON, so the resolvers below are never
+called by a correct gateway: they declare each field's arguments and contract, and fail loudly
+if execution ever reaches them.
+"""
+
+from datetime import datetime
+from typing import Annotated, NoReturn
+
+import strawberry
+from strawberry.types import Info
+
+from gateway.schema.enums import MetricPeriod, PortMetricType, TransportCallStatusCode
+from gateway.schema.types import Container, Port, PortMetric, Vessel, VesselCallConnection
+
+MAX_CONTAINER_REFERENCES = 100
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+PortsArgument = Annotated[
+    list[str] | None,
+    strawberry.argument(
+        description="UN/LOCODEs of the ports to ask; by default every port that answers this "
+        "field"
+    ),
+]
+
+
+class RootFieldNotFannedOut(RuntimeError):
+    """A root field reached per-field execution: the fan-out extension is missing."""
+
+
+def _fanned_out(info: Info) -> NoReturn:
+    raise RootFieldNotFannedOut(f"root field {info.field_name!r} must be answered by the fan-out")
+
+
+@strawberry.type(description="One question, every port: each field is answered live by the ports.")
+class Query:
+    @strawberry.field(description="The ports of the partnership and their terminals.")
+    def ports(self, info: Info, ports: PortsArgument = None) -> list[Port]:
+        _fanned_out(info)
+
+    @strawberry.field(
+        description="A container by number, from the port that saw it last (latest actual "
+        "event). A malformed ISO 6346 number is a BAD_USER_INPUT error."
+    )
+    def container(
+        self,
+        info: Info,
+        reference: Annotated[
+            str, strawberry.argument(description="ISO 6346 number, or a DCSA equipment reference")
+        ],
+        ports: PortsArgument = None,
+    ) -> Container | None:
+        _fanned_out(info)
+
+    @strawberry.field(
+        description=f"Containers by number (at most {MAX_CONTAINER_REFERENCES}), in the order "
+        "asked; numbers no port knows are left out."
+    )
+    def containers(
+        self,
+        info: Info,
+        references: Annotated[
+            list[str],
+            strawberry.argument(
+                description=f"At most {MAX_CONTAINER_REFERENCES} container numbers"
+            ),
+        ],
+        ports: PortsArgument = None,
+    ) -> list[Container]:
+        _fanned_out(info)
+
+    @strawberry.field(
+        name="vesselCalls",
+        description="Vessel calls at every port asked, ordered by planned berth arrival, paged "
+        "with one cursor across ports.",
+    )
+    def vessel_calls(
+        self,
+        info: Info,
+        ports: PortsArgument = None,
+        from_: Annotated[
+            datetime | None,
+            strawberry.argument(name="from", description="Planned arrival at or after"),
+        ] = None,
+        to: Annotated[
+            datetime | None, strawberry.argument(description="Planned arrival before")
+        ] = None,
+        status: Annotated[
+            list[TransportCallStatusCode] | None,
+            strawberry.argument(description="Only calls with one of these status codes"),
+        ] = None,
+        vessel_imo_number: Annotated[
+            str | None, strawberry.argument(name="vesselIMONumber", description="Only this vessel")
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description=f"Page size, 1 to {MAX_PAGE_SIZE}")
+        ] = DEFAULT_PAGE_SIZE,
+        after: Annotated[
+            str | None, strawberry.argument(description="endCursor of the previous page")
+        ] = None,
+    ) -> VesselCallConnection:
+        _fanned_out(info)
+
+    @strawberry.field(description="A vessel by IMO number, as the ports it calls at know it.")
+    def vessel(
+        self,
+        info: Info,
+        imo: Annotated[str, strawberry.argument(description="IMO number, 7 digits")],
+        ports: PortsArgument = None,
+    ) -> Vessel | None:
+        _fanned_out(info)
+
+    @strawberry.field(
+        name="portMetrics",
+        description="Port- and terminal-level aggregates, each with its period and sample size.",
+    )
+    def port_metrics(
+        self,
+        info: Info,
+        ports: PortsArgument = None,
+        metrics: Annotated[
+            list[PortMetricType] | None,
+            strawberry.argument(description="Which metrics; by default all"),
+        ] = None,
+        period: MetricPeriod = MetricPeriod.LAST_7_DAYS,
+    ) -> list[PortMetric]:
+        _fanned_out(info)

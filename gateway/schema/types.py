@@ -1,0 +1,240 @@
+"""Object types of the shared cargo schema.
+
+Names follow DCSA Track & Trace 2.2 and Operational Vessel Schedules 3.0 where DCSA has a name.
+Every field a policy may deny is nullable; identifying keys are not. No type or field tracks or
+monitors labor (DOMAIN.md): there is no person, crew, shift or crane, no per-hour rate, and no
+per-call move count that could be turned into one.
+"""
+
+from datetime import date, datetime
+
+import strawberry
+
+from gateway.schema.enums import (
+    ContainerStatus,
+    EmptyIndicatorCode,
+    EquipmentEventTypeCode,
+    EventClassifierCode,
+    HoldStatus,
+    HoldType,
+    ModeOfTransport,
+    PortMetricType,
+    TransportCallStatusCode,
+    VesselCallPhase,
+)
+
+
+@strawberry.type(description="A container terminal, identified by its SMDG code within a port.")
+class Terminal:
+    facility_code: str = strawberry.field(
+        name="facilityCode", description="SMDG terminal code (DCSA facilityCode), e.g. APMT"
+    )
+    name: str | None
+    un_location_code: str = strawberry.field(
+        name="UNLocationCode", description="UN/LOCODE of the port the terminal is in"
+    )
+
+
+@strawberry.type(description="A port of the partnership, identified by its UN/LOCODE.")
+class Port:
+    un_location_code: str = strawberry.field(name="UNLocationCode", description="e.g. USLAX")
+    name: str | None
+    time_zone: str | None = strawberry.field(description="IANA time zone, e.g. America/Los_Angeles")
+    terminals: list[Terminal] | None
+
+
+@strawberry.type(description="DCSA location: a place an event happened.")
+class Location:
+    location_name: str | None = strawberry.field(name="locationName")
+    un_location_code: str | None = strawberry.field(name="UNLocationCode")
+    facility_code: str | None = strawberry.field(
+        name="facilityCode", description="SMDG terminal code"
+    )
+    latitude: float | None
+    longitude: float | None
+
+
+@strawberry.type(description="A ship identified by its IMO number (DCSA OVS Vessel).")
+class Vessel:
+    vessel_imo_number: str = strawberry.field(
+        name="vesselIMONumber", description="7 digits, last one a check digit"
+    )
+    mmsi_number: str | None = strawberry.field(name="MMSINumber", description="9 digits")
+    vessel_name: str | None = strawberry.field(name="vesselName")
+    vessel_flag: str | None = strawberry.field(
+        name="vesselFlag", description="ISO 3166 alpha-2 flag state"
+    )
+    vessel_call_sign: str | None = strawberry.field(name="vesselCallSign")
+    vessel_operator_smdg_liner_code: str | None = strawberry.field(
+        name="vesselOperatorSMDGLinerCode", description="SMDG liner code of the operator, e.g. MSC"
+    )
+
+
+@strawberry.type(description="DCSA transportCall an equipment event refers to.")
+class TransportCall:
+    transport_call_reference: str | None = strawberry.field(name="transportCallReference")
+    carrier_import_voyage_number: str | None = strawberry.field(name="carrierImportVoyageNumber")
+    carrier_export_voyage_number: str | None = strawberry.field(name="carrierExportVoyageNumber")
+    un_location_code: str | None = strawberry.field(name="UNLocationCode")
+    facility_code: str | None = strawberry.field(name="facilityCode")
+    mode_of_transport: ModeOfTransport | None = strawberry.field(name="modeOfTransport")
+    vessel: Vessel | None
+
+
+@strawberry.type(description="DCSA Track & Trace 2.2 equipment event.")
+class EquipmentEvent:
+    event_id: strawberry.ID = strawberry.field(name="eventID")
+    event_created_date_time: datetime | None = strawberry.field(name="eventCreatedDateTime")
+    event_date_time: datetime = strawberry.field(name="eventDateTime")
+    event_classifier_code: EventClassifierCode = strawberry.field(name="eventClassifierCode")
+    equipment_event_type_code: EquipmentEventTypeCode = strawberry.field(
+        name="equipmentEventTypeCode"
+    )
+    empty_indicator_code: EmptyIndicatorCode | None = strawberry.field(name="emptyIndicatorCode")
+    event_location: Location | None = strawberry.field(name="eventLocation")
+    transport_call: TransportCall | None = strawberry.field(name="transportCall")
+
+
+@strawberry.type(description="Where a container is: port, terminal and yard block, no finer.")
+class ContainerLocation:
+    un_location_code: str = strawberry.field(name="UNLocationCode")
+    facility_code: str | None = strawberry.field(
+        name="facilityCode", description="SMDG terminal code"
+    )
+    terminal_name: str | None = strawberry.field(name="terminalName")
+    yard_block: str | None = strawberry.field(
+        name="yardBlock", description="Yard block only; never row, tier or slot"
+    )
+
+
+@strawberry.type(description="A hold that stops an import container from being picked up.")
+class Hold:
+    type: HoldType
+    status: HoldStatus
+    description: str | None
+    updated_date_time: datetime | None = strawberry.field(name="updatedDateTime")
+
+
+@strawberry.type(description="Whether an import container can be picked up, and until when free.")
+class ImportAvailability:
+    available_for_pickup: bool | None = strawberry.field(name="availableForPickup")
+    holds: list[Hold] | None
+    first_available_date: date | None = strawberry.field(name="firstAvailableDate")
+    last_free_day: date | None = strawberry.field(
+        name="lastFreeDay", description="Last day without storage charges"
+    )
+    outstanding_fees_usd: float | None = strawberry.field(
+        name="outstandingFeesUSD", description="Demurrage and other fees due, in US dollars"
+    )
+
+
+@strawberry.type(description="A container as one port's systems know it.")
+class Container:
+    equipment_reference: str = strawberry.field(
+        name="equipmentReference",
+        description="DCSA equipmentReference: an ISO 6346 number, or a carrier reference of at "
+        "most 15 characters",
+    )
+    iso_equipment_code: str | None = strawberry.field(
+        name="isoEquipmentCode", description="ISO 6346 size and type code, e.g. 45G1"
+    )
+    is_iso6346_valid: bool = strawberry.field(
+        name="isISO6346Valid",
+        description="Whether equipmentReference is a well-formed ISO 6346 number with a correct "
+        "check digit",
+    )
+    empty_indicator_code: EmptyIndicatorCode | None = strawberry.field(name="emptyIndicatorCode")
+    status: ContainerStatus | None
+    location: ContainerLocation | None
+    availability: ImportAvailability | None
+    last_event_date_time: datetime | None = strawberry.field(
+        name="lastEventDateTime", description="Time of the latest actual event"
+    )
+    events: list[EquipmentEvent] | None = strawberry.field(
+        description="Equipment events, oldest first"
+    )
+    source_port: str = strawberry.field(
+        name="sourcePort", description="UN/LOCODE of the port that answered"
+    )
+
+
+@strawberry.type(description="A vessel's call at a port terminal (DCSA transport call).")
+class VesselCall:
+    transport_call_reference: str = strawberry.field(
+        name="transportCallReference", description="Unique within the port"
+    )
+    un_location_code: str = strawberry.field(name="UNLocationCode", description="The port")
+    facility_code: str | None = strawberry.field(
+        name="facilityCode", description="SMDG terminal code"
+    )
+    vessel: Vessel | None
+    carrier_service_code: str | None = strawberry.field(name="carrierServiceCode")
+    carrier_import_voyage_number: str | None = strawberry.field(name="carrierImportVoyageNumber")
+    carrier_export_voyage_number: str | None = strawberry.field(name="carrierExportVoyageNumber")
+    status_code: TransportCallStatusCode | None = strawberry.field(name="statusCode")
+    phase: VesselCallPhase | None
+    planned_arrival_date_time: datetime = strawberry.field(
+        name="plannedArrivalDateTime", description="Planned berth arrival (PTA); orders the list"
+    )
+    estimated_arrival_date_time: datetime | None = strawberry.field(
+        name="estimatedArrivalDateTime", description="Estimated berth arrival (ETA)"
+    )
+    actual_arrival_date_time: datetime | None = strawberry.field(
+        name="actualArrivalDateTime", description="Actual berth arrival (ATA)"
+    )
+    planned_departure_date_time: datetime | None = strawberry.field(
+        name="plannedDepartureDateTime"
+    )
+    estimated_departure_date_time: datetime | None = strawberry.field(
+        name="estimatedDepartureDateTime"
+    )
+    actual_departure_date_time: datetime | None = strawberry.field(name="actualDepartureDateTime")
+    anchorage_arrival_date_time: datetime | None = strawberry.field(
+        name="anchorageArrivalDateTime", description="When the vessel anchored to wait for a berth"
+    )
+
+
+@strawberry.type(description="One vessel call in a page, with its cursor.")
+class VesselCallEdge:
+    cursor: str
+    node: VesselCall
+
+
+@strawberry.type(description="Relay-style page information.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(name="hasNextPage")
+    end_cursor: str | None = strawberry.field(name="endCursor")
+
+
+@strawberry.type(
+    description="One page of vessel calls from every port asked, in one order: planned berth "
+    "arrival, then port, then transport call reference."
+)
+class VesselCallConnection:
+    edges: list[VesselCallEdge]
+    nodes: list[VesselCall]
+    page_info: PageInfo = strawberry.field(name="pageInfo")
+    total_count: int | None = strawberry.field(
+        name="totalCount", description="Calls matching the filters at the ports that answered"
+    )
+
+
+@strawberry.type(
+    description="A port- or terminal-level aggregate with its period and sample size. Never "
+    "about a person, a truck or a crane."
+)
+class PortMetric:
+    un_location_code: str = strawberry.field(name="UNLocationCode")
+    facility_code: str | None = strawberry.field(
+        name="facilityCode", description="SMDG terminal code; null for the whole port"
+    )
+    metric: PortMetricType
+    value: float | None = strawberry.field(
+        description="Null when the sample is too small to share"
+    )
+    unit: str
+    period_start: datetime = strawberry.field(name="periodStart")
+    period_end: datetime = strawberry.field(name="periodEnd")
+    sample_size: int = strawberry.field(
+        name="sampleSize", description="Containers, truck visits or vessels the value is based on"
+    )

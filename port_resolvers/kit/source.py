@@ -1,0 +1,168 @@
+"""The data-source contract a port implements for the resolver kit.
+
+A port answers the shared schema from its own systems by implementing :class:`PortDataSource`.
+Methods return *records*: plain dicts shaped like the schema's types (camelCase keys as in
+``schema.graphql``, enum values as their names, times as timezone-aware ``datetime``, days as
+``date``). The kit does the rest: it validates arguments, fills the derived fields
+(``isISO6346Valid``, ``status``, ``lastEventDateTime``, ``sourcePort``), filters, orders and pages
+vessel calls with the shared keyset cursor, drops any key that names labor data, and serves
+only the fields the schema has.
+
+A source may raise :class:`SourceUnavailable` when the port's own system does not answer; the
+kit turns it into a GraphQL error with code ``SOURCE_UNAVAILABLE``.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, NotRequired, Protocol, TypedDict
+
+
+class SourceUnavailable(Exception):
+    """The port's own system did not answer, or answered with something unusable."""
+
+
+class TerminalRecord(TypedDict):
+    facilityCode: str
+    name: str | None
+    UNLocationCode: str
+
+
+class PortRecord(TypedDict):
+    UNLocationCode: str
+    name: str | None
+    timeZone: NotRequired[str | None]
+    terminals: list[TerminalRecord]
+
+
+class VesselRecord(TypedDict):
+    vesselIMONumber: str
+    MMSINumber: NotRequired[str | None]
+    vesselName: NotRequired[str | None]
+    vesselFlag: NotRequired[str | None]
+    vesselCallSign: NotRequired[str | None]
+    vesselOperatorSMDGLinerCode: NotRequired[str | None]
+
+
+class LocationRecord(TypedDict, total=False):
+    locationName: str | None
+    UNLocationCode: str | None
+    facilityCode: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+class TransportCallRecord(TypedDict, total=False):
+    transportCallReference: str | None
+    carrierImportVoyageNumber: str | None
+    carrierExportVoyageNumber: str | None
+    UNLocationCode: str | None
+    facilityCode: str | None
+    modeOfTransport: str | None  # VESSEL | RAIL | TRUCK | BARGE
+    vessel: VesselRecord | None
+
+
+class EquipmentEventRecord(TypedDict):
+    eventID: str
+    eventCreatedDateTime: NotRequired[datetime | None]
+    eventDateTime: datetime
+    eventClassifierCode: str  # PLN | EST | ACT
+    equipmentEventTypeCode: str  # LOAD | DISC | GTIN | GTOT | ... (DCSA T&T 2.2)
+    emptyIndicatorCode: NotRequired[str | None]  # EMPTY | LADEN
+    eventLocation: NotRequired[LocationRecord | None]
+    transportCall: NotRequired[TransportCallRecord | None]
+
+
+class ContainerLocationRecord(TypedDict):
+    UNLocationCode: str
+    facilityCode: NotRequired[str | None]
+    terminalName: NotRequired[str | None]
+    yardBlock: NotRequired[str | None]  # block only, never row / tier / slot
+
+
+class HoldRecord(TypedDict):
+    type: str  # CUSTOMS | FREIGHT | LINE | USDA | TMF | OTHER
+    status: str  # HOLD | RELEASED
+    description: NotRequired[str | None]
+    updatedDateTime: NotRequired[datetime | None]
+
+
+class ImportAvailabilityRecord(TypedDict, total=False):
+    availableForPickup: bool | None
+    holds: list[HoldRecord] | None
+    firstAvailableDate: date | None
+    lastFreeDay: date | None
+    outstandingFeesUSD: float | None
+
+
+class ContainerRecord(TypedDict):
+    """A container as the port knows it. Derived fields may be left out; the kit fills them."""
+
+    equipmentReference: str
+    isoEquipmentCode: NotRequired[str | None]
+    emptyIndicatorCode: NotRequired[str | None]
+    location: NotRequired[ContainerLocationRecord | None]
+    availability: NotRequired[ImportAvailabilityRecord | None]
+    events: list[EquipmentEventRecord]  # any order; the kit sorts oldest first
+
+
+class VesselCallRecord(TypedDict):
+    transportCallReference: str
+    UNLocationCode: str
+    facilityCode: NotRequired[str | None]
+    vessel: NotRequired[VesselRecord | None]
+    carrierServiceCode: NotRequired[str | None]
+    carrierImportVoyageNumber: NotRequired[str | None]
+    carrierExportVoyageNumber: NotRequired[str | None]
+    statusCode: NotRequired[str | None]  # OMIT | BLNK | ADHO | PHOT | PHIN | ROTC | SLID | CUTR
+    phase: NotRequired[str | None]  # SCHEDULED | AT_ANCHOR | AT_BERTH | DEPARTED | OMITTED
+    plannedArrivalDateTime: datetime
+    estimatedArrivalDateTime: NotRequired[datetime | None]
+    actualArrivalDateTime: NotRequired[datetime | None]
+    plannedDepartureDateTime: NotRequired[datetime | None]
+    estimatedDepartureDateTime: NotRequired[datetime | None]
+    actualDepartureDateTime: NotRequired[datetime | None]
+    anchorageArrivalDateTime: NotRequired[datetime | None]
+
+
+class PortMetricRecord(TypedDict):
+    UNLocationCode: str
+    facilityCode: NotRequired[str | None]
+    metric: str  # a PortMetricType name
+    value: float | None
+    unit: str
+    periodStart: datetime
+    periodEnd: datetime
+    sampleSize: int
+
+
+@dataclass(frozen=True, slots=True)
+class VesselCallFilter:
+    """Filters of ``vesselCalls``; a source may apply them or return more (the kit re-applies)."""
+
+    planned_from: datetime | None = None
+    planned_to: datetime | None = None
+    status_codes: frozenset[str] | None = None
+    vessel_imo_number: str | None = None
+
+
+class PortDataSource(Protocol):
+    """A port's systems as the resolver kit sees them. All methods are read-only."""
+
+    async def port(self) -> PortRecord:
+        """The port itself and its terminals."""
+
+    async def containers(self, references: Sequence[str]) -> list[ContainerRecord]:
+        """The containers among ``references`` (already normalised) that the port knows."""
+
+    async def vessel_calls(self, filter: VesselCallFilter) -> list[VesselCallRecord]:
+        """Vessel calls at this port matching ``filter``, in any order."""
+
+    async def vessel(self, imo: str) -> VesselRecord | None:
+        """A vessel that has called or will call at this port, by IMO number."""
+
+    async def metrics(self, period: str, metrics: Sequence[str] | None) -> list[PortMetricRecord]:
+        """Aggregates for a ``MetricPeriod`` name, all metrics when ``metrics`` is None."""
+
+
+JSON = dict[str, Any]
