@@ -1,7 +1,7 @@
 """The shared cargo schema, code first. ``schema.graphql`` is exported from it (``portgate schema
 export``) and a test fails when the two differ."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import strawberry
 from strawberry.extensions import SchemaExtension
@@ -9,7 +9,11 @@ from strawberry.extensions import SchemaExtension
 from gateway.schema.query import Query
 
 
-def build_schema(extensions: Sequence[type[SchemaExtension] | SchemaExtension] = ()) -> strawberry.Schema:
+ExtensionFactory = Callable[[], SchemaExtension]
+
+
+def build_schema(extensions: Sequence[ExtensionFactory] = ()) -> strawberry.Schema:
+    """The schema, with extensions given as classes or factories (one instance per request)."""
     return strawberry.Schema(query=Query, extensions=list(extensions))
 
 

@@ -4,6 +4,9 @@ Every root field is answered by the gateway's fan-out (:mod:`gateway.plan`, :mod
 :mod:`gateway.merge`) for the whole operation at once, as JSON, so the resolvers below are never
 called by a correct gateway: they declare each field's arguments and contract, and fail loudly
 if execution ever reaches them.
+
+Root fields are nullable: a bad argument to one of them nulls that field only, and the others
+still answer.
 """
 
 from datetime import datetime
@@ -22,8 +25,7 @@ DEFAULT_PAGE_SIZE = 20
 PortsArgument = Annotated[
     list[str] | None,
     strawberry.argument(
-        description="UN/LOCODEs of the ports to ask; by default every port that answers this "
-        "field"
+        description="UN/LOCODEs of the ports to ask; by default every port that answers this field"
     ),
 ]
 
@@ -39,7 +41,7 @@ def _fanned_out(info: Info) -> NoReturn:
 @strawberry.type(description="One question, every port: each field is answered live by the ports.")
 class Query:
     @strawberry.field(description="The ports of the partnership and their terminals.")
-    def ports(self, info: Info, ports: PortsArgument = None) -> list[Port]:
+    def ports(self, info: Info, ports: PortsArgument = None) -> list[Port] | None:
         _fanned_out(info)
 
     @strawberry.field(
@@ -70,7 +72,7 @@ class Query:
             ),
         ],
         ports: PortsArgument = None,
-    ) -> list[Container]:
+    ) -> list[Container] | None:
         _fanned_out(info)
 
     @strawberry.field(
@@ -102,7 +104,7 @@ class Query:
         after: Annotated[
             str | None, strawberry.argument(description="endCursor of the previous page")
         ] = None,
-    ) -> VesselCallConnection:
+    ) -> VesselCallConnection | None:
         _fanned_out(info)
 
     @strawberry.field(description="A vessel by IMO number, as the ports it calls at know it.")
@@ -127,5 +129,5 @@ class Query:
             strawberry.argument(description="Which metrics; by default all"),
         ] = None,
         period: MetricPeriod = MetricPeriod.LAST_7_DAYS,
-    ) -> list[PortMetric]:
+    ) -> list[PortMetric] | None:
         _fanned_out(info)

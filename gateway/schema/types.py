@@ -182,9 +182,7 @@ class VesselCall:
     actual_arrival_date_time: datetime | None = strawberry.field(
         name="actualArrivalDateTime", description="Actual berth arrival (ATA)"
     )
-    planned_departure_date_time: datetime | None = strawberry.field(
-        name="plannedDepartureDateTime"
-    )
+    planned_departure_date_time: datetime | None = strawberry.field(name="plannedDepartureDateTime")
     estimated_departure_date_time: datetime | None = strawberry.field(
         name="estimatedDepartureDateTime"
     )
@@ -229,9 +227,7 @@ class PortMetric:
         name="facilityCode", description="SMDG terminal code; null for the whole port"
     )
     metric: PortMetricType
-    value: float | None = strawberry.field(
-        description="Null when the sample is too small to share"
-    )
+    value: float | None = strawberry.field(description="Null when the sample is too small to share")
     unit: str
     period_start: datetime = strawberry.field(name="periodStart")
     period_end: datetime = strawberry.field(name="periodEnd")

@@ -1,0 +1,126 @@
+"""The gateway as one Starlette app: routes, the middleware list folded in one place, lifespan.
+
+POST/GET /graphql   the shared cargo schema, answered live by every relevant port
+GET      /graphql   GraphiQL (when enabled and asked for by a browser)
+GET      /healthz   liveness: the process answers
+GET      /readyz    readiness: configured with at least one port
+"""
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from functools import partial
+import httpx
+import orjson
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.extensions import ParserCache, ValidationCache
+from cross_web import HTTPException
+
+from gateway.config import GatewaySettings
+from gateway.extension import FanOutExtension
+from gateway.http.body_limit import BodySizeLimit
+from gateway.http.responses import ORJSONResponse, graphql_error_response
+from gateway.pipeline import QueryPipeline
+from gateway.request_errors import RequestErrorCodes
+from gateway.schema import build_schema
+from gateway.upstream import GraphQLOverHTTP, PortUpstream
+
+PARSER_CACHE_SIZE = 1024
+VALIDATION_CACHE_SIZE = 1024
+
+
+class GatewayGraphQL(GraphQL):  # type: ignore[type-arg]
+    """Strawberry's ASGI view with orjson, and bad requests answered as GraphQL errors."""
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = graphql_error_response(exc.reason, "BAD_REQUEST", exc.status_code)
+        except orjson.JSONDecodeError:
+            response = graphql_error_response(
+                "Unable to parse request body as JSON", "BAD_REQUEST", 400
+            )
+        await response(scope, receive, send)
+
+
+def build_upstreams(
+    settings: GatewaySettings, client: httpx.AsyncClient
+) -> dict[str, PortUpstream]:
+    return {p.id: GraphQLOverHTTP(p.id, p.url, client) for p in settings.resolved_ports()}
+
+
+def create_app(settings: GatewaySettings, *, client: httpx.AsyncClient | None = None) -> Starlette:
+    """The gateway app. Pass ``client`` to reach ports through your own transport (tests);
+    otherwise the app owns one pooled client for its life."""
+    owns_client = client is None
+    http = client or httpx.AsyncClient(
+        limits=httpx.Limits(
+            max_connections=settings.port_defaults.max_connections * max(len(settings.ports), 1),
+            max_keepalive_connections=settings.port_defaults.max_connections
+            * max(len(settings.ports), 1),
+        ),
+        follow_redirects=False,
+    )
+    ports = settings.resolved_ports()
+    pipeline = QueryPipeline(
+        build_schema()._schema, ports, build_upstreams(settings, http), settings.deadline
+    )
+    schema = build_schema(
+        [
+            RequestErrorCodes,  # first, so that it sees what the caches raise
+            partial(ParserCache, maxsize=PARSER_CACHE_SIZE),
+            partial(ValidationCache, maxsize=VALIDATION_CACHE_SIZE),
+            partial(FanOutExtension, pipeline=pipeline),
+        ]
+    )
+    view = GatewayGraphQL(schema, graphql_ide="graphiql" if settings.graphiql else None)
+
+    async def healthz(_: Request) -> Response:
+        return ORJSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        ready = bool(ports)
+        return ORJSONResponse(
+            {"status": "ok" if ready else "no ports configured", "ports": [p.id for p in ports]},
+            status_code=200 if ready else 503,
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owns_client:
+                await http.aclose()
+
+    middleware: Sequence[Middleware] = [
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),  # type: ignore[arg-type]
+    ]
+    app = Starlette(
+        routes=[
+            Route("/graphql", view, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        middleware=list(middleware),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.pipeline = pipeline
+    return app

@@ -1,0 +1,208 @@
+"""The gateway's configuration: one pydantic model tree, read from a YAML file and the
+environment (``PORTGATE_`` prefix, ``__`` between levels), validated at start-up.
+
+Unknown keys are errors; durations are human-readable (``250ms``, ``2s``, ``1m``); per-port
+settings are the ``port_defaults`` plus each port's own overrides.
+
+Example ``portgate.yaml``::
+
+    deadline: 3s
+    port_defaults:
+      timeout: 2s
+    ports:
+      - id: USLAX
+        name: Port of Los Angeles
+        url: http://127.0.0.1:9101/graphql
+      - id: USOAK
+        name: Port of Oakland
+        url: http://127.0.0.1:9103/graphql
+        timeout: 1500ms
+"""
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from portcontract.identifiers import UNLOCODE_PATTERN
+
+DEFAULT_PORT_TIMEOUT = 2.0
+DEFAULT_DEADLINE = 5.0
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
+DEFAULT_MAX_CONNECTIONS_PER_PORT = 64
+ROOT_FIELDS = ("ports", "container", "containers", "vesselCalls", "vessel", "portMetrics")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``250ms``, ``2s``, ``1.5m``, ``1h`` or a plain number of seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match[1]) * _UNITS[match[2]]
+    else:
+        raise ValueError(f"{value!r} is not a duration (use e.g. 250ms, 2s, 1m)")
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PortDefaults(_Strict):
+    """Settings every port gets unless it overrides them."""
+
+    timeout: Duration = Field(
+        DEFAULT_PORT_TIMEOUT, description="How long one request to a port may take."
+    )
+    max_connections: int = Field(
+        DEFAULT_MAX_CONNECTIONS_PER_PORT,
+        ge=1,
+        description="Pooled HTTP connections kept to each port's resolver.",
+    )
+
+
+class PortConfig(_Strict):
+    """One port resolver endpoint."""
+
+    id: str = Field(description="The port's UN/LOCODE, e.g. USLAX.")
+    name: str = Field(description="The port's name as shown to clients.")
+    url: AnyHttpUrl = Field(description="The port resolver's GraphQL endpoint (http or https).")
+    timeout: Duration | None = Field(None, description="Overrides port_defaults.timeout.")
+    capabilities: tuple[str, ...] = Field(
+        ROOT_FIELDS, description="Root fields this port answers; by default all of them."
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _unlocode(cls, value: str) -> str:
+        if not UNLOCODE_PATTERN.match(value):
+            raise ValueError(f"{value!r} is not a UN/LOCODE (like USLAX)")
+        return value
+
+    @field_validator("capabilities")
+    @classmethod
+    def _known_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(ROOT_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown root fields {unknown}; known: {list(ROOT_FIELDS)}")
+        return value
+
+
+class ResolvedPort(_Strict):
+    """A port with its defaults applied: what the fan-out uses."""
+
+    id: str
+    name: str
+    url: str
+    timeout: float
+    capabilities: frozenset[str]
+
+
+class GatewaySettings(BaseSettings):
+    """Everything the gateway needs to start. Secrets are never printed in errors."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True, env_prefix="PORTGATE_", env_nested_delimiter="__"
+    )
+
+    deadline: Duration = Field(
+        DEFAULT_DEADLINE,
+        description="The whole query's deadline: no port is waited for past it.",
+    )
+    port_defaults: PortDefaults = Field(default_factory=PortDefaults)
+    ports: tuple[PortConfig, ...] = Field(
+        (), description="The port resolver endpoints, in the order results are listed."
+    )
+    max_body_bytes: int = Field(
+        DEFAULT_MAX_BODY_BYTES, ge=1024, description="Largest request body accepted."
+    )
+    graphiql: bool = Field(True, description="Serve GraphiQL at GET /graphql.")
+
+    @model_validator(mode="after")
+    def _unique_ports(self) -> "GatewaySettings":
+        ids = [p.id for p in self.ports]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"ports listed more than once: {duplicates}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment variables override the file, which is passed in as init arguments.
+        return env_settings, init_settings
+
+    def resolved_ports(self) -> tuple[ResolvedPort, ...]:
+        return tuple(
+            ResolvedPort(
+                id=p.id,
+                name=p.name,
+                url=str(p.url),
+                timeout=p.timeout or self.port_defaults.timeout,
+                capabilities=frozenset(p.capabilities),
+            )
+            for p in self.ports
+        )
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; the message points at each bad key."""
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings:
+    """Read and validate a YAML config file (or none: defaults and environment only)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of settings")
+        data = loaded or {}
+    data.update(overrides)
+    try:
+        return GatewaySettings(**data)
+    except ValidationError as exc:
+        where = f"{path}: " if path else ""
+        raise ConfigError(where + describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per bad key, without echoing the offending values (they may be secrets)."""
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"  {key}: {message}")
+    return f"{exc.error_count()} invalid setting(s):\n" + "\n".join(lines)

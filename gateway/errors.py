@@ -1,0 +1,77 @@
+"""The gateway's errors and their stable codes.
+
+Every error a client can see carries a ``code`` that becomes ``extensions.code``; errors caused by
+a port also name it in ``extensions.port``. Foreign exceptions (httpx, graphql-core) are
+translated into these at exactly one place each (:mod:`gateway.upstream`, :mod:`gateway.plan`).
+
+    GatewayError                      code
+    ├── BadUserInput                  BAD_USER_INPUT      a malformed argument or variable
+    ├── BadRequest                    BAD_REQUEST         not a GraphQL request at all
+    └── PortFailure                   (names the port)
+        ├── PortTimeout               PORT_TIMEOUT        the port's own timeout passed
+        ├── DeadlineExceeded          DEADLINE_EXCEEDED   the query's deadline passed first
+        ├── PortUnavailable           PORT_UNAVAILABLE    no connection, or the port's source down
+        └── PortError                 PORT_ERROR          an HTTP error or an unusable answer
+
+Codes reserved for later stages: ``UNAUTHENTICATED``, ``FORBIDDEN_FIELD``, ``RATE_LIMITED``,
+``QUERY_TOO_DEEP``, ``QUERY_TOO_COMPLEX``, ``PERSISTED_QUERY_NOT_FOUND``, ``PORT_CIRCUIT_OPEN``.
+"""
+
+from typing import Any, ClassVar
+
+from graphql import GraphQLError
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway reports to a client."""
+
+    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code}
+
+    def to_graphql(self, path: list[str | int] | None = None) -> GraphQLError:
+        return GraphQLError(self.message, path=path, extensions=self.extensions())
+
+
+class BadUserInput(GatewayError):
+    code = "BAD_USER_INPUT"
+
+
+class BadRequest(GatewayError):
+    code = "BAD_REQUEST"
+
+
+class PortFailure(GatewayError):
+    """A port did not give a usable answer; the rest of the query goes on without it."""
+
+    status: ClassVar[str] = "error"
+
+    def __init__(self, port: str, message: str) -> None:
+        super().__init__(f"port {port}: {message}")
+        self.port = port
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "port": self.port}
+
+
+class PortTimeout(PortFailure):
+    code = "PORT_TIMEOUT"
+    status = "timeout"
+
+
+class DeadlineExceeded(PortFailure):
+    code = "DEADLINE_EXCEEDED"
+    status = "timeout"
+
+
+class PortUnavailable(PortFailure):
+    code = "PORT_UNAVAILABLE"
+
+
+class PortError(PortFailure):
+    code = "PORT_ERROR"

@@ -1,0 +1,53 @@
+"""The strawberry extension that hands each operation to the gateway's pipeline.
+
+Strawberry parses and validates (with its parser and validation caches); in the execution step
+this extension runs :class:`~gateway.pipeline.QueryPipeline` and sets the result, so graphql-core
+never resolves the ports' answers field by field. ``extensions.sources`` comes from here.
+Like every extension hook, it must never raise: an exception here would null the whole response.
+"""
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from graphql import ExecutionResult, GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from gateway.pipeline import QueryPipeline
+from gateway.request_errors import set_status
+
+log = logging.getLogger(__name__)
+
+
+class FanOutExtension(SchemaExtension):
+    def __init__(self, *, pipeline: QueryPipeline) -> None:
+        self._pipeline = pipeline
+        self._sources: list[dict[str, Any]] | None = None
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.result is None:
+            try:
+                outcome = await self._pipeline.run(
+                    document, context.operation_name, context.variables or {}
+                )
+            except Exception:
+                incident = uuid.uuid4().hex[:12]
+                log.exception("operation failed unexpectedly (incident %s)", incident)
+                error = GraphQLError(
+                    f"internal error (incident {incident})",
+                    extensions={"code": "INTERNAL_SERVER_ERROR", "incident": incident},
+                )
+                context.result = ExecutionResult(None, [error])
+            else:
+                if outcome is not None:
+                    context.result = outcome.result
+                    self._sources = outcome.sources
+                    if outcome.request_error:
+                        set_status(context.context, 400)
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        return {} if self._sources is None else {"sources": self._sources}

@@ -1,0 +1,1 @@
+"""HTTP-level pieces of the gateway: pure ASGI middleware, one per module."""

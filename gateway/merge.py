@@ -1,0 +1,248 @@
+"""Merge the ports' answers into one result, as JSON, without re-resolving any field.
+
+Each root field's port answers are combined by its :class:`~gateway.rootfields.MergeKind`, using
+the hidden fields the planner asked for, then projected onto the client's selection (which also
+drops the hidden fields and anything a port sent that was not asked for). Port failures become
+one error per port naming it; port-reported errors become errors naming the port. Every response
+gets ``extensions.sources``: one entry per port asked, with status and latency.
+"""
+
+import heapq
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import GraphQLError
+
+from gateway.fetch import PortOutcome
+from gateway.plan import Plan, RootFieldPlan
+from gateway.rootfields import MergeKind
+from gateway.selection import Shape
+from portcontract.cursor import InvalidCursor, decode_cursor, sort_key
+
+PORT_SOURCE_DOWN = "SOURCE_UNAVAILABLE"  # the code a resolver gives when its own system is down
+
+
+@dataclass(slots=True)
+class Merged:
+    data: dict[str, Any] = field(default_factory=dict)
+    errors: list[GraphQLError] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+
+Answers = list[tuple[int, Any]]  # (port's registry position, its answer for one root field)
+Merger = Callable[[RootFieldPlan, Answers], Any]
+
+
+def merge(plan: Plan, outcomes: list[PortOutcome], positions: dict[str, int]) -> Merged:
+    merged = Merged()
+    for outcome in outcomes:
+        merged.sources.append(_source_entry(outcome))
+        if outcome.failure is not None:
+            error = outcome.failure.to_graphql()
+            error.extensions["fields"] = list(outcome.keys)
+            merged.errors.append(error)
+        elif outcome.answer is not None:
+            merged.errors.extend(_port_errors(outcome))
+    for field_plan in plan.fields:
+        if field_plan.skipped:
+            merged.sources.extend(
+                {"port": p, "status": "skipped", "fields": [field_plan.key],
+                 "reason": f"does not answer {field_plan.name}"}
+                for p in field_plan.skipped
+            )  # fmt: skip
+        answered = False
+        answers: Answers = []
+        for outcome in outcomes:
+            if field_plan.key not in outcome.keys or outcome.answer is None:
+                continue
+            data = outcome.answer.data or {}
+            if field_plan.key in data:
+                answered = True
+                if data[field_plan.key] is not None:
+                    answers.append((positions[outcome.port.id], data[field_plan.key]))
+        # No port answered at all: unknown (null), never an empty list that reads as "none".
+        merged.data[field_plan.key] = (
+            _MERGERS[field_plan.spec.merge](field_plan, answers)
+            if answered or not field_plan.ports
+            else None
+        )
+    return merged
+
+
+def _source_entry(outcome: PortOutcome) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "port": outcome.port.id,
+        "status": "ok",
+        "latencyMs": round(outcome.latency * 1000, 2),
+        "fields": list(outcome.keys),
+    }
+    if outcome.failure is not None:
+        entry["status"] = outcome.failure.status
+        entry["code"] = outcome.failure.code
+    elif outcome.answer is not None and outcome.answer.errors:
+        entry["status"] = "partial" if outcome.answer.data else "error"
+        entry["code"] = "PORT_ERROR"
+    return entry
+
+
+def _port_errors(outcome: PortOutcome) -> Iterator[GraphQLError]:
+    """A port's own GraphQL errors, named after the port; paths kept only at the root."""
+    assert outcome.answer is not None
+    for error in outcome.answer.errors:
+        extensions = error.get("extensions") or {}
+        code = extensions.get("code") if isinstance(extensions, dict) else None
+        path = error.get("path")
+        root_path = path if isinstance(path, list) and len(path) == 1 else None
+        message = error.get("message")
+        ours: dict[str, Any] = {
+            "code": "PORT_UNAVAILABLE" if code == PORT_SOURCE_DOWN else "PORT_ERROR",
+            "port": outcome.port.id,
+        }
+        if isinstance(code, str):
+            ours["portCode"] = code
+        if isinstance(path, list) and root_path is None:
+            ours["portPath"] = [p for p in path if isinstance(p, str | int)]
+        yield GraphQLError(
+            f"port {outcome.port.id}: {message if isinstance(message, str) else 'error'}",
+            path=root_path,
+            extensions=ours,
+        )
+
+
+def _port_list(field_plan: RootFieldPlan, answers: Answers) -> list[Any]:
+    seen: set[Any] = set()
+    items = []
+    port_key = field_plan.hidden["port"]
+    for _, answer in sorted(answers, key=lambda a: a[0]):
+        for item in _objects(answer):
+            if item.get(port_key) not in seen:
+                seen.add(item.get(port_key))
+                items.append(item)
+    return field_plan.shape.project(items)  # type: ignore[no-any-return]
+
+
+def _freshness(field_plan: RootFieldPlan, position: int, item: dict[str, Any]) -> tuple[str, int]:
+    """The port that saw a container last wins; the earlier port in the registry on a tie."""
+    seen = item.get(field_plan.hidden["seen"])
+    return (seen if isinstance(seen, str) else "", -position)
+
+
+def _best_container(field_plan: RootFieldPlan, answers: Answers) -> Any:
+    candidates = [(pos, a) for pos, a in answers if isinstance(a, dict)]
+    if not candidates:
+        return None
+    _, best = max(candidates, key=lambda c: _freshness(field_plan, *c))
+    return field_plan.shape.project(best)
+
+
+def _containers_by_reference(field_plan: RootFieldPlan, answers: Answers) -> list[Any]:
+    reference_key = field_plan.hidden["reference"]
+    best: dict[str, tuple[tuple[str, int], dict[str, Any]]] = {}
+    for position, answer in answers:
+        for item in _objects(answer):
+            reference = item.get(reference_key)
+            if not isinstance(reference, str):
+                continue
+            rank = _freshness(field_plan, position, item)
+            if reference not in best or rank > best[reference][0]:
+                best[reference] = (rank, item)
+    ordered = [best[r][1] for r in field_plan.arguments["references"] if r in best]
+    return field_plan.shape.project(ordered)  # type: ignore[no-any-return]
+
+
+def _first_found(field_plan: RootFieldPlan, answers: Answers) -> Any:
+    if not answers:
+        return None
+    _, first = min(answers, key=lambda a: a[0])
+    return field_plan.shape.project(first)
+
+
+def _metric_list(field_plan: RootFieldPlan, answers: Answers) -> list[Any]:
+    hidden = field_plan.hidden
+    rows = [(position, item) for position, answer in answers for item in _objects(answer)]
+    rows.sort(
+        key=lambda r: (
+            r[0],
+            str(r[1].get(hidden["port"]) or ""),
+            r[1].get(hidden["facility"]) is not None,
+            str(r[1].get(hidden["facility"]) or ""),
+            str(r[1].get(hidden["metric"]) or ""),
+        )
+    )
+    return field_plan.shape.project([item for _, item in rows])  # type: ignore[no-any-return]
+
+
+def _call_page(field_plan: RootFieldPlan, answers: Answers) -> dict[str, Any]:
+    """One page across ports: a k-way merge by the shared keyset cursor, deduplicated."""
+    hidden = field_plan.hidden
+    first: int = field_plan.arguments["first"]
+    runs = []
+    more_elsewhere = False
+    for _, answer in answers:
+        if not isinstance(answer, dict):
+            continue
+        edges = answer.get(hidden["cursors"]) or []
+        more_elsewhere |= bool((answer.get(hidden["more"]) or {}).get("hasNextPage"))
+        run = []
+        for index, edge in enumerate(edges):
+            cursor = edge.get("cursor") if isinstance(edge, dict) else None
+            try:
+                key = sort_key(decode_cursor(cursor)) if isinstance(cursor, str) else None
+            except InvalidCursor:
+                key = None  # a port that breaks the cursor contract loses that item
+            if key is not None:
+                run.append((key, cursor, answer, index))
+        runs.append(run)
+    picked: list[tuple[str, dict[str, Any], int]] = []
+    seen: set[str] = set()
+    leftover = False
+    for _, cursor, answer, index in heapq.merge(*runs, key=lambda item: item[0]):
+        if cursor in seen:
+            continue
+        if len(picked) == first:
+            leftover = True
+            break
+        seen.add(cursor)
+        picked.append((cursor, answer, index))
+    return _connection(field_plan.shape, answers, picked, leftover or more_elsewhere)
+
+
+def _connection(
+    shape: Shape, answers: Answers, picked: list[tuple[str, dict[str, Any], int]], more: bool
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, name, sub in shape.fields:
+        if name in ("edges", "nodes"):
+            assert sub is not None
+            out[key] = [sub.project(_item(answer, key, i)) for _, answer, i in picked]
+        elif name == "pageInfo":
+            assert sub is not None
+            info = {"hasNextPage": more, "endCursor": picked[-1][0] if picked else None}
+            out[key] = {k: info.get(n) for k, n, _ in sub.fields}
+        elif name == "totalCount":
+            counts = [a.get(key) for _, a in answers if isinstance(a, dict)]
+            out[key] = sum(c for c in counts if isinstance(c, int)) if counts else None
+        elif name == "__typename":
+            out[key] = "VesselCallConnection"
+    return out
+
+
+def _item(answer: dict[str, Any], key: str, index: int) -> Any:
+    items = answer.get(key)
+    return items[index] if isinstance(items, list) and index < len(items) else None
+
+
+def _objects(answer: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(answer, list):
+        yield from (item for item in answer if isinstance(item, dict))
+
+
+_MERGERS: dict[MergeKind, Merger] = {
+    MergeKind.PORT_LIST: _port_list,
+    MergeKind.BEST_CONTAINER: _best_container,
+    MergeKind.CONTAINERS_BY_REFERENCE: _containers_by_reference,
+    MergeKind.FIRST_FOUND: _first_found,
+    MergeKind.CALL_PAGE: _call_page,
+    MergeKind.METRIC_LIST: _metric_list,
+}

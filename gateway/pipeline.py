@@ -1,0 +1,120 @@
+"""One operation from validated document to response data: plan -> fetch -> merge.
+
+Runs inside strawberry's execution step (see :mod:`gateway.extension`) and answers every data
+root field as JSON. Introspection root fields (``__schema``, ``__type``, ``__typename``) are
+answered locally by graphql-core; an operation with nothing else is left to strawberry whole.
+"""
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    execute,
+    get_operation_ast,
+)
+from graphql.execution.values import get_variable_values
+
+from gateway.config import ResolvedPort
+from gateway.errors import BadUserInput
+from gateway.fetch import FanOut
+from gateway.merge import merge
+from gateway.plan import Plan, Planner
+from gateway.upstream import PortUpstream
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class OperationResult:
+    result: ExecutionResult
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    request_error: bool = False  # the request itself was bad (HTTP 400), not a field of it
+
+
+class QueryPipeline:
+    """Plans, fetches and merges operations against a fixed set of ports."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        ports: Sequence[ResolvedPort],
+        upstreams: Mapping[str, PortUpstream],
+        deadline: float,
+    ) -> None:
+        self._schema = schema
+        self._planner = Planner(schema, ports)
+        self._fan_out = FanOut(upstreams)
+        self._positions = {p.id: i for i, p in enumerate(ports)}
+        self._deadline = deadline
+
+    async def run(
+        self, document: DocumentNode, operation_name: str | None, raw_variables: Mapping[str, Any]
+    ) -> OperationResult | None:
+        """The operation's result, or None when strawberry should execute it itself."""
+        started = time.monotonic()
+        operation = get_operation_ast(document, operation_name)
+        if operation is None or operation.operation is not OperationType.QUERY:
+            return None
+        coerced = get_variable_values(
+            self._schema, operation.variable_definitions or (), raw_variables
+        )
+        if isinstance(coerced, list):
+            errors = [
+                GraphQLError(e.message, nodes=e.nodes, extensions={"code": BadUserInput.code})
+                for e in coerced
+            ]
+            return OperationResult(ExecutionResult(None, errors), request_error=True)
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        plan = self._planner.plan(operation, fragments, coerced, raw_variables)
+        if not plan.fields and not plan.failed_keys:
+            return None
+        outcomes = await self._fan_out.fetch(
+            plan.port_queries, started + self._deadline, operation_name
+        )
+        merged = merge(plan, outcomes, self._positions)
+        local = self._introspect(plan, operation, document, raw_variables)
+        data = {key: local[key] if key in local else merged.data.get(key) for key in plan.order}
+        errors = plan.errors + merged.errors + local.pop("__errors__", [])
+        return OperationResult(ExecutionResult(data, errors or None), merged.sources)
+
+    def _introspect(
+        self,
+        plan: Plan,
+        operation: OperationDefinitionNode,
+        document: DocumentNode,
+        raw_variables: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        if not plan.introspection:
+            return {}
+        nodes = [node for _, group in plan.introspection for node in group]
+        only_introspection = DocumentNode(
+            definitions=(
+                OperationDefinitionNode(
+                    operation=OperationType.QUERY,
+                    name=operation.name,
+                    variable_definitions=operation.variable_definitions,
+                    directives=(),
+                    selection_set=SelectionSetNode(selections=tuple(nodes)),
+                ),
+                *(d for d in document.definitions if isinstance(d, FragmentDefinitionNode)),
+            )
+        )
+        result = execute(self._schema, only_introspection, variable_values=dict(raw_variables))
+        assert isinstance(result, ExecutionResult)
+        local: dict[str, Any] = dict(result.data or {})
+        if result.errors:
+            local["__errors__"] = list(result.errors)
+        return local

@@ -1,0 +1,109 @@
+"""How the gateway reaches a port: one small async Protocol, and its GraphQL-over-HTTP form.
+
+The fan-out only ever calls :meth:`PortUpstream.execute`. Any other kind of upstream (a DCSA REST
+API called directly, a different transport) is another implementation of the same Protocol.
+Implementations translate their own exceptions into :class:`~gateway.errors.PortFailure`
+subclasses here, and nowhere else.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+import orjson
+
+from gateway.errors import PortError, PortTimeout, PortUnavailable
+
+
+@dataclass(frozen=True, slots=True)
+class PortRequest:
+    """A GraphQL document for one port, with only what the caller may see in it."""
+
+    document: str
+    variables: Mapping[str, Any]
+    operation_name: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PortAnswer:
+    """A port's GraphQL response: ``data`` and ``errors`` as the port sent them."""
+
+    data: dict[str, Any] | None
+    errors: list[dict[str, Any]]
+    cache_control: str | None = None
+
+
+class PortUpstream(Protocol):
+    """One port as the fan-out sees it."""
+
+    port: str
+
+    async def execute(self, request: PortRequest, *, timeout: float) -> PortAnswer:
+        """Answer ``request`` within ``timeout`` seconds, or raise a ``PortFailure``."""
+        ...
+
+
+class GraphQLOverHTTP:
+    """A port resolver endpoint speaking GraphQL over HTTP (POST, JSON).
+
+    The client is injected and shared for the app's life, so connections to each port are
+    pooled; this class never builds one of its own.
+    """
+
+    def __init__(self, port: str, url: str, client: httpx.AsyncClient) -> None:
+        self.port = port
+        self.url = url
+        self._client = client
+
+    async def execute(self, request: PortRequest, *, timeout: float) -> PortAnswer:
+        body: dict[str, Any] = {"query": request.document}
+        if request.variables:
+            body["variables"] = request.variables
+        if request.operation_name:
+            body["operationName"] = request.operation_name
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        headers.update(request.headers)
+        try:
+            response = await self._client.post(
+                self.url,
+                content=orjson.dumps(body),
+                headers=headers,
+                timeout=httpx.Timeout(timeout),
+            )
+        except httpx.TimeoutException as exc:
+            raise PortTimeout(self.port, f"no answer within {timeout:.3g}s") from exc
+        except httpx.TransportError as exc:
+            raise PortUnavailable(self.port, f"cannot connect ({type(exc).__name__})") from exc
+        return self._answer(response)
+
+    def _answer(self, response: httpx.Response) -> PortAnswer:
+        if response.status_code == 503:
+            raise PortUnavailable(self.port, "the port answered 503 Service Unavailable")
+        try:
+            payload = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            payload = None
+        if not _is_graphql_response(payload):
+            raise PortError(
+                self.port, f"HTTP {response.status_code}: the answer is not a GraphQL response"
+            )
+        errors = payload.get("errors") or []
+        if response.status_code != 200 and payload.get("data") is None:
+            first = errors[0].get("message", "") if errors else ""
+            raise PortError(self.port, f"HTTP {response.status_code}: {first}".rstrip(": "))
+        return PortAnswer(
+            data=payload.get("data"),
+            errors=errors,
+            cache_control=response.headers.get("cache-control"),
+        )
+
+
+def _is_graphql_response(payload: Any) -> bool:
+    if not isinstance(payload, dict) or not ("data" in payload or "errors" in payload):
+        return False
+    data, errors = payload.get("data"), payload.get("errors")
+    return (data is None or isinstance(data, dict)) and (
+        errors is None or (isinstance(errors, list) and all(isinstance(e, dict) for e in errors))
+    )
