@@ -9,8 +9,10 @@ GET      /readyz    readiness: configured with at least one port
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from functools import partial
+
 import httpx
 import orjson
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -19,7 +21,6 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
-from cross_web import HTTPException
 
 from gateway.config import GatewaySettings
 from gateway.extension import FanOutExtension
@@ -34,7 +35,7 @@ PARSER_CACHE_SIZE = 1024
 VALIDATION_CACHE_SIZE = 1024
 
 
-class GatewayGraphQL(GraphQL):  # type: ignore[type-arg]
+class GatewayGraphQL(GraphQL):
     """Strawberry's ASGI view with orjson, and bad requests answered as GraphQL errors."""
 
     def encode_json(self, data: object) -> bytes:
@@ -110,7 +111,7 @@ def create_app(settings: GatewaySettings, *, client: httpx.AsyncClient | None = 
                 await http.aclose()
 
     middleware: Sequence[Middleware] = [
-        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),  # type: ignore[arg-type]
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
     ]
     app = Starlette(
         routes=[

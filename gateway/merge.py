@@ -8,6 +8,7 @@ gets ``extensions.sources``: one entry per port asked, with status and latency.
 """
 
 import heapq
+from datetime import datetime
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,9 +40,13 @@ def merge(plan: Plan, outcomes: list[PortOutcome], positions: dict[str, int]) ->
     for outcome in outcomes:
         merged.sources.append(_source_entry(outcome))
         if outcome.failure is not None:
-            error = outcome.failure.to_graphql()
-            error.extensions["fields"] = list(outcome.keys)
-            merged.errors.append(error)
+            failure = outcome.failure
+            merged.errors.append(
+                GraphQLError(
+                    failure.message,
+                    extensions={**failure.extensions(), "fields": list(outcome.keys)},
+                )
+            )
         elif outcome.answer is not None:
             merged.errors.extend(_port_errors(outcome))
     for field_plan in plan.fields:
@@ -184,14 +189,14 @@ def _call_page(field_plan: RootFieldPlan, answers: Answers) -> dict[str, Any]:
             continue
         edges = answer.get(hidden["cursors"]) or []
         more_elsewhere |= bool((answer.get(hidden["more"]) or {}).get("hasNextPage"))
-        run = []
+        run: list[tuple[tuple[datetime, str, str], str, dict[str, Any], int]] = []
         for index, edge in enumerate(edges):
             cursor = edge.get("cursor") if isinstance(edge, dict) else None
             try:
                 key = sort_key(decode_cursor(cursor)) if isinstance(cursor, str) else None
             except InvalidCursor:
                 key = None  # a port that breaks the cursor contract loses that item
-            if key is not None:
+            if key is not None and isinstance(cursor, str):
                 run.append((key, cursor, answer, index))
         runs.append(run)
     picked: list[tuple[str, dict[str, Any], int]] = []

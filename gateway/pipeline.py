@@ -67,7 +67,7 @@ class QueryPipeline:
         if operation is None or operation.operation is not OperationType.QUERY:
             return None
         coerced = get_variable_values(
-            self._schema, operation.variable_definitions or (), raw_variables
+            self._schema, operation.variable_definitions or (), dict(raw_variables)
         )
         if isinstance(coerced, list):
             errors = [

@@ -8,7 +8,6 @@ from strawberry.extensions import SchemaExtension
 
 from gateway.schema.query import Query
 
-
 ExtensionFactory = Callable[[], SchemaExtension]
 
 

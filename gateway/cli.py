@@ -1,0 +1,109 @@
+"""The ``portgate`` command.
+
+portgate serve --config portgate.yaml     the gateway, with the ports in the config file
+portgate demo                             the gateway + five simulated ports, on loopback
+portgate schema export | check            write / compare schema.graphql
+portgate config check portgate.yaml       validate a config file and explain every error
+"""
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from gateway.app import create_app
+from gateway.config import ConfigError, GatewaySettings, load_settings
+from gateway.schema import export_sdl
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+SCHEMA_FILE = Path("schema.graphql")
+
+app = typer.Typer(help="Federated GraphQL gateway for the California Port Data Partnership.")
+schema_app = typer.Typer(help="The shared schema file, schema.graphql.")
+config_app = typer.Typer(help="Gateway configuration files.")
+app.add_typer(schema_app, name="schema")
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config file (see README).")
+]
+HostOption = Annotated[str, typer.Option(help="Interface to listen on.")]
+PortOption = Annotated[int, typer.Option(help="TCP port to listen on.")]
+
+
+def _settings(config: Path | None) -> GatewaySettings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        typer.secho(f"config error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None, host: HostOption = DEFAULT_HOST, port: PortOption = DEFAULT_PORT
+) -> None:
+    """Serve the gateway for the ports in a config file."""
+    settings = _settings(config)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    host: HostOption = DEFAULT_HOST,
+    port: PortOption = DEFAULT_PORT,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated ports' data.")] = 2026,
+) -> None:
+    """Serve the gateway with GraphiQL, in front of five simulated ports on loopback."""
+    from port_resolvers.sim.cluster import run_simulated_ports  # the demo alone knows them
+
+    async def run() -> None:
+        async with run_simulated_ports(seed=seed) as ports:
+            settings = load_settings(
+                None,
+                ports=[{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
+            )
+            for p in ports:
+                typer.echo(f"  {p.id}  {p.name:<24} resolver {p.resolver_url}  ({p.kind})")
+            typer.secho(f"GraphiQL: http://{host}:{port}/graphql", fg="green", bold=True)
+            server = uvicorn.Server(
+                uvicorn.Config(create_app(settings), host=host, port=port, log_level="info")
+            )
+            await server.serve()
+
+    asyncio.run(run())
+
+
+@schema_app.command("export")
+def schema_export(
+    path: Annotated[Path, typer.Argument(help="Where to write the SDL.")] = SCHEMA_FILE,
+) -> None:
+    """Write the shared schema, generated from the code, to schema.graphql."""
+    path.write_text(export_sdl(), encoding="utf-8")
+    typer.echo(f"wrote {path}")
+
+
+@schema_app.command("check")
+def schema_check(
+    path: Annotated[Path, typer.Argument(help="The SDL file to compare.")] = SCHEMA_FILE,
+) -> None:
+    """Fail when schema.graphql differs from the schema the code defines."""
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    if current != export_sdl():
+        typer.secho(f"{path} is out of date: run `portgate schema export`", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{path} matches the code")
+
+
+@config_app.command("check")
+def config_check(path: Annotated[Path, typer.Argument(help="The YAML config file.")]) -> None:
+    """Validate a config file; every bad key is named, no value is echoed."""
+    settings = _settings(path)
+    typer.echo(f"{path}: ok, {len(settings.ports)} port(s), deadline {settings.deadline:g}s")
+
+
+def main() -> None:
+    app()

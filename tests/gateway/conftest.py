@@ -1,0 +1,93 @@
+"""Gateway test helpers: a gateway app whose ports are httpx transports chosen per test.
+
+Each port is reached at ``http://<port id lower case>.test/graphql``; :class:`PortRouter` hands a
+request to that port's transport (an ``httpx.MockTransport`` or an ``httpx.ASGITransport`` of a
+real resolver app), so no socket is opened.
+"""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from gateway.app import create_app
+from gateway.config import load_settings
+
+PortHandler = Callable[[httpx.Request], Awaitable[httpx.Response] | httpx.Response]
+PORT_NAMES = {
+    "USLAX": "Port of Los Angeles",
+    "USLGB": "Port of Long Beach",
+    "USOAK": "Port of Oakland",
+    "USNTD": "Port of Hueneme",
+    "USSAN": "Port of San Diego",
+}
+
+
+class PortRouter(httpx.AsyncBaseTransport):
+    def __init__(self, transports: Mapping[str, httpx.AsyncBaseTransport]) -> None:
+        self.transports = {port.lower() + ".test": t for port, t in transports.items()}
+        self.requests: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return await self.transports[request.url.host].handle_async_request(request)
+
+
+def port_url(port: str) -> str:
+    return f"http://{port.lower()}.test/graphql"
+
+
+def graphql_body(request: httpx.Request) -> dict[str, Any]:
+    body: dict[str, Any] = orjson.loads(request.content)
+    return body
+
+
+class Gateway:
+    """A gateway app and a client for it."""
+
+    def __init__(self, client: httpx.AsyncClient, router: PortRouter) -> None:
+        self.client = client
+        self.router = router
+
+    async def query(
+        self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        body: dict[str, Any] = {"query": query}
+        if variables is not None:
+            body["variables"] = variables
+        return await self.client.post("/graphql", json=body, **kwargs)
+
+
+GatewayFactory = Callable[..., Awaitable[Gateway]]
+
+
+@pytest.fixture
+async def make_gateway() -> AsyncIterator[GatewayFactory]:
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(transports: Mapping[str, httpx.AsyncBaseTransport], **settings: Any) -> Gateway:
+        router = PortRouter(transports)
+        upstream_client = httpx.AsyncClient(transport=router)
+        config = load_settings(
+            None,
+            ports=[
+                {"id": port, "name": PORT_NAMES.get(port, port), "url": port_url(port)}
+                for port in transports
+            ],
+            **settings,
+        )
+        app = create_app(config, client=upstream_client)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
+        clients.extend([upstream_client, client])
+        return Gateway(client, router)
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+def answering(data: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.MockTransport:
+    """A port that answers every request with ``data``."""
+    return httpx.MockTransport(lambda _: httpx.Response(200, json={"data": data}, headers=headers))

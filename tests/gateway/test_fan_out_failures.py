@@ -1,0 +1,154 @@
+"""A slow, dead or broken port never sinks a query: the others answer, its failure is named."""
+
+import asyncio
+
+import httpx
+import pytest
+
+from tests.gateway.conftest import GatewayFactory, answering, graphql_body
+
+LAX = {"ports": [{"UNLocationCode": "USLAX", "name": "LA", "_pg_port": "USLAX"}]}
+QUERY = "{ ports { UNLocationCode } }"
+
+
+def failing(exc: Exception) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return httpx.MockTransport(handler)
+
+
+def never_answering() -> httpx.MockTransport:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await asyncio.Event().wait()  # cut off by the gateway's timeout, never by this test
+        raise AssertionError("unreachable")
+
+    return httpx.MockTransport(handler)
+
+
+@pytest.mark.parametrize(
+    ("transport", "status", "code"),
+    [
+        (failing(httpx.ConnectError("refused")), "error", "PORT_UNAVAILABLE"),
+        (failing(httpx.ReadTimeout("slow")), "timeout", "PORT_TIMEOUT"),
+        (httpx.MockTransport(lambda _: httpx.Response(500, text="boom")), "error", "PORT_ERROR"),
+        (httpx.MockTransport(lambda _: httpx.Response(503)), "error", "PORT_UNAVAILABLE"),
+        (httpx.MockTransport(lambda _: httpx.Response(200, json=[1, 2])), "error", "PORT_ERROR"),
+        (httpx.MockTransport(lambda _: httpx.Response(200, text="<html>")), "error", "PORT_ERROR"),
+    ],
+)
+async def test_one_failing_port_is_reported_and_the_other_answers(
+    make_gateway: GatewayFactory, transport: httpx.MockTransport, status: str, code: str
+) -> None:
+    gateway = await make_gateway({"USLAX": answering(LAX), "USLGB": transport})
+    response = await gateway.query(QUERY)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] == {"ports": [{"UNLocationCode": "USLAX"}]}
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == code
+    assert error["extensions"]["port"] == "USLGB"
+    assert error["extensions"]["fields"] == ["ports"]
+    assert "USLGB" in error["message"]
+    assert "lgb.test" not in error["message"]  # no internal host names
+    sources = {s["port"]: s for s in body["extensions"]["sources"]}
+    assert sources["USLAX"]["status"] == "ok"
+    assert sources["USLGB"]["status"] == status
+    assert sources["USLGB"]["code"] == code
+
+
+async def test_port_timeout_is_its_own_timeout(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway(
+        {"USLAX": answering(LAX), "USOAK": never_answering()},
+        port_defaults={"timeout": "50ms"},
+        deadline="10s",
+    )
+    body = (await gateway.query(QUERY)).json()
+    assert body["data"]["ports"] == [{"UNLocationCode": "USLAX"}]
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["PORT_TIMEOUT"]
+
+
+async def test_deadline_cuts_off_a_port_with_a_longer_timeout(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway(
+        {"USLAX": answering(LAX), "USOAK": never_answering()},
+        port_defaults={"timeout": "10s"},
+        deadline="50ms",
+    )
+    body = (await gateway.query(QUERY)).json()
+    assert body["data"]["ports"] == [{"UNLocationCode": "USLAX"}]
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "DEADLINE_EXCEEDED"
+    assert error["extensions"]["port"] == "USOAK"
+
+
+async def test_every_port_failing_gives_null_not_an_empty_list(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway({"USLAX": failing(httpx.ConnectError("refused"))})
+    body = (await gateway.query(QUERY)).json()
+    assert body["data"] == {"ports": None}
+
+
+async def test_a_port_error_is_named_and_coded(make_gateway: GatewayFactory) -> None:
+    port_answer = {
+        "data": {"ports": None},
+        "errors": [
+            {"message": "terminal system down", "path": ["ports"],
+             "extensions": {"code": "SOURCE_UNAVAILABLE"}},
+        ],
+    }  # fmt: skip
+    gateway = await make_gateway(
+        {
+            "USLAX": answering(LAX),
+            "USLGB": httpx.MockTransport(lambda _: httpx.Response(200, json=port_answer)),
+        }
+    )
+    body = (await gateway.query(QUERY)).json()
+    assert body["data"]["ports"] == [{"UNLocationCode": "USLAX"}]
+    [error] = body["errors"]
+    assert error["extensions"] == {
+        "code": "PORT_UNAVAILABLE",
+        "port": "USLGB",
+        "portCode": "SOURCE_UNAVAILABLE",
+    }
+    assert error["path"] == ["ports"]
+    assert error["message"] == "port USLGB: terminal system down"
+
+
+async def test_labor_keys_a_port_adds_never_reach_the_client(make_gateway: GatewayFactory) -> None:
+    rogue = {
+        "container": {
+            "equipmentReference": "CSQU3054383",
+            "craneOperatorID": "OP-7",
+            "events": [{"eventID": "e1", "gangID": "G4", "driverName": "Jane Roe"}],
+            "_pg_reference": "CSQU3054383",
+            "_pg_seen": None,
+        }
+    }
+    gateway = await make_gateway({"USLAX": answering(rogue)})
+    response = await gateway.query(
+        '{ container(reference: "CSQU3054383") { equipmentReference events { eventID } } }'
+    )
+    assert response.json()["data"] == {
+        "container": {"equipmentReference": "CSQU3054383", "events": [{"eventID": "e1"}]}
+    }
+    for leaked in ("craneOperatorID", "OP-7", "gangID", "driverName", "Jane Roe", "_pg_"):
+        assert leaked not in response.text
+
+
+async def test_ports_get_only_their_fields_and_the_normalised_arguments(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway(
+        {"USLAX": answering({"container": None}), "USOAK": answering({"container": None})}
+    )
+    await gateway.query(
+        'query Find { container(reference: "csqu 305438-3", ports: ["USOAK"]) '
+        "{ equipmentReference } }"
+    )
+    [request] = gateway.router.requests
+    assert request.url.host == "usoak.test"
+    sent = graphql_body(request)
+    assert 'container(reference: "CSQU3054383")' in sent["query"]
+    assert "ports" not in sent["query"]
+    assert sent["operationName"] == "Find"
