@@ -8,9 +8,9 @@ gets ``extensions.sources``: one entry per port asked, with status and latency.
 """
 
 import heapq
-from datetime import datetime
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from graphql import GraphQLError

@@ -1,0 +1,63 @@
+"""The resolver kit: serve the shared cargo schema for one port, from the port's own systems.
+
+A port implements :class:`PortDataSource` (five async read-only methods returning plain record
+dicts shaped like the schema) over its terminal systems, and serves it with
+:func:`create_resolver_app`; the gateway registers the URL. The kit validates arguments, fills
+derived fields, filters and pages vessel calls with the shared cursor, drops labor data, sets
+``Cache-Control`` and continues the caller's W3C trace::
+
+    import uvicorn
+    from port_resolvers.kit import CacheTtls, PortDataSource, create_resolver_app
+
+    class TerminalSystems(PortDataSource):
+        async def port(self): ...                  # PortRecord
+        async def containers(self, references): ...  # list[ContainerRecord]
+        async def vessel_calls(self, filter): ...     # list[VesselCallRecord]
+        async def vessel(self, imo): ...             # VesselRecord | None
+        async def metrics(self, period, metrics): ...  # list[PortMetricRecord]
+
+    app = create_resolver_app(TerminalSystems(), "USLAX", cache_ttls=CacheTtls(containers=15))
+    uvicorn.run(app, port=8101)  # POST /graphql, GET /healthz, GET /readyz
+
+Raise :class:`SourceUnavailable` when the port's systems do not answer.
+"""
+
+from port_resolvers.kit.app import create_resolver_app
+from port_resolvers.kit.cache_control import CacheTtls
+from port_resolvers.kit.source import (
+    ContainerLocationRecord,
+    ContainerRecord,
+    EquipmentEventRecord,
+    HoldRecord,
+    ImportAvailabilityRecord,
+    LocationRecord,
+    PortDataSource,
+    PortMetricRecord,
+    PortRecord,
+    SourceUnavailable,
+    TerminalRecord,
+    TransportCallRecord,
+    VesselCallFilter,
+    VesselCallRecord,
+    VesselRecord,
+)
+
+__all__ = [
+    "CacheTtls",
+    "ContainerLocationRecord",
+    "ContainerRecord",
+    "EquipmentEventRecord",
+    "HoldRecord",
+    "ImportAvailabilityRecord",
+    "LocationRecord",
+    "PortDataSource",
+    "PortMetricRecord",
+    "PortRecord",
+    "SourceUnavailable",
+    "TerminalRecord",
+    "TransportCallRecord",
+    "VesselCallFilter",
+    "VesselCallRecord",
+    "VesselRecord",
+    "create_resolver_app",
+]
