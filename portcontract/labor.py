@@ -11,6 +11,7 @@ tests scan the schema with :func:`is_labor_key`.
 """
 
 import re
+from functools import lru_cache
 from typing import Any
 
 # Word stems that mark labor data in a key, after splitting camelCase / snake_case into words.
@@ -39,6 +40,7 @@ def _words(key: str) -> list[str]:
     return [w.lower() for w in _WORD_BOUNDARY.split(key) if w]
 
 
+@lru_cache(maxsize=4096)  # payloads repeat a few dozen keys; this sits on every answer
 def is_labor_key(key: str) -> bool:
     """True when a payload key or schema field names data that tracks or monitors labor."""
     flat = "".join(_words(key))

@@ -1,0 +1,74 @@
+"""The kit's errors and their stable codes (``extensions.code``).
+
+Request errors: the request cannot be executed at all; HTTP 400 (413 for a body over the
+limit), ``{"errors": [...]}`` and no ``data``::
+
+    BAD_REQUEST                 not a GraphQL request: body not JSON, no query, unknown operation
+    PAYLOAD_TOO_LARGE           body over the configured limit (HTTP 413)
+    GRAPHQL_PARSE_FAILED        the query is not GraphQL (syntax, or over the token limit)
+    GRAPHQL_VALIDATION_FAILED   the query does not fit the shared schema
+    BAD_USER_INPUT              a variable's value has the wrong type (e.g. a DateTime
+                                without a UTC offset)
+
+Field errors: HTTP 200, ``null`` at that root field (or the whole ``data`` if the schema makes
+that field non-null, as GraphQL prescribes); the error carries ``path`` and ``port``::
+
+    BAD_USER_INPUT              an argument is wrong: container number (with the expected check
+                                digit), IMO number, UN/LOCODE, cursor, ``first`` out of range,
+                                too many references
+    SOURCE_UNAVAILABLE          the port's own system did not answer (``SourceUnavailable``)
+    INTERNAL_ERROR              anything else; logged with its traceback, never shown
+
+Exception tree::
+
+    Exception
+    ├── KitError (code)
+    │   └── BadUserInput                    raised by the resolvers
+    ├── InvalidIdentifier, InvalidCursor    (portcontract) -> BAD_USER_INPUT
+    └── SourceUnavailable                   (kit.source)   -> SOURCE_UNAVAILABLE
+
+Foreign exceptions are translated into codes here, in :func:`field_error_code`, and nowhere else.
+"""
+
+from typing import Final
+
+from port_resolvers.kit.source import SourceUnavailable
+from portcontract.cursor import InvalidCursor
+from portcontract.identifiers import InvalidIdentifier
+
+BAD_REQUEST: Final = "BAD_REQUEST"
+PAYLOAD_TOO_LARGE: Final = "PAYLOAD_TOO_LARGE"
+GRAPHQL_PARSE_FAILED: Final = "GRAPHQL_PARSE_FAILED"
+GRAPHQL_VALIDATION_FAILED: Final = "GRAPHQL_VALIDATION_FAILED"
+BAD_USER_INPUT: Final = "BAD_USER_INPUT"
+SOURCE_UNAVAILABLE: Final = "SOURCE_UNAVAILABLE"
+INTERNAL_ERROR: Final = "INTERNAL_ERROR"
+
+INTERNAL_ERROR_MESSAGE: Final = "internal error in the port resolver"
+
+
+class KitError(Exception):
+    """An error of the kit with a stable code."""
+
+    code: str = INTERNAL_ERROR
+
+
+class BadUserInput(KitError):
+    """An argument a client sent is wrong; the message says what is wrong."""
+
+    code = BAD_USER_INPUT
+
+
+def field_error_code(error: Exception) -> str:
+    """The code of an exception raised while resolving a field."""
+    if isinstance(error, KitError):
+        return error.code
+    if isinstance(error, InvalidIdentifier | InvalidCursor):
+        return BAD_USER_INPUT
+    if isinstance(error, SourceUnavailable):
+        return SOURCE_UNAVAILABLE
+    return INTERNAL_ERROR
+
+
+def source_unavailable_message(port_id: str) -> str:
+    return f"{port_id}: the port's own system did not answer; try again later"

@@ -1,0 +1,167 @@
+"""The root fields of the shared schema, answered for one port from its data source.
+
+Each resolver checks its arguments first (a wrong one is ``BAD_USER_INPUT`` even when the port is
+not asked), then answers empty or ``null`` without calling the source when the ``ports``
+argument leaves this port out. Every record from the source passes through
+:func:`~portcontract.labor.drop_labor_keys` (the labor rule of
+:mod:`portcontract.labor`) before anything else touches it. Nested fields
+resolve from the record dicts with graphql-core's default resolver (keys are field names).
+"""
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from graphql import GraphQLResolveInfo, GraphQLSchema
+
+from port_resolvers.kit.derive import Record, derive_container, empty_connection, vessel_call_page
+from port_resolvers.kit.errors import BadUserInput
+from port_resolvers.kit.source import PortDataSource, VesselCallFilter
+from portcontract.cursor import CallKey, decode_cursor, sort_key
+from portcontract.identifiers import (
+    check_container_reference,
+    check_imo,
+    check_unlocode,
+    normalise_container_reference,
+)
+from portcontract.labor import drop_labor_keys
+
+MAX_REFERENCES: Final = 100
+MAX_PAGE_SIZE: Final = 100
+
+Resolver = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class PortContext:
+    """What every resolver needs: the port's data source and its UN/LOCODE."""
+
+    source: PortDataSource
+    port_id: str
+
+
+Info = GraphQLResolveInfo[PortContext]
+
+
+def asks_this_port(ports: Sequence[str] | None, port_id: str) -> bool:
+    """Whether a root field's ``ports`` argument includes this port (no argument: it does)."""
+    if ports is None:
+        return True
+    return port_id in {check_unlocode(code) for code in ports}
+
+
+def _clean(record: Mapping[str, Any]) -> Record:
+    cleaned: Record = drop_labor_keys(record)
+    return cleaned
+
+
+async def _containers(context: PortContext, references: list[str]) -> list[Record]:
+    """Containers the port knows among ``references``, in that order, with derived fields."""
+    records = await context.source.containers(references)
+    by_reference: dict[str, Record] = {}
+    for record in records:
+        cleaned = _clean(record)
+        by_reference.setdefault(
+            normalise_container_reference(cleaned["equipmentReference"]), cleaned
+        )
+    return [
+        derive_container(by_reference[reference], context.port_id)
+        for reference in references
+        if reference in by_reference
+    ]
+
+
+def _after(cursor: str | None) -> CallKey | None:
+    if cursor is None:
+        return None
+    key = decode_cursor(cursor)
+    if sort_key(key)[0].tzinfo is None:  # well-formed, but not one the contract produces
+        raise BadUserInput(f"cursor {cursor!r} is not a vessel-call cursor")
+    return key
+
+
+async def resolve_ports(_root: None, info: Info, **args: Any) -> list[Record]:
+    context = info.context
+    if not asks_this_port(args.get("ports"), context.port_id):
+        return []
+    return [_clean(await context.source.port())]
+
+
+async def resolve_container(_root: None, info: Info, **args: Any) -> Record | None:
+    context = info.context
+    reference = check_container_reference(args["reference"])
+    if not asks_this_port(args.get("ports"), context.port_id):
+        return None
+    found = await _containers(context, [reference])
+    return found[0] if found else None
+
+
+async def resolve_containers(_root: None, info: Info, **args: Any) -> list[Record]:
+    context = info.context
+    asked: list[str] = args["references"]
+    if len(asked) > MAX_REFERENCES:
+        raise BadUserInput(
+            f"at most {MAX_REFERENCES} container numbers can be asked at once, not {len(asked)}"
+        )
+    # One answer per distinct number, in the order first asked.
+    references = list(dict.fromkeys(check_container_reference(raw) for raw in asked))
+    if not asks_this_port(args.get("ports"), context.port_id) or not references:
+        return []
+    return await _containers(context, references)
+
+
+async def resolve_vessel_calls(_root: None, info: Info, **args: Any) -> Record:
+    context = info.context
+    first: int = args["first"]
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise BadUserInput(f"first must be between 1 and {MAX_PAGE_SIZE}, not {first}")
+    after = _after(args.get("after"))
+    imo = check_imo(args["vesselIMONumber"]) if args.get("vesselIMONumber") is not None else None
+    status = args.get("status")
+    filter = VesselCallFilter(
+        planned_from=args.get("from"),
+        planned_to=args.get("to"),
+        status_codes=frozenset(status) if status is not None else None,
+        vessel_imo_number=imo,
+    )
+    if not asks_this_port(args.get("ports"), context.port_id):
+        return empty_connection()
+    calls = [_clean(call) for call in await context.source.vessel_calls(filter)]
+    return vessel_call_page(calls, filter, first=first, after=after)
+
+
+async def resolve_vessel(_root: None, info: Info, **args: Any) -> Record | None:
+    context = info.context
+    imo = check_imo(args["imo"])
+    if not asks_this_port(args.get("ports"), context.port_id):
+        return None
+    vessel = await context.source.vessel(imo)
+    return None if vessel is None else _clean(vessel)
+
+
+async def resolve_port_metrics(_root: None, info: Info, **args: Any) -> list[Record]:
+    context = info.context
+    if not asks_this_port(args.get("ports"), context.port_id):
+        return []
+    wanted: list[str] | None = args.get("metrics")
+    records = await context.source.metrics(args["period"], wanted)
+    return [_clean(record) for record in records if wanted is None or record["metric"] in wanted]
+
+
+ROOT_RESOLVERS: Final[Mapping[str, Resolver]] = {
+    "ports": resolve_ports,
+    "container": resolve_container,
+    "containers": resolve_containers,
+    "vesselCalls": resolve_vessel_calls,
+    "vessel": resolve_vessel,
+    "portMetrics": resolve_port_metrics,
+}
+
+
+def attach_resolvers(schema: GraphQLSchema) -> None:
+    """Give the schema's Query fields their resolvers (every Query field must have one)."""
+    query = schema.query_type
+    if query is None or set(query.fields) != set(ROOT_RESOLVERS):
+        raise RuntimeError("the shared schema's Query fields and the kit's resolvers differ")
+    for name, resolver in ROOT_RESOLVERS.items():
+        query.fields[name].resolve = resolver
