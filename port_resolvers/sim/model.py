@@ -1,0 +1,195 @@
+"""What the simulated ports know, as plain frozen objects.
+
+The generator (:mod:`port_resolvers.sim.data`) builds these; the simulated source systems render
+them in their own wire formats, and tests pick facts from them. Times are timezone-aware UTC on
+whole minutes; days are local (America/Los_Angeles) calendar dates.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Terminal:
+    """A container terminal, by SMDG code, with the point events there are reported at."""
+
+    facility_code: str
+    name: str
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    port_id: str  # UN/LOCODE
+    name: str
+    time_zone: str
+    teu_2024_millions: float
+    terminals: tuple[Terminal, ...]
+
+    def terminal(self, facility_code: str) -> Terminal:
+        return next(t for t in self.terminals if t.facility_code == facility_code)
+
+
+@dataclass(frozen=True, slots=True)
+class Vessel:
+    imo: str
+    mmsi: str
+    name: str
+    flag: str  # ISO 3166 alpha-2
+    call_sign: str
+    liner_code: str  # SMDG liner code of the operator
+
+
+@dataclass(frozen=True, slots=True)
+class VesselCall:
+    """One vessel's call at one terminal; ``phase`` is as of the data's ``now``."""
+
+    reference: str
+    port_id: str
+    facility_code: str
+    vessel: Vessel
+    service_code: str
+    import_voyage: str
+    export_voyage: str
+    status_code: str | None  # OMIT, or None when the call is as scheduled
+    phase: str  # SCHEDULED | AT_ANCHOR | AT_BERTH | DEPARTED | OMITTED
+    planned_arrival: datetime
+    planned_departure: datetime
+    estimated_arrival: datetime | None
+    estimated_departure: datetime | None
+    actual_arrival: datetime | None
+    actual_departure: datetime | None
+    anchorage_arrival: datetime | None
+
+    @property
+    def berth_arrival(self) -> datetime:
+        """The best known berth arrival: actual, else estimated, else planned."""
+        return self.actual_arrival or self.estimated_arrival or self.planned_arrival
+
+    @property
+    def berth_departure(self) -> datetime:
+        return self.actual_departure or self.estimated_departure or self.planned_departure
+
+
+@dataclass(frozen=True, slots=True)
+class EquipmentEvent:
+    """A DCSA equipment event at one of the port's terminals."""
+
+    event_id: str
+    created: datetime
+    event_datetime: datetime
+    classifier: str  # PLN | EST | ACT
+    type_code: str  # DISC | LOAD | GTIN | GTOT | INSP
+    empty_indicator: str  # EMPTY | LADEN
+    facility_code: str
+    call: VesselCall | None  # set for vessel moves (DISC, LOAD)
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    type: str  # CUSTOMS | FREIGHT | LINE | USDA | TMF
+    status: str  # HOLD | RELEASED, as of the data's ``now``
+    description: str
+    updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """Import availability of a container, as of the data's ``now``."""
+
+    available_for_pickup: bool
+    holds: tuple[Hold, ...]
+    first_available_date: date | None
+    last_free_day: date | None
+    outstanding_fees_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class YardPosition:
+    """Where a box sits. Only ``block`` is ever shared; row and tier stay in the port's system."""
+
+    block: str
+    row: str
+    tier: int
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    """A container as one port knows it; ``flow`` says which story its events tell."""
+
+    reference: str
+    iso_code: str
+    flow: str  # IMPORT | EXPORT | EMPTY_RETURN
+    port_id: str
+    facility_code: str
+    empty_indicator: str
+    events: tuple[EquipmentEvent, ...]  # oldest first by event time
+    yard: YardPosition | None  # set while the box is in the terminal
+    availability: Availability | None  # imports only
+
+    @property
+    def teu(self) -> int:
+        return 1 if self.iso_code.startswith("2") else 2
+
+    @property
+    def actual_events(self) -> tuple[EquipmentEvent, ...]:
+        return tuple(e for e in self.events if e.classifier == "ACT")
+
+    @property
+    def status(self) -> str:
+        """INBOUND | IN_TERMINAL | GATED_OUT | LOADED, from the latest actual event."""
+        actual = self.actual_events
+        if not actual:
+            return "INBOUND"
+        return {"GTOT": "GATED_OUT", "LOAD": "LOADED"}.get(actual[-1].type_code, "IN_TERMINAL")
+
+
+@dataclass(frozen=True, slots=True)
+class TruckVisit:
+    """A truck's pass through a terminal gate; only ever shared as a terminal-level mean."""
+
+    facility_code: str
+    gate_in: datetime
+    gate_out: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PortMetric:
+    metric: str  # a PortMetricType name
+    period: str  # a MetricPeriod name
+    facility_code: str | None  # None for the whole port
+    value: float | None
+    unit: str
+    period_start: datetime
+    period_end: datetime
+    sample_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class PortData:
+    """Everything one simulated port knows, generated for one ``seed`` and ``now``."""
+
+    port: Port
+    seed: int
+    now: datetime
+    vessel_calls: tuple[VesselCall, ...]
+    containers: tuple[Container, ...]
+    truck_visits: tuple[TruckVisit, ...]
+    metrics: tuple[PortMetric, ...]
+    _by_reference: dict[str, Container] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_reference", {c.reference: c for c in self.containers})
+
+    @property
+    def port_id(self) -> str:
+        return self.port.port_id
+
+    @property
+    def vessels(self) -> tuple[Vessel, ...]:
+        """Vessels that called or will call here, each once, in order of first call."""
+        return tuple({c.vessel.imo: c.vessel for c in self.vessel_calls}.values())
+
+    def container(self, reference: str) -> Container | None:
+        return self._by_reference.get(reference)

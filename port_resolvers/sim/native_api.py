@@ -1,0 +1,318 @@
+"""A port's own terminal system API, simulated: proprietary JSON with its own names and codes.
+
+Long Beach, Hueneme and San Diego expose only this API; Los Angeles and Oakland run it beside
+their DCSA Track & Trace API as its companion, for what T&T cannot say (there, containers come
+without ``moves``: their events are the T&T API's job).
+
+Conventions: snake_case keys; move times are epoch seconds (``ts``); vessel visit and hold times
+are port-local wall-clock strings with the zone abbreviation (``"2026-03-02 09:30 PST"``);
+dates are ``MM/DD/YYYY``; money is in cents. Routes:
+
+``GET /api/v1/facility``
+    ``{"port_code", "port_name", "tz", "terminals": [{"terminal_id", "terminal_name", "lat",
+    "lon"}]}``
+``GET /api/v1/containers?ids=A,B,...`` (at most 100)
+    ``{"containers": [...], "unknown_ids": [...]}``; a container is ``{"container_no",
+    "size_type", "full_empty": "F"|"E", "category": "IMPORT"|"EXPORT"|"STORAGE",
+    "terminal_id", "yard": {"block", "row", "tier"}|null, "moves": [...], "import_status":
+    {...}|null}``. A move is ``{"move_id", "move_type": "Discharge"|"Load"|"Gate In"|"Gate
+    Out"|"Inspection", "stage": "Planned"|"Expected"|"Done", "ts", "logged_ts", "terminal_id",
+    "full_empty", "vessel_visit": {"visit_id", "voyage_in", "voyage_out", "vessel"}|null}``.
+    ``import_status`` is ``{"pickup_ok", "holds": [{"hold_code": "CUS"|"FRT"|"SSL"|"USDA"|
+    "TMF", "state": "ACTIVE"|"CLEARED", "note", "changed"}], "first_available",
+    "last_free_day", "fees_due_cents"}``.
+``GET /api/v1/vessel-visits?arrival_from=&arrival_to=&imo=&state=``
+    Visits whose planned arrival (epoch seconds) is in ``[arrival_from, arrival_to)``, of one
+    vessel, in some ``visit_state`` (comma list): ``{"visits": [{"visit_id", "terminal_id",
+    "service", "voyage_in", "voyage_out", "visit_state": "EXPECTED"|"ANCHORED"|"WORKING"|
+    "SAILED"|"CANCELLED", "vessel": {"imo", "mmsi", "name", "flag", "call_sign",
+    "liner_code"}, "berth_window": {"planned_arrival", "planned_departure"}, "eta", "etd",
+    "ata", "atd", "anchored_at"}]}``.
+``GET /api/v1/vessels/{imo}``
+    A vessel that called or will call here (the ``vessel`` object above), else 404.
+``GET /api/v1/stats?window=7d|30d|90d``
+    ``{"port_code", "window": {"label", "from", "to"}, "figures": [{"terminal_id"|null,
+    "figure": "dwell_days_avg"|"truck_turn_minutes_avg"|"ships_at_anchor"|"ships_at_berth"|
+    "teu_in"|"teu_out", "value", "n", "from", "to"}]}``.
+
+Bad parameters are a 400 ``{"error": {"status", "message"}}``.
+"""
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from port_resolvers.sim.knobs import SimKnobs
+from port_resolvers.sim.model import Container, EquipmentEvent, PortData, Vessel, VesselCall
+
+MAX_IDS = 100
+MOVE_TYPES = {
+    "DISC": "Discharge",
+    "LOAD": "Load",
+    "GTIN": "Gate In",
+    "GTOT": "Gate Out",
+    "INSP": "Inspection",
+}
+STAGES = {"PLN": "Planned", "EST": "Expected", "ACT": "Done"}
+HOLD_CODES = {"CUSTOMS": "CUS", "FREIGHT": "FRT", "LINE": "SSL", "USDA": "USDA", "TMF": "TMF"}
+VISIT_STATES = {
+    "SCHEDULED": "EXPECTED",
+    "AT_ANCHOR": "ANCHORED",
+    "AT_BERTH": "WORKING",
+    "DEPARTED": "SAILED",
+    "OMITTED": "CANCELLED",
+}
+FULL_EMPTY = {"LADEN": "F", "EMPTY": "E"}
+CATEGORIES = {"IMPORT": "IMPORT", "EXPORT": "EXPORT", "EMPTY_RETURN": "STORAGE"}
+FIGURES = {
+    "CONTAINER_DWELL_DAYS": "dwell_days_avg",
+    "TRUCK_TURN_TIME_MINUTES": "truck_turn_minutes_avg",
+    "VESSELS_AT_ANCHOR": "ships_at_anchor",
+    "VESSELS_AT_BERTH": "ships_at_berth",
+    "TEU_DISCHARGED": "teu_in",
+    "TEU_LOADED": "teu_out",
+}
+WINDOWS = {"7d": "LAST_7_DAYS", "30d": "LAST_30_DAYS", "90d": "LAST_90_DAYS"}
+
+
+def _bad_request(message: str) -> Response:
+    return JSONResponse({"error": {"status": 400, "message": message}}, 400)
+
+
+def _epoch(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+def _us_date(day: date | None) -> str | None:
+    return day.strftime("%m/%d/%Y") if day else None
+
+
+def _labor_number(key: str, modulo: int) -> int:
+    return sum(ord(c) * (i + 1) for i, c in enumerate(key)) % modulo
+
+
+class TerminalSystemApi:
+    """The proprietary terminal API over one port's :class:`PortData`."""
+
+    def __init__(self, data: PortData, knobs: SimKnobs, *, with_moves: bool = True) -> None:
+        self.data = data
+        self.knobs = knobs
+        self.with_moves = with_moves
+        self.local = ZoneInfo(data.port.time_zone)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/v1/facility", self.facility, methods=["GET"]),
+            Route("/api/v1/containers", self.containers, methods=["GET"]),
+            Route("/api/v1/vessel-visits", self.vessel_visits, methods=["GET"]),
+            Route("/api/v1/vessels/{imo}", self.vessel, methods=["GET"]),
+            Route("/api/v1/stats", self.stats, methods=["GET"]),
+        ]
+
+    def _local(self, at: datetime | None) -> str | None:
+        return at.astimezone(self.local).strftime("%Y-%m-%d %H:%M %Z") if at else None
+
+    # rendering ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _vessel(vessel: Vessel) -> dict[str, Any]:
+        return {
+            "imo": vessel.imo,
+            "mmsi": vessel.mmsi,
+            "name": vessel.name,
+            "flag": vessel.flag,
+            "call_sign": vessel.call_sign,
+            "liner_code": vessel.liner_code,
+        }
+
+    def _move(self, box: Container, event: EquipmentEvent) -> dict[str, Any]:
+        move: dict[str, Any] = {
+            "move_id": event.event_id,
+            "move_type": MOVE_TYPES[event.type_code],
+            "stage": STAGES[event.classifier],
+            "ts": _epoch(event.event_datetime),
+            "logged_ts": _epoch(event.created),
+            "terminal_id": event.facility_code,
+            "full_empty": FULL_EMPTY[event.empty_indicator],
+            "vessel_visit": None,
+        }
+        if event.call is not None:
+            move["vessel_visit"] = {
+                "visit_id": event.call.reference,
+                "voyage_in": event.call.import_voyage,
+                "voyage_out": event.call.export_voyage,
+                "vessel": self._vessel(event.call.vessel),
+            }
+        if self.knobs.labor_keys:
+            n = _labor_number(event.event_id, 9000)
+            move |= {"clerk_id": f"CLK{n:04d}", "shift_code": ("DAY", "NIGHT", "HOOT")[n % 3]}
+            if event.call is not None:
+                move |= {"crane_operator_id": f"OP{n:04d}", "gang_id": f"G{n % 40:02d}"}
+            if event.type_code in {"GTIN", "GTOT"}:
+                move |= {
+                    "driver_name": f"Driver {n}",
+                    "truck_license_plate": f"7{n:04d}AB",
+                    "twic_card_number": f"TW{n:08d}",
+                }
+        return move
+
+    def _container(self, box: Container) -> dict[str, Any]:
+        yard: dict[str, Any] | None = None
+        if box.yard is not None:
+            yard = {"block": box.yard.block, "row": box.yard.row, "tier": box.yard.tier}
+            if self.knobs.labor_keys:
+                yard["che_operator_id"] = f"RTG{_labor_number(box.reference, 500):03d}"
+        status = None
+        if box.availability is not None:
+            a = box.availability
+            status = {
+                "pickup_ok": a.available_for_pickup,
+                "holds": [
+                    {
+                        "hold_code": HOLD_CODES[h.type],
+                        "state": "ACTIVE" if h.status == "HOLD" else "CLEARED",
+                        "note": h.description,
+                        "changed": self._local(h.updated),
+                    }
+                    for h in a.holds
+                ],
+                "first_available": _us_date(a.first_available_date),
+                "last_free_day": _us_date(a.last_free_day),
+                "fees_due_cents": round(a.outstanding_fees_usd * 100),
+            }
+        return {
+            "container_no": box.reference,
+            "size_type": box.iso_code,
+            "full_empty": FULL_EMPTY[box.empty_indicator],
+            "category": CATEGORIES[box.flow],
+            "terminal_id": box.facility_code,
+            "yard": yard,
+            "moves": [self._move(box, e) for e in box.events] if self.with_moves else [],
+            "import_status": status,
+        }
+
+    def _visit(self, call: VesselCall) -> dict[str, Any]:
+        visit: dict[str, Any] = {
+            "visit_id": call.reference,
+            "terminal_id": call.facility_code,
+            "service": call.service_code,
+            "voyage_in": call.import_voyage,
+            "voyage_out": call.export_voyage,
+            "visit_state": VISIT_STATES[call.phase],
+            "vessel": self._vessel(call.vessel),
+            "berth_window": {
+                "planned_arrival": self._local(call.planned_arrival),
+                "planned_departure": self._local(call.planned_departure),
+            },
+            "eta": self._local(call.estimated_arrival),
+            "etd": self._local(call.estimated_departure),
+            "ata": self._local(call.actual_arrival),
+            "atd": self._local(call.actual_departure),
+            "anchored_at": self._local(call.anchorage_arrival),
+        }
+        if self.knobs.labor_keys:
+            n = _labor_number(call.reference, 1000)
+            visit |= {
+                "gang_count": 2 + n % 5,
+                "crane_operator_ids": [f"OP{n:04d}"],
+                "lashing_crew": f"L{n % 12}",
+            }
+            if call.actual_departure is not None:
+                visit["moves_per_hour"] = 22 + n % 12
+        return visit
+
+    # endpoints ---------------------------------------------------------------------------
+
+    async def facility(self, request: Request) -> Response:
+        port = self.data.port
+        terminals = [
+            {
+                "terminal_id": t.facility_code,
+                "terminal_name": t.name,
+                "lat": t.latitude,
+                "lon": t.longitude,
+            }
+            for t in port.terminals
+        ]
+        return JSONResponse(
+            {
+                "port_code": port.port_id,
+                "port_name": port.name,
+                "tz": port.time_zone,
+                "terminals": terminals,
+            }
+        )
+
+    async def containers(self, request: Request) -> Response:
+        ids = [i.strip() for i in request.query_params.get("ids", "").split(",") if i.strip()]
+        if not ids or len(ids) > MAX_IDS:
+            return _bad_request(f"ids must list 1 to {MAX_IDS} container numbers")
+        found = [box for i in ids if (box := self.data.container(i)) is not None]
+        unknown = [i for i in ids if self.data.container(i) is None]
+        return JSONResponse(
+            {"containers": [self._container(b) for b in found], "unknown_ids": unknown}
+        )
+
+    async def vessel_visits(self, request: Request) -> Response:
+        query = request.query_params
+        try:
+            start = int(query["arrival_from"]) if "arrival_from" in query else None
+            end = int(query["arrival_to"]) if "arrival_to" in query else None
+        except ValueError:
+            return _bad_request("arrival_from and arrival_to are epoch seconds")
+        states = {s for s in query.get("state", "").split(",") if s}
+        if not states <= set(VISIT_STATES.values()):
+            return _bad_request(f"state must be among {', '.join(VISIT_STATES.values())}")
+        imo = query.get("imo")
+        visits = [
+            self._visit(c)
+            for c in self.data.vessel_calls
+            if (start is None or _epoch(c.planned_arrival) >= start)
+            and (end is None or _epoch(c.planned_arrival) < end)
+            and (imo is None or c.vessel.imo == imo)
+            and (not states or VISIT_STATES[c.phase] in states)
+        ]
+        return JSONResponse({"visits": visits})
+
+    async def vessel(self, request: Request) -> Response:
+        imo = request.path_params["imo"]
+        found = next((v for v in self.data.vessels if v.imo == imo), None)
+        if found is None:
+            return JSONResponse({"error": {"status": 404, "message": f"no vessel {imo}"}}, 404)
+        return JSONResponse(self._vessel(found))
+
+    async def stats(self, request: Request) -> Response:
+        label = request.query_params.get("window", "7d")
+        if label not in WINDOWS:
+            return _bad_request(f"window must be one of {', '.join(WINDOWS)}")
+        chosen = [m for m in self.data.metrics if m.period == WINDOWS[label]]
+        figures = [
+            {
+                "terminal_id": m.facility_code,
+                "figure": FIGURES[m.metric],
+                "value": m.value,
+                "n": m.sample_size,
+                "from": _epoch(m.period_start),
+                "to": _epoch(m.period_end),
+            }
+            for m in chosen
+        ]
+        if self.knobs.labor_keys:
+            figures += [
+                {
+                    "terminal_id": t.facility_code,
+                    "figure": "crane_moves_per_hour",
+                    "value": 25.0 + _labor_number(t.facility_code, 10),
+                    "n": 100,
+                    "moves_per_hour": 27.5,
+                    "gang_hours": 96,
+                }
+                for t in self.data.port.terminals
+            ]
+        start = min(m.period_start for m in chosen)
+        window = {"label": label, "from": _epoch(start), "to": _epoch(self.data.now)}
+        return JSONResponse({"port_code": self.data.port_id, "window": window, "figures": figures})

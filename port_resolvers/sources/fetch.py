@@ -1,0 +1,81 @@
+"""The one place where adapters call a port's system over HTTP, and where its failures become
+:class:`~port_resolvers.kit.source.SourceUnavailable`.
+
+:func:`get_json` sends a GET with the current W3C trace context, turns every httpx error
+(timeouts, refused connections, protocol errors), every HTTP error status and any body that is
+not JSON into ``SourceUnavailable`` with a short reason, and drops labor-type keys from the
+payload before anyone reads it. :func:`translating` does the same for a payload whose shape is
+not what the adapter expects (a missing key, a bad date).
+"""
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from opentelemetry.propagate import inject
+
+from port_resolvers.kit.source import SourceUnavailable
+from portcontract.labor import drop_labor_keys
+
+QueryParams = Mapping[str, str | int]
+
+
+@dataclass(frozen=True, slots=True)
+class JsonAnswer:
+    """A port system's JSON answer, without labor-type keys."""
+
+    payload: Any
+    headers: httpx.Headers
+
+
+async def get_json(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    params: QueryParams | None = None,
+    headers: Mapping[str, str] | None = None,
+    missing_ok: bool = False,
+) -> JsonAnswer | None:
+    """GET ``url``; ``None`` for a 404 when ``missing_ok``, else the answer or SourceUnavailable."""
+    outgoing = dict(headers or {})
+    inject(outgoing)
+    path = httpx.URL(url).path
+    try:
+        response = await client.get(url, params=params, headers=outgoing)
+    except httpx.TimeoutException as exc:
+        raise SourceUnavailable(f"GET {path} timed out") from exc
+    except httpx.HTTPError as exc:
+        raise SourceUnavailable(f"GET {path} failed: {type(exc).__name__}") from exc
+    if missing_ok and response.status_code == 404:
+        return None
+    if response.is_error:
+        raise SourceUnavailable(f"GET {path} answered HTTP {response.status_code}")
+    try:
+        payload = response.json()
+    except ValueError as exc:
+        raise SourceUnavailable(f"GET {path} answered something that is not JSON") from exc
+    return JsonAnswer(drop_labor_keys(payload), response.headers)
+
+
+async def require_json(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    params: QueryParams | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JsonAnswer:
+    """:func:`get_json` where a 404 is a failure like any other."""
+    answer = await get_json(client, url, params=params, headers=headers)
+    assert answer is not None
+    return answer
+
+
+@contextmanager
+def translating(what: str) -> Iterator[None]:
+    """Turn a payload that does not have the expected shape into SourceUnavailable."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise SourceUnavailable(f"unexpected {what} payload: {type(exc).__name__} {exc}") from exc

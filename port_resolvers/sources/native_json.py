@@ -1,0 +1,307 @@
+"""Adapter for a port's proprietary terminal JSON API (the format of
+:mod:`port_resolvers.sim.native_api`): snake_case keys, its own move, stage, hold and visit
+codes, epoch seconds, port-local wall-clock strings with zone abbreviations, US dates, cents.
+
+:class:`NativeJsonSource` implements :class:`~port_resolvers.kit.source.PortDataSource` with an
+injected ``httpx.AsyncClient`` and the system's base URL. It reads the facility record once
+(terminal names and coordinates, the port's time zone) and keeps it: that is reference data, not
+cargo data. Labor-type keys are dropped from every payload before translation
+(:mod:`port_resolvers.sources.fetch`); figures and codes it does not know are skipped.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from port_resolvers.kit.source import (
+    ContainerLocationRecord,
+    ContainerRecord,
+    EquipmentEventRecord,
+    HoldRecord,
+    ImportAvailabilityRecord,
+    PortMetricRecord,
+    PortRecord,
+    VesselCallFilter,
+    VesselCallRecord,
+    VesselRecord,
+)
+from port_resolvers.sources.fetch import get_json, require_json, translating
+
+MAX_IDS_PER_REQUEST = 100
+EVENT_TYPES = {
+    "Discharge": "DISC",
+    "Load": "LOAD",
+    "Gate In": "GTIN",
+    "Gate Out": "GTOT",
+    "Inspection": "INSP",
+}
+CLASSIFIERS = {"Planned": "PLN", "Expected": "EST", "Done": "ACT"}
+EMPTY_INDICATORS = {"F": "LADEN", "E": "EMPTY"}
+HOLD_TYPES = {"CUS": "CUSTOMS", "FRT": "FREIGHT", "SSL": "LINE", "USDA": "USDA", "TMF": "TMF"}
+HOLD_STATUSES = {"ACTIVE": "HOLD", "CLEARED": "RELEASED"}
+PHASES = {
+    "EXPECTED": "SCHEDULED",
+    "ANCHORED": "AT_ANCHOR",
+    "WORKING": "AT_BERTH",
+    "SAILED": "DEPARTED",
+    "CANCELLED": "OMITTED",
+}
+METRICS = {
+    "dwell_days_avg": ("CONTAINER_DWELL_DAYS", "days"),
+    "truck_turn_minutes_avg": ("TRUCK_TURN_TIME_MINUTES", "minutes"),
+    "ships_at_anchor": ("VESSELS_AT_ANCHOR", "vessels"),
+    "ships_at_berth": ("VESSELS_AT_BERTH", "vessels"),
+    "teu_in": ("TEU_DISCHARGED", "TEU"),
+    "teu_out": ("TEU_LOADED", "TEU"),
+}
+WINDOWS = {"LAST_7_DAYS": "7d", "LAST_30_DAYS": "30d", "LAST_90_DAYS": "90d"}
+
+
+def _epoch(value: Any) -> datetime:
+    return datetime.fromtimestamp(int(value), UTC)
+
+
+def _us_date(value: str | None) -> date | None:
+    return datetime.strptime(value, "%m/%d/%Y").date() if value else None
+
+
+class NativeJsonSource:
+    """A port served from its proprietary terminal API at ``base_url``."""
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
+        self.client = client
+        self.base_url = base_url.rstrip("/")
+        self._facility: dict[str, Any] | None = None
+
+    async def _get(self, path: str, params: dict[str, str | int] | None = None) -> Any:
+        return (await require_json(self.client, self.base_url + path, params=params)).payload
+
+    async def _facility_info(self) -> dict[str, Any]:
+        """The facility record, read on first use and kept (two first uses may both read it)."""
+        if self._facility is None:
+            payload = await self._get("/api/v1/facility")
+            with translating("facility"):
+                payload["terminals"] = {t["terminal_id"]: t for t in payload["terminals"]}
+                ZoneInfo(payload["tz"])
+            self._facility = payload
+        return self._facility
+
+    def _local(self, facility: dict[str, Any], value: str | None) -> datetime | None:
+        """A port-local ``YYYY-MM-DD HH:MM ZZZ`` string as UTC; the abbreviation settles DST."""
+        if not value:
+            return None
+        wall, _, abbreviation = value.rpartition(" ")
+        naive = datetime.strptime(wall, "%Y-%m-%d %H:%M")
+        zone = ZoneInfo(facility["tz"])
+        for fold in (0, 1):
+            candidate = naive.replace(tzinfo=zone, fold=fold)
+            if candidate.tzname() == abbreviation:
+                return candidate.astimezone(UTC)
+        raise ValueError(f"{value!r} is not a wall-clock time in {facility['tz']}")
+
+    # PortDataSource ----------------------------------------------------------------------
+
+    async def port(self) -> PortRecord:
+        facility = await self._facility_info()
+        with translating("facility"):
+            return {
+                "UNLocationCode": facility["port_code"],
+                "name": facility.get("port_name"),
+                "timeZone": facility["tz"],
+                "terminals": [
+                    {
+                        "facilityCode": code,
+                        "name": t.get("terminal_name"),
+                        "UNLocationCode": facility["port_code"],
+                    }
+                    for code, t in facility["terminals"].items()
+                ],
+            }
+
+    async def containers(self, references: Sequence[str]) -> list[ContainerRecord]:
+        if not references:
+            return []
+        facility = await self._facility_info()
+        chunks = [
+            references[i : i + MAX_IDS_PER_REQUEST]
+            for i in range(0, len(references), MAX_IDS_PER_REQUEST)
+        ]
+        answers = await asyncio.gather(
+            *(self._get("/api/v1/containers", {"ids": ",".join(chunk)}) for chunk in chunks)
+        )
+        with translating("containers"):
+            return [self._container(facility, raw) for a in answers for raw in a["containers"]]
+
+    async def vessel_calls(self, filter: VesselCallFilter) -> list[VesselCallRecord]:
+        params: dict[str, str | int] = {}
+        if filter.planned_from is not None:
+            params["arrival_from"] = int(filter.planned_from.timestamp())
+        if filter.planned_to is not None:
+            params["arrival_to"] = int(filter.planned_to.timestamp())
+        if filter.vessel_imo_number is not None:
+            params["imo"] = filter.vessel_imo_number
+        facility = await self._facility_info()
+        payload = await self._get("/api/v1/vessel-visits", params)
+        with translating("vessel visits"):
+            calls = [self._visit(facility, raw) for raw in payload["visits"]]
+        if filter.status_codes is not None:
+            calls = [c for c in calls if c.get("statusCode") in filter.status_codes]
+        return calls
+
+    async def vessel(self, imo: str) -> VesselRecord | None:
+        answer = await get_json(
+            self.client, f"{self.base_url}/api/v1/vessels/{imo}", missing_ok=True
+        )
+        if answer is None:
+            return None
+        with translating("vessel"):
+            return self._vessel(answer.payload)
+
+    async def metrics(self, period: str, metrics: Sequence[str] | None) -> list[PortMetricRecord]:
+        if period not in WINDOWS:
+            raise ValueError(f"unknown metric period {period!r}")
+        payload = await self._get("/api/v1/stats", {"window": WINDOWS[period]})
+        records: list[PortMetricRecord] = []
+        with translating("stats"):
+            for figure in payload["figures"]:
+                if figure["figure"] not in METRICS:
+                    continue  # figures the schema does not share
+                metric, unit = METRICS[figure["figure"]]
+                if metrics is not None and metric not in metrics:
+                    continue
+                value = figure["value"]
+                records.append(
+                    {
+                        "UNLocationCode": payload["port_code"],
+                        "facilityCode": figure["terminal_id"],
+                        "metric": metric,
+                        "value": None if value is None else float(value),
+                        "unit": unit,
+                        "periodStart": _epoch(figure["from"]),
+                        "periodEnd": _epoch(figure["to"]),
+                        "sampleSize": int(figure["n"]),
+                    }
+                )
+        return records
+
+    # translation -------------------------------------------------------------------------
+
+    @staticmethod
+    def _vessel(raw: dict[str, Any]) -> VesselRecord:
+        return {
+            "vesselIMONumber": raw["imo"],
+            "MMSINumber": raw.get("mmsi"),
+            "vesselName": raw.get("name"),
+            "vesselFlag": raw.get("flag"),
+            "vesselCallSign": raw.get("call_sign"),
+            "vesselOperatorSMDGLinerCode": raw.get("liner_code"),
+        }
+
+    def _event(self, facility: dict[str, Any], raw: dict[str, Any]) -> EquipmentEventRecord | None:
+        if raw["move_type"] not in EVENT_TYPES or raw["stage"] not in CLASSIFIERS:
+            return None
+        code = raw["terminal_id"]
+        terminal = facility["terminals"].get(code, {})
+        event: EquipmentEventRecord = {
+            "eventID": raw["move_id"],
+            "eventCreatedDateTime": _epoch(raw["logged_ts"]) if raw.get("logged_ts") else None,
+            "eventDateTime": _epoch(raw["ts"]),
+            "eventClassifierCode": CLASSIFIERS[raw["stage"]],
+            "equipmentEventTypeCode": EVENT_TYPES[raw["move_type"]],
+            "emptyIndicatorCode": EMPTY_INDICATORS.get(raw.get("full_empty", "")),
+            "eventLocation": {
+                "locationName": terminal.get("terminal_name"),
+                "UNLocationCode": facility["port_code"],
+                "facilityCode": code,
+                "latitude": terminal.get("lat"),
+                "longitude": terminal.get("lon"),
+            },
+        }
+        visit = raw.get("vessel_visit")
+        if visit:
+            event["transportCall"] = {
+                "transportCallReference": visit["visit_id"],
+                "carrierImportVoyageNumber": visit.get("voyage_in"),
+                "carrierExportVoyageNumber": visit.get("voyage_out"),
+                "UNLocationCode": facility["port_code"],
+                "facilityCode": code,
+                "modeOfTransport": "VESSEL",
+                "vessel": self._vessel(visit["vessel"]) if visit.get("vessel") else None,
+            }
+        return event
+
+    def _container(self, facility: dict[str, Any], raw: dict[str, Any]) -> ContainerRecord:
+        events = [e for m in raw["moves"] if (e := self._event(facility, m)) is not None]
+        done = [m for m in raw["moves"] if m["stage"] == "Done" and m["move_type"] in EVENT_TYPES]
+        yard = raw.get("yard")
+        location: ContainerLocationRecord | None = None
+        facility_code = max(done, key=lambda m: int(m["ts"]))["terminal_id"] if done else None
+        if facility_code is None and yard:  # no moves shared, but the box is in the yard
+            facility_code = raw["terminal_id"]
+        if facility_code is not None:
+            terminal = facility["terminals"].get(facility_code, {})
+            location = {
+                "UNLocationCode": facility["port_code"],
+                "facilityCode": facility_code,
+                "terminalName": terminal.get("terminal_name"),
+                "yardBlock": yard["block"] if yard else None,
+            }
+        status = raw.get("import_status")
+        return {
+            "equipmentReference": raw["container_no"],
+            "isoEquipmentCode": raw.get("size_type"),
+            "emptyIndicatorCode": EMPTY_INDICATORS.get(raw.get("full_empty", "")),
+            "location": location,
+            "availability": self._availability(facility, status) if status else None,
+            "events": events,
+        }
+
+    def _availability(
+        self, facility: dict[str, Any], raw: dict[str, Any]
+    ) -> ImportAvailabilityRecord:
+        holds: list[HoldRecord] = [
+            {
+                "type": HOLD_TYPES.get(h["hold_code"], "OTHER"),
+                "status": HOLD_STATUSES[h["state"]],
+                "description": h.get("note"),
+                "updatedDateTime": self._local(facility, h.get("changed")),
+            }
+            for h in raw.get("holds") or []
+        ]
+        cents = raw.get("fees_due_cents")
+        return {
+            "availableForPickup": raw.get("pickup_ok"),
+            "holds": holds,
+            "firstAvailableDate": _us_date(raw.get("first_available")),
+            "lastFreeDay": _us_date(raw.get("last_free_day")),
+            "outstandingFeesUSD": None if cents is None else cents / 100,
+        }
+
+    def _visit(self, facility: dict[str, Any], raw: dict[str, Any]) -> VesselCallRecord:
+        window = raw["berth_window"]
+        planned = self._local(facility, window["planned_arrival"])
+        if planned is None:
+            raise ValueError(f"visit {raw['visit_id']} has no planned arrival")
+        phase = PHASES.get(raw.get("visit_state", ""))
+        return {
+            "transportCallReference": raw["visit_id"],
+            "UNLocationCode": facility["port_code"],
+            "facilityCode": raw.get("terminal_id"),
+            "vessel": self._vessel(raw["vessel"]) if raw.get("vessel") else None,
+            "carrierServiceCode": raw.get("service"),
+            "carrierImportVoyageNumber": raw.get("voyage_in"),
+            "carrierExportVoyageNumber": raw.get("voyage_out"),
+            "statusCode": "OMIT" if phase == "OMITTED" else None,
+            "phase": phase,
+            "plannedArrivalDateTime": planned,
+            "estimatedArrivalDateTime": self._local(facility, raw.get("eta")),
+            "actualArrivalDateTime": self._local(facility, raw.get("ata")),
+            "plannedDepartureDateTime": self._local(facility, window.get("planned_departure")),
+            "estimatedDepartureDateTime": self._local(facility, raw.get("etd")),
+            "actualDepartureDateTime": self._local(facility, raw.get("atd")),
+            "anchorageArrivalDateTime": self._local(facility, raw.get("anchored_at")),
+        }

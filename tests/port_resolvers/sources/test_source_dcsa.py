@@ -1,0 +1,179 @@
+"""DcsaTrackAndTraceSource against the simulated DCSA ports (T&T 2.2 plus the terminal API)."""
+
+import copy
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from port_resolvers.kit.source import SourceUnavailable, VesselCallFilter
+from port_resolvers.sources.dcsa import DcsaTrackAndTraceSource
+from portcontract.labor import is_labor_key
+
+DCSA_PORTS = ["USLAX", "USOAK"]
+
+
+def _as_tnt_reports_it(records: list[Any]) -> list[Any]:
+    """Expected containers as T&T carries them: vessels inside events lack MMSI (T&T has
+    none), events sorted."""
+    records = copy.deepcopy(records)
+    for record in records:
+        record["events"].sort(key=lambda e: (e["eventDateTime"], e["eventID"]))
+        for event in record["events"]:
+            vessel = (event.get("transportCall") or {}).get("vessel") or {}
+            vessel.pop("MMSINumber", None)
+    return records
+
+
+def _sorted_events(records: list[Any]) -> list[Any]:
+    for record in records:
+        record["events"].sort(key=lambda e: (e["eventDateTime"], e["eventID"]))
+    return records
+
+
+def _reference(call: Any) -> str:
+    return str(call["transportCallReference"])
+
+
+def _keys(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+@pytest.mark.parametrize("port_id", DCSA_PORTS)
+async def test_containers_match_the_generated_data(
+    wire: Callable[..., Any], normalise: Callable[[Any], Any], port_id: str
+):
+    port = wire(port_id)
+    references = [box.reference for box in port.data.containers] + ["MSCU1234565"]
+    got = await port.source.containers(references)
+    expected = await port.expected.containers(references)
+    assert len(got) == len(port.data.containers)
+    assert normalise(_sorted_events(got)) == normalise(_as_tnt_reports_it(expected))
+
+
+async def test_non_iso_references_are_served(wire: Callable[..., Any]):
+    port = wire("USOAK")
+    soc = [box.reference for box in port.data.containers if box.reference.startswith("SOC")]
+    got = await port.source.containers(soc)
+    assert [c["equipmentReference"] for c in got] == soc
+
+
+@pytest.mark.parametrize("port_id", DCSA_PORTS)
+async def test_vessel_calls_match_the_generated_data(
+    wire: Callable[..., Any], normalise: Callable[[Any], Any], port_id: str
+):
+    port = wire(port_id)
+    got = sorted(await port.source.vessel_calls(VesselCallFilter()), key=_reference)
+    expected = sorted(await port.expected.vessel_calls(VesselCallFilter()), key=_reference)
+    assert normalise(got) == normalise(expected)
+    assert {c["phase"] for c in got} >= {"DEPARTED", "SCHEDULED", "AT_ANCHOR", "OMITTED"}
+
+
+@pytest.mark.parametrize(
+    "make_filter",
+    [
+        lambda now, imo: VesselCallFilter(planned_from=now - timedelta(days=2), planned_to=now),
+        lambda now, imo: VesselCallFilter(status_codes=frozenset({"OMIT"})),
+        lambda now, imo: VesselCallFilter(vessel_imo_number=imo),
+    ],
+)
+async def test_vessel_call_filters(
+    wire: Callable[..., Any],
+    normalise: Callable[[Any], Any],
+    now: datetime,
+    make_filter: Callable[[datetime, str], VesselCallFilter],
+):
+    port = wire("USLAX")
+    filter = make_filter(now, port.data.vessel_calls[5].vessel.imo)
+    got = await port.source.vessel_calls(filter)
+    expected = await port.expected.vessel_calls(filter)
+    assert got
+    assert normalise(sorted(got, key=_reference)) == normalise(sorted(expected, key=_reference))
+
+
+async def test_vessel_port_and_metrics(wire: Callable[..., Any]):
+    port = wire("USOAK")
+    imo = port.data.vessels[0].imo
+    assert await port.source.vessel(imo) == await port.expected.vessel(imo)
+    assert await port.source.vessel("9321483") is None
+    assert await port.source.port() == await port.expected.port()
+    period = "LAST_30_DAYS"
+    assert await port.source.metrics(period, None) == await port.expected.metrics(period, None)
+
+
+async def test_pages_are_followed_up_to_the_bound(wire: Callable[..., Any]):
+    port = wire("USOAK")
+    small_pages = DcsaTrackAndTraceSource(
+        port.client,
+        "http://usoak.sim",
+        "USOAK",
+        page_size=20,
+        max_pages=100,
+        clock=lambda: port.data.now,
+    )
+    calls = await small_pages.vessel_calls(VesselCallFilter())
+    assert len(calls) == len(port.data.vessel_calls)
+    assert port.system.stats.requests["GET /v2/events"] > 5
+    too_few = DcsaTrackAndTraceSource(
+        port.client, "http://usoak.sim", "USOAK", page_size=20, max_pages=2
+    )
+    with pytest.raises(SourceUnavailable, match="more than 2 pages"):
+        await too_few.vessel_calls(VesselCallFilter())
+
+
+async def test_next_page_is_followed_by_cursor_on_the_configured_host():
+    seen: list[httpx.URL] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        if "cursor" in request.url.params:
+            return httpx.Response(200, json=[])
+        return httpx.Response(
+            200, json=[], headers={"Next-Page": "https://elsewhere.example/v2/events?cursor=abc"}
+        )
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        source = DcsaTrackAndTraceSource(client, "http://uslax.sim", "USLAX")
+        assert await source.vessel_calls(VesselCallFilter()) == []
+    assert [u.host for u in seen] == ["uslax.sim", "uslax.sim"]
+    assert dict(seen[1].params) == {"cursor": "abc"}
+
+
+async def test_without_a_supplement_what_tnt_cannot_say_stays_empty(wire: Callable[..., Any]):
+    port = wire("USLAX")
+    alone = DcsaTrackAndTraceSource(
+        port.client, "http://uslax.sim", "USLAX", clock=lambda: port.data.now
+    )
+    assert await alone.port() == {"UNLocationCode": "USLAX", "name": None, "terminals": []}
+    assert await alone.metrics("LAST_7_DAYS", None) == []
+    box = next(b for b in port.data.containers if b.status == "IN_TERMINAL" and b.availability)
+    (record,) = await alone.containers([box.reference])
+    assert record["availability"] is None
+    assert record["location"]["yardBlock"] is None
+    omitted = next(c for c in port.data.vessel_calls if c.status_code == "OMIT")
+    calls = await alone.vessel_calls(VesselCallFilter(planned_from=omitted.planned_arrival))
+    assert next(c for c in calls if c["transportCallReference"] == omitted.reference)["phase"] == (
+        "SCHEDULED"
+    )
+
+
+async def test_labor_keys_never_reach_the_records(wire: Callable[..., Any]):
+    port = wire("USLAX")
+    references = [box.reference for box in port.data.containers[:40]]
+    clean = await port.source.containers(references)
+    clean_calls = await port.source.vessel_calls(VesselCallFilter())
+    port.system.knobs.labor_keys = True
+    raw = await port.client.get("http://uslax.sim/v2/events", params={"limit": 300})
+    assert {"craneOperatorID", "gangID", "shiftCode", "driverName", "movesPerHour"} <= _keys(
+        raw.json()
+    )
+    leaky = await port.source.containers(references)
+    leaky_calls = await port.source.vessel_calls(VesselCallFilter())
+    assert (leaky, leaky_calls) == (clean, clean_calls)
+    assert not [k for k in _keys([leaky, leaky_calls]) if is_labor_key(k)]
