@@ -31,6 +31,7 @@ LABOR_KEYS = frozenset({
 # "Operator" is labor unless it names a company that runs a vessel or terminal (SMDG codes).
 ALLOWED_KEYS = frozenset({
     "vesseloperatorsmdglinercode", "terminaloperator", "vesseloperator", "carrieroperator",
+    "vesseloperatorcarriercode", "vesseloperatorcarriercodelistprovider",  # DCSA vessel fields
 })  # fmt: skip
 
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|[_\-\s.]+")

@@ -21,6 +21,7 @@ def test_labor_keys_are_recognised(key: str) -> None:
     [
         "equipmentReference", "vesselOperatorSMDGLinerCode", "eventDateTime", "yardBlock",
         "sampleSize", "UNLocationCode", "facilityCode", "TRUCK_TURN_TIME_MINUTES",
+        "vesselOperatorCarrierCode", "vesselOperatorCarrierCodeListProvider",
     ],
 )  # fmt: skip
 def test_cargo_keys_are_not_labor(key: str) -> None:
