@@ -55,13 +55,16 @@ def serve(
 def demo(
     host: HostOption = DEFAULT_HOST,
     port: PortOption = DEFAULT_PORT,
-    seed: Annotated[int, typer.Option(help="Seed of the simulated ports' data.")] = 2026,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the simulated ports' data [default: the sim's].")
+    ] = None,
 ) -> None:
     """Serve the gateway with GraphiQL, in front of five simulated ports on loopback."""
     from port_resolvers.sim.cluster import run_simulated_ports  # the demo alone knows them
+    from port_resolvers.sim.data import DEFAULT_SEED
 
     async def run() -> None:
-        async with run_simulated_ports(seed=seed) as ports:
+        async with run_simulated_ports(seed=DEFAULT_SEED if seed is None else seed) as ports:
             settings = load_settings(
                 None,
                 ports=[{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
