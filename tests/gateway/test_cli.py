@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway.cli import app
+from gateway.schema import export_sdl
+
+runner = CliRunner()
+
+
+def test_help_on_every_command() -> None:
+    commands = [[], ["serve"], ["demo"], ["schema", "export"], ["schema", "check"],
+                ["config", "check"]]  # fmt: skip
+    for command in commands:
+        args = [*command, "--help"]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, args
+        assert "Usage" in result.output
+
+
+def test_schema_export_then_check(tmp_path: Path) -> None:
+    target = tmp_path / "schema.graphql"
+    assert runner.invoke(app, ["schema", "export", str(target)]).exit_code == 0
+    assert target.read_text() == export_sdl()
+    assert runner.invoke(app, ["schema", "check", str(target)]).exit_code == 0
+    target.write_text("type Query { stale: Int }\n")
+    result = runner.invoke(app, ["schema", "check", str(target)])
+    assert result.exit_code == 1
+    assert "out of date" in result.output
+
+
+def test_config_check_accepts_a_good_file(tmp_path: Path) -> None:
+    config = tmp_path / "portgate.yaml"
+    config.write_text(
+        "deadline: 3s\nports:\n  - id: USLAX\n    name: Port of Los Angeles\n"
+        "    url: http://127.0.0.1:9101/graphql\n    timeout: 250ms\n"
+    )
+    result = runner.invoke(app, ["config", "check", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "1 port(s), deadline 3s" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("deadlin: 3s\n", "deadlin: unknown key"),
+        ("deadline: soon\n", "not a duration"),
+        ("ports:\n  - {id: usla, name: X, url: http://h/graphql}\n", "ports.0.id"),
+        ("ports:\n  - {id: USLAX, name: X, url: ftp://h/graphql}\n", "ports.0.url"),
+        ("ports: [1\n", "not valid YAML"),
+        ("- a list\n", "must be a mapping"),
+    ],
+)
+def test_config_check_points_at_the_bad_key(tmp_path: Path, text: str, expected: str) -> None:
+    config = tmp_path / "portgate.yaml"
+    config.write_text(text)
+    result = runner.invoke(app, ["config", "check", str(config)])
+    assert result.exit_code == 2
+    assert expected in result.output
+
+
+def test_config_errors_never_echo_values(tmp_path: Path) -> None:
+    config = tmp_path / "portgate.yaml"
+    config.write_text(
+        "ports:\n  - {id: USLAX, name: X, url: 'http://user:s3cr3t-token@h/graphql',\n"
+        "     bogus: s3cr3t-token}\n"
+    )
+    result = runner.invoke(app, ["config", "check", str(config)])
+    assert result.exit_code == 2
+    assert "ports.0.bogus: unknown key" in result.output
+    assert "s3cr3t" not in result.output
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["config", "check", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2
+    assert "cannot read" in result.output
