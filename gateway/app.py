@@ -122,6 +122,4 @@ def create_app(settings: GatewaySettings, *, client: httpx.AsyncClient | None = 
         middleware=list(middleware),
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.pipeline = pipeline
     return app

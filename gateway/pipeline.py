@@ -85,9 +85,9 @@ class QueryPipeline:
             plan.port_queries, started + self._deadline, operation_name
         )
         merged = merge(plan, outcomes, self._positions)
-        local = self._introspect(plan, operation, document, raw_variables)
+        local, local_errors = self._introspect(plan, operation, document, raw_variables)
         data = {key: local[key] if key in local else merged.data.get(key) for key in plan.order}
-        errors = plan.errors + merged.errors + local.pop("__errors__", [])
+        errors = plan.errors + merged.errors + local_errors
         return OperationResult(ExecutionResult(data, errors or None), merged.sources)
 
     def _introspect(
@@ -96,9 +96,10 @@ class QueryPipeline:
         operation: OperationDefinitionNode,
         document: DocumentNode,
         raw_variables: Mapping[str, Any],
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], list[GraphQLError]]:
+        """The introspection root fields, answered by graphql-core from the schema."""
         if not plan.introspection:
-            return {}
+            return {}, []
         nodes = [node for _, group in plan.introspection for node in group]
         only_introspection = DocumentNode(
             definitions=(
@@ -114,7 +115,4 @@ class QueryPipeline:
         )
         result = execute(self._schema, only_introspection, variable_values=dict(raw_variables))
         assert isinstance(result, ExecutionResult)
-        local: dict[str, Any] = dict(result.data or {})
-        if result.errors:
-            local["__errors__"] = list(result.errors)
-        return local
+        return dict(result.data or {}), list(result.errors or ())

@@ -73,3 +73,12 @@ def without_nones(value: Any) -> Any:
 @pytest.fixture(scope="session")
 def normalise() -> Callable[[Any], Any]:
     return without_nones
+
+
+def all_keys(value: Any) -> set[str]:
+    """Every dict key in a JSON-like value, at any depth."""
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in all_keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in all_keys(v)}
+    return set()

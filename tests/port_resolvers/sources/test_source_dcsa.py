@@ -11,6 +11,7 @@ import pytest
 from port_resolvers.kit.source import SourceUnavailable, VesselCallFilter
 from port_resolvers.sources.dcsa import DcsaTrackAndTraceSource
 from portcontract.labor import is_labor_key
+from tests.port_resolvers.sources.conftest import all_keys
 
 DCSA_PORTS = ["USLAX", "USOAK"]
 
@@ -35,14 +36,6 @@ def _sorted_events(records: list[Any]) -> list[Any]:
 
 def _reference(call: Any) -> str:
     return str(call["transportCallReference"])
-
-
-def _keys(value: Any) -> set[str]:
-    if isinstance(value, dict):
-        return set(value) | {k for v in value.values() for k in _keys(v)}
-    if isinstance(value, list):
-        return {k for v in value for k in _keys(v)}
-    return set()
 
 
 @pytest.mark.parametrize("port_id", DCSA_PORTS)
@@ -170,10 +163,10 @@ async def test_labor_keys_never_reach_the_records(wire: Callable[..., Any]):
     clean_calls = await port.source.vessel_calls(VesselCallFilter())
     port.system.knobs.labor_keys = True
     raw = await port.client.get("http://uslax.sim/v2/events", params={"limit": 300})
-    assert {"craneOperatorID", "gangID", "shiftCode", "driverName", "movesPerHour"} <= _keys(
+    assert {"craneOperatorID", "gangID", "shiftCode", "driverName", "movesPerHour"} <= all_keys(
         raw.json()
     )
     leaky = await port.source.containers(references)
     leaky_calls = await port.source.vessel_calls(VesselCallFilter())
     assert (leaky, leaky_calls) == (clean, clean_calls)
-    assert not [k for k in _keys([leaky, leaky_calls]) if is_labor_key(k)]
+    assert not [k for k in all_keys([leaky, leaky_calls]) if is_labor_key(k)]

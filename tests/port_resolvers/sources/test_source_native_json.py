@@ -10,6 +10,7 @@ import pytest
 from port_resolvers.kit.source import VesselCallFilter
 from port_resolvers.sources.native_json import NativeJsonSource
 from portcontract.labor import is_labor_key
+from tests.port_resolvers.sources.conftest import all_keys
 
 NATIVE_PORTS = ["USLGB", "USNTD", "USSAN"]
 METRIC_PERIODS = ["LAST_7_DAYS", "LAST_30_DAYS", "LAST_90_DAYS"]
@@ -19,14 +20,6 @@ def _by_time(records: list[Any]) -> list[Any]:
     for record in records:
         record["events"].sort(key=lambda e: (e["eventDateTime"], e["eventID"]))
     return records
-
-
-def _keys(value: Any) -> set[str]:
-    if isinstance(value, dict):
-        return set(value) | {k for v in value.values() for k in _keys(v)}
-    if isinstance(value, list):
-        return {k for v in value for k in _keys(v)}
-    return set()
 
 
 @pytest.mark.parametrize("port_id", NATIVE_PORTS)
@@ -99,13 +92,13 @@ async def test_labor_keys_never_reach_the_records(wire: Callable[..., Any]):
     raw = await port.client.get(
         "http://uslgb.sim/api/v1/containers", params={"ids": ",".join(references)}
     )
-    raw_keys = _keys(raw.json())
+    raw_keys = all_keys(raw.json())
     assert {"crane_operator_id", "gang_id", "driver_name", "twic_card_number"} <= raw_keys
     leaky = await port.source.containers(references)
     leaky_calls = await port.source.vessel_calls(VesselCallFilter())
     leaky_metrics = await port.source.metrics("LAST_7_DAYS", None)
     assert (leaky, leaky_calls, leaky_metrics) == (clean, clean_calls, clean_metrics)
-    assert not [k for k in _keys([leaky, leaky_calls, leaky_metrics]) if is_labor_key(k)]
+    assert not [k for k in all_keys([leaky, leaky_calls, leaky_metrics]) if is_labor_key(k)]
 
 
 async def test_local_times_are_read_across_the_autumn_dst_change():
