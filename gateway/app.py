@@ -113,7 +113,7 @@ def create_app(settings: GatewaySettings, *, client: httpx.AsyncClient | None = 
     middleware: Sequence[Middleware] = [
         Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
     ]
-    app = Starlette(
+    return Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
             Route("/healthz", healthz),
@@ -122,4 +122,3 @@ def create_app(settings: GatewaySettings, *, client: httpx.AsyncClient | None = 
         middleware=list(middleware),
         lifespan=lifespan,
     )
-    return app
