@@ -108,6 +108,83 @@ class PortConfig(_Strict):
         return value
 
 
+DEFAULT_TTLS = {
+    "ports": 3600.0,
+    "container": 30.0,
+    "containers": 30.0,
+    "vesselCalls": 60.0,
+    "vessel": 3600.0,
+    "portMetrics": 300.0,
+}
+
+
+class CacheSettings(_Strict):
+    """Port answers kept briefly (aiocache: in memory, or Redis shared by replicas)."""
+
+    enabled: bool = Field(True, description="Cache port answers at all.")
+    redis_url: str | None = Field(
+        None,
+        description="redis://host:port/db of a Redis shared by every replica; in memory when "
+        "unset. May hold a password: never printed.",
+        repr=False,
+    )
+    namespace: str = Field("portgate", description="Prefix of every cache key.")
+    ttl: dict[str, dict[str, Duration]] = Field(
+        default_factory=lambda: {"all": dict(DEFAULT_TTLS)},
+        description="How long an answer stays fresh, per root field: `all` for every port, "
+        "then per-port overrides (`USLAX: {container: 10s}`). Capped by the port's "
+        "Cache-Control max-age.",
+    )
+    max_staleness: Duration = Field(
+        600.0,
+        description="How long past its TTL an answer may still be served when its port fails "
+        "(stale-if-error); then it is gone.",
+    )
+    bypass_roles: tuple[str, ...] = Field(
+        ("admin", "port_operator"),
+        description="Roles that may skip the cache with a `Cache-Control: no-cache` request.",
+    )
+
+    @field_validator("ttl")
+    @classmethod
+    def _known_ttl_keys(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for scope, fields in value.items():
+            if scope != "all" and not UNLOCODE_PATTERN.match(scope):
+                raise ValueError(f"{scope!r} is neither `all` nor a UN/LOCODE")
+            unknown = sorted(set(fields) - set(ROOT_FIELDS))
+            if unknown:
+                raise ValueError(f"{scope}: unknown root fields {unknown}")
+        return value
+
+    def ttl_for(self, port: str, field: str) -> float:
+        for scope in (port, "all"):
+            if field in self.ttl.get(scope, {}):
+                return self.ttl[scope][field]
+        return DEFAULT_TTLS[field]
+
+
+class BreakerSettings(_Strict):
+    """Per-port circuit breaker."""
+
+    failure_threshold: int = Field(
+        5, ge=1, description="Failures in a row that open the breaker."
+    )
+    reset_timeout: Duration = Field(
+        30.0, description="How long it stays open before one trial request is let through."
+    )
+
+
+class RetrySettings(_Strict):
+    """Retries of port reads after a refused connection or a 5xx, never past the deadline."""
+
+    attempts: int = Field(2, ge=1, le=5, description="Tries in all, the first included.")
+    backoff: Duration = Field(0.05, description="Base of the jittered exponential backoff.")
+    max_backoff: Duration = Field(0.5, description="Longest wait between two tries.")
+    on_timeout: bool = Field(
+        False, description="Also retry after a port's own timeout (costly: off by default)."
+    )
+
+
 class ResolvedPort(_Strict):
     """A port with its defaults applied: what the fan-out uses."""
 
@@ -137,6 +214,9 @@ class GatewaySettings(BaseSettings):
         DEFAULT_MAX_BODY_BYTES, ge=1024, description="Largest request body accepted."
     )
     graphiql: bool = Field(True, description="Serve GraphiQL at GET /graphql.")
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
 
     @model_validator(mode="after")
     def _unique_ports(self) -> "GatewaySettings":
