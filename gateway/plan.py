@@ -67,6 +67,7 @@ class PortQuery:
     document: str
     variables: dict[str, Any]
     keys: list[str]  # response keys of the root fields it answers
+    fields: list[str]  # their schema field names (what decides how long an answer is fresh)
 
 
 @dataclass(slots=True)
@@ -200,7 +201,15 @@ class Planner:
             variables = {
                 name: raw_variables[name] for name in used_variables if name in raw_variables
             }
-            queries.append(PortQuery(port, print_ast(document), variables, [f.key for f in mine]))
+            queries.append(
+                PortQuery(
+                    port,
+                    print_ast(document),
+                    variables,
+                    [f.key for f in mine],
+                    [f.name for f in mine],
+                )
+            )
         return queries
 
     def _root_node(self, field_plan: RootFieldPlan) -> FieldNode:
