@@ -11,10 +11,11 @@ translated into these at exactly one place each (:mod:`gateway.upstream`, :mod:`
         ├── PortTimeout               PORT_TIMEOUT        the port's own timeout passed
         ├── DeadlineExceeded          DEADLINE_EXCEEDED   the query's deadline passed first
         ├── PortUnavailable           PORT_UNAVAILABLE    no connection, or the port's source down
-        └── PortError                 PORT_ERROR          an HTTP error or an unusable answer
+        ├── PortError                 PORT_ERROR          an HTTP error or an unusable answer
+        └── PortCircuitOpen           PORT_CIRCUIT_OPEN   not asked: it failed too often lately
 
 Codes reserved for later stages: ``UNAUTHENTICATED``, ``FORBIDDEN_FIELD``, ``RATE_LIMITED``,
-``QUERY_TOO_DEEP``, ``QUERY_TOO_COMPLEX``, ``PERSISTED_QUERY_NOT_FOUND``, ``PORT_CIRCUIT_OPEN``.
+``QUERY_TOO_DEEP``, ``QUERY_TOO_COMPLEX``, ``PERSISTED_QUERY_NOT_FOUND``.
 """
 
 from typing import Any, ClassVar
@@ -51,9 +52,10 @@ class PortFailure(GatewayError):
 
     status: ClassVar[str] = "error"
 
-    def __init__(self, port: str, message: str) -> None:
+    def __init__(self, port: str, message: str, *, transient: bool = False) -> None:
         super().__init__(f"port {port}: {message}")
         self.port = port
+        self.transient = transient  # worth retrying (a refused connection, a 5xx)
 
     def extensions(self) -> dict[str, Any]:
         return {"code": self.code, "port": self.port}
@@ -75,3 +77,8 @@ class PortUnavailable(PortFailure):
 
 class PortError(PortFailure):
     code = "PORT_ERROR"
+
+
+class PortCircuitOpen(PortFailure):
+    code = "PORT_CIRCUIT_OPEN"
+    status = "circuit_open"

@@ -75,24 +75,34 @@ class GraphQLOverHTTP:
         except httpx.TimeoutException as exc:
             raise PortTimeout(self.port, f"no answer within {timeout:.3g}s") from exc
         except httpx.TransportError as exc:
-            raise PortUnavailable(self.port, f"cannot connect ({type(exc).__name__})") from exc
+            raise PortUnavailable(
+                self.port, f"cannot connect ({type(exc).__name__})", transient=True
+            ) from exc
         return self._answer(response)
 
     def _answer(self, response: httpx.Response) -> PortAnswer:
         if response.status_code == 503:
-            raise PortUnavailable(self.port, "the port answered 503 Service Unavailable")
+            raise PortUnavailable(
+                self.port, "the port answered 503 Service Unavailable", transient=True
+            )
         try:
             payload = orjson.loads(response.content)
         except orjson.JSONDecodeError:
             payload = None
         if not _is_graphql_response(payload):
             raise PortError(
-                self.port, f"HTTP {response.status_code}: the answer is not a GraphQL response"
+                self.port,
+                f"HTTP {response.status_code}: the answer is not a GraphQL response",
+                transient=response.status_code >= 500,
             )
         errors = payload.get("errors") or []
         if response.status_code != 200 and payload.get("data") is None:
             first = errors[0].get("message", "") if errors else ""
-            raise PortError(self.port, f"HTTP {response.status_code}: {first}".rstrip(": "))
+            raise PortError(
+                self.port,
+                f"HTTP {response.status_code}: {first}".rstrip(": "),
+                transient=response.status_code >= 500,
+            )
         return PortAnswer(
             data=payload.get("data"),
             errors=errors,
