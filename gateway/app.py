@@ -22,8 +22,10 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
-from gateway.config import GatewaySettings
+from gateway.cache import AnswerCache, memory_cache, redis_cache
+from gateway.config import CacheSettings, GatewaySettings
 from gateway.extension import FanOutExtension
+from gateway.fetch import FanOut
 from gateway.http.body_limit import BodySizeLimit
 from gateway.http.responses import ORJSONResponse, graphql_error_response
 from gateway.pipeline import QueryPipeline
@@ -66,6 +68,14 @@ def build_upstreams(
     return {p.id: GraphQLOverHTTP(p.id, p.url, client) for p in settings.resolved_ports()}
 
 
+def build_cache(settings: CacheSettings) -> AnswerCache | None:
+    if not settings.enabled:
+        return None
+    if settings.redis_url:
+        return redis_cache(settings.redis_url, namespace=settings.namespace)
+    return memory_cache(namespace=settings.namespace)
+
+
 def create_app(settings: GatewaySettings, *, client: httpx.AsyncClient | None = None) -> Starlette:
     """The gateway app. Pass ``client`` to reach ports through your own transport (tests);
     otherwise the app owns one pooled client for its life."""
@@ -79,15 +89,23 @@ def create_app(settings: GatewaySettings, *, client: httpx.AsyncClient | None = 
         follow_redirects=False,
     )
     ports = settings.resolved_ports()
-    pipeline = QueryPipeline(
-        build_schema()._schema, ports, build_upstreams(settings, http), settings.deadline
+    cache = build_cache(settings.cache)
+    fan_out = FanOut(
+        build_upstreams(settings, http),
+        cache=cache,
+        cache_settings=settings.cache,
+        breaker_settings=settings.breaker,
+        retry_settings=settings.retry,
     )
+    pipeline = QueryPipeline(build_schema()._schema, ports, fan_out, settings.deadline)
     schema = build_schema(
         [
             RequestErrorCodes,  # first, so that it sees what the caches raise
             partial(ParserCache, maxsize=PARSER_CACHE_SIZE),
             partial(ValidationCache, maxsize=VALIDATION_CACHE_SIZE),
-            partial(FanOutExtension, pipeline=pipeline),
+            partial(
+                FanOutExtension, pipeline=pipeline, cache_bypass_roles=settings.cache.bypass_roles
+            ),
         ]
     )
     view = GatewayGraphQL(schema, graphql_ide="graphiql" if settings.graphiql else None)
@@ -107,6 +125,8 @@ def create_app(settings: GatewaySettings, *, client: httpx.AsyncClient | None = 
         try:
             yield
         finally:
+            if cache is not None:
+                await cache.close()
             if owns_client:
                 await http.aclose()
 

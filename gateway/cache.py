@@ -26,13 +26,13 @@ Clock = Callable[[], float]  # seconds since the epoch, shared by replicas
 KEY_VERSION = "v1"
 
 
-class OrjsonSerializer(BaseSerializer):
+class OrjsonSerializer(BaseSerializer):  # type: ignore[misc]  # aiocache is untyped
     DEFAULT_ENCODING = None  # bytes in, bytes out
 
-    def dumps(self, value: Any) -> bytes:  # type: ignore[override]
+    def dumps(self, value: Any) -> bytes:
         return orjson.dumps(value)
 
-    def loads(self, value: bytes | None) -> Any:  # type: ignore[override]
+    def loads(self, value: bytes | None) -> Any:
         return None if value is None else orjson.loads(value)
 
 

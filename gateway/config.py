@@ -166,9 +166,7 @@ class CacheSettings(_Strict):
 class BreakerSettings(_Strict):
     """Per-port circuit breaker."""
 
-    failure_threshold: int = Field(
-        5, ge=1, description="Failures in a row that open the breaker."
-    )
+    failure_threshold: int = Field(5, ge=1, description="Failures in a row that open the breaker.")
     reset_timeout: Duration = Field(
         30.0, description="How long it stays open before one trial request is let through."
     )

@@ -8,10 +8,11 @@ Like every extension hook, it must never raise: an exception here would null the
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 from graphql import ExecutionResult, GraphQLError
+from starlette.requests import Request
 from strawberry.extensions import SchemaExtension
 
 from gateway.pipeline import QueryPipeline
@@ -21,8 +22,11 @@ log = logging.getLogger(__name__)
 
 
 class FanOutExtension(SchemaExtension):
-    def __init__(self, *, pipeline: QueryPipeline) -> None:
+    def __init__(
+        self, *, pipeline: QueryPipeline, cache_bypass_roles: Collection[str] = ()
+    ) -> None:
         self._pipeline = pipeline
+        self._cache_bypass_roles = frozenset(cache_bypass_roles)
         self._sources: list[dict[str, Any]] | None = None
 
     async def on_execute(self) -> AsyncIterator[None]:
@@ -31,7 +35,10 @@ class FanOutExtension(SchemaExtension):
         if document is not None and context.result is None:
             try:
                 outcome = await self._pipeline.run(
-                    document, context.operation_name, context.variables or {}
+                    document,
+                    context.operation_name,
+                    context.variables or {},
+                    bypass_cache=self._may_bypass_cache(_request(context.context)),
                 )
             except Exception:
                 incident = uuid.uuid4().hex[:12]
@@ -51,3 +58,20 @@ class FanOutExtension(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         return {} if self._sources is None else {"sources": self._sources}
+
+    def _may_bypass_cache(self, request: Request | None) -> bool:
+        """``Cache-Control: no-cache`` from a caller whose role may skip the cache."""
+        if request is None or "no-cache" not in request.headers.get("cache-control", ""):
+            return False
+        principal = getattr(request.state, "principal", None)
+        roles = getattr(principal, "roles", None) or frozenset({"public"})
+        return bool(self._cache_bypass_roles & set(roles))
+
+
+def _request(request_context: Any) -> Request | None:
+    request = (
+        request_context.get("request")
+        if isinstance(request_context, dict)
+        else getattr(request_context, "request", None)
+    )
+    return request if isinstance(request, Request) else None

@@ -1,77 +1,296 @@
 """Ask every planned port at once, each under its own timeout and all under one deadline.
 
-A port that is slow, refuses the connection or answers garbage is reported as that port's
-outcome; it never fails the query and never holds it past the deadline. Later stages slot in
-here, per port, in this order: cache lookup -> in-flight coalescing -> circuit breaker ->
-timeout -> retry -> the port's upstream.
+For each port, in this order:
+
+1. **cache**: a fresh cached answer to the same document and variables is served as ``cached``;
+2. **coalescing**: a fetch already in flight for the same key is joined, not repeated;
+3. **circuit breaker**: a port that failed too often lately is not asked (``PORT_CIRCUIT_OPEN``);
+4. **lease** (shared cache only): one replica fetches a key while the others wait for its answer;
+5. **timeout and retries**: transient failures (refused connection, 5xx) are retried with
+   jittered backoff, never past the query's deadline;
+6. the port's **upstream**; a good answer is stored for as long as its data kind and the port's
+   ``Cache-Control`` allow. Errors and ``no-store`` answers are never stored.
+
+When the port fails (or its breaker is open), the last good answer is served ``stale`` if it is
+within the configured maximum staleness. Nothing here ever fails the whole query.
 """
 
 import asyncio
+import logging
+import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from opentelemetry import propagate
 
-from gateway.config import ResolvedPort
-from gateway.errors import DeadlineExceeded, PortFailure, PortTimeout
+from gateway.breaker import CircuitBreaker
+from gateway.cache import AnswerCache, CachedAnswer, Clock, PortCacheControl, answer_key
+from gateway.coalesce import Coalescer
+from gateway.config import BreakerSettings, CacheSettings, ResolvedPort, RetrySettings
+from gateway.errors import DeadlineExceeded, PortCircuitOpen, PortFailure, PortTimeout
 from gateway.plan import PortQuery
 from gateway.upstream import PortAnswer, PortRequest, PortUpstream
+
+log = logging.getLogger(__name__)
+
+LEASE_POLL_SECONDS = 0.02  # how often a replica waiting on another's fetch looks at the cache
 
 
 @dataclass(frozen=True, slots=True)
 class PortOutcome:
-    """What one port gave this operation: an answer or a failure, and how long it took."""
+    """What one port gave this operation.
+
+    ``status`` is ``ok`` (asked now), ``cached`` (a fresh stored answer), ``stale`` (a stored
+    answer standing in for a failure, which stays in ``failure``), or the failure's own status.
+    """
 
     port: ResolvedPort
     keys: list[str]
     latency: float
+    status: str
     answer: PortAnswer | None = None
     failure: PortFailure | None = None
+    cache_age: float | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    answer: PortAnswer
+    attempts: int
+    cache_age: float | None = None  # another replica fetched it while this one waited
 
 
 class FanOut:
-    """Sends each port its query concurrently through that port's upstream."""
+    """Sends each port its query concurrently, through cache, breaker and retries."""
 
-    def __init__(self, upstreams: Mapping[str, PortUpstream]) -> None:
+    def __init__(
+        self,
+        upstreams: Mapping[str, PortUpstream],
+        *,
+        cache: AnswerCache | None = None,
+        cache_settings: CacheSettings | None = None,
+        breaker_settings: BreakerSettings | None = None,
+        retry_settings: RetrySettings | None = None,
+        clock: Clock = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
         self._upstreams = upstreams
+        self._cache = cache
+        self._cache_settings = cache_settings or CacheSettings()
+        breaker = breaker_settings or BreakerSettings()
+        self._breakers = {
+            port: CircuitBreaker(breaker.failure_threshold, breaker.reset_timeout, monotonic)
+            for port in upstreams
+        }
+        self._retry = retry_settings or RetrySettings()
+        self._clock = clock
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._coalescer: Coalescer[_Fetched] = Coalescer()
+
+    def breaker(self, port: str) -> CircuitBreaker:
+        return self._breakers[port]
 
     async def fetch(
-        self, queries: Sequence[PortQuery], deadline: float, operation_name: str | None = None
+        self,
+        queries: Sequence[PortQuery],
+        deadline: float,
+        operation_name: str | None = None,
+        *,
+        bypass_cache: bool = False,
     ) -> list[PortOutcome]:
-        """Outcomes in the order of ``queries``; ``deadline`` is a ``time.monotonic()`` instant."""
+        """Outcomes in the order of ``queries``; ``deadline`` is a monotonic-clock instant."""
         headers: dict[str, str] = {}
         propagate.inject(headers)
-        return list(
-            await asyncio.gather(
-                *(self._fetch_one(q, deadline, operation_name, headers) for q in queries)
-            )
-        )
+        request = _RequestContext(deadline, operation_name, headers, bypass_cache)
+        return list(await asyncio.gather(*(self._fetch_one(q, request) for q in queries)))
 
-    async def _fetch_one(
+    async def _fetch_one(self, query: PortQuery, request: "_RequestContext") -> PortOutcome:
+        started = self._monotonic()
+        port = query.port
+        key = answer_key(port.id, query.document, query.variables)
+        entry = await self._lookup(key)
+        now = self._clock()
+        if entry is not None and entry.is_fresh(now) and not request.bypass_cache:
+            return PortOutcome(
+                port, query.keys, self._monotonic() - started, "cached",
+                PortAnswer(entry.data, []), cache_age=entry.age(now),
+            )  # fmt: skip
+        breaker = self._breakers[port.id]
+        if not self._coalescer.in_flight(key) and not breaker.allow():
+            resting = PortCircuitOpen(port.id, "not asked: it failed repeatedly and is resting")
+            return self._fallback(query, started, resting, entry, request)
+        try:
+            fetched = await self._coalescer.run(
+                key,
+                lambda: self._from_port(query, key, request),
+                timeout=max(0.0, request.deadline - self._monotonic()),
+            )
+        except PortFailure as failure:
+            return self._fallback(query, started, failure, entry, request)
+        except TimeoutError:  # joined another caller's fetch, which outlasted our deadline
+            cut_off = DeadlineExceeded(port.id, "no answer before the query's deadline")
+            return self._fallback(query, started, cut_off, entry, request)
+        return PortOutcome(
+            port, query.keys, self._monotonic() - started,
+            "ok" if fetched.cache_age is None else "cached",
+            fetched.answer, cache_age=fetched.cache_age, attempts=fetched.attempts,
+        )  # fmt: skip
+
+    def _fallback(
         self,
         query: PortQuery,
-        deadline: float,
-        operation_name: str | None,
-        headers: dict[str, str],
+        started: float,
+        failure: PortFailure,
+        entry: CachedAnswer | None,
+        request: "_RequestContext",
     ) -> PortOutcome:
-        port = query.port
-        started = time.monotonic()
-        remaining = deadline - started
-        budget = min(port.timeout, remaining)
-        request = PortRequest(query.document, query.variables, operation_name, headers)
+        """Stale-if-error: the last good answer within the staleness bound, else the failure."""
+        latency = self._monotonic() - started
+        now = self._clock()
+        within_bound = (
+            entry is not None
+            and now <= entry.fresh_until + self._cache_settings.max_staleness
+            and not request.bypass_cache
+        )
+        if entry is not None and within_bound:
+            return PortOutcome(
+                query.port, query.keys, latency, "stale", PortAnswer(entry.data, []),
+                failure=failure, cache_age=entry.age(now),
+            )  # fmt: skip
+        return PortOutcome(query.port, query.keys, latency, failure.status, failure=failure)
+
+    async def _from_port(self, query: PortQuery, key: str, request: "_RequestContext") -> _Fetched:
+        """One fetch shared by every coalesced caller: lease, retries, breaker, store."""
+        port = query.port.id
+        leased = False
+        if self._cache is not None and self._cache.shared:
+            leased = await self._take_lease(key, request.deadline)
+            if not leased and (entry := await self._await_other_replica(key, request)):
+                return _Fetched(PortAnswer(entry.data, []), 0, entry.age(self._clock()))
+        breaker = self._breakers[port]
         try:
+            answer, attempts = await self._ask_with_retries(query, request)
+        except DeadlineExceeded:
+            breaker.record_released()
+            raise
+        except PortFailure:
+            breaker.record_failure()
+            raise
+        else:
+            breaker.record_success()
+            await self._store(key, query, answer)
+        finally:
+            if leased:
+                await self._release_lease(key)
+        return _Fetched(answer, attempts)
+
+    async def _ask_with_retries(
+        self, query: PortQuery, request: "_RequestContext"
+    ) -> tuple[PortAnswer, int]:
+        port = query.port
+        upstream = self._upstreams[port.id]
+        port_request = PortRequest(
+            query.document, query.variables, request.operation_name, request.headers
+        )
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = request.deadline - self._monotonic()
+            budget = min(port.timeout, remaining)
             if budget <= 0:
                 raise DeadlineExceeded(port.id, "the query's deadline passed before it was asked")
-            async with asyncio.timeout(budget):
-                answer = await self._upstreams[port.id].execute(request, timeout=budget)
-        except (TimeoutError, PortTimeout):
-            failure: PortFailure = (
-                DeadlineExceeded(port.id, f"no answer before the query's deadline ({budget:.3g}s)")
-                if remaining < port.timeout
-                else PortTimeout(port.id, f"no answer within its timeout of {port.timeout:.3g}s")
-            )
-            return PortOutcome(port, query.keys, time.monotonic() - started, failure=failure)
-        except PortFailure as exc:
-            return PortOutcome(port, query.keys, time.monotonic() - started, failure=exc)
-        return PortOutcome(port, query.keys, time.monotonic() - started, answer=answer)
+            try:
+                async with asyncio.timeout(budget):
+                    return await upstream.execute(port_request, timeout=budget), attempt
+            except (TimeoutError, PortTimeout):
+                if remaining < port.timeout:
+                    raise DeadlineExceeded(
+                        port.id, f"no answer before the query's deadline ({budget:.3g}s)"
+                    ) from None
+                failure: PortFailure = PortTimeout(
+                    port.id, f"no answer within its timeout of {port.timeout:.3g}s"
+                )
+                retryable = self._retry.on_timeout
+            except PortFailure as exc:
+                failure, retryable = exc, exc.transient
+            delay = self._backoff(attempt)
+            if (
+                not retryable
+                or attempt >= self._retry.attempts
+                or self._monotonic() + delay >= request.deadline
+            ):
+                raise failure
+            await self._sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2**(attempt-1))]."""
+        ceiling = min(self._retry.max_backoff, self._retry.backoff * 2.0 ** (attempt - 1))
+        return ceiling * self._rng.random()
+
+    # The cache never fails a query: a cache that does not answer is a miss.
+
+    async def _lookup(self, key: str) -> CachedAnswer | None:
+        if self._cache is None:
+            return None
+        try:
+            return await self._cache.get(key)
+        except Exception:
+            log.warning("cache lookup failed; asking the port", exc_info=True)
+            return None
+
+    async def _store(self, key: str, query: PortQuery, answer: PortAnswer) -> None:
+        control = PortCacheControl.parse(answer.cache_control)
+        if self._cache is None or answer.errors or answer.data is None or control.no_store:
+            return
+        ttl = min(self._cache_settings.ttl_for(query.port.id, f) for f in query.fields)
+        if control.max_age is not None:
+            ttl = min(ttl, control.max_age)
+        if ttl <= 0:
+            return
+        try:
+            await self._cache.put(key, answer.data, ttl, self._cache_settings.max_staleness)
+        except Exception:
+            log.warning("cache store failed", exc_info=True)
+
+    async def _take_lease(self, key: str, deadline: float) -> bool:
+        assert self._cache is not None
+        try:
+            return await self._cache.lease(key, max(deadline - self._monotonic(), 0.001))
+        except Exception:
+            log.warning("cache lease failed; fetching anyway", exc_info=True)
+            return True
+
+    async def _release_lease(self, key: str) -> None:
+        assert self._cache is not None
+        try:
+            await self._cache.release(key)
+        except Exception:
+            log.warning("cache lease release failed; it expires by itself", exc_info=True)
+
+    async def _await_other_replica(
+        self, key: str, request: "_RequestContext"
+    ) -> CachedAnswer | None:
+        """Wait for the replica holding the lease to store its answer, until our deadline."""
+        while self._monotonic() + LEASE_POLL_SECONDS < request.deadline:
+            await self._sleep(LEASE_POLL_SECONDS)
+            entry = await self._lookup(key)
+            if entry is not None and entry.is_fresh(self._clock()):
+                return entry
+            if self._cache is not None and await self._take_lease(key, request.deadline):
+                await self._release_lease(key)  # the holder gave up: fetch ourselves
+                return None
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _RequestContext:
+    deadline: float
+    operation_name: str | None
+    headers: dict[str, str]
+    bypass_cache: bool

@@ -39,7 +39,7 @@ def merge(plan: Plan, outcomes: list[PortOutcome], positions: dict[str, int]) ->
     merged = Merged()
     for outcome in outcomes:
         merged.sources.append(_source_entry(outcome))
-        if outcome.failure is not None:
+        if outcome.failure is not None and outcome.answer is None:  # no stale stand-in
             failure = outcome.failure
             merged.errors.append(
                 GraphQLError(
@@ -78,13 +78,16 @@ def merge(plan: Plan, outcomes: list[PortOutcome], positions: dict[str, int]) ->
 def _source_entry(outcome: PortOutcome) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "port": outcome.port.id,
-        "status": "ok",
+        "status": outcome.status,
         "latencyMs": round(outcome.latency * 1000, 2),
         "fields": list(outcome.keys),
     }
+    if outcome.cache_age is not None:
+        entry["cacheAgeSeconds"] = round(outcome.cache_age, 1)
+    if outcome.attempts > 1:
+        entry["retries"] = outcome.attempts - 1
     if outcome.failure is not None:
-        entry["status"] = outcome.failure.status
-        entry["code"] = outcome.failure.code
+        entry["code"] = outcome.failure.code  # why a stale answer stands in, or why none does
     elif outcome.answer is not None and outcome.answer.errors:
         entry["status"] = "partial" if outcome.answer.data else "error"
         entry["code"] = "PORT_ERROR"

@@ -30,7 +30,6 @@ from gateway.errors import BadUserInput
 from gateway.fetch import FanOut
 from gateway.merge import merge
 from gateway.plan import Plan, Planner
-from gateway.upstream import PortUpstream
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +48,22 @@ class QueryPipeline:
         self,
         schema: GraphQLSchema,
         ports: Sequence[ResolvedPort],
-        upstreams: Mapping[str, PortUpstream],
+        fan_out: FanOut,
         deadline: float,
     ) -> None:
         self._schema = schema
         self._planner = Planner(schema, ports)
-        self._fan_out = FanOut(upstreams)
+        self._fan_out = fan_out
         self._positions = {p.id: i for i, p in enumerate(ports)}
         self._deadline = deadline
 
     async def run(
-        self, document: DocumentNode, operation_name: str | None, raw_variables: Mapping[str, Any]
+        self,
+        document: DocumentNode,
+        operation_name: str | None,
+        raw_variables: Mapping[str, Any],
+        *,
+        bypass_cache: bool = False,
     ) -> OperationResult | None:
         """The operation's result, or None when strawberry should execute it itself."""
         started = time.monotonic()
@@ -82,7 +86,7 @@ class QueryPipeline:
         if not plan.fields and not plan.failed_keys:
             return None
         outcomes = await self._fan_out.fetch(
-            plan.port_queries, started + self._deadline, operation_name
+            plan.port_queries, started + self._deadline, operation_name, bypass_cache=bypass_cache
         )
         merged = merge(plan, outcomes, self._positions)
         local, local_errors = self._introspect(plan, operation, document, raw_variables)

@@ -1,0 +1,136 @@
+"""The cache shared through the real Redis server on this machine (127.0.0.1:6379)."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as redis
+
+from gateway.cache import redis_cache
+from gateway.config import CacheSettings, ResolvedPort
+from gateway.fetch import FanOut
+from gateway.plan import PortQuery
+from gateway.upstream import PortAnswer, PortRequest
+from tests.gateway.conftest import GatewayFactory
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+PORTS = {"ports": [{"UNLocationCode": "USLAX", "_pg_port": "USLAX"}]}
+QUERY = "{ ports { UNLocationCode } }"
+
+
+@pytest.fixture
+async def namespace() -> AsyncIterator[str]:
+    """A key namespace of this test's own, emptied afterwards."""
+    name = f"pgtest-{uuid.uuid4().hex[:8]}"
+    client = redis.Redis.from_url(REDIS_URL)
+    yield name
+    keys = [key async for key in client.scan_iter(match=f"{name}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+async def keys_in(namespace: str) -> list[bytes]:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return [key async for key in client.scan_iter(match=f"{namespace}:*")]
+    finally:
+        await client.aclose()
+
+
+def counting(answer: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, json={"data": answer}, headers=headers)
+
+    return httpx.MockTransport(handler), calls
+
+
+async def test_a_query_answered_by_one_replica_is_a_cache_hit_on_the_other(
+    make_gateway: GatewayFactory, namespace: str
+) -> None:
+    transport, calls = counting(PORTS)
+    cache = {"redis_url": REDIS_URL, "namespace": namespace}
+    first = await make_gateway({"USLAX": transport}, cache=cache)
+    second = await make_gateway({"USLAX": transport}, cache=cache)
+
+    one = (await first.query(QUERY)).json()
+    two = (await second.query(QUERY)).json()
+    assert one["data"] == two["data"] == {"ports": [{"UNLocationCode": "USLAX"}]}
+    assert one["extensions"]["sources"][0]["status"] == "ok"
+    source = two["extensions"]["sources"][0]
+    assert source["status"] == "cached"
+    assert source["cacheAgeSeconds"] >= 0
+    assert len(calls) == 1
+    assert await keys_in(namespace)
+
+
+async def test_a_port_marked_no_store_is_never_cached(
+    make_gateway: GatewayFactory, namespace: str
+) -> None:
+    transport, calls = counting(PORTS, {"cache-control": "no-store"})
+    cache = {"redis_url": REDIS_URL, "namespace": namespace}
+    first = await make_gateway({"USLAX": transport}, cache=cache)
+    second = await make_gateway({"USLAX": transport}, cache=cache)
+    for gateway in (first, second, first):
+        body = (await gateway.query(QUERY)).json()
+        assert body["extensions"]["sources"][0]["status"] == "ok"
+    assert len(calls) == 3
+    assert await keys_in(namespace) == []
+
+
+async def test_replicas_sharing_redis_ask_a_port_once_for_one_key(namespace: str) -> None:
+    """Replica B arrives while replica A's fetch is in flight: B waits for A's answer."""
+    port = ResolvedPort(
+        id="USLAX", name="LA", url="http://lax/graphql", timeout=5, capabilities=frozenset()
+    )
+    query = PortQuery(port, QUERY, {}, ["ports"], ["ports"])
+    arrived, release = asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    class SlowPort:
+        port = "USLAX"
+
+        async def execute(self, request: PortRequest, *, timeout: float) -> PortAnswer:
+            nonlocal calls
+            calls += 1
+            arrived.set()
+            await release.wait()
+            return PortAnswer(PORTS, [])
+
+    settings = CacheSettings(redis_url=REDIS_URL, namespace=namespace)
+    cache_a = redis_cache(REDIS_URL, namespace=namespace)
+    cache_b = redis_cache(REDIS_URL, namespace=namespace)
+    b_lost_the_lease = asyncio.Event()
+    take_lease = cache_b.lease
+
+    async def watched_lease(key: str, seconds: float) -> bool:
+        won = await take_lease(key, seconds)
+        if not won:
+            b_lost_the_lease.set()
+        return won
+
+    cache_b.lease = watched_lease  # type: ignore[method-assign]
+    replica_a = FanOut({"USLAX": SlowPort()}, cache=cache_a, cache_settings=settings)
+    replica_b = FanOut({"USLAX": SlowPort()}, cache=cache_b, cache_settings=settings)
+    deadline = time.monotonic() + 10
+    try:
+        a = asyncio.create_task(replica_a.fetch([query], deadline))
+        await arrived.wait()
+        b = asyncio.create_task(replica_b.fetch([query], deadline))
+        await b_lost_the_lease.wait()
+        release.set()
+        [from_a], [from_b] = await asyncio.gather(a, b)
+    finally:
+        await cache_a.close()
+        await cache_b.close()
+    assert calls == 1
+    assert (from_a.status, from_b.status) == ("ok", "cached")
+    assert from_b.answer is not None
+    assert from_b.answer.data == PORTS
