@@ -21,7 +21,7 @@ Example ``portgate.yaml``::
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -183,6 +183,84 @@ class RetrySettings(_Strict):
     )
 
 
+API_KEY_DATABASE_NAME = "portgate-keys.sqlite3"
+DEFAULT_JWT_ALGORITHMS = ("RS256", "ES256")
+ASYMMETRIC_JWT_ALGORITHMS = frozenset({
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+})  # fmt: skip
+
+
+class OidcSettings(_Strict):
+    """An OpenID Connect identity provider whose access tokens (JWTs) the gateway accepts."""
+
+    issuer: str = Field(description="The `iss` every token must carry.")
+    audience: str = Field(description="The `aud` every token must carry: this gateway's id.")
+    jwks_url: AnyHttpUrl = Field(description="The provider's JWKS document (its `jwks_uri`).")
+    algorithms: tuple[str, ...] = Field(
+        DEFAULT_JWT_ALGORITHMS,
+        description="Signing algorithms accepted; asymmetric only (never `none` or HS*).",
+    )
+    roles_claim: str = Field(
+        "roles",
+        description="Claim holding the roles, a dotted path into objects allowed "
+        "(`realm_access.roles`): a list, or one space-separated string.",
+    )
+    organisation_claim: str = Field("org", description="Claim naming the organisation.")
+    leeway: Duration = Field(30.0, description="Clock skew allowed on `exp` and `nbf`.")
+    jwks_refresh_interval: Duration = Field(
+        60.0, description="Least time between two JWKS fetches caused by an unknown `kid`."
+    )
+    jwks_max_age: Duration = Field(3600.0, description="Keys older than this are fetched again.")
+    jwks_timeout: Duration = Field(2.0, description="How long one JWKS fetch may take.")
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        refused = sorted(set(value) - ASYMMETRIC_JWT_ALGORITHMS)
+        if refused or not value:
+            raise ValueError(
+                f"not accepted: {refused or 'an empty list'}; use some of "
+                f"{sorted(ASYMMETRIC_JWT_ALGORITHMS)}"
+            )
+        return value
+
+
+class ApiKeySettings(_Strict):
+    """API keys made with `portgate keys create`, stored as hashes in a SQLite file."""
+
+    enabled: bool = Field(True, description="Accept API keys at all.")
+    database: Path | None = Field(
+        None,
+        description=f"The key file; by default `{API_KEY_DATABASE_NAME}` next to the config "
+        "file (in the working directory without one). Relative to the config file.",
+    )
+
+
+class AuthSettings(_Strict):
+    """Who is asking: API keys, OIDC bearer tokens, or nobody (the `public` role)."""
+
+    allow_anonymous: bool = Field(
+        True, description="A request without a credential gets the `public` role; else 401."
+    )
+    api_keys: ApiKeySettings = Field(default_factory=ApiKeySettings)
+    oidc: OidcSettings | None = Field(None, description="Accept this provider's bearer tokens.")
+
+
+class PolicySettings(_Strict):
+    """Which role sees which field (the policy file format is in gateway/policy.py)."""
+
+    file: Path | None = Field(
+        None,
+        description="The policy YAML; by default the policy shipped with the gateway. "
+        "Relative to the config file. Reloaded when it changes.",
+    )
+    on_denied: Literal["null", "reject"] = Field(
+        "null",
+        description="`null`: a denied field is null with a FORBIDDEN_FIELD error; `reject`: "
+        "the whole request is refused with HTTP 403.",
+    )
+
+
 class ResolvedPort(_Strict):
     """A port with its defaults applied: what the fan-out uses."""
 
@@ -215,6 +293,8 @@ class GatewaySettings(BaseSettings):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
 
     @model_validator(mode="after")
     def _unique_ports(self) -> "GatewaySettings":
@@ -268,10 +348,26 @@ def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings
         data = loaded or {}
     data.update(overrides)
     try:
-        return GatewaySettings(**data)
+        settings = GatewaySettings(**data)
     except ValidationError as exc:
         where = f"{path}: " if path else ""
         raise ConfigError(where + describe_validation_error(exc)) from None
+    return settings if path is None else _relative_to(settings, path.parent)
+
+
+def _relative_to(settings: GatewaySettings, base: Path) -> GatewaySettings:
+    """Files named in a config file are found next to it: the key file, the policy file."""
+    keys, policy = settings.auth.api_keys, settings.policy
+    database = base / (keys.database or API_KEY_DATABASE_NAME)
+    policy_file = None if policy.file is None else base / policy.file
+    return settings.model_copy(
+        update={
+            "auth": settings.auth.model_copy(
+                update={"api_keys": keys.model_copy(update={"database": database})}
+            ),
+            "policy": policy.model_copy(update={"file": policy_file}),
+        }
+    )
 
 
 def describe_validation_error(exc: ValidationError) -> str:

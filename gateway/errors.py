@@ -7,6 +7,9 @@ translated into these at exactly one place each (:mod:`gateway.upstream`, :mod:`
     GatewayError                      code
     ├── BadUserInput                  BAD_USER_INPUT      a malformed argument or variable
     ├── BadRequest                    BAD_REQUEST         not a GraphQL request at all
+    ├── Unauthenticated               UNAUTHENTICATED     no usable credential (HTTP 401)
+    ├── ForbiddenField                FORBIDDEN_FIELD     the policy withholds a field from the
+    │                                                     caller's roles (null, or HTTP 403)
     └── PortFailure                   (names the port)
         ├── PortTimeout               PORT_TIMEOUT        the port's own timeout passed
         ├── DeadlineExceeded          DEADLINE_EXCEEDED   the query's deadline passed first
@@ -14,8 +17,8 @@ translated into these at exactly one place each (:mod:`gateway.upstream`, :mod:`
         ├── PortError                 PORT_ERROR          an HTTP error or an unusable answer
         └── PortCircuitOpen           PORT_CIRCUIT_OPEN   not asked: it failed too often lately
 
-Codes reserved for later stages: ``UNAUTHENTICATED``, ``FORBIDDEN_FIELD``, ``RATE_LIMITED``,
-``QUERY_TOO_DEEP``, ``QUERY_TOO_COMPLEX``, ``PERSISTED_QUERY_NOT_FOUND``.
+Codes reserved for later stages: ``RATE_LIMITED``, ``QUERY_TOO_DEEP``, ``QUERY_TOO_COMPLEX``,
+``PERSISTED_QUERY_NOT_FOUND``.
 """
 
 from typing import Any, ClassVar
@@ -45,6 +48,33 @@ class BadUserInput(GatewayError):
 
 class BadRequest(GatewayError):
     code = "BAD_REQUEST"
+
+
+class Unauthenticated(GatewayError):
+    """A credential that is missing (when anonymous use is off), malformed, expired, revoked or
+    wrongly signed. The message says which, never how the gateway checked it (no key material,
+    no identity provider URL)."""
+
+    code = "UNAUTHENTICATED"
+
+
+class ForbiddenField(GatewayError):
+    """A field the caller's roles may not see: ``coordinate`` is its schema coordinate
+    (``Container.availability``); ``ports`` names the ports whose sharing rules withhold it,
+    when only some of the ports asked do."""
+
+    code = "FORBIDDEN_FIELD"
+
+    def __init__(self, message: str, coordinate: str, ports: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.coordinate = coordinate
+        self.ports = ports
+
+    def extensions(self) -> dict[str, Any]:
+        extensions: dict[str, Any] = {"code": self.code, "coordinate": self.coordinate}
+        if self.ports:
+            extensions["ports"] = self.ports
+        return extensions
 
 
 class PortFailure(GatewayError):
