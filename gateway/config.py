@@ -140,6 +140,11 @@ class CacheSettings(_Strict):
         description="How long past its TTL an answer may still be served when its port fails "
         "(stale-if-error); then it is gone.",
     )
+    coalesce: bool = Field(
+        True,
+        description="Share one port request among identical concurrent fetches (in process; "
+        "across replicas too with Redis).",
+    )
     bypass_roles: tuple[str, ...] = Field(
         ("admin", "port_operator"),
         description="Roles that may skip the cache with a `Cache-Control: no-cache` request.",

@@ -122,12 +122,13 @@ class FanOut:
                 PortAnswer(entry.data, []), cache_age=entry.age(now),
             )  # fmt: skip
         breaker = self._breakers[port.id]
-        if not self._coalescer.in_flight(key) and not breaker.allow():
+        flight = key if self._cache_settings.coalesce else f"{key}:{id(request)}"
+        if not self._coalescer.in_flight(flight) and not breaker.allow():
             resting = PortCircuitOpen(port.id, "not asked: it failed repeatedly and is resting")
             return self._fallback(query, started, resting, entry, request)
         try:
             fetched = await self._coalescer.run(
-                key,
+                flight,
                 lambda: self._from_port(query, key, request),
                 timeout=max(0.0, request.deadline - self._monotonic()),
             )
@@ -169,7 +170,7 @@ class FanOut:
         """One fetch shared by every coalesced caller: lease, retries, breaker, store."""
         port = query.port.id
         leased = False
-        if self._cache is not None and self._cache.shared:
+        if self._cache is not None and self._cache.shared and self._cache_settings.coalesce:
             leased = await self._take_lease(key, request.deadline)
             if not leased and (entry := await self._await_other_replica(key, request)):
                 return _Fetched(PortAnswer(entry.data, []), 0, entry.age(self._clock()))

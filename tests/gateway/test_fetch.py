@@ -69,7 +69,9 @@ def fan_out(
         {"USLAX": port},
         cache=memory_cache(clock=lambda: clocks.wall) if cached else None,
         cache_settings=CacheSettings(
-            ttl={"all": {"ports": 10}}, max_staleness=settings.pop("max_staleness", 60)
+            ttl={"all": {"ports": 10}},
+            max_staleness=settings.pop("max_staleness", 60),
+            coalesce=settings.pop("coalesce", True),
         ),
         breaker_settings=BreakerSettings(failure_threshold=3, reset_timeout=30),
         retry_settings=RetrySettings(**settings),
@@ -209,7 +211,10 @@ async def test_no_retry_past_the_deadline() -> None:
     assert (outcome.status, port.calls, slept) == ("error", 1, [])
 
 
-async def test_identical_concurrent_fetches_share_one_request() -> None:
+@pytest.mark.parametrize(("coalesce", "requests"), [(True, 1), (False, 50)])
+async def test_identical_concurrent_fetches_share_one_request(
+    coalesce: bool, requests: int
+) -> None:
     clocks, arrived, gate = Clocks(), asyncio.Event(), asyncio.Event()
 
     class GatedPort(ScriptedPort):
@@ -220,10 +225,10 @@ async def test_identical_concurrent_fetches_share_one_request() -> None:
             return PortAnswer(DATA, [])
 
     port = GatedPort()
-    fan, _ = fan_out(port, clocks, cached=False)
+    fan, _ = fan_out(port, clocks, cached=False, coalesce=coalesce)
     tasks = [asyncio.create_task(ask(fan, clocks)) for _ in range(50)]
     await arrived.wait()  # the first fetch reached the port; the rest have joined it
     gate.set()
     outcomes = await asyncio.gather(*tasks)
     assert {o.status for o in outcomes} == {"ok"}
-    assert port.calls == 1
+    assert port.calls == requests
