@@ -47,6 +47,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_gateway(config: Path, port: int) -> subprocess.Popen[bytes]:
+    """``portgate serve``; its log goes to $BENCH_GATEWAY_LOG when set."""
+    portgate = Path(sys.executable).parent / "portgate"
+    with open(os.environ.get("BENCH_GATEWAY_LOG", os.devnull), "ab") as log:
+        return subprocess.Popen(
+            [str(portgate), "serve", "--config", str(config), "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+
+
 @contextlib.asynccontextmanager
 async def gateway_process(ports: list[RunningPort], **settings: Any) -> AsyncIterator[str]:
     """``portgate serve`` in its own process, with a config for these ports."""
@@ -61,12 +72,7 @@ async def gateway_process(ports: list[RunningPort], **settings: Any) -> AsyncIte
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(config, handle)
     port = free_port()
-    portgate = Path(sys.executable).parent / "portgate"
-    process = subprocess.Popen(
-        [str(portgate), "serve", "--config", handle.name, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=open(os.environ.get("BENCH_GATEWAY_LOG", os.devnull), "ab"),  # noqa: SIM115
-    )
+    process = start_gateway(Path(handle.name), port)
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as client:
