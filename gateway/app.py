@@ -9,6 +9,7 @@ GET      /readyz    readiness: configured with at least one port
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from functools import partial
+from pathlib import Path
 
 import httpx
 import orjson
@@ -22,13 +23,18 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
+from gateway.apikeys import ApiKeyStore
+from gateway.auth import Authenticator
 from gateway.cache import AnswerCache, memory_cache, redis_cache
-from gateway.config import CacheSettings, GatewaySettings
+from gateway.config import API_KEY_DATABASE_NAME, AuthSettings, CacheSettings, GatewaySettings
 from gateway.extension import FanOutExtension
 from gateway.fetch import FanOut
+from gateway.http.authenticate import Authenticate
 from gateway.http.body_limit import BodySizeLimit
 from gateway.http.responses import ORJSONResponse, graphql_error_response
+from gateway.oidc import OidcVerifier
 from gateway.pipeline import QueryPipeline
+from gateway.policy_file import PolicyStore
 from gateway.request_errors import RequestErrorCodes
 from gateway.schema import build_schema
 from gateway.upstream import GraphQLOverHTTP, PortUpstream
@@ -76,6 +82,19 @@ def build_cache(settings: CacheSettings) -> AnswerCache | None:
     return memory_cache(namespace=settings.namespace)
 
 
+def build_authenticator(
+    settings: AuthSettings, client: httpx.AsyncClient
+) -> tuple[Authenticator, ApiKeyStore | None]:
+    keys = None
+    if settings.api_keys.enabled:
+        keys = ApiKeyStore(settings.api_keys.database or Path(API_KEY_DATABASE_NAME))
+    tokens = None if settings.oidc is None else OidcVerifier(settings.oidc, client)
+    authenticator = Authenticator(
+        allow_anonymous=settings.allow_anonymous, api_keys=keys, tokens=tokens
+    )
+    return authenticator, keys
+
+
 def create_app(settings: GatewaySettings, *, client: httpx.AsyncClient | None = None) -> Starlette:
     """The gateway app. Pass ``client`` to reach ports through your own transport (tests);
     otherwise the app owns one pooled client for its life."""
@@ -97,7 +116,17 @@ def create_app(settings: GatewaySettings, *, client: httpx.AsyncClient | None = 
         breaker_settings=settings.breaker,
         retry_settings=settings.retry,
     )
-    pipeline = QueryPipeline(build_schema()._schema, ports, fan_out, settings.deadline)
+    graphql_schema = build_schema()._schema
+    policy = PolicyStore(settings.policy.file, graphql_schema, [p.id for p in ports])
+    pipeline = QueryPipeline(
+        graphql_schema,
+        ports,
+        fan_out,
+        settings.deadline,
+        policy=policy,
+        reject_denied=settings.policy.on_denied == "reject",
+    )
+    authenticator, api_keys = build_authenticator(settings.auth, http)
     schema = build_schema(
         [
             RequestErrorCodes,  # first, so that it sees what the caches raise
@@ -127,11 +156,14 @@ def create_app(settings: GatewaySettings, *, client: httpx.AsyncClient | None = 
         finally:
             if cache is not None:
                 await cache.close()
+            if api_keys is not None:
+                api_keys.close()
             if owns_client:
                 await http.aclose()
 
     middleware: Sequence[Middleware] = [
         Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        Middleware(Authenticate, authenticator=authenticator),
     ]
     return Starlette(
         routes=[

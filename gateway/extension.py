@@ -15,6 +15,8 @@ from graphql import ExecutionResult, GraphQLError
 from starlette.requests import Request
 from strawberry.extensions import SchemaExtension
 
+from gateway.auth import principal_of
+from gateway.errors import Unauthenticated
 from gateway.pipeline import QueryPipeline
 from gateway.request_errors import set_status
 
@@ -32,13 +34,21 @@ class FanOutExtension(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        if document is not None and context.result is None:
+        request = _request(context.context)
+        principal = None if request is None else principal_of(request.state)
+        if document is not None and context.result is None and principal is None:
+            # Never happens behind the authentication middleware; if it does, fail closed.
+            refusal = Unauthenticated("the request was not authenticated")
+            context.result = ExecutionResult(None, [refusal.to_graphql()])
+            set_status(context.context, 401)
+        elif document is not None and context.result is None and principal is not None:
             try:
                 outcome = await self._pipeline.run(
                     document,
                     context.operation_name,
                     context.variables or {},
-                    bypass_cache=self._may_bypass_cache(_request(context.context)),
+                    principal=principal,
+                    bypass_cache=self._may_bypass_cache(request),
                 )
             except Exception:
                 incident = uuid.uuid4().hex[:12]
@@ -52,8 +62,8 @@ class FanOutExtension(SchemaExtension):
                 if outcome is not None:
                     context.result = outcome.result
                     self._sources = outcome.sources
-                    if outcome.request_error:
-                        set_status(context.context, 400)
+                    if outcome.status is not None:
+                        set_status(context.context, outcome.status)
         yield
 
     def get_results(self) -> dict[str, Any]:

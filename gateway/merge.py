@@ -2,7 +2,16 @@
 
 Each root field's port answers are combined by its :class:`~gateway.rootfields.MergeKind`, using
 the hidden fields the planner asked for, then projected onto the client's selection (which also
-drops the hidden fields and anything a port sent that was not asked for). Port failures become
+drops the hidden fields and anything a port sent that was not asked for).
+
+The policy's part: an answer from a port that was asked for less than the client selected is
+first cut down to what that port was asked, so a field the policy withholds there is null even
+if the port sent it anyway; fields withheld at every port asked are null in the projection. A
+``PortMetric.value`` whose ``sampleSize`` is below the caller's minimum is nulled, with one
+``FORBIDDEN_FIELD`` error per root field. When the policy withholds a hidden field the merge
+uses, the merge falls back: without ``lastEventDateTime`` a port's container ranks below every
+port that shares it (ties go to registry order); without ``facilityCode`` metrics are ordered
+by port and metric only. Port failures become
 one error per port naming it; port-reported errors become errors naming the port. Every response
 gets ``extensions.sources``: one entry per port asked, with status and latency.
 """
@@ -15,8 +24,10 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from gateway.errors import ForbiddenField
 from gateway.fetch import PortOutcome
 from gateway.plan import Plan, RootFieldPlan
+from gateway.policy import Access
 from gateway.rootfields import MergeKind
 from gateway.selection import Shape
 from portcontract.cursor import InvalidCursor, decode_cursor, sort_key
@@ -56,6 +67,11 @@ def merge(plan: Plan, outcomes: list[PortOutcome], positions: dict[str, int]) ->
                  "reason": f"does not answer {field_plan.name}"}
                 for p in field_plan.skipped
             )  # fmt: skip
+        merged.sources.extend(
+            {"port": p, "status": "skipped", "fields": [field_plan.key],
+             "reason": "not available to your role"}
+            for p in field_plan.withheld
+        )  # fmt: skip
         answered = False
         answers: Answers = []
         for outcome in outcomes:
@@ -64,8 +80,21 @@ def merge(plan: Plan, outcomes: list[PortOutcome], positions: dict[str, int]) ->
             data = outcome.answer.data or {}
             if field_plan.key in data:
                 answered = True
-                if data[field_plan.key] is not None:
-                    answers.append((positions[outcome.port.id], data[field_plan.key]))
+                answer = data[field_plan.key]
+                if outcome.port.id in field_plan.restricted:
+                    answer = field_plan.asked[outcome.port.id].project(answer)
+                if answer is not None:
+                    answers.append((positions[outcome.port.id], answer))
+        if field_plan.spec.merge is MergeKind.METRIC_LIST and plan.access is not None:
+            answers, withheld = _withhold_small_samples(field_plan, plan.access, answers)
+            if withheld:
+                merged.errors.append(
+                    ForbiddenField(
+                        f"PortMetric.value withheld in {withheld} metric(s) whose sampleSize is "
+                        "below your role's minimum",
+                        "PortMetric.value",
+                    ).to_graphql(path=[field_plan.key])
+                )
         # No port answered at all: unknown (null), never an empty list that reads as "none".
         merged.data[field_plan.key] = (
             _MERGERS[field_plan.spec.merge](field_plan, answers)
@@ -92,6 +121,31 @@ def _source_entry(outcome: PortOutcome) -> dict[str, Any]:
         entry["status"] = "partial" if outcome.answer.data else "error"
         entry["code"] = "PORT_ERROR"
     return entry
+
+
+def _withhold_small_samples(
+    field_plan: RootFieldPlan, access: Access, answers: Answers
+) -> tuple[Answers, int]:
+    """Metrics with ``value`` nulled where ``sampleSize`` is below the caller's minimum for that
+    metric (a missing sample size counts as too small), and how many were nulled."""
+    value_keys = [key for key, _ in field_plan.shape.keys_named("value")]
+    if not value_keys:
+        return answers, 0
+    sample_key, metric_key = field_plan.hidden["sample"], field_plan.hidden["metric"]
+    withheld = 0
+    kept: Answers = []
+    for position, answer in answers:
+        items = []
+        for item in answer if isinstance(answer, list) else []:
+            if isinstance(item, dict):
+                sample, metric = item.get(sample_key), item.get(metric_key)
+                floor = access.min_sample_size(metric if isinstance(metric, str) else "")
+                if floor and not (isinstance(sample, int) and sample >= floor):
+                    item = {**item, **dict.fromkeys(value_keys)}
+                    withheld += 1
+            items.append(item)
+        kept.append((position, items))
+    return kept, withheld
 
 
 def _port_errors(outcome: PortOutcome) -> Iterator[GraphQLError]:
@@ -221,16 +275,20 @@ def _connection(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, name, sub in shape.fields:
-        if name in ("edges", "nodes"):
+        if key in shape.denied:
+            out[key] = None  # withheld from the caller at every port asked
+        elif name in ("edges", "nodes"):
             assert sub is not None
             out[key] = [sub.project(_item(answer, key, i)) for _, answer, i in picked]
         elif name == "pageInfo":
             assert sub is not None
             info = {"hasNextPage": more, "endCursor": picked[-1][0] if picked else None}
-            out[key] = {k: info.get(n) for k, n, _ in sub.fields}
+            out[key] = {k: None if k in sub.denied else info.get(n) for k, n, _ in sub.fields}
         elif name == "totalCount":
-            counts = [a.get(key) for _, a in answers if isinstance(a, dict)]
-            out[key] = sum(c for c in counts if isinstance(c, int)) if counts else None
+            counts = [
+                c for _, a in answers if isinstance(a, dict) and isinstance(c := a.get(key), int)
+            ]
+            out[key] = sum(counts) if counts else None
         elif name == "__typename":
             out[key] = "VesselCallConnection"
     return out

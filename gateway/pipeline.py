@@ -1,8 +1,10 @@
 """One operation from validated document to response data: plan -> fetch -> merge.
 
 Runs inside strawberry's execution step (see :mod:`gateway.extension`) and answers every data
-root field as JSON. Introspection root fields (``__schema``, ``__type``, ``__typename``) are
-answered locally by graphql-core; an operation with nothing else is left to strawberry whole.
+root field as JSON, for one principal: the field policy in force (reloaded here when its file
+changed) decides what the plan may ask each port. Introspection root fields (``__schema``,
+``__type``, ``__typename``) are answered locally by graphql-core; an operation with nothing else
+is left to strawberry whole.
 """
 
 import logging
@@ -25,11 +27,13 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 
+from gateway.auth import Principal
 from gateway.config import ResolvedPort
 from gateway.errors import BadUserInput
 from gateway.fetch import FanOut
 from gateway.merge import merge
 from gateway.plan import Plan, Planner
+from gateway.policy_file import PolicyStore
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,7 @@ log = logging.getLogger(__name__)
 class OperationResult:
     result: ExecutionResult
     sources: list[dict[str, Any]] = field(default_factory=list)
-    request_error: bool = False  # the request itself was bad (HTTP 400), not a field of it
+    status: int | None = None  # HTTP status when the request itself fails: 400, or 403 (policy)
 
 
 class QueryPipeline:
@@ -50,8 +54,13 @@ class QueryPipeline:
         ports: Sequence[ResolvedPort],
         fan_out: FanOut,
         deadline: float,
+        *,
+        policy: PolicyStore,
+        reject_denied: bool = False,
     ) -> None:
         self._schema = schema
+        self._policy = policy
+        self._reject_denied = reject_denied  # policy.on_denied: reject
         self._planner = Planner(schema, ports)
         self._fan_out = fan_out
         self._positions = {p.id: i for i, p in enumerate(ports)}
@@ -63,10 +72,12 @@ class QueryPipeline:
         operation_name: str | None,
         raw_variables: Mapping[str, Any],
         *,
+        principal: Principal,
         bypass_cache: bool = False,
     ) -> OperationResult | None:
         """The operation's result, or None when strawberry should execute it itself."""
         started = time.monotonic()
+        self._policy.reload_if_changed()
         operation = get_operation_ast(document, operation_name)
         if operation is None or operation.operation is not OperationType.QUERY:
             return None
@@ -78,11 +89,14 @@ class QueryPipeline:
                 GraphQLError(e.message, nodes=e.nodes, extensions={"code": BadUserInput.code})
                 for e in coerced
             ]
-            return OperationResult(ExecutionResult(None, errors), request_error=True)
+            return OperationResult(ExecutionResult(None, errors), status=400)
         fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        plan = self._planner.plan(operation, fragments, coerced, raw_variables)
+        access = self._policy.current.access(principal)
+        plan = self._planner.plan(operation, fragments, coerced, access)
+        if plan.forbidden and self._reject_denied:
+            return OperationResult(ExecutionResult(None, plan.forbidden), status=403)
         if not plan.fields and not plan.failed_keys:
             return None
         outcomes = await self._fan_out.fetch(

@@ -6,10 +6,18 @@ ports (the field's ``ports`` argument, else every port whose capabilities includ
 and builds one GraphQL document per port holding all the root fields that port answers, with the
 client's selections, the normalised arguments and the hidden fields the merge needs. The port is
 asked for nothing else.
+
+The field policy is applied here, per port (:class:`~gateway.policy.Access`): a field the caller
+may not see at a port is left out of that port's document, so the port is never asked for it,
+and a root field the caller may not ask a port is not sent to that port at all. Each denied
+field becomes one ``FORBIDDEN_FIELD`` error naming its coordinate and response path (list
+indices left out: the field is null in every item). A hidden field the merge would use is
+dropped too when the policy withholds it, and the merge falls back (see :mod:`gateway.merge`).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from graphql import (
@@ -17,27 +25,24 @@ from graphql import (
     DocumentNode,
     FieldNode,
     GraphQLError,
+    GraphQLObjectType,
     GraphQLSchema,
     NameNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
     ast_from_value,
+    get_named_type,
     parse,
     print_ast,
 )
 from graphql.execution.values import VariableValues, get_argument_values
 
 from gateway.config import ResolvedPort
-from gateway.errors import BadUserInput
+from gateway.errors import BadUserInput, ForbiddenField
+from gateway.policy import Access
 from gateway.rootfields import PORTS_ARGUMENT, ROOT_FIELDS, RootFieldSpec
-from gateway.selection import (
-    Fragments,
-    Shape,
-    collect_fields,
-    compile_shape,
-    fragments_and_variables_used,
-)
+from gateway.selection import Fragments, Path, Shape, collect_fields, compile_shape
 from portcontract.identifiers import InvalidIdentifier, check_unlocode
 
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "__typename"})
@@ -54,9 +59,11 @@ class RootFieldPlan:
     arguments: dict[str, Any]  # checked and normalised, by GraphQL argument name
     ports: list[ResolvedPort]  # asked, in registry order
     skipped: list[str]  # named in the ports argument but unable to answer this field
-    shape: Shape  # what the client selected
-    hidden: dict[str, str]  # role -> alias of the hidden field in every port's answer
-    nodes: list[FieldNode]
+    shape: Shape  # what the client selected; fields denied at every port asked are nulled
+    hidden: dict[str, str]  # role -> alias of the hidden field in the ports' answers
+    asked: dict[str, Shape]  # port -> what it is asked (hidden fields included)
+    restricted: frozenset[str]  # ports asked for less than the client selected
+    withheld: list[str]  # ports not asked because the policy withholds this field there
 
 
 @dataclass(slots=True)
@@ -78,6 +85,8 @@ class Plan:
     failed_keys: list[str] = field(default_factory=list)  # root fields nulled by a bad argument
     introspection: list[tuple[str, list[FieldNode]]] = field(default_factory=list)
     order: list[str] = field(default_factory=list)  # every response key in the client's order
+    forbidden: list[GraphQLError] = field(default_factory=list)  # FORBIDDEN_FIELD, also in errors
+    access: Access | None = None
 
 
 class Planner:
@@ -85,10 +94,13 @@ class Planner:
 
     def __init__(self, schema: GraphQLSchema, ports: Sequence[ResolvedPort]) -> None:
         self._schema = schema
+        query_type = schema.query_type
+        assert query_type is not None
+        self._query_type = query_type
         self._ports = list(ports)
         self._by_id = {p.id: p for p in ports}
         self._hidden_templates = {
-            name: {role: _parse_field(text) for role, text in spec.hidden.items()}
+            name: {role: _template(text) for role, text in spec.hidden.items()}
             for name, spec in ROOT_FIELDS.items()
         }
 
@@ -97,11 +109,9 @@ class Planner:
         operation: OperationDefinitionNode,
         fragments: Fragments,
         variables: VariableValues,
-        raw_variables: Mapping[str, Any],
+        access: Access,
     ) -> Plan:
-        plan = Plan()
-        query_type = self._schema.query_type
-        assert query_type is not None
+        plan = Plan(access=access)
         for key, nodes in collect_fields(operation.selection_set, fragments, variables).items():
             plan.order.append(key)
             name = nodes[0].name.value
@@ -109,8 +119,9 @@ class Planner:
                 plan.introspection.append((key, nodes))
                 continue
             try:
-                arguments = get_argument_values(query_type.fields[name], nodes[0], variables)
+                arguments = get_argument_values(self._query_type.fields[name], nodes[0], variables)
                 field_plan = self._plan_field(key, name, nodes, arguments, fragments, variables)
+                self._apply_policy(field_plan, access, plan)
             except GraphQLError as exc:
                 plan.errors.append(GraphQLError(exc.message, path=[key], extensions=exc.extensions))
                 plan.failed_keys.append(key)
@@ -119,8 +130,12 @@ class Planner:
                 plan.errors.append(exc.to_graphql(path=[key]))
                 plan.failed_keys.append(key)
                 continue
+            except ForbiddenField as exc:
+                self._forbid(plan, exc, [key])
+                plan.failed_keys.append(key)
+                continue
             plan.fields.append(field_plan)
-        plan.port_queries = self._port_queries(operation, plan.fields, fragments, raw_variables)
+        plan.port_queries = self._port_queries(operation, plan.fields)
         return plan
 
     def _plan_field(
@@ -141,7 +156,88 @@ class Planner:
         while any(k.startswith(prefix) for k in taken):
             prefix = "_" + prefix
         hidden = {role: prefix + role for role in spec.hidden}
-        return RootFieldPlan(key, name, spec, arguments, ports, skipped, shape, hidden, nodes)
+        return RootFieldPlan(
+            key, name, spec, arguments, ports, skipped, shape, hidden, {}, frozenset(), []
+        )
+
+    def _apply_policy(self, field_plan: RootFieldPlan, access: Access, plan: Plan) -> None:
+        """Narrow the field's ports and each port's selection to what ``access`` allows; raise
+        ``ForbiddenField`` when no port may be asked for the field at all."""
+        key, root = field_plan.key, f"Query.{field_plan.name}"
+        if not access.role_grants(root):
+            raise ForbiddenField(f"{root} is not available to your role", root)
+        named = field_plan.arguments.get(PORTS_ARGUMENT) is not None
+        field_type = get_named_type(self._query_type.fields[field_plan.name].type)
+        assert isinstance(field_type, GraphQLObjectType)
+        denied_at: dict[tuple[Path, str], list[str]] = {}
+        asked: list[ResolvedPort] = []
+        for port in field_plan.ports:
+            if not access.reaches(port.id) and not named:
+                continue  # beyond the role's ports: not part of its answer
+            if not access.allows(root, port.id):
+                field_plan.withheld.append(port.id)
+                continue
+            allows = partial(access.allows, port=port.id)
+            shape, denied = field_plan.shape.restrict(field_type, allows, (key,))
+            field_plan.asked[port.id] = Shape(
+                shape.fields + self._hidden_fields(field_plan, field_type, allows)
+            )
+            if denied:
+                field_plan.restricted |= {port.id}
+            for path, coordinate in denied:
+                denied_at.setdefault((path, coordinate), []).append(port.id)
+            asked.append(port)
+        if field_plan.withheld:
+            error = ForbiddenField(
+                f"{root} is not available to your role from {', '.join(field_plan.withheld)}",
+                root,
+                field_plan.withheld,
+            )
+            if not asked:
+                raise error
+            self._forbid(plan, error, [key])
+        field_plan.ports = asked
+        everywhere = []
+        for (path, coordinate), ports in denied_at.items():
+            if len(ports) == len(asked):
+                everywhere.append(path[1:])
+            if not access.role_grants(coordinate):
+                error = ForbiddenField(f"{coordinate} is not available to your role", coordinate)
+            else:
+                error = ForbiddenField(
+                    f"{coordinate} is not available to your role from {', '.join(ports)}",
+                    coordinate,
+                    ports,
+                )
+            self._forbid(plan, error, list(path))
+        field_plan.shape = field_plan.shape.deny(everywhere)
+
+    def _hidden_fields(
+        self,
+        field_plan: RootFieldPlan,
+        field_type: GraphQLObjectType,
+        allows: Callable[[str], bool],
+    ) -> tuple[tuple[str, str, Shape | None], ...]:
+        """The merge's hidden fields this port may be asked for (the others are left out)."""
+        fields: list[tuple[str, str, Shape | None]] = []
+        for role, alias in field_plan.hidden.items():
+            name, sub = self._hidden_templates[field_plan.name][role]
+            if not allows(f"{field_type.name}.{name}"):
+                continue
+            if sub is not None:
+                inner = get_named_type(field_type.fields[name].type)
+                assert isinstance(inner, GraphQLObjectType)
+                sub, denied = sub.restrict(inner, allows)
+                if denied:
+                    continue
+            fields.append((alias, name, sub))
+        return tuple(fields)
+
+    @staticmethod
+    def _forbid(plan: Plan, error: ForbiddenField, path: list[str]) -> None:
+        graphql_error = error.to_graphql(path=list[str | int](path))
+        plan.errors.append(graphql_error)
+        plan.forbidden.append(graphql_error)
 
     def _ports_for(
         self, field_name: str, requested: list[str] | None
@@ -165,59 +261,48 @@ class Planner:
         )
 
     def _port_queries(
-        self,
-        operation: OperationDefinitionNode,
-        fields: list[RootFieldPlan],
-        fragments: Fragments,
-        raw_variables: Mapping[str, Any],
+        self, operation: OperationDefinitionNode, fields: list[RootFieldPlan]
     ) -> list[PortQuery]:
-        root_nodes = {f.key: self._root_node(f) for f in fields}
+        """One document per port, printed from the shapes it is asked (no fragments and no
+        variables left: arguments are normalised literals)."""
         queries = []
+        nodes: dict[tuple[str, Shape], FieldNode] = {}  # ports asked the same share one node
         for port in self._ports:
-            mine = [f for f in fields if port in f.ports]
+            mine = [f for f in fields if port.id in f.asked and port in f.ports]
             if not mine:
                 continue
-            selections = [root_nodes[f.key] for f in mine]
-            used_fragments, used_variables = fragments_and_variables_used(
-                [n.selection_set for n in selections], fragments
-            )
-            definitions = [
-                d
-                for d in operation.variable_definitions or ()
-                if d.variable.name.value in used_variables
-            ]
+            selections = []
+            for f in mine:
+                shape = f.asked[port.id]
+                node = nodes.get((f.key, shape))
+                if node is None:
+                    node = nodes[(f.key, shape)] = self._root_node(f, shape)
+                selections.append(node)
             document = DocumentNode(
                 definitions=(
                     OperationDefinitionNode(
                         operation=OperationType.QUERY,
                         name=operation.name,
-                        variable_definitions=tuple(definitions),
+                        variable_definitions=(),
                         directives=(),
                         selection_set=SelectionSetNode(selections=tuple(selections)),
                     ),
-                    *(fragments[name] for name in used_fragments),
                 )
             )
-            variables = {
-                name: raw_variables[name] for name in used_variables if name in raw_variables
-            }
             queries.append(
                 PortQuery(
                     port,
                     print_ast(document),
-                    variables,
+                    {},
                     [f.key for f in mine],
                     [f.name for f in mine],
                 )
             )
         return queries
 
-    def _root_node(self, field_plan: RootFieldPlan) -> FieldNode:
-        """The root field as every port gets it: normalised literal arguments, the client's
-        selections, and the hidden fields under their aliases."""
-        query_type = self._schema.query_type
-        assert query_type is not None
-        field_def = query_type.fields[field_plan.name]
+    def _root_node(self, field_plan: RootFieldPlan, shape: Shape) -> FieldNode:
+        """The root field as one port gets it: normalised literal arguments and ``shape``."""
+        field_def = self._query_type.fields[field_plan.name]
         arguments = []
         for arg_name, arg_def in field_def.args.items():
             value = field_plan.arguments.get(arg_name)
@@ -226,35 +311,32 @@ class Planner:
             literal = ast_from_value(value, arg_def.type)
             if literal is not None:
                 arguments.append(ArgumentNode(name=NameNode(value=arg_name), value=literal))
-        selections: list[Any] = []
-        for node in field_plan.nodes:
-            if node.selection_set is not None:
-                selections.extend(node.selection_set.selections)
-        templates = self._hidden_templates[field_plan.name]
-        for role, alias in field_plan.hidden.items():
-            template = templates[role]
-            selections.append(
-                FieldNode(
-                    alias=NameNode(value=alias),
-                    name=template.name,
-                    arguments=(),
-                    directives=(),
-                    selection_set=template.selection_set,
-                )
-            )
         key, name = field_plan.key, field_plan.name
         return FieldNode(
             alias=NameNode(value=key) if key != name else None,
             name=NameNode(value=name),
             arguments=tuple(arguments),
             directives=(),
-            selection_set=SelectionSetNode(selections=tuple(selections)) if selections else None,
+            selection_set=shape.selection(),
         )
 
 
-def _parse_field(text: str) -> FieldNode:
+def _template(text: str) -> tuple[str, Shape | None]:
+    """A hidden field's name and sub-shape, from its selection text (``edges { cursor }``)."""
     operation = parse("{" + text + "}", no_location=True).definitions[0]
     assert isinstance(operation, OperationDefinitionNode)
     node = operation.selection_set.selections[0]
     assert isinstance(node, FieldNode)
-    return node
+    return node.name.value, _shape_of(node)
+
+
+def _shape_of(node: FieldNode) -> Shape | None:
+    if node.selection_set is None:
+        return None
+    return Shape(
+        tuple(
+            (n.name.value, n.name.value, _shape_of(n))
+            for n in node.selection_set.selections
+            if isinstance(n, FieldNode)
+        )
+    )

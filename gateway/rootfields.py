@@ -116,7 +116,12 @@ ROOT_FIELDS: Mapping[str, RootFieldSpec] = {
     ),
     "portMetrics": RootFieldSpec(
         MergeKind.METRIC_LIST,
-        {"port": "UNLocationCode", "facility": "facilityCode", "metric": "metric"},
+        {
+            "port": "UNLocationCode",
+            "facility": "facilityCode",
+            "metric": "metric",
+            "sample": "sampleSize",
+        },
         _unchanged,
     ),
 }

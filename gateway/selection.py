@@ -4,9 +4,14 @@ fragments and variables, and the *shape* a port's answer is projected onto.
 The shared schema has no interfaces or unions, so every fragment inside an object's selection
 applies to it (validation has already rejected impossible spreads). If abstract types are ever
 added, :func:`collect_fields` must honour type conditions.
+
+Port documents are printed from shapes (:meth:`Shape.selection`): fragments inlined, ``@skip``
+and ``@include`` already applied, fields the policy withholds left out. That is exact because
+only root fields take arguments in the shared schema; a nested field with arguments would need
+them kept in the shape.
 """
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,14 +20,17 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLIncludeDirective,
+    GraphQLObjectType,
     GraphQLSkipDirective,
     InlineFragmentNode,
+    NameNode,
     SelectionSetNode,
-    VariableNode,
+    get_named_type,
 )
 from graphql.execution.values import VariableValues, get_directive_values
 
 Fragments = Mapping[str, FragmentDefinitionNode]
+Path = tuple[str, ...]  # response keys from a root field down
 
 
 def response_key(node: FieldNode) -> str:
@@ -80,9 +88,12 @@ class Shape:
 
     A leaf field has sub-shape ``None``. Port answers are projected onto a shape, so the client
     gets exactly the keys it asked for and nothing a port added (hidden merge keys included).
+    Keys in ``denied`` are fields the policy withholds: they project to ``null`` whatever an
+    answer holds.
     """
 
     fields: tuple[tuple[str, str, "Shape | None"], ...]
+    denied: frozenset[str] = frozenset()
 
     def project(self, value: Any) -> Any:
         if value is None:
@@ -93,7 +104,7 @@ class Shape:
             return None  # a port answered a scalar where an object belongs
         out = {}
         for key, _name, sub in self.fields:
-            item = value.get(key)
+            item = None if key in self.denied else value.get(key)
             out[key] = item if sub is None or item is None else sub.project(item)
         return out
 
@@ -102,6 +113,64 @@ class Shape:
         for key, field_name, sub in self.fields:
             if field_name == name:
                 yield key, sub
+
+    def restrict(
+        self, type_: GraphQLObjectType, allows: Callable[[str], bool], path: Path = ()
+    ) -> tuple["Shape", list[tuple[Path, str]]]:
+        """This shape without the fields ``allows`` refuses (by schema coordinate, like
+        ``Container.availability``), and the (response path, coordinate) of each one removed.
+
+        A selection left empty keeps ``__typename``, so the document stays valid.
+        """
+        kept: list[tuple[str, str, Shape | None]] = []
+        denied: list[tuple[Path, str]] = []
+        for key, name, sub in self.fields:
+            if name == "__typename":
+                kept.append((key, name, sub))
+                continue
+            coordinate = f"{type_.name}.{name}"
+            if not allows(coordinate):
+                denied.append(((*path, key), coordinate))
+                continue
+            if sub is not None:
+                inner = get_named_type(type_.fields[name].type)
+                assert isinstance(inner, GraphQLObjectType)
+                sub, below = sub.restrict(inner, allows, (*path, key))
+                denied.extend(below)
+            kept.append((key, name, sub))
+        if not kept:
+            kept.append(("__typename", "__typename", None))
+        return Shape(tuple(kept)), denied
+
+    def deny(self, paths: Iterable[Path]) -> "Shape":
+        """This shape with the fields at ``paths`` (response keys, below this shape) nulled."""
+        here = {p[0] for p in paths if len(p) == 1}
+        below: dict[str, list[Path]] = {}
+        for p in paths:
+            if len(p) > 1:
+                below.setdefault(p[0], []).append(p[1:])
+        if not here and not below:
+            return self
+        fields = tuple(
+            (key, name, sub.deny(below[key]) if sub is not None and key in below else sub)
+            for key, name, sub in self.fields
+        )
+        return Shape(fields, self.denied | here)
+
+    def selection(self) -> SelectionSetNode:
+        """The selection set that asks a port for exactly this shape."""
+        return SelectionSetNode(
+            selections=tuple(
+                FieldNode(
+                    alias=NameNode(value=key) if key != name else None,
+                    name=NameNode(value=name),
+                    arguments=(),
+                    directives=(),
+                    selection_set=None if sub is None else sub.selection(),
+                )
+                for key, name, sub in self.fields
+            )
+        )
 
 
 def compile_shape(
@@ -121,42 +190,3 @@ def compile_shape(
         )
         fields.append((key, field_nodes[0].name.value, sub))
     return Shape(tuple(fields))
-
-
-def fragments_and_variables_used(
-    selection_sets: Iterable[SelectionSetNode | None], fragments: Fragments
-) -> tuple[list[str], set[str]]:
-    """Names of the fragments (in first-use order) and variables used, transitively."""
-    fragment_names: list[str] = []
-    variable_names: set[str] = set()
-    stack = [s for s in selection_sets if s is not None]
-    while stack:
-        selection_set = stack.pop()
-        for selection in selection_set.selections:
-            for directive in selection.directives or ():
-                variable_names.update(_variables_in(directive.arguments))
-            if isinstance(selection, FieldNode):
-                variable_names.update(_variables_in(selection.arguments))
-                if selection.selection_set is not None:
-                    stack.append(selection.selection_set)
-            elif isinstance(selection, InlineFragmentNode):
-                stack.append(selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name not in fragment_names and name in fragments:
-                    fragment_names.append(name)
-                    stack.append(fragments[name].selection_set)
-    return fragment_names, variable_names
-
-
-def _variables_in(node: Any) -> Iterator[str]:
-    """Variable names anywhere inside an AST node or a sequence of them."""
-    if isinstance(node, VariableNode):
-        yield node.name.value
-    elif isinstance(node, list | tuple):
-        for item in node:
-            yield from _variables_in(item)
-    elif hasattr(node, "keys"):
-        for attr in node.keys:
-            if attr != "loc":
-                yield from _variables_in(getattr(node, attr, None))

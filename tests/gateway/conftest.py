@@ -6,6 +6,7 @@ real resolver app), so no socket is opened.
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,9 @@ import pytest
 
 from gateway.app import create_app
 from gateway.config import load_settings
+
+# The query-path tests are about fetching and merging, not the policy: anyone sees everything.
+OPEN_POLICY = Path(__file__).parent / "policies" / "open.yaml"
 
 PortHandler = Callable[[httpx.Request], Awaitable[httpx.Response] | httpx.Response]
 PORT_NAMES = {
@@ -68,6 +72,7 @@ async def make_gateway() -> AsyncIterator[GatewayFactory]:
     clients: list[httpx.AsyncClient] = []
 
     async def make(transports: Mapping[str, httpx.AsyncBaseTransport], **settings: Any) -> Gateway:
+        settings.setdefault("policy", {"file": OPEN_POLICY})
         router = PortRouter(transports)
         upstream_client = httpx.AsyncClient(transport=router)
         config = load_settings(

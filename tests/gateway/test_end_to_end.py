@@ -17,6 +17,7 @@ from port_resolvers.loopback import serve_on_loopback
 from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
 from port_resolvers.sim.data import containers_only_at, generate_all_ports
 from portcontract import schema_sdl
+from tests.gateway.conftest import OPEN_POLICY
 
 NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
 SEED = 2026
@@ -31,6 +32,7 @@ async def ports() -> AsyncIterator[list[RunningPort]]:
 
 
 async def serve_gateway(ports: list[RunningPort], **settings: Any) -> Any:
+    settings.setdefault("policy", {"file": OPEN_POLICY})
     config = load_settings(
         None,
         ports=[{"id": p.id, "name": p.name, "url": p.resolver_url, "timeout": "5s"} for p in ports]
