@@ -4,9 +4,13 @@ portgate serve --config portgate.yaml     the gateway, with the ports in the con
 portgate demo                             the gateway + five simulated ports, on loopback
 portgate schema export | check            write / compare schema.graphql
 portgate config check portgate.yaml       validate a config file and explain every error
+portgate keys create | list | revoke      API keys (see gateway/cli_keys.py)
 """
 
 import asyncio
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +18,9 @@ import typer
 import uvicorn
 
 from gateway.app import create_app
+from gateway.cli_keys import issue_demo_keys, keys_app
 from gateway.config import ConfigError, GatewaySettings, load_settings
+from gateway.policy_file import PolicyError
 from gateway.schema import export_sdl
 
 DEFAULT_HOST = "127.0.0.1"
@@ -26,6 +32,7 @@ schema_app = typer.Typer(help="The shared schema file, schema.graphql.")
 config_app = typer.Typer(help="Gateway configuration files.")
 app.add_typer(schema_app, name="schema")
 app.add_typer(config_app, name="config")
+app.add_typer(keys_app, name="keys")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file (see README).")
@@ -48,7 +55,12 @@ def serve(
 ) -> None:
     """Serve the gateway for the ports in a config file."""
     settings = _settings(config)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    try:
+        gateway = create_app(settings)
+    except PolicyError as exc:
+        typer.secho(f"policy error:\n{exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    uvicorn.run(gateway, host=host, port=port, log_level="info")
 
 
 @app.command()
@@ -64,13 +76,21 @@ def demo(
     from port_resolvers.sim.data import DEFAULT_SEED
 
     async def run() -> None:
-        async with run_simulated_ports(seed=DEFAULT_SEED if seed is None else seed) as ports:
+        async with (
+            run_simulated_ports(seed=DEFAULT_SEED if seed is None else seed) as ports,
+            _temporary_directory() as keys_dir,
+        ):
+            database = keys_dir / "demo-keys.sqlite3"
             settings = load_settings(
                 None,
                 ports=[{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
+                auth={"api_keys": {"database": database}},
             )
             for p in ports:
                 typer.echo(f"  {p.id}  {p.name:<24} resolver {p.resolver_url}  ({p.kind})")
+            typer.echo("Without a key you are `public`. Demo API keys (X-API-Key header):")
+            for role, key in issue_demo_keys(database):
+                typer.echo(f"  {role:<14} {key}")
             typer.secho(f"GraphiQL: http://{host}:{port}/graphql", fg="green", bold=True)
             server = uvicorn.Server(
                 uvicorn.Config(create_app(settings), host=host, port=port, log_level="info")
@@ -78,6 +98,12 @@ def demo(
             await server.serve()
 
     asyncio.run(run())
+
+
+@contextlib.asynccontextmanager
+async def _temporary_directory() -> AsyncIterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="portgate-demo-") as name:
+        yield Path(name)
 
 
 @schema_app.command("export")

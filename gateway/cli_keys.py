@@ -1,0 +1,121 @@
+"""``portgate keys``: create, list and revoke API keys.
+
+portgate keys create --client-id acme-trucking --organisation "ACME Trucking" --role trucker
+portgate keys list
+portgate keys revoke 3f9a0c12d4e5
+
+The key file is the config's ``auth.api_keys.database`` (by default next to the config file), or
+``--database``. A new key is printed once and stored only as a hash. Roles are checked against
+the policy in force (the config's ``policy.file``, or the shipped default), ports against the
+config's ports.
+"""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gateway.apikeys import ApiKeyStore
+from gateway.config import API_KEY_DATABASE_NAME, ConfigError, GatewaySettings, load_settings
+from gateway.policy_file import PolicyError, PolicyStore
+from gateway.schema import build_schema
+from portcontract.identifiers import UNLOCODE_PATTERN
+
+keys_app = typer.Typer(help="API keys: create, list, revoke (stored as hashes in SQLite).")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config file (see README).")
+]
+DatabaseOption = Annotated[
+    Path | None,
+    typer.Option(help="The key file [default: the config's auth.api_keys.database]."),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, fg="red", err=True)
+    return typer.Exit(2)
+
+
+def _settings(config: Path | None) -> GatewaySettings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise _fail(f"config error: {exc}") from None
+
+
+def _store(settings: GatewaySettings, database: Path | None) -> ApiKeyStore:
+    return ApiKeyStore(database or settings.auth.api_keys.database or Path(API_KEY_DATABASE_NAME))
+
+
+@keys_app.command("create")
+def create(
+    client_id: Annotated[str, typer.Option(help="Who the key is for, e.g. acme-trucking.")],
+    organisation: Annotated[str, typer.Option(help="The client's organisation.")],
+    role: Annotated[list[str], typer.Option(help="A role from the policy; repeat for more.")],
+    port: Annotated[
+        list[str] | None,
+        typer.Option(help="Bind the key to this port (UN/LOCODE); repeat for more."),
+    ] = None,
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Create a key and print it once: it is stored only as a hash."""
+    settings = _settings(config)
+    port_ids = [p.id for p in settings.ports]
+    try:
+        policy = PolicyStore(settings.policy.file, build_schema()._schema, port_ids).current
+    except PolicyError as exc:
+        raise _fail(f"policy error:\n{exc}") from None
+    unknown = sorted(set(role) - set(policy.roles))
+    if unknown:
+        raise _fail(f"unknown role(s) {unknown}; the policy defines {sorted(policy.roles)}")
+    for code in port or ():
+        if not UNLOCODE_PATTERN.match(code) or (port_ids and code not in port_ids):
+            raise _fail(f"{code!r} is not one of the configured ports {port_ids}")
+    store = _store(settings, database)
+    key, record = store.create(
+        client_id=client_id, organisation=organisation, roles=role, ports=port or None
+    )
+    typer.echo(
+        f"key id {record.key_id} for {client_id} ({organisation}), roles {list(record.roles)}"
+    )
+    typer.secho(key, bold=True)
+    typer.echo(f"Shown once, stored only as a hash in {store.path}. Send it as")
+    typer.echo("'Authorization: Bearer <key>' or 'X-API-Key: <key>'.")
+
+
+@keys_app.command("list")
+def list_keys(config: ConfigOption = None, database: DatabaseOption = None) -> None:
+    """List keys (never their secrets)."""
+    for r in _store(_settings(config), database).list():
+        ports = ",".join(r.ports) if r.ports else "all ports"
+        state = f"revoked {r.revoked_at}" if r.revoked_at else "active"
+        typer.echo(
+            f"{r.key_id}  {r.client_id}  {r.organisation}  {','.join(r.roles)}  {ports}  "
+            f"created {r.created_at}  {state}"
+        )
+
+
+@keys_app.command("revoke")
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id shown by `keys list`.")],
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Revoke a key: the running gateway refuses it from the next request on."""
+    if not _store(_settings(config), database).revoke(key_id):
+        raise _fail(f"no active key {key_id}")
+    typer.echo(f"revoked {key_id}")
+
+
+DEMO_ROLES = ("trucker", "cargo_owner", "port_operator", "state_analyst", "auditor", "admin")
+
+
+def issue_demo_keys(database: Path) -> list[tuple[str, str]]:
+    """One key per role of the default policy, for the demo: (role, key)."""
+    store = ApiKeyStore(database)
+    return [
+        (role, store.create(client_id=f"demo-{role}", organisation="Demo", roles=[role])[0])
+        for role in DEMO_ROLES
+    ]
