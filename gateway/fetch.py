@@ -22,8 +22,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 
+from gateway import tracing
 from gateway.breaker import CircuitBreaker
 from gateway.cache import AnswerCache, CachedAnswer, Clock, PortCacheControl, answer_key
 from gateway.coalesce import Coalescer
@@ -77,8 +78,10 @@ class FanOut:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
         self._upstreams = upstreams
+        self._tracer = tracing.tracer(tracer_provider)
         self._cache = cache
         self._cache_settings = cache_settings or CacheSettings()
         breaker = breaker_settings or BreakerSettings()
@@ -105,10 +108,33 @@ class FanOut:
         bypass_cache: bool = False,
     ) -> list[PortOutcome]:
         """Outcomes in the order of ``queries``; ``deadline`` is a monotonic-clock instant."""
-        headers: dict[str, str] = {}
-        propagate.inject(headers)
-        request = _RequestContext(deadline, operation_name, headers, bypass_cache)
-        return list(await asyncio.gather(*(self._fetch_one(q, request) for q in queries)))
+        request = _RequestContext(deadline, operation_name, bypass_cache)
+        return list(await asyncio.gather(*(self._traced_fetch(q, request) for q in queries)))
+
+    async def _traced_fetch(self, query: PortQuery, request: "_RequestContext") -> PortOutcome:
+        """One CLIENT span per port; its context is what the port resolver continues."""
+        with self._tracer.start_as_current_span(
+            "portgate.fetch",
+            kind=trace.SpanKind.CLIENT,
+            attributes={"portgate.port": query.port.id, "portgate.fields": query.keys},
+        ) as span:
+            outcome = await self._fetch_one(query, request)
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "portgate.status": outcome.status,
+                        "portgate.attempts": outcome.attempts,
+                        "portgate.retries": max(outcome.attempts - 1, 0),
+                        "portgate.breaker": self._breakers[query.port.id].state.value,
+                    }
+                )
+                if outcome.cache_age is not None:
+                    span.set_attribute("portgate.cache_age_seconds", outcome.cache_age)
+                if outcome.failure is not None:
+                    span.set_attribute("portgate.error_code", outcome.failure.code)
+                    if outcome.answer is None:
+                        span.set_status(trace.StatusCode.ERROR, outcome.failure.code)
+            return outcome
 
     async def _fetch_one(self, query: PortQuery, request: "_RequestContext") -> PortOutcome:
         started = self._monotonic()
@@ -196,9 +222,9 @@ class FanOut:
     ) -> tuple[PortAnswer, int]:
         port = query.port
         upstream = self._upstreams[port.id]
-        port_request = PortRequest(
-            query.document, query.variables, request.operation_name, request.headers
-        )
+        headers: dict[str, str] = {}
+        propagate.inject(headers)  # the port fetch span that leads this (coalesced) fetch
+        port_request = PortRequest(query.document, query.variables, request.operation_name, headers)
         attempt = 0
         while True:
             attempt += 1
@@ -293,5 +319,4 @@ class FanOut:
 class _RequestContext:
     deadline: float
     operation_name: str | None
-    headers: dict[str, str]
     bypass_cache: bool

@@ -1,0 +1,133 @@
+"""OpenTelemetry for the gateway: a span per operation, per stage, per port fetch.
+
+Spans: ``graphql.operation`` (SERVER, continuing the caller's W3C trace context) with children
+``graphql.parse``, ``graphql.validate``, ``portgate.plan``, ``portgate.fetch`` (one CLIENT span per
+port, whose context travels to the port resolver in ``traceparent``) and ``portgate.merge``.
+
+Spans never carry a query's literal values or its variables (container numbers, references):
+the document is recorded with every literal masked, plus its hash.
+
+Export: :func:`configure_tracing` installs an OTLP/HTTP exporter when the standard
+``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` variable is set (with
+the other ``OTEL_*`` settings the SDK reads itself), and nothing when neither is.
+"""
+
+import hashlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FloatValueNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    StringValueNode,
+    Visitor,
+    print_ast,
+    visit,
+)
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from starlette.requests import Request
+from strawberry.extensions import SchemaExtension
+
+INSTRUMENTATION = "portgate"
+MASK = "<masked>"
+
+
+def configure_tracing(service_name: str = "portgate") -> TracerProvider | None:
+    """Export spans over OTLP/HTTP when the standard OTEL_EXPORTER_OTLP_* settings ask for it."""
+    if not (
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    ):
+        return None
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def tracer(provider: trace.TracerProvider | None = None) -> trace.Tracer:
+    return trace.get_tracer(INSTRUMENTATION, tracer_provider=provider)
+
+
+class _MaskLiterals(Visitor):
+    """Strings and numbers can be data (container numbers); enums and booleans name schema
+    values and stay."""
+
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> StringValueNode:
+        return StringValueNode(value=MASK)
+
+    def enter_int_value(self, node: IntValueNode, *_: Any) -> StringValueNode:
+        return StringValueNode(value=MASK)
+
+    def enter_float_value(self, node: FloatValueNode, *_: Any) -> StringValueNode:
+        return StringValueNode(value=MASK)
+
+
+def masked_document(document: DocumentNode) -> str:
+    """The document with every string and number literal replaced (enums and booleans kept)."""
+    return print_ast(visit(document, _MaskLiterals()))
+
+
+def document_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class TracingExtension(SchemaExtension):
+    """Spans for the operation and the parse and validate steps (strawberry hooks)."""
+
+    def __init__(self, *, provider: trace.TracerProvider | None = None) -> None:
+        self._tracer = tracer(provider)
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        request = _request(context.context)
+        parent = propagate.extract(dict(request.headers)) if request is not None else None
+        with self._tracer.start_as_current_span(
+            "graphql.operation", context=parent, kind=trace.SpanKind.SERVER
+        ) as span:
+            yield
+            if not span.is_recording():
+                return
+            document = context.graphql_document
+            if context.operation_name:
+                span.set_attribute("graphql.operation.name", context.operation_name)
+            if document is not None:
+                operation = next(
+                    (d for d in document.definitions if isinstance(d, OperationDefinitionNode)),
+                    None,
+                )
+                if operation is not None:
+                    span.set_attribute("graphql.operation.type", operation.operation.value)
+                span.set_attribute("graphql.document", masked_document(document))
+            if context.query:
+                span.set_attribute("graphql.document.hash", document_hash(context.query))
+            result = context.result
+            errors = getattr(result, "errors", None) or []
+            codes = sorted({str((e.extensions or {}).get("code", "")) for e in errors} - {""})
+            if codes:
+                span.set_attribute("portgate.error_codes", codes)
+
+    def on_parse(self) -> Iterator[None]:
+        with self._tracer.start_as_current_span("graphql.parse"):
+            yield
+
+    def on_validate(self) -> Iterator[None]:
+        with self._tracer.start_as_current_span("graphql.validate"):
+            yield
+
+
+def _request(request_context: Any) -> Request | None:
+    request = (
+        request_context.get("request")
+        if isinstance(request_context, dict)
+        else getattr(request_context, "request", None)
+    )
+    return request if isinstance(request, Request) else None
