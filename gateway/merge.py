@@ -88,12 +88,14 @@ def merge(plan: Plan, outcomes: list[PortOutcome], positions: dict[str, int]) ->
         if field_plan.spec.merge is MergeKind.METRIC_LIST and plan.access is not None:
             answers, withheld = _withhold_small_samples(field_plan, plan.access, answers)
             if withheld:
+                error = ForbiddenField(
+                    f"PortMetric.value withheld in {withheld} metric(s) whose sampleSize is "
+                    "below your role's minimum",
+                    "PortMetric.value",
+                )
+                extensions = {**error.extensions(), "withheld": withheld}
                 merged.errors.append(
-                    ForbiddenField(
-                        f"PortMetric.value withheld in {withheld} metric(s) whose sampleSize is "
-                        "below your role's minimum",
-                        "PortMetric.value",
-                    ).to_graphql(path=[field_plan.key])
+                    GraphQLError(error.message, path=[field_plan.key], extensions=extensions)
                 )
         # No port answered at all: unknown (null), never an empty list that reads as "none".
         merged.data[field_plan.key] = (

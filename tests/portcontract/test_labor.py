@@ -1,7 +1,7 @@
 import pytest
 
 from portcontract import schema_sdl
-from portcontract.labor import drop_labor_keys, is_labor_key
+from portcontract.labor import ALLOWED_KEYS, drop_labor_keys, is_labor_key
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,65 @@ def test_the_shared_schema_names_no_labor_data() -> None:
     names |= set(re.findall(r"\b(?:type|enum|input|scalar)\s+(\w+)", schema_sdl()))
     assert names, "the scan found no names: the pattern is broken"
     assert sorted(n for n in names if is_labor_key(n)) == []
+
+
+# Names that mark data tracking or monitoring labor (Cal. Gov. Code 12100.131(b)(3), DOMAIN.md),
+# listed here independently of portcontract.labor so that the scan does not only test itself.
+LABOR_NAME_PARTS = (
+    "driver", "worker", "employee", "gang", "shift", "crane", "clerk", "longshore", "ilwu",
+    "crew", "person", "people", "operator", "productivity", "licence", "license", "twic",
+    "rfid", "plate", "gps", "badge", "lane", "moves", "movecount", "perhour", "perhr",
+)  # fmt: skip
+
+
+def schema_names(sdl: str) -> set[str]:
+    """Every name the schema declares: types, fields, arguments, enum values, input fields."""
+    from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType, build_schema
+
+    schema = build_schema(sdl)
+    names = set()
+    for type_name, type_ in schema.type_map.items():
+        if type_name.startswith("__"):
+            continue
+        names.add(type_name)
+        if isinstance(type_, GraphQLObjectType | GraphQLInputObjectType):
+            for field_name, field in type_.fields.items():
+                names.add(field_name)
+                names.update(getattr(field, "args", {}) or {})
+        elif isinstance(type_, GraphQLEnumType):
+            names.update(type_.values)
+    return names
+
+
+def labor_names(names: set[str]) -> list[str]:
+    """Names containing a labor word, except a vessel's or terminal's operating company."""
+    found = []
+    for name in names:
+        flat = name.lower().replace("_", "")
+        if flat in ALLOWED_KEYS:
+            continue
+        if any(part in flat for part in LABOR_NAME_PARTS):
+            found.append(name)
+    return sorted(found)
+
+
+def test_the_exported_schema_has_no_labor_names() -> None:
+    names = schema_names(schema_sdl())
+    assert len(names) > 100  # the scan reached types, fields, arguments and enum values
+    assert labor_names(names) == []
+
+
+def test_the_scan_would_catch_a_labor_field_and_keeps_the_operating_company() -> None:
+    planted = (
+        schema_sdl().replace(
+            "type Container {", "type Container {\n  craneOperatorID: String\n  gangShift: String"
+        )
+        + "\nenum WorkerRole { CLERK }\n"
+    )
+    assert labor_names(schema_names(planted)) == [
+        "CLERK",
+        "WorkerRole",
+        "craneOperatorID",
+        "gangShift",
+    ]
+    assert "vesselOperatorSMDGLinerCode" in schema_names(schema_sdl())  # the carrier stays
