@@ -7,8 +7,8 @@ nothing for a slow KDF to protect against guessing, and a fast hash keeps the ch
 every request. Hashes are compared with :func:`hmac.compare_digest`.
 
 Every key is bound to a client id, an organisation, roles and, optionally, ports. The gateway
-reads the row on every request (one primary-key lookup, ~10-20 us measured), so a revocation
-takes effect on the next request, without a restart or a cache to wait out.
+reads the row on every request (one primary-key lookup: ~7 us measured with 1,000 keys), so a
+revocation takes effect on the next request, without a restart or a cache to wait out.
 """
 
 import hashlib
