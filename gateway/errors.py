@@ -10,6 +10,8 @@ translated into these at exactly one place each (:mod:`gateway.upstream`, :mod:`
     ├── Unauthenticated               UNAUTHENTICATED     no usable credential (HTTP 401)
     ├── ForbiddenField                FORBIDDEN_FIELD     the policy withholds a field from the
     │                                                     caller's roles (null, or HTTP 403)
+    ├── AuditUnavailable              AUDIT_UNAVAILABLE   auditing is required and the audit
+    │                                                     store failed: the answer is withheld
     └── PortFailure                   (names the port)
         ├── PortTimeout               PORT_TIMEOUT        the port's own timeout passed
         ├── DeadlineExceeded          DEADLINE_EXCEEDED   the query's deadline passed first
@@ -75,6 +77,16 @@ class ForbiddenField(GatewayError):
         if self.ports:
             extensions["ports"] = self.ports
         return extensions
+
+
+class AuditUnavailable(GatewayError):
+    """The audit store could not record an operation while ``audit.required`` is on: the
+    operation fails closed. The message never names the store (its URL may hold a password)."""
+
+    code = "AUDIT_UNAVAILABLE"
+
+    def __init__(self, message: str = "the audit trail is unavailable: no answer is given") -> None:
+        super().__init__(message)
 
 
 class PortFailure(GatewayError):
