@@ -266,6 +266,39 @@ class PolicySettings(_Strict):
     )
 
 
+AUDIT_STORE_URL = "sqlite:///portgate-audit.sqlite3"
+
+
+class AuditSettings(_Strict):
+    """The audit trail: one record per operation, hash-chained (see gateway/audit.py)."""
+
+    store: str = Field(
+        AUDIT_STORE_URL,
+        description="Where records are kept: `sqlite:///relative/file.sqlite3` (relative to the "
+        "working directory), `sqlite:////absolute/file.sqlite3`, or `postgresql://...` for a "
+        "trail shared by several replicas. May hold a password: never printed.",
+        repr=False,
+    )
+    required: bool = Field(
+        False,
+        description="Fail an operation closed (AUDIT_UNAVAILABLE, no answer) when its record "
+        "cannot be written; else the failure is logged and counted, and the answer goes out.",
+    )
+    queue_size: int = Field(
+        10_000,
+        ge=1,
+        description="Records waiting for the store (when not required) before new ones are "
+        "dropped, logged and counted.",
+    )
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("use sqlite:///path or postgresql://...")
+        return value
+
+
 class ResolvedPort(_Strict):
     """A port with its defaults applied: what the fan-out uses."""
 
@@ -300,6 +333,7 @@ class GatewaySettings(BaseSettings):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @model_validator(mode="after")
     def _unique_ports(self) -> "GatewaySettings":
