@@ -96,19 +96,16 @@ class PostgresAuditStore:
 
     @classmethod
     async def open(cls, url: str, *, max_size: int = POOL_MAX_SIZE) -> "PostgresAuditStore":
+        # One direct connection first: it fails fast, with libpq's own reason, when the
+        # database cannot be reached (a pool would retry until its timeout).
+        async with await AsyncConnection.connect(url) as db, db.transaction():
+            await db.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_KEY,))
+            await db.execute(_SCHEMA)
         pool: AsyncConnectionPool[AsyncConnection[tuple[Any, ...]]] = AsyncConnectionPool(
             url, min_size=1, max_size=max_size, open=False
         )
-        await pool.open(wait=True)
-        store = cls(pool)
-        try:
-            async with pool.connection() as db, db.transaction():
-                await db.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_KEY,))
-                await db.execute(_SCHEMA)
-        except BaseException:
-            await pool.close()
-            raise
-        return store
+        await pool.open()
+        return cls(pool)
 
     # -- writing ------------------------------------------------------------------------------
 
