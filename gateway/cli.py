@@ -5,6 +5,7 @@ portgate demo                             the gateway + five simulated ports, on
 portgate schema export | check            write / compare schema.graphql
 portgate config check portgate.yaml       validate a config file and explain every error
 portgate keys create | list | revoke      API keys (see gateway/cli_keys.py)
+portgate audit verify | search | export   the audit trail (see gateway/cli_audit.py)
 """
 
 import asyncio
@@ -18,6 +19,7 @@ import typer
 import uvicorn
 
 from gateway.app import create_app
+from gateway.cli_audit import audit_app
 from gateway.cli_keys import issue_demo_keys, keys_app
 from gateway.config import ConfigError, GatewaySettings, load_settings
 from gateway.policy_file import PolicyError
@@ -33,6 +35,7 @@ config_app = typer.Typer(help="Gateway configuration files.")
 app.add_typer(schema_app, name="schema")
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file (see README).")
