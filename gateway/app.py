@@ -4,6 +4,7 @@ POST/GET /graphql   the shared cargo schema, answered live by every relevant por
 GET      /graphql   GraphiQL (when enabled and asked for by a browser)
 GET      /healthz   liveness: the process answers
 GET      /readyz    readiness: configured with at least one port
+GET      /metrics   Prometheus metrics (gateway/metrics.py)
 """
 
 import contextlib
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import orjson
 from cross_web import HTTPException
+from opentelemetry import trace
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -32,11 +34,15 @@ from gateway.fetch import FanOut
 from gateway.http.authenticate import Authenticate
 from gateway.http.body_limit import BodySizeLimit
 from gateway.http.responses import ORJSONResponse, graphql_error_response
+from gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from gateway.metrics import GatewayMetrics
+from gateway.observe import OperationObserver
 from gateway.oidc import OidcVerifier
 from gateway.pipeline import QueryPipeline
 from gateway.policy_file import PolicyStore
 from gateway.request_errors import RequestErrorCodes
 from gateway.schema import build_schema
+from gateway.tracing import TracingExtension
 from gateway.upstream import GraphQLOverHTTP, PortUpstream
 
 PARSER_CACHE_SIZE = 1024
@@ -95,9 +101,15 @@ def build_authenticator(
     return authenticator, keys
 
 
-def create_app(settings: GatewaySettings, *, client: httpx.AsyncClient | None = None) -> Starlette:
+def create_app(
+    settings: GatewaySettings,
+    *,
+    client: httpx.AsyncClient | None = None,
+    tracer_provider: trace.TracerProvider | None = None,
+) -> Starlette:
     """The gateway app. Pass ``client`` to reach ports through your own transport (tests);
-    otherwise the app owns one pooled client for its life."""
+    otherwise the app owns one pooled client for its life. Spans go to ``tracer_provider``,
+    by default the global one (see :func:`gateway.tracing.configure_tracing`)."""
     owns_client = client is None
     http = client or httpx.AsyncClient(
         limits=httpx.Limits(
@@ -115,7 +127,10 @@ def create_app(settings: GatewaySettings, *, client: httpx.AsyncClient | None = 
         cache_settings=settings.cache,
         breaker_settings=settings.breaker,
         retry_settings=settings.retry,
+        tracer_provider=tracer_provider,
     )
+    metrics = GatewayMetrics(lambda: {p.id: fan_out.breaker(p.id).state for p in ports})
+    observer = OperationObserver(metrics)
     graphql_schema = build_schema()._schema
     policy = PolicyStore(settings.policy.file, graphql_schema, [p.id for p in ports])
     pipeline = QueryPipeline(
@@ -125,15 +140,20 @@ def create_app(settings: GatewaySettings, *, client: httpx.AsyncClient | None = 
         settings.deadline,
         policy=policy,
         reject_denied=settings.policy.on_denied == "reject",
+        tracer_provider=tracer_provider,
     )
     authenticator, api_keys = build_authenticator(settings.auth, http)
     schema = build_schema(
         [
-            RequestErrorCodes,  # first, so that it sees what the caches raise
+            partial(TracingExtension, provider=tracer_provider),  # spans around all the rest
+            partial(RequestErrorCodes, observer=observer),  # sees what the caches raise
             partial(ParserCache, maxsize=PARSER_CACHE_SIZE),
             partial(ValidationCache, maxsize=VALIDATION_CACHE_SIZE),
             partial(
-                FanOutExtension, pipeline=pipeline, cache_bypass_roles=settings.cache.bypass_roles
+                FanOutExtension,
+                pipeline=pipeline,
+                cache_bypass_roles=settings.cache.bypass_roles,
+                observer=observer,
             ),
         ]
     )
@@ -141,6 +161,9 @@ def create_app(settings: GatewaySettings, *, client: httpx.AsyncClient | None = 
 
     async def healthz(_: Request) -> Response:
         return ORJSONResponse({"status": "ok"})
+
+    async def prometheus(_: Request) -> Response:
+        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     async def readyz(_: Request) -> Response:
         ready = bool(ports)
@@ -170,6 +193,7 @@ def create_app(settings: GatewaySettings, *, client: httpx.AsyncClient | None = 
             Route("/graphql", view, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", prometheus),
         ],
         middleware=list(middleware),
         lifespan=lifespan,
