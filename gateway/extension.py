@@ -7,8 +7,9 @@ Like every extension hook, it must never raise: an exception here would null the
 """
 
 import logging
+import time
 import uuid
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Iterator
 from typing import Any
 
 from graphql import ExecutionResult, GraphQLError
@@ -17,6 +18,8 @@ from strawberry.extensions import SchemaExtension
 
 from gateway.auth import principal_of
 from gateway.errors import Unauthenticated
+from gateway.fetch import PortOutcome
+from gateway.observe import OperationObserver
 from gateway.pipeline import QueryPipeline
 from gateway.request_errors import set_status
 
@@ -25,13 +28,36 @@ log = logging.getLogger(__name__)
 
 class FanOutExtension(SchemaExtension):
     def __init__(
-        self, *, pipeline: QueryPipeline, cache_bypass_roles: Collection[str] = ()
+        self,
+        *,
+        pipeline: QueryPipeline,
+        cache_bypass_roles: Collection[str] = (),
+        observer: OperationObserver | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._cache_bypass_roles = frozenset(cache_bypass_roles)
+        self._observer = observer
         self._sources: list[dict[str, Any]] | None = None
+        self._started = time.perf_counter()
+        self._executed = False
+        self._status: int | None = None
+        self._outcomes: list[PortOutcome] = []
+
+    def on_operation(self) -> Iterator[None]:
+        self._started = time.perf_counter()
+        yield
+        # Documents rejected before execution are recorded by RequestErrorCodes.
+        if self._executed and self._observer is not None:
+            self._observer.finished(
+                operation_name=self.execution_context.operation_name,
+                seconds=time.perf_counter() - self._started,
+                result=self.execution_context.result,
+                status=self._status,
+                outcomes=self._outcomes,
+            )
 
     async def on_execute(self) -> AsyncIterator[None]:
+        self._executed = True
         context = self.execution_context
         document = context.graphql_document
         request = _request(context.context)
@@ -40,6 +66,7 @@ class FanOutExtension(SchemaExtension):
             # Never happens behind the authentication middleware; if it does, fail closed.
             refusal = Unauthenticated("the request was not authenticated")
             context.result = ExecutionResult(None, [refusal.to_graphql()])
+            self._status = 401
             set_status(context.context, 401)
         elif document is not None and context.result is None and principal is not None:
             try:
@@ -62,6 +89,8 @@ class FanOutExtension(SchemaExtension):
                 if outcome is not None:
                     context.result = outcome.result
                     self._sources = outcome.sources
+                    self._outcomes = outcome.outcomes
+                    self._status = outcome.status
                     if outcome.status is not None:
                         set_status(context.context, outcome.status)
         yield

@@ -26,11 +26,13 @@ from graphql import (
     get_operation_ast,
 )
 from graphql.execution.values import get_variable_values
+from opentelemetry import trace
 
+from gateway import tracing
 from gateway.auth import Principal
 from gateway.config import ResolvedPort
 from gateway.errors import BadUserInput
-from gateway.fetch import FanOut
+from gateway.fetch import FanOut, PortOutcome
 from gateway.merge import merge
 from gateway.plan import Plan, Planner
 from gateway.policy_file import PolicyStore
@@ -43,6 +45,8 @@ class OperationResult:
     result: ExecutionResult
     sources: list[dict[str, Any]] = field(default_factory=list)
     status: int | None = None  # HTTP status when the request itself fails: 400, or 403 (policy)
+    plan: Plan | None = None  # what was asked and denied (for the audit trail)
+    outcomes: list[PortOutcome] = field(default_factory=list)  # what each port gave
 
 
 class QueryPipeline:
@@ -57,7 +61,9 @@ class QueryPipeline:
         *,
         policy: PolicyStore,
         reject_denied: bool = False,
+        tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
+        self._tracer = tracing.tracer(tracer_provider)
         self._schema = schema
         self._policy = policy
         self._reject_denied = reject_denied  # policy.on_denied: reject
@@ -93,20 +99,29 @@ class QueryPipeline:
         fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        access = self._policy.current.access(principal)
-        plan = self._planner.plan(operation, fragments, coerced, access)
+        with self._tracer.start_as_current_span("portgate.plan") as span:
+            access = self._policy.current.access(principal)
+            plan = self._planner.plan(operation, fragments, coerced, access)
+            span.set_attribute("portgate.ports", [q.port.id for q in plan.port_queries])
         if plan.forbidden and self._reject_denied:
-            return OperationResult(ExecutionResult(None, plan.forbidden), status=403)
+            return OperationResult(ExecutionResult(None, plan.forbidden), status=403, plan=plan)
         if not plan.fields and not plan.failed_keys:
             return None
-        outcomes = await self._fan_out.fetch(
-            plan.port_queries, started + self._deadline, operation_name, bypass_cache=bypass_cache
-        )
-        merged = merge(plan, outcomes, self._positions)
-        local, local_errors = self._introspect(plan, operation, document, raw_variables)
-        data = {key: local[key] if key in local else merged.data.get(key) for key in plan.order}
+        with self._tracer.start_as_current_span("portgate.fetch_all"):
+            outcomes = await self._fan_out.fetch(
+                plan.port_queries,
+                started + self._deadline,
+                operation_name,
+                bypass_cache=bypass_cache,
+            )
+        with self._tracer.start_as_current_span("portgate.merge"):
+            merged = merge(plan, outcomes, self._positions)
+            local, local_errors = self._introspect(plan, operation, document, raw_variables)
+            data = {key: local.get(key, merged.data.get(key)) for key in plan.order}
         errors = plan.errors + merged.errors + local_errors
-        return OperationResult(ExecutionResult(data, errors or None), merged.sources)
+        return OperationResult(
+            ExecutionResult(data, errors or None), merged.sources, plan=plan, outcomes=outcomes
+        )
 
     def _introspect(
         self,

@@ -8,18 +8,28 @@ Judged in ``get_results``, the one hook strawberry runs on every path: the parse
 from inside the parse step, and then no other hook resumes.
 """
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
+from graphql import ExecutionResult
 from strawberry.extensions import SchemaExtension
+
+from gateway.observe import OperationObserver
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 
 
 class RequestErrorCodes(SchemaExtension):
-    def __init__(self) -> None:
+    def __init__(self, *, observer: OperationObserver | None = None) -> None:
+        self._observer = observer
         self._executed = False
+        self._started = time.perf_counter()
+
+    def on_operation(self) -> Iterator[None]:
+        self._started = time.perf_counter()
+        yield
 
     def on_execute(self) -> Iterator[None]:
         self._executed = True
@@ -34,6 +44,13 @@ class RequestErrorCodes(SchemaExtension):
         for error in errors:
             error.extensions = {"code": code, **(error.extensions or {})}
         set_status(context.context, 400)
+        if self._observer is not None:
+            self._observer.finished(
+                operation_name=context.operation_name,
+                seconds=time.perf_counter() - self._started,
+                result=ExecutionResult(None, list(errors)),
+                status=400,
+            )
         return {}
 
 

@@ -2,10 +2,11 @@
 whose tampering ``verify`` names."""
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -252,3 +253,16 @@ async def test_postgres_refuses_update_delete_and_truncate() -> None:
 async def test_unknown_store_urls_are_refused() -> None:
     with pytest.raises(ValueError, match="sqlite:///"):
         await open_audit_store("mysql://localhost/audit")
+
+
+def test_the_record_hashes_its_document_and_keeps_time_in_utc() -> None:
+    record = sample(1, time=datetime(2026, 11, 2, 10, 0, tzinfo=timezone(timedelta(hours=2))))
+    assert record.time == datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    assert record.document_hash == hashlib.sha256(record.document.encode()).hexdigest()
+    assert '"time":"2026-11-02T08:00:00.000000Z"' in canonical_json(record)
+    with pytest.raises(ValueError, match="sha256"):
+        sample(1, document_hash="0" * 64)
+    with pytest.raises(ValueError, match="time zone"):
+        sample(1, time=datetime(2026, 11, 2, 8, 0))
+    with pytest.raises(ValueError, match="Extra inputs"):
+        sample(1, data={"containers": []})  # there is no place for returned data

@@ -1,0 +1,94 @@
+"""Prometheus metrics, served at ``/metrics``.
+
+    portgate_requests_total{operation,outcome}           operations by name and outcome
+    portgate_request_duration_seconds{outcome}          whole-operation latency
+    portgate_port_request_duration_seconds{port,status} per-port latency (ok, cached, stale, ...)
+    portgate_cache_lookups_total{port,result}           hit | miss | stale
+    portgate_port_breaker_state{port}                   0 closed, 1 half-open, 2 open
+    portgate_policy_denials_total{coordinate}           fields withheld by the policy
+    portgate_audit_records_total{result}                written | failed | dropped
+
+Labels stay bounded: operation names are chosen by clients, so only the first
+``MAX_OPERATION_NAMES`` well-formed names get a label of their own, the rest count as ``other``.
+Each app has its own registry (several apps in one process, as in tests, never collide).
+"""
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from gateway.breaker import BreakerState
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MAX_OPERATION_NAMES = 200
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_BREAKER_VALUE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class _BreakerStates(Collector):
+    def __init__(self, states: Callable[[], Mapping[str, BreakerState]]) -> None:
+        self._states = states
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "portgate_port_breaker_state",
+            "Circuit breaker per port: 0 closed, 1 half-open, 2 open",
+            labels=["port"],
+        )
+        for port, state in self._states().items():
+            gauge.add_metric([port], _BREAKER_VALUE[state])
+        yield gauge
+
+
+class GatewayMetrics:
+    def __init__(self, breaker_states: Callable[[], Mapping[str, BreakerState]]) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "portgate_requests", "GraphQL operations", ["operation", "outcome"], registry=r
+        )
+        self.request_seconds = Histogram(
+            "portgate_request_duration_seconds", "Operation latency", ["outcome"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.port_seconds = Histogram(
+            "portgate_port_request_duration_seconds", "Latency of each port's part",
+            ["port", "status"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.cache = Counter(
+            "portgate_cache_lookups", "Cache lookups per port", ["port", "result"], registry=r
+        )
+        self.denials = Counter(
+            "portgate_policy_denials", "Fields withheld by the policy", ["coordinate"], registry=r
+        )
+        self.audit = Counter(
+            "portgate_audit_records", "Audit records by result", ["result"], registry=r
+        )
+        r.register(_BreakerStates(breaker_states))
+        self._operation_names: set[str] = set()
+
+    def operation_label(self, name: str | None) -> str:
+        if not name:
+            return "anonymous"
+        if name in self._operation_names:
+            return name
+        if _NAME.match(name) and len(self._operation_names) < MAX_OPERATION_NAMES:
+            self._operation_names.add(name)
+            return name
+        return "other"
+
+    def observe_operation(self, name: str | None, outcome: str, seconds: float) -> None:
+        self.requests.labels(self.operation_label(name), outcome).inc()
+        self.request_seconds.labels(outcome).observe(seconds)
+
+    def observe_port(self, port: str, status: str, seconds: float) -> None:
+        self.port_seconds.labels(port, status).observe(seconds)
+        result = {"cached": "hit", "stale": "stale"}.get(status, "miss")
+        self.cache.labels(port, result).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
