@@ -7,7 +7,6 @@ raises into the request.
 
 import logging
 from collections.abc import Sequence
-
 from typing import Any
 
 from gateway.fetch import PortOutcome
