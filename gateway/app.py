@@ -5,6 +5,7 @@ GET      /graphql   GraphiQL (when enabled and asked for by a browser)
 GET      /healthz   liveness: the process answers
 GET      /readyz    readiness: configured with at least one port
 GET      /metrics   Prometheus metrics (gateway/metrics.py)
+GET      /audit/... the audit trail, for auditors (gateway/audit_api.py)
 """
 
 import contextlib
@@ -26,6 +27,8 @@ from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
 from gateway.apikeys import ApiKeyStore
+from gateway.audit_api import audit_routes
+from gateway.audit_trail import AuditTrail
 from gateway.auth import Authenticator
 from gateway.cache import AnswerCache, memory_cache, redis_cache
 from gateway.config import API_KEY_DATABASE_NAME, AuthSettings, CacheSettings, GatewaySettings
@@ -129,9 +132,12 @@ def create_app(
         retry_settings=settings.retry,
         tracer_provider=tracer_provider,
     )
-    metrics = GatewayMetrics(lambda: {p.id: fan_out.breaker(p.id).state for p in ports})
-    observer = OperationObserver(metrics)
     graphql_schema = build_schema()._schema
+    metrics = GatewayMetrics(
+        lambda: {p.id: fan_out.breaker(p.id).state for p in ports},
+        lambda: observer.audit_counts(),
+    )
+    observer = OperationObserver(metrics, graphql_schema)
     policy = PolicyStore(settings.policy.file, graphql_schema, [p.id for p in ports])
     pipeline = QueryPipeline(
         graphql_schema,
@@ -174,9 +180,15 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        observer.trail = await AuditTrail.open(
+            settings.audit.store,
+            required=settings.audit.required,
+            queue_size=settings.audit.queue_size,
+        )
         try:
             yield
         finally:
+            await observer.trail.close()  # writes what is still queued
             if cache is not None:
                 await cache.close()
             if api_keys is not None:
@@ -194,6 +206,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", prometheus),
+            *audit_routes(authenticator, lambda: observer.trail),
         ],
         middleware=list(middleware),
         lifespan=lifespan,

@@ -35,7 +35,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from pydantic import (
@@ -47,6 +47,8 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.config import parse_duration
+
 GENESIS_HASH = "0" * 64
 DEFAULT_SEARCH_LIMIT = 100
 MAX_SEARCH_LIMIT = 10_000
@@ -56,6 +58,20 @@ Outcome = Literal["ok", "partial", "error", "rejected"]
 CacheUse = Literal["fresh", "cached", "stale", "none"]
 Problem = Literal["edited", "deleted", "reordered"]
 Progress = Callable[[int], None]
+
+
+def parse_time(text: str | None, now: datetime | None = None) -> datetime | None:
+    """An ISO 8601 date or datetime (UTC unless zoned), or a duration back from now (``24h``)."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            return (now or datetime.now(UTC)) - timedelta(seconds=parse_duration(text))
+        except ValueError:
+            raise ValueError(f"{text!r}: use 2026-11-02, 2026-11-02T08:00Z or 24h") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def format_time(moment: datetime) -> str:

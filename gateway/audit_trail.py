@@ -91,6 +91,11 @@ class AuditTrail:
             self.dropped += 1
             log.error("audit record dropped: %d records wait for the store", self._queue.qsize())
 
+    async def flush(self) -> None:
+        """Wait until every record queued so far has been offered to the store."""
+        if self._writer is not None:
+            await self._queue.join()
+
     async def close(self) -> None:
         """Write what is queued, stop the writer and close the store."""
         self._closed = True

@@ -84,16 +84,21 @@ def demo(
             _temporary_directory() as keys_dir,
         ):
             database = keys_dir / "demo-keys.sqlite3"
+            audit_store = f"sqlite:///{keys_dir / 'demo-audit.sqlite3'}"
             settings = load_settings(
                 None,
                 ports=[{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
                 auth={"api_keys": {"database": database}},
+                audit={"store": audit_store},
             )
             for p in ports:
                 typer.echo(f"  {p.id}  {p.name:<24} resolver {p.resolver_url}  ({p.kind})")
             typer.echo("Without a key you are `public`. Demo API keys (X-API-Key header):")
             for role, key in issue_demo_keys(database):
                 typer.echo(f"  {role:<14} {key}")
+            typer.echo(
+                f"Audit trail (while the demo runs): portgate audit search --store {audit_store}"
+            )
             typer.secho(f"GraphiQL: http://{host}:{port}/graphql", fg="green", bold=True)
             server = uvicorn.Server(
                 uvicorn.Config(create_app(settings), host=host, port=port, log_level="info")

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -30,8 +30,9 @@ from gateway.audit import (
     describe_url,
     export_jsonl,
     open_audit_store,
+    parse_time,
 )
-from gateway.config import ConfigError, load_settings, parse_duration
+from gateway.config import ConfigError, load_settings
 
 audit_app = typer.Typer(help="The audit trail: verify its hash chain, search it, export it.")
 
@@ -99,20 +100,11 @@ def _progress(length: int, label: str) -> Iterator[Progress]:
         yield lambda done: bar.update(done - bar.pos)
 
 
-def parse_time(text: str | None, now: datetime | None = None) -> datetime | None:
-    """An ISO 8601 date or datetime (UTC unless zoned), or a duration back from now."""
-    if text is None:
-        return None
+def _time(text: str | None) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        try:
-            return (now or datetime.now(UTC)) - timedelta(seconds=parse_duration(text))
-        except ValueError:
-            raise typer.BadParameter(
-                f"{text!r}: use 2026-11-02, 2026-11-02T08:00Z or 24h"
-            ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        return parse_time(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _filter(
@@ -127,7 +119,7 @@ def _filter(
     trace: str | None = None,
 ) -> AuditFilter:
     return AuditFilter(
-        client_id=client, organisation=org, since=parse_time(since), until=parse_time(until),
+        client_id=client, organisation=org, since=_time(since), until=_time(until),
         port=port, operation_name=operation, denied=denied, outcome=outcome, trace_id=trace,
     )  # fmt: skip
 

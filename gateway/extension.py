@@ -9,7 +9,7 @@ Like every extension hook, it must never raise: an exception here would null the
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Collection, Iterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 from graphql import ExecutionResult, GraphQLError
@@ -17,10 +17,11 @@ from starlette.requests import Request
 from strawberry.extensions import SchemaExtension
 
 from gateway.auth import principal_of
-from gateway.errors import Unauthenticated
+from gateway.errors import AuditUnavailable, Unauthenticated
 from gateway.fetch import PortOutcome
-from gateway.observe import OperationObserver
+from gateway.observe import OperationObserver, current_trace_id
 from gateway.pipeline import QueryPipeline
+from gateway.plan import Plan
 from gateway.request_errors import set_status
 
 log = logging.getLogger(__name__)
@@ -41,20 +42,35 @@ class FanOutExtension(SchemaExtension):
         self._started = time.perf_counter()
         self._executed = False
         self._status: int | None = None
+        self._plan: Plan | None = None
         self._outcomes: list[PortOutcome] = []
 
-    def on_operation(self) -> Iterator[None]:
+    async def on_operation(self) -> AsyncIterator[None]:
         self._started = time.perf_counter()
+        trace_id = current_trace_id()  # inside the operation's span
         yield
         # Documents rejected before execution are recorded by RequestErrorCodes.
-        if self._executed and self._observer is not None:
-            self._observer.finished(
-                operation_name=self.execution_context.operation_name,
-                seconds=time.perf_counter() - self._started,
-                result=self.execution_context.result,
+        if not self._executed or self._observer is None:
+            return
+        context = self.execution_context
+        request = _request(context.context)
+        try:
+            await self._observer.finished(
+                context,
+                started=self._started,
+                trace_id=trace_id,
+                principal=None if request is None else principal_of(request.state),
+                result=context.result,
                 status=self._status,
+                plan=self._plan,
                 outcomes=self._outcomes,
             )
+        except AuditUnavailable as exc:  # auditing is required: no record, no answer
+            result = context.result
+            if result is not None:  # the very object strawberry is about to send
+                result.data = None
+                result.errors = [exc.to_graphql()]
+            set_status(context.context, 503)
 
     async def on_execute(self) -> AsyncIterator[None]:
         self._executed = True
@@ -89,6 +105,7 @@ class FanOutExtension(SchemaExtension):
                 if outcome is not None:
                     context.result = outcome.result
                     self._sources = outcome.sources
+                    self._plan = outcome.plan
                     self._outcomes = outcome.outcomes
                     self._status = outcome.status
                     if outcome.status is not None:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from gateway.breaker import BreakerState
@@ -44,8 +44,25 @@ class _BreakerStates(Collector):
         yield gauge
 
 
+class _AuditCounts(Collector):
+    def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        counter = CounterMetricFamily(
+            "portgate_audit_records", "Audit records by result", labels=["result"]
+        )
+        for result, count in self._counts().items():
+            counter.add_metric([result], count)
+        yield counter
+
+
 class GatewayMetrics:
-    def __init__(self, breaker_states: Callable[[], Mapping[str, BreakerState]]) -> None:
+    def __init__(
+        self,
+        breaker_states: Callable[[], Mapping[str, BreakerState]],
+        audit_counts: Callable[[], Mapping[str, int]] = dict,
+    ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -65,10 +82,8 @@ class GatewayMetrics:
         self.denials = Counter(
             "portgate_policy_denials", "Fields withheld by the policy", ["coordinate"], registry=r
         )
-        self.audit = Counter(
-            "portgate_audit_records", "Audit records by result", ["result"], registry=r
-        )
         r.register(_BreakerStates(breaker_states))
+        r.register(_AuditCounts(audit_counts))
         self._operation_names: set[str] = set()
 
     def operation_label(self, name: str | None) -> str:

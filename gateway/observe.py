@@ -1,20 +1,34 @@
-"""What the gateway records about each finished operation: metrics now, the audit trail next.
+"""What the gateway records about each finished operation: metrics and one audit record.
 
 Called once per operation, after its response is built: by the fan-out extension for operations
-that ran, and by the request-error extension for documents rejected before running. It never
-raises into the request.
+that ran, and by the request-error extension for documents rejected before running. The audit
+record holds who asked what, which ports answered and how, and what was denied, never any data a
+port returned. Recording never raises into the request, except
+:class:`~gateway.errors.AuditUnavailable` when
+the configuration requires every operation to be audited (the caller then fails the query).
 """
 
 import logging
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+from graphql import GraphQLObjectType, GraphQLSchema, OperationDefinitionNode
+from opentelemetry import trace
+from strawberry.types import ExecutionContext
+
+from gateway.audit import AuditRecord, PortUse
+from gateway.audit_trail import AuditTrail
+from gateway.auth import Principal
 from gateway.fetch import PortOutcome
 from gateway.metrics import GatewayMetrics
+from gateway.plan import Plan
 
 log = logging.getLogger(__name__)
 
 AnyResult = Any  # graphql-core's or strawberry's ExecutionResult (both have data and errors)
+_CACHE_USE = {"ok": "fresh", "cached": "cached", "stale": "stale"}
 
 
 def outcome_of(result: AnyResult, status: int | None) -> str:
@@ -26,34 +40,136 @@ def outcome_of(result: AnyResult, status: int | None) -> str:
     return "partial" if result.errors else "ok"
 
 
+def _extensions(result: AnyResult) -> list[dict[str, Any]]:
+    return [e.extensions or {} for e in (getattr(result, "errors", None) or ())]
+
+
 def denied_coordinates(result: AnyResult) -> list[str]:
     """Schema coordinates the policy withheld, from the FORBIDDEN_FIELD errors."""
-    coordinates = []
-    for error in (result.errors if result is not None else None) or ():
-        extensions = error.extensions or {}
-        if extensions.get("code") == "FORBIDDEN_FIELD" and "coordinate" in extensions:
-            coordinates.append(str(extensions["coordinate"]))
-    return coordinates
+    return [
+        str(x["coordinate"])
+        for x in _extensions(result)
+        if x.get("code") == "FORBIDDEN_FIELD" and "coordinate" in x
+    ]
+
+
+def current_trace_id() -> str | None:
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
 
 
 class OperationObserver:
-    def __init__(self, metrics: GatewayMetrics) -> None:
+    def __init__(self, metrics: GatewayMetrics, schema: GraphQLSchema) -> None:
         self.metrics = metrics
+        self.trail: AuditTrail | None = None  # opened with the app (lifespan)
+        self._schema = schema
 
-    def finished(
+    async def finished(
         self,
+        context: ExecutionContext,
         *,
-        operation_name: str | None,
-        seconds: float,
+        started: float,
+        trace_id: str | None,
+        principal: Principal | None,
         result: AnyResult,
         status: int | None,
+        plan: Plan | None = None,
         outcomes: Sequence[PortOutcome] = (),
     ) -> None:
+        seconds = time.perf_counter() - started
+        outcome = outcome_of(result, status)
         try:
-            self.metrics.observe_operation(operation_name, outcome_of(result, status), seconds)
-            for port in outcomes:
-                self.metrics.observe_port(port.port.id, port.status, port.latency)
-            for coordinate in denied_coordinates(result):
-                self.metrics.denials.labels(coordinate).inc()
-        except Exception:  # metrics must never break a query
-            log.exception("recording metrics failed")
+            self._count(context.operation_name, outcome, seconds, result, outcomes)
+            record = self._record(
+                context, seconds, outcome, trace_id, principal, result, plan, outcomes
+            )
+        except Exception:  # never let bookkeeping break a query
+            log.exception("recording the operation failed")
+            return
+        if self.trail is not None:
+            # AuditUnavailable (required mode only) goes to the caller, which fails the query.
+            await self.trail.record(record)
+
+    def audit_counts(self) -> dict[str, int]:
+        trail = self.trail
+        if trail is None:
+            return {}
+        return {"written": trail.written, "failed": trail.failed, "dropped": trail.dropped}
+
+    def _count(
+        self,
+        operation_name: str | None,
+        outcome: str,
+        seconds: float,
+        result: AnyResult,
+        outcomes: Sequence[PortOutcome],
+    ) -> None:
+        self.metrics.observe_operation(operation_name, outcome, seconds)
+        for port in outcomes:
+            self.metrics.observe_port(port.port.id, port.status, port.latency)
+        for coordinate in denied_coordinates(result):
+            self.metrics.denials.labels(coordinate).inc()
+
+    def _record(
+        self,
+        context: ExecutionContext,
+        seconds: float,
+        outcome: str,
+        trace_id: str | None,
+        principal: Principal | None,
+        result: AnyResult,
+        plan: Plan | None,
+        outcomes: Sequence[PortOutcome],
+    ) -> AuditRecord:
+        extensions = _extensions(result)
+        return AuditRecord(
+            time=datetime.now(UTC),
+            trace_id=trace_id,
+            client_id=principal.client_id if principal else "anonymous",
+            organisation=principal.organisation if principal else "",
+            roles=tuple(sorted(principal.roles)) if principal else (),
+            operation_name=context.operation_name,
+            operation_type=_operation_type(context),
+            document=context.query or "",
+            variables=dict(context.variables) if context.variables else None,
+            requested=self._requested(plan),
+            denied=tuple(sorted(set(denied_coordinates(result)))),
+            ports=tuple(
+                PortUse(
+                    port=o.port.id,
+                    status=o.status,
+                    latency_ms=round(o.latency * 1000, 2),
+                    cache=_CACHE_USE.get(o.status, "none"),
+                    code=o.failure.code if o.failure is not None else None,
+                )
+                for o in outcomes
+            ),
+            error_codes=tuple(sorted({str(x["code"]) for x in extensions if "code" in x})),
+            duration_ms=round(seconds * 1000, 3),
+            outcome=outcome,
+            incident=next((str(x["incident"]) for x in extensions if "incident" in x), None),
+        )
+
+    def _requested(self, plan: Plan | None) -> tuple[str, ...]:
+        if plan is None or self._schema.query_type is None:
+            return ()
+        query = self._schema.query_type
+        coordinates: set[str] = set()
+        for field_plan in plan.fields:
+            coordinates.add(f"Query.{field_plan.name}")
+            field_type = query.fields[field_plan.name].type
+            while hasattr(field_type, "of_type"):
+                field_type = field_type.of_type
+            if isinstance(field_type, GraphQLObjectType):
+                coordinates.update(field_plan.shape.coordinates(field_type))
+        return tuple(sorted(coordinates))
+
+
+def _operation_type(context: ExecutionContext) -> Any:
+    document = context.graphql_document
+    if document is None:
+        return None
+    operation = next(
+        (d for d in document.definitions if isinstance(d, OperationDefinitionNode)), None
+    )
+    return operation.operation.value if operation is not None else None

@@ -8,6 +8,7 @@ Judged in ``get_results``, the one hook strawberry runs on every path: the parse
 from inside the parse step, and then no other hook resumes.
 """
 
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +16,11 @@ from typing import Any
 from graphql import ExecutionResult
 from strawberry.extensions import SchemaExtension
 
-from gateway.observe import OperationObserver
+from gateway.auth import principal_of
+from gateway.errors import AuditUnavailable
+from gateway.observe import OperationObserver, current_trace_id
+
+log = logging.getLogger(__name__)
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
@@ -26,16 +31,18 @@ class RequestErrorCodes(SchemaExtension):
         self._observer = observer
         self._executed = False
         self._started = time.perf_counter()
+        self._trace_id: str | None = None
 
     def on_operation(self) -> Iterator[None]:
         self._started = time.perf_counter()
+        self._trace_id = current_trace_id()  # inside the operation's span
         yield
 
     def on_execute(self) -> Iterator[None]:
         self._executed = True
         yield
 
-    def get_results(self) -> dict[str, Any]:
+    async def get_results(self) -> dict[str, Any]:
         context = self.execution_context
         errors = context.pre_execution_errors
         if self._executed or not errors:
@@ -45,12 +52,18 @@ class RequestErrorCodes(SchemaExtension):
             error.extensions = {"code": code, **(error.extensions or {})}
         set_status(context.context, 400)
         if self._observer is not None:
-            self._observer.finished(
-                operation_name=context.operation_name,
-                seconds=time.perf_counter() - self._started,
-                result=ExecutionResult(None, list(errors)),
-                status=400,
-            )
+            request = getattr(context.context, "get", lambda _: None)("request")
+            try:
+                await self._observer.finished(
+                    context,
+                    started=self._started,
+                    trace_id=self._trace_id,
+                    principal=principal_of(request.state) if request is not None else None,
+                    result=ExecutionResult(None, list(errors)),
+                    status=400,
+                )
+            except AuditUnavailable:
+                log.warning("a rejected request could not be audited")  # refused anyway
         return {}
 
 

@@ -108,6 +108,16 @@ class Shape:
             out[key] = item if sub is None or item is None else sub.project(item)
         return out
 
+    def coordinates(self, parent: GraphQLObjectType) -> Iterator[str]:
+        """Schema coordinates (``Container.holds``) of every field selected, at any depth."""
+        for _key, name, sub in self.fields:
+            if name.startswith("__"):
+                continue
+            yield f"{parent.name}.{name}"
+            child = get_named_type(parent.fields[name].type)
+            if sub is not None and isinstance(child, GraphQLObjectType):
+                yield from sub.coordinates(child)
+
     def keys_named(self, name: str) -> Iterator[tuple[str, "Shape | None"]]:
         """Response keys (and sub-shapes) under which the field ``name`` was selected."""
         for key, field_name, sub in self.fields:

@@ -88,7 +88,8 @@ async def test_open_from_a_url(tmp_path: Path) -> None:
     assert trail.written == 1
 
 
-def test_the_audit_config_section() -> None:
+def test_the_audit_config_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PORTGATE_AUDIT__STORE")  # set for every test by tests/conftest.py
     assert load_settings(None).audit == AuditSettings()
     assert AuditSettings().store.startswith("sqlite:///")
     settings = load_settings(None, audit={"required": True, "queue_size": 50})

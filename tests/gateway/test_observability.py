@@ -1,0 +1,192 @@
+"""Traces, metrics and the audit trail of real operations (issue: auditors can review every
+query). Ports are resolver kits over in-memory sources, reached in process; the app runs its
+lifespan, so its audit trail is open."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from gateway.apikeys import ApiKeyStore
+from gateway.app import create_app
+from gateway.audit import AuditRecord
+from gateway.config import load_settings
+from port_resolvers.kit import PortMetricRecord, PortRecord, VesselCallFilter, create_resolver_app
+from tests.gateway.conftest import PORT_NAMES, PortRouter, port_url
+
+PORTS = ("USLAX", "USOAK")
+
+
+class TinyPort:
+    def __init__(self, port_id: str) -> None:
+        self.port_id = port_id
+
+    async def port(self) -> PortRecord:
+        return {"UNLocationCode": self.port_id, "name": PORT_NAMES[self.port_id], "terminals": []}
+
+    async def containers(self, references: Sequence[str]) -> list[Any]:
+        return []
+
+    async def vessel_calls(self, filter: VesselCallFilter) -> list[Any]:
+        return []
+
+    async def vessel(self, imo: str) -> None:
+        return None
+
+    async def metrics(self, period: str, metrics: Sequence[str] | None) -> list[PortMetricRecord]:
+        return []
+
+
+Stack = Callable[..., Awaitable[tuple[httpx.AsyncClient, InMemorySpanExporter, dict[str, str]]]]
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    """A gateway (lifespan running) with two resolver kits and one span exporter for all."""
+    async with AsyncExitStack() as exits:
+
+        async def make(**settings: Any) -> tuple[httpx.AsyncClient, InMemorySpanExporter, dict]:
+            exporter = InMemorySpanExporter()
+            provider = TracerProvider()
+            provider.add_span_processor(SimpleSpanProcessor(exporter))
+            router = PortRouter(
+                {
+                    p: httpx.ASGITransport(
+                        app=create_resolver_app(TinyPort(p), p, tracer_provider=provider)
+                    )
+                    for p in PORTS
+                }
+            )
+            keys_file = tmp_path / "keys.sqlite3"
+            keys = ApiKeyStore(keys_file)
+            roles = ("auditor", "trucker", "cargo_owner")
+            issued = {r: keys.create(client_id=f"{r}-1", organisation="Acme", roles=[r])[0]
+                      for r in roles}  # fmt: skip
+            keys.close()
+            config = load_settings(
+                None,
+                ports=[{"id": p, "name": PORT_NAMES[p], "url": port_url(p)} for p in PORTS],
+                auth={"api_keys": {"database": keys_file}},
+                **settings,
+            )
+            upstream = await exits.enter_async_context(httpx.AsyncClient(transport=router))
+            app = create_app(config, client=upstream, tracer_provider=provider)
+            await exits.enter_async_context(app.router.lifespan_context(app))
+            client = await exits.enter_async_context(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
+            )
+            return client, exporter, issued
+
+        yield make
+
+
+QUERY = """query TruckerCheck {
+  containers(references: ["CSQU3054383"]) { equipmentReference events { eventID } }
+  ports { UNLocationCode }
+}"""
+
+
+async def test_one_trace_from_gateway_into_each_port_and_the_audit_record_names_it(
+    stack: Stack,
+) -> None:
+    client, exporter, keys = await stack()
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    response = await client.post(
+        "/graphql",
+        json={"query": QUERY},
+        headers={"x-api-key": keys["trucker"], "traceparent": traceparent},
+    )
+    body = response.json()
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN_FIELD"  # trucker: no events
+
+    spans = exporter.get_finished_spans()
+    trace_ids = {span.context.trace_id for span in spans}
+    assert trace_ids == {0x0AF7651916CD43DD8448EB211C80319C}  # one trace, the caller's
+    names = [span.name for span in spans]
+    for stage in ("graphql.operation", "graphql.parse", "graphql.validate", "portgate.plan",
+                  "portgate.fetch_all", "portgate.merge"):  # fmt: skip
+        assert stage in names, stage
+    fetches = {s.attributes["portgate.port"]: s for s in spans if s.name == "portgate.fetch"}
+    assert set(fetches) == set(PORTS)
+    servers = [s for s in spans if s.kind.name == "SERVER" and s.name != "graphql.operation"]
+    assert {s.parent.span_id for s in servers if s.parent} == {
+        f.context.span_id for f in fetches.values()
+    }  # each resolver continued the gateway's span for its port
+    assert fetches["USLAX"].attributes["portgate.status"] == "ok"
+    assert "CSQU3054383" not in str([dict(s.attributes or {}) for s in spans])  # masked
+
+    found = await client.get(
+        "/audit/records", params={"client": "trucker-1"}, headers={"x-api-key": keys["auditor"]}
+    )
+    [line] = found.text.splitlines()
+    stored = orjson.loads(line)
+    record = AuditRecord.model_validate(stored["record"])
+    assert record.trace_id == "0af7651916cd43dd8448eb211c80319c"
+    assert record.operation_name == "TruckerCheck"
+    assert record.roles == ("trucker",)
+    assert "Container.events" in record.denied
+    assert {"Query.containers", "Container.equipmentReference", "Query.ports"} <= set(
+        record.requested
+    )
+    assert {p.port for p in record.ports} == set(PORTS)
+    assert record.outcome == "partial"
+    assert record.error_codes == ("FORBIDDEN_FIELD",)
+    assert "data" not in stored["record"]  # never any returned cargo data
+
+
+async def test_auditors_search_over_http_others_may_not(stack: Stack) -> None:
+    client, _, keys = await stack()
+    await client.post("/graphql", json={"query": QUERY}, headers={"x-api-key": keys["trucker"]})
+    await client.post("/graphql", json={"query": "{ nope }"})  # rejected, anonymous
+
+    auditor = {"x-api-key": keys["auditor"]}
+    found = await client.get("/audit/records", params={"client": "trucker-1"}, headers=auditor)
+    assert found.status_code == 200
+    lines = [orjson.loads(line) for line in found.text.splitlines()]
+    assert [line["record"]["client_id"] for line in lines] == ["trucker-1"]
+    rejected = await client.get("/audit/records", params={"outcome": "rejected"}, headers=auditor)
+    [line] = rejected.text.splitlines()
+    assert orjson.loads(line)["record"]["error_codes"] == ["GRAPHQL_VALIDATION_FAILED"]
+    verify = (await client.get("/audit/verify", headers=auditor)).json()
+    assert (verify["ok"], verify["count"]) == (True, 2)
+
+    assert (
+        await client.get("/audit/records", headers={"x-api-key": keys["trucker"]})
+    ).status_code == 403
+    assert (await client.get("/audit/records")).status_code == 403  # public
+    bad = await client.get("/audit/records", params={"since": "soon"}, headers=auditor)
+    assert bad.status_code == 400
+
+
+async def test_metrics_count_operations_ports_denials_and_audit_records(stack: Stack) -> None:
+    client, _, keys = await stack()
+    await client.post("/graphql", json={"query": QUERY}, headers={"x-api-key": keys["trucker"]})
+    await client.post("/graphql", json={"query": QUERY}, headers={"x-api-key": keys["trucker"]})
+    text = (await client.get("/metrics")).text
+    assert 'portgate_requests_total{operation="TruckerCheck",outcome="partial"} 2.0' in text
+    assert 'portgate_cache_lookups_total{port="USLAX",result="hit"} 1.0' in text
+    assert 'portgate_policy_denials_total{coordinate="Container.events"} 2.0' in text
+    assert 'portgate_port_breaker_state{port="USOAK"} 0.0' in text
+    assert 'portgate_audit_records_total{result="failed"} 0.0' in text
+
+
+async def test_a_required_audit_that_cannot_be_written_fails_the_query_closed(
+    stack: Stack, tmp_path: Path
+) -> None:
+    client, _, keys = await stack(audit={"required": True})
+    (tmp_path / "audit.sqlite3").unlink()
+    (tmp_path / "audit.sqlite3").mkdir()  # the store can no longer be written
+    response = await client.post(
+        "/graphql", json={"query": QUERY}, headers={"x-api-key": keys["cargo_owner"]}
+    )
+    assert response.status_code == 503
+    body = response.json()
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["AUDIT_UNAVAILABLE"]
