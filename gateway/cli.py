@@ -24,6 +24,7 @@ from gateway.cli_keys import issue_demo_keys, keys_app
 from gateway.config import ConfigError, GatewaySettings, load_settings
 from gateway.policy_file import PolicyError
 from gateway.schema import export_sdl
+from gateway.tracing import configure_tracing
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -63,6 +64,7 @@ def serve(
     except PolicyError as exc:
         typer.secho(f"policy error:\n{exc}", fg="red", err=True)
         raise typer.Exit(2) from None
+    configure_tracing()
     uvicorn.run(gateway, host=host, port=port, log_level="info")
 
 
@@ -105,6 +107,7 @@ def demo(
             )
             await server.serve()
 
+    configure_tracing()
     asyncio.run(run())
 
 

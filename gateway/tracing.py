@@ -14,7 +14,7 @@ the other ``OTEL_*`` settings the SDK reads itself), and nothing when neither is
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from graphql import (
@@ -38,18 +38,29 @@ INSTRUMENTATION = "portgate"
 MASK = "<masked>"
 
 
-def configure_tracing(service_name: str = "portgate") -> TracerProvider | None:
-    """Export spans over OTLP/HTTP when the standard OTEL_EXPORTER_OTLP_* settings ask for it."""
+def tracer_provider_from_env(
+    environ: Mapping[str, str] = os.environ, service_name: str = "portgate"
+) -> TracerProvider | None:
+    """A provider exporting over OTLP/HTTP when the standard OTEL_EXPORTER_OTLP_* settings ask
+    for it (the exporter reads the rest of them itself); None when they do not."""
     if not (
-        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     ):
         return None
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+    name = environ.get("OTEL_SERVICE_NAME", service_name)
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
+    return provider
+
+
+def configure_tracing() -> TracerProvider | None:
+    """Install :func:`tracer_provider_from_env`'s provider globally (once, at start-up)."""
+    provider = tracer_provider_from_env()
+    if provider is not None:
+        trace.set_tracer_provider(provider)
     return provider
 
 
