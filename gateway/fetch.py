@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from opentelemetry import propagate, trace
 
 from gateway import tracing
-from gateway.breaker import CircuitBreaker
+from gateway.breaker import BreakerState, CircuitBreaker
 from gateway.cache import AnswerCache, CachedAnswer, Clock, PortCacheControl, answer_key
 from gateway.coalesce import Coalescer
 from gateway.config import BreakerSettings, CacheSettings, ResolvedPort, RetrySettings
@@ -36,6 +36,11 @@ from gateway.upstream import PortAnswer, PortRequest, PortUpstream
 log = logging.getLogger(__name__)
 
 LEASE_POLL_SECONDS = 0.02  # how often a replica waiting on another's fetch looks at the cache
+_BREAKER_HEALTH = {
+    BreakerState.CLOSED: "UP",
+    BreakerState.HALF_OPEN: "DEGRADED",
+    BreakerState.OPEN: "DOWN",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +103,16 @@ class FanOut:
 
     def breaker(self, port: str) -> CircuitBreaker:
         return self._breakers[port]
+
+    def health(self, outcomes: Sequence[PortOutcome] = ()) -> dict[str, str]:
+        """UP, DEGRADED or DOWN per port: its breaker, and what it just did in ``outcomes``."""
+        health = {port: _BREAKER_HEALTH[b.state] for port, b in self._breakers.items()}
+        for outcome in outcomes:
+            if outcome.status == "stale":
+                health[outcome.port.id] = "DEGRADED" if health[outcome.port.id] == "UP" else "DOWN"
+            elif outcome.failure is not None:
+                health[outcome.port.id] = "DOWN"
+        return health
 
     async def fetch(
         self,

@@ -17,7 +17,7 @@ gets ``extensions.sources``: one entry per port asked, with status and latency.
 """
 
 import heapq
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,7 +46,13 @@ Answers = list[tuple[int, Any]]  # (port's registry position, its answer for one
 Merger = Callable[[RootFieldPlan, Answers], Any]
 
 
-def merge(plan: Plan, outcomes: list[PortOutcome], positions: dict[str, int]) -> Merged:
+def merge(
+    plan: Plan,
+    outcomes: list[PortOutcome],
+    positions: dict[str, int],
+    health: Mapping[str, str] | None = None,
+) -> Merged:
+    """``health``: the gateway's view of each port (UP, DEGRADED, DOWN), for ``Port.status``."""
     merged = Merged()
     for outcome in outcomes:
         merged.sources.append(_source_entry(outcome))
@@ -97,6 +103,9 @@ def merge(plan: Plan, outcomes: list[PortOutcome], positions: dict[str, int]) ->
                 merged.errors.append(
                     GraphQLError(error.message, path=[field_plan.key], extensions=extensions)
                 )
+        if field_plan.spec.merge is MergeKind.PORT_LIST:  # every port asked is listed
+            merged.data[field_plan.key] = _port_list(field_plan, answers, health or {})
+            continue
         # No port answered at all: unknown (null), never an empty list that reads as "none".
         merged.data[field_plan.key] = (
             _MERGERS[field_plan.spec.merge](field_plan, answers)
@@ -174,16 +183,24 @@ def _port_errors(outcome: PortOutcome) -> Iterator[GraphQLError]:
         )
 
 
-def _port_list(field_plan: RootFieldPlan, answers: Answers) -> list[Any]:
-    seen: set[Any] = set()
-    items = []
+def _port_list(field_plan: RootFieldPlan, answers: Answers, health: Mapping[str, str]) -> list[Any]:
+    """Each port asked, in registry order, its ``status`` from the gateway's ``health``. A
+    port that gave no answer is listed all the same, from the registry, with what is known."""
+    answered: dict[str, dict[str, Any]] = {}
     port_key = field_plan.hidden["port"]
     for _, answer in sorted(answers, key=lambda a: a[0]):
         for item in _objects(answer):
-            if item.get(port_key) not in seen:
-                seen.add(item.get(port_key))
-                items.append(item)
-    return field_plan.shape.project(items)  # type: ignore[no-any-return]
+            answered.setdefault(str(item.get(port_key)), item)
+    shape = field_plan.shape
+    items = []
+    for port in field_plan.ports:
+        known = {"UNLocationCode": port.id, "name": port.name, "status": health.get(port.id)}
+        item = dict(answered.get(port.id) or {})
+        for key, name, _sub in shape.fields:
+            if name == "status" or (key not in item and name in known):
+                item[key] = known[name]
+        items.append(item)
+    return shape.project(items)  # type: ignore[no-any-return]
 
 
 def _freshness(field_plan: RootFieldPlan, position: int, item: dict[str, Any]) -> tuple[str, int]:
@@ -307,7 +324,6 @@ def _objects(answer: Any) -> Iterator[dict[str, Any]]:
 
 
 _MERGERS: dict[MergeKind, Merger] = {
-    MergeKind.PORT_LIST: _port_list,
     MergeKind.BEST_CONTAINER: _best_container,
     MergeKind.CONTAINERS_BY_REFERENCE: _containers_by_reference,
     MergeKind.FIRST_FOUND: _first_found,

@@ -115,7 +115,7 @@ class QueryPipeline:
                 bypass_cache=bypass_cache,
             )
         with self._tracer.start_as_current_span("portgate.merge"):
-            merged = merge(plan, outcomes, self._positions)
+            merged = merge(plan, outcomes, self._positions, self._fan_out.health(outcomes))
             local, local_errors = self._introspect(plan, operation, document, raw_variables)
             data = {key: local.get(key, merged.data.get(key)) for key in plan.order}
         errors = plan.errors + merged.errors + local_errors

@@ -84,6 +84,18 @@ class TransportCallStatusCode(Enum):
     CUTR = strawberry.enum_value("CUTR", description="Cut and run")
 
 
+@strawberry.enum(description="A port as the gateway sees it right now.")
+class PortStatus(Enum):
+    UP = strawberry.enum_value("UP", description="Its resolver answers")
+    DEGRADED = strawberry.enum_value(
+        "DEGRADED",
+        description="Recovering or failing now and then: its last good answer may stand in",
+    )
+    DOWN = strawberry.enum_value(
+        "DOWN", description="Not answering: its circuit breaker is open, or it just failed"
+    )
+
+
 @strawberry.enum(description="Where a vessel call stands now.")
 class VesselCallPhase(Enum):
     SCHEDULED = "SCHEDULED"

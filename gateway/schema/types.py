@@ -19,6 +19,7 @@ from gateway.schema.enums import (
     HoldType,
     ModeOfTransport,
     PortMetricType,
+    PortStatus,
     TransportCallStatusCode,
     VesselCallPhase,
 )
@@ -41,6 +42,10 @@ class Port:
     name: str | None
     time_zone: str | None = strawberry.field(description="IANA time zone, e.g. America/Los_Angeles")
     terminals: list[Terminal] | None
+    status: PortStatus | None = strawberry.field(
+        description="The gateway's view of the port, not the port's own: resolvers leave it "
+        "null and the gateway fills it in. A port that does not answer is still listed, DOWN."
+    )
 
 
 @strawberry.type(description="DCSA location: a place an event happened.")

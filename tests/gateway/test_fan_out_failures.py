@@ -7,8 +7,8 @@ import pytest
 
 from tests.gateway.conftest import GatewayFactory, answering, graphql_body
 
-LAX = {"ports": [{"UNLocationCode": "USLAX", "name": "LA", "_pg_port": "USLAX"}]}
-QUERY = "{ ports { UNLocationCode } }"
+LAX = {"portMetrics": [{"UNLocationCode": "USLAX", "_pg_port": "USLAX"}]}
+QUERY = "{ portMetrics { UNLocationCode } }"
 
 
 def failing(exc: Exception) -> httpx.MockTransport:
@@ -44,11 +44,11 @@ async def test_one_failing_port_is_reported_and_the_other_answers(
     response = await gateway.query(QUERY)
     assert response.status_code == 200
     body = response.json()
-    assert body["data"] == {"ports": [{"UNLocationCode": "USLAX"}]}
+    assert body["data"] == {"portMetrics": [{"UNLocationCode": "USLAX"}]}
     [error] = body["errors"]
     assert error["extensions"]["code"] == code
     assert error["extensions"]["port"] == "USLGB"
-    assert error["extensions"]["fields"] == ["ports"]
+    assert error["extensions"]["fields"] == ["portMetrics"]
     assert "USLGB" in error["message"]
     assert "lgb.test" not in error["message"]  # no internal host names
     sources = {s["port"]: s for s in body["extensions"]["sources"]}
@@ -64,7 +64,7 @@ async def test_port_timeout_is_its_own_timeout(make_gateway: GatewayFactory) -> 
         deadline="10s",
     )
     body = (await gateway.query(QUERY)).json()
-    assert body["data"]["ports"] == [{"UNLocationCode": "USLAX"}]
+    assert body["data"]["portMetrics"] == [{"UNLocationCode": "USLAX"}]
     assert [e["extensions"]["code"] for e in body["errors"]] == ["PORT_TIMEOUT"]
 
 
@@ -75,7 +75,7 @@ async def test_deadline_cuts_off_a_port_with_a_longer_timeout(make_gateway: Gate
         deadline="50ms",
     )
     body = (await gateway.query(QUERY)).json()
-    assert body["data"]["ports"] == [{"UNLocationCode": "USLAX"}]
+    assert body["data"]["portMetrics"] == [{"UNLocationCode": "USLAX"}]
     [error] = body["errors"]
     assert error["extensions"]["code"] == "DEADLINE_EXCEEDED"
     assert error["extensions"]["port"] == "USOAK"
@@ -86,14 +86,14 @@ async def test_every_port_failing_gives_null_not_an_empty_list(
 ) -> None:
     gateway = await make_gateway({"USLAX": failing(httpx.ConnectError("refused"))})
     body = (await gateway.query(QUERY)).json()
-    assert body["data"] == {"ports": None}
+    assert body["data"] == {"portMetrics": None}
 
 
 async def test_a_port_error_is_named_and_coded(make_gateway: GatewayFactory) -> None:
     port_answer = {
-        "data": {"ports": None},
+        "data": {"portMetrics": None},
         "errors": [
-            {"message": "terminal system down", "path": ["ports"],
+            {"message": "terminal system down", "path": ["portMetrics"],
              "extensions": {"code": "SOURCE_UNAVAILABLE"}},
         ],
     }  # fmt: skip
@@ -104,14 +104,14 @@ async def test_a_port_error_is_named_and_coded(make_gateway: GatewayFactory) -> 
         }
     )
     body = (await gateway.query(QUERY)).json()
-    assert body["data"]["ports"] == [{"UNLocationCode": "USLAX"}]
+    assert body["data"]["portMetrics"] == [{"UNLocationCode": "USLAX"}]
     [error] = body["errors"]
     assert error["extensions"] == {
         "code": "PORT_UNAVAILABLE",
         "port": "USLGB",
         "portCode": "SOURCE_UNAVAILABLE",
     }
-    assert error["path"] == ["ports"]
+    assert error["path"] == ["portMetrics"]
     assert error["message"] == "port USLGB: terminal system down"
 
 
