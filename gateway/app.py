@@ -1,8 +1,7 @@
 """The gateway as one Starlette app: routes, the middleware list folded in one place, lifespan.
 
 POST/GET /graphql   the shared cargo schema, answered live by every relevant port
-GET      /graphql   GraphiQL (when enabled and asked for by a browser), assets under
-                    /graphiql/static/
+GET      /graphql   GraphiQL (when enabled and asked for by a browser)
 GET      /healthz   liveness: the process answers
 GET      /readyz    readiness: configured with at least one port
 GET      /metrics   Prometheus metrics (gateway/metrics.py)
@@ -22,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
@@ -35,7 +34,6 @@ from gateway.cache import AnswerCache, memory_cache, redis_cache
 from gateway.config import API_KEY_DATABASE_NAME, AuthSettings, CacheSettings, GatewaySettings
 from gateway.extension import FanOutExtension
 from gateway.fetch import FanOut
-from gateway.graphiql import STATIC_PATH, graphiql_page, static_files
 from gateway.http.authenticate import Authenticate
 from gateway.http.body_limit import BodySizeLimit
 from gateway.http.responses import ORJSONResponse, graphql_error_response
@@ -62,9 +60,6 @@ class GatewayGraphQL(GraphQL):
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
-
-    async def render_graphql_ide(self, request: Request) -> Response:
-        return graphiql_page(request.url.path)  # served from the package, no CDN
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -212,11 +207,6 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", prometheus),
             *audit_routes(authenticator, lambda: observer.trail),
-            *(
-                [Mount(STATIC_PATH, static_files(), name="graphiql-static")]
-                if settings.graphiql
-                else []
-            ),
         ],
         middleware=list(middleware),
         lifespan=lifespan,
