@@ -6,10 +6,11 @@ GET      /healthz   liveness: the process answers
 GET      /readyz    readiness: configured with at least one port
 GET      /metrics   Prometheus metrics (gateway/metrics.py)
 GET      /audit/... the audit trail, for auditors (gateway/audit_api.py)
+/admin/ports/...    the port registry, for admins (gateway/admin_api.py)
 """
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -26,14 +27,22 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
+from gateway.admin_api import AdminApi
 from gateway.apikeys import ApiKeyStore
 from gateway.audit_api import audit_routes
 from gateway.audit_trail import AuditTrail
 from gateway.auth import Authenticator
 from gateway.cache import AnswerCache, memory_cache, redis_cache
-from gateway.config import API_KEY_DATABASE_NAME, AuthSettings, CacheSettings, GatewaySettings
+from gateway.config import (
+    API_KEY_DATABASE_NAME,
+    AuthSettings,
+    CacheSettings,
+    GatewaySettings,
+    ResolvedPort,
+)
 from gateway.extension import FanOutExtension
 from gateway.fetch import FanOut
+from gateway.health import PortProber
 from gateway.http.authenticate import Authenticate
 from gateway.http.body_limit import BodySizeLimit
 from gateway.http.responses import ORJSONResponse, graphql_error_response
@@ -43,6 +52,8 @@ from gateway.observe import OperationObserver
 from gateway.oidc import OidcVerifier
 from gateway.pipeline import QueryPipeline
 from gateway.policy_file import PolicyStore
+from gateway.registry import PortRegistry
+from gateway.registry_store import open_registry_store
 from gateway.request_errors import RequestErrorCodes
 from gateway.schema import build_schema
 from gateway.tracing import TracingExtension
@@ -77,10 +88,9 @@ class GatewayGraphQL(GraphQL):
         await response(scope, receive, send)
 
 
-def build_upstreams(
-    settings: GatewaySettings, client: httpx.AsyncClient
-) -> dict[str, PortUpstream]:
-    return {p.id: GraphQLOverHTTP(p.id, p.url, client) for p in settings.resolved_ports()}
+def port_connector(client: httpx.AsyncClient) -> Callable[[ResolvedPort], PortUpstream]:
+    """How the fan-out reaches a port: GraphQL over HTTP with the port's credential."""
+    return lambda port: GraphQLOverHTTP(port.id, port.url, client, port.credential)
 
 
 def build_cache(settings: CacheSettings) -> AnswerCache | None:
@@ -122,10 +132,10 @@ def create_app(
         ),
         follow_redirects=False,
     )
-    ports = settings.resolved_ports()
+    registry = PortRegistry(settings.port_defaults, settings.ports)
     cache = build_cache(settings.cache)
     fan_out = FanOut(
-        build_upstreams(settings, http),
+        port_connector(http),
         cache=cache,
         cache_settings=settings.cache,
         breaker_settings=settings.breaker,
@@ -134,21 +144,29 @@ def create_app(
     )
     graphql_schema = build_schema()._schema
     metrics = GatewayMetrics(
-        lambda: {p.id: fan_out.breaker(p.id).state for p in ports},
+        lambda: {port: b.state for port, b in fan_out.breakers().items()},
         lambda: observer.audit_counts(),
     )
     observer = OperationObserver(metrics, graphql_schema)
-    policy = PolicyStore(settings.policy.file, graphql_schema, [p.id for p in ports])
+    policy = PolicyStore(
+        settings.policy.file, graphql_schema, [e.id for e in registry.snapshot().entries]
+    )
+    prober = PortProber(registry, http, settings.registry.probe_timeout)
     pipeline = QueryPipeline(
         graphql_schema,
-        ports,
+        registry,
         fan_out,
         settings.deadline,
         policy=policy,
         reject_denied=settings.policy.on_denied == "reject",
         tracer_provider=tracer_provider,
+        prober=prober,
     )
     authenticator, api_keys = build_authenticator(settings.auth, http)
+    admin = AdminApi(
+        registry, prober, authenticator, http, graphql_schema,
+        settings.registry.probe_timeout, lambda: observer.trail,
+    )  # fmt: skip
     schema = build_schema(
         [
             partial(TracingExtension, provider=tracer_provider),  # spans around all the rest
@@ -172,9 +190,10 @@ def create_app(
         return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     async def readyz(_: Request) -> Response:
+        ports = [p.id for p in registry.snapshot().active]
         ready = bool(ports)
         return ORJSONResponse(
-            {"status": "ok" if ready else "no ports configured", "ports": [p.id for p in ports]},
+            {"status": "ok" if ready else "no ports to ask", "ports": ports},
             status_code=200 if ready else 503,
         )
 
@@ -185,9 +204,15 @@ def create_app(
             required=settings.audit.required,
             queue_size=settings.audit.queue_size,
         )
+        await registry.attach(
+            await open_registry_store(settings.registry.store), settings.registry.refresh_interval
+        )
+        prober.start(settings.registry.health_interval)
         try:
             yield
         finally:
+            await prober.stop()
+            await registry.detach()
             await observer.trail.close()  # writes what is still queued
             if cache is not None:
                 await cache.close()
@@ -207,6 +232,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", prometheus),
             *audit_routes(authenticator, lambda: observer.trail),
+            *admin.routes(),
         ],
         middleware=list(middleware),
         lifespan=lifespan,

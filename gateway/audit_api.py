@@ -21,7 +21,7 @@ from starlette.routing import Route
 from gateway.audit import AuditFilter, parse_time
 from gateway.audit_trail import AuditTrail
 from gateway.auth import Authenticator
-from gateway.errors import Unauthenticated
+from gateway.http.authorize import principal_with_role
 from gateway.http.responses import ORJSONResponse, graphql_error_response
 
 AUDIT_ROLES = frozenset({"auditor", "admin"})
@@ -39,14 +39,11 @@ def audit_routes(
     """The auditor routes; ``trail`` gives the app's trail once its lifespan has opened it."""
 
     async def guarded(request: Request) -> AuditTrail | Response:
-        try:
-            principal = await authenticator.authenticate(
-                {k.lower(): v for k, v in request.headers.items()}
-            )
-        except Unauthenticated as exc:
-            return graphql_error_response(exc.message, exc.code, 401)
-        if not principal.roles & AUDIT_ROLES:
-            return graphql_error_response("the audit trail is for auditors", "FORBIDDEN", 403)
+        principal = await principal_with_role(
+            authenticator, request, AUDIT_ROLES, "the audit trail"
+        )
+        if isinstance(principal, Response):
+            return principal
         current = trail()
         if current is None:
             return graphql_error_response("the audit trail is not open", "AUDIT_UNAVAILABLE", 503)

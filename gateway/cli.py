@@ -82,16 +82,27 @@ def demo(
 
     async def run() -> None:
         async with (
-            run_simulated_ports(seed=DEFAULT_SEED if seed is None else seed) as ports,
+            run_simulated_ports(
+                seed=DEFAULT_SEED if seed is None else seed, gateway_tokens=True
+            ) as ports,
             _temporary_directory() as keys_dir,
         ):
             database = keys_dir / "demo-keys.sqlite3"
             audit_store = f"sqlite:///{keys_dir / 'demo-audit.sqlite3'}"
             settings = load_settings(
                 None,
-                ports=[{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
+                ports=[
+                    {
+                        "id": p.id,
+                        "name": p.name,
+                        "url": p.resolver_url,
+                        "credential": p.gateway_token,
+                    }
+                    for p in ports
+                ],
                 auth={"api_keys": {"database": database}},
                 audit={"store": audit_store},
+                registry={"store": f"sqlite:///{keys_dir / 'demo-registry.sqlite3'}"},
             )
             for p in ports:
                 typer.echo(f"  {p.id}  {p.name:<24} resolver {p.resolver_url}  ({p.kind})")

@@ -30,6 +30,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -91,6 +92,31 @@ class PortConfig(_Strict):
     capabilities: tuple[str, ...] = Field(
         ROOT_FIELDS, description="Root fields this port answers; by default all of them."
     )
+    credential: SecretStr | None = Field(
+        None,
+        description="Bearer token the gateway presents to this port's resolver (which checks "
+        "it). Never shown in any response or log.",
+    )
+    paused: bool = Field(False, description="Registered but not asked until resumed.")
+    cache_ttl: dict[str, Duration] = Field(
+        default_factory=dict,
+        description="Per-root-field TTLs for this port, over `cache.ttl` (`{container: 10s}`).",
+    )
+
+    @field_validator("cache_ttl")
+    @classmethod
+    def _known_ttl_fields(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(ROOT_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown root fields {unknown}; known: {list(ROOT_FIELDS)}")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, value: AnyHttpUrl) -> AnyHttpUrl:
+        if value.scheme not in ("http", "https"):
+            raise ValueError("a resolver URL is http or https")
+        return value
 
     @field_validator("id")
     @classmethod
@@ -299,8 +325,37 @@ class AuditSettings(_Strict):
         return value
 
 
+class RegistrySettings(_Strict):
+    """Where registered ports are kept, and how often they are re-read and probed."""
+
+    store: str = Field(
+        "sqlite:///portgate-registry.sqlite3",
+        description="`sqlite:///file` (one gateway) or `postgresql://...` (replicas share it: "
+        "each sees the others' changes within `refresh_interval`). May hold a password: never "
+        "printed.",
+        repr=False,
+    )
+    refresh_interval: Duration = Field(
+        2.0, description="How often a replica re-reads the registry for others' changes."
+    )
+    health_interval: Duration = Field(15.0, description="How often each port is probed.")
+    probe_timeout: Duration = Field(
+        3.0, description="How long a probe (and the check before registering) may take."
+    )
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("use sqlite:///file or postgresql://...")
+        return value
+
+
 class ResolvedPort(_Strict):
     """A port with its defaults applied: what the fan-out uses."""
+
+    credential: SecretStr | None = Field(None, repr=False)
+    cache_ttl: dict[str, float] = Field(default_factory=dict)
 
     id: str
     name: str
@@ -334,6 +389,7 @@ class GatewaySettings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
 
     @model_validator(mode="after")
     def _unique_ports(self) -> "GatewaySettings":
@@ -363,8 +419,11 @@ class GatewaySettings(BaseSettings):
                 url=str(p.url),
                 timeout=p.timeout or self.port_defaults.timeout,
                 capabilities=frozenset(p.capabilities),
+                credential=p.credential,
+                cache_ttl=dict(p.cache_ttl),
             )
             for p in self.ports
+            if not p.paused
         )
 
 

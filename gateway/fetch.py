@@ -19,7 +19,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from opentelemetry import propagate, trace
@@ -73,7 +73,7 @@ class FanOut:
 
     def __init__(
         self,
-        upstreams: Mapping[str, PortUpstream],
+        connect: Callable[[ResolvedPort], PortUpstream],
         *,
         cache: AnswerCache | None = None,
         cache_settings: CacheSettings | None = None,
@@ -85,15 +85,13 @@ class FanOut:
         rng: random.Random | None = None,
         tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
-        self._upstreams = upstreams
+        self._connect = connect
+        self._upstreams: dict[str, tuple[tuple[str, str | None], PortUpstream]] = {}
         self._tracer = tracing.tracer(tracer_provider)
         self._cache = cache
         self._cache_settings = cache_settings or CacheSettings()
-        breaker = breaker_settings or BreakerSettings()
-        self._breakers = {
-            port: CircuitBreaker(breaker.failure_threshold, breaker.reset_timeout, monotonic)
-            for port in upstreams
-        }
+        self._breaker_settings = breaker_settings or BreakerSettings()
+        self._breakers: dict[str, CircuitBreaker] = {}
         self._retry = retry_settings or RetrySettings()
         self._clock = clock
         self._monotonic = monotonic
@@ -102,14 +100,33 @@ class FanOut:
         self._coalescer: Coalescer[_Fetched] = Coalescer()
 
     def breaker(self, port: str) -> CircuitBreaker:
-        return self._breakers[port]
+        breaker = self._breakers.get(port)
+        if breaker is None:
+            settings = self._breaker_settings
+            breaker = self._breakers[port] = CircuitBreaker(
+                settings.failure_threshold, settings.reset_timeout, self._monotonic
+            )
+        return breaker
+
+    def breakers(self) -> dict[str, CircuitBreaker]:
+        return dict(self._breakers)
+
+    def upstream(self, port: ResolvedPort) -> PortUpstream:
+        """The port's upstream, made anew when its URL or credential changed (registry)."""
+        credential = port.credential.get_secret_value() if port.credential else None
+        signature = (port.url, credential)
+        known = self._upstreams.get(port.id)
+        if known is None or known[0] != signature:
+            known = self._upstreams[port.id] = (signature, self._connect(port))
+        return known[1]
 
     def health(self, outcomes: Sequence[PortOutcome] = ()) -> dict[str, str]:
         """UP, DEGRADED or DOWN per port: its breaker, and what it just did in ``outcomes``."""
         health = {port: _BREAKER_HEALTH[b.state] for port, b in self._breakers.items()}
         for outcome in outcomes:
             if outcome.status == "stale":
-                health[outcome.port.id] = "DEGRADED" if health[outcome.port.id] == "UP" else "DOWN"
+                known = health.get(outcome.port.id, "UP")
+                health[outcome.port.id] = "DEGRADED" if known == "UP" else "DOWN"
             elif outcome.failure is not None:
                 health[outcome.port.id] = "DOWN"
         return health
@@ -140,7 +157,7 @@ class FanOut:
                         "portgate.status": outcome.status,
                         "portgate.attempts": outcome.attempts,
                         "portgate.retries": max(outcome.attempts - 1, 0),
-                        "portgate.breaker": self._breakers[query.port.id].state.value,
+                        "portgate.breaker": self.breaker(query.port.id).state.value,
                     }
                 )
                 if outcome.cache_age is not None:
@@ -162,7 +179,7 @@ class FanOut:
                 port, query.keys, self._monotonic() - started, "cached",
                 PortAnswer(entry.data, []), cache_age=entry.age(now),
             )  # fmt: skip
-        breaker = self._breakers[port.id]
+        breaker = self.breaker(port.id)
         flight = key if self._cache_settings.coalesce else f"{key}:{id(request)}"
         if not self._coalescer.in_flight(flight) and not breaker.allow():
             resting = PortCircuitOpen(port.id, "not asked: it failed repeatedly and is resting")
@@ -215,7 +232,7 @@ class FanOut:
             leased = await self._take_lease(key, request.deadline)
             if not leased and (entry := await self._await_other_replica(key, request)):
                 return _Fetched(PortAnswer(entry.data, []), 0, entry.age(self._clock()))
-        breaker = self._breakers[port]
+        breaker = self.breaker(port)
         try:
             answer, attempts = await self._ask_with_retries(query, request)
         except DeadlineExceeded:
@@ -236,7 +253,7 @@ class FanOut:
         self, query: PortQuery, request: "_RequestContext"
     ) -> tuple[PortAnswer, int]:
         port = query.port
-        upstream = self._upstreams[port.id]
+        upstream = self.upstream(port)
         headers: dict[str, str] = {}
         propagate.inject(headers)  # the port fetch span that leads this (coalesced) fetch
         port_request = PortRequest(query.document, query.variables, request.operation_name, headers)
@@ -290,7 +307,10 @@ class FanOut:
         control = PortCacheControl.parse(answer.cache_control)
         if self._cache is None or answer.errors or answer.data is None or control.no_store:
             return
-        ttl = min(self._cache_settings.ttl_for(query.port.id, f) for f in query.fields)
+        own = query.port.cache_ttl  # the registry's per-port overrides come first
+        ttl = min(
+            own.get(f) or self._cache_settings.ttl_for(query.port.id, f) for f in query.fields
+        )
         if control.max_age is not None:
             ttl = min(ttl, control.max_age)
         if ttl <= 0:

@@ -78,6 +78,10 @@ def merge(
              "reason": "not available to your role"}
             for p in field_plan.withheld
         )  # fmt: skip
+        merged.sources.extend(
+            {"port": p.id, "status": "skipped", "fields": [field_plan.key], "reason": "paused"}
+            for p in field_plan.paused
+        )
         answered = False
         answers: Answers = []
         for outcome in outcomes:
@@ -104,7 +108,7 @@ def merge(
                     GraphQLError(error.message, path=[field_plan.key], extensions=extensions)
                 )
         if field_plan.spec.merge is MergeKind.PORT_LIST:  # every port asked is listed
-            merged.data[field_plan.key] = _port_list(field_plan, answers, health or {})
+            merged.data[field_plan.key] = _port_list(field_plan, answers, health or {}, positions)
             continue
         # No port answered at all: unknown (null), never an empty list that reads as "none".
         merged.data[field_plan.key] = (
@@ -183,7 +187,12 @@ def _port_errors(outcome: PortOutcome) -> Iterator[GraphQLError]:
         )
 
 
-def _port_list(field_plan: RootFieldPlan, answers: Answers, health: Mapping[str, str]) -> list[Any]:
+def _port_list(
+    field_plan: RootFieldPlan,
+    answers: Answers,
+    health: Mapping[str, str],
+    positions: Mapping[str, int],
+) -> list[Any]:
     """Each port asked, in registry order, its ``status`` from the gateway's ``health``. A
     port that gave no answer is listed all the same, from the registry, with what is known."""
     answered: dict[str, dict[str, Any]] = {}
@@ -193,8 +202,13 @@ def _port_list(field_plan: RootFieldPlan, answers: Answers, health: Mapping[str,
             answered.setdefault(str(item.get(port_key)), item)
     shape = field_plan.shape
     items = []
-    for port in field_plan.ports:
-        known = {"UNLocationCode": port.id, "name": port.name, "status": health.get(port.id)}
+    paused = {p.id for p in field_plan.paused}
+    listed = sorted(
+        [*field_plan.ports, *field_plan.paused], key=lambda p: positions.get(p.id, len(positions))
+    )
+    for port in listed:
+        status = "PAUSED" if port.id in paused else health.get(port.id)
+        known = {"UNLocationCode": port.id, "name": port.name, "status": status}
         item = dict(answered.get(port.id) or {})
         for key, name, _sub in shape.fields:
             if name == "status" or (key not in item and name in known):

@@ -9,7 +9,7 @@ is left to strawberry whole.
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,12 +30,13 @@ from opentelemetry import trace
 
 from gateway import tracing
 from gateway.auth import Principal
-from gateway.config import ResolvedPort
 from gateway.errors import BadUserInput
 from gateway.fetch import FanOut, PortOutcome
+from gateway.health import PortProber
 from gateway.merge import merge
 from gateway.plan import Plan, Planner
 from gateway.policy_file import PolicyStore
+from gateway.registry import PortRegistry
 
 log = logging.getLogger(__name__)
 
@@ -55,21 +56,25 @@ class QueryPipeline:
     def __init__(
         self,
         schema: GraphQLSchema,
-        ports: Sequence[ResolvedPort],
+        registry: PortRegistry,
         fan_out: FanOut,
         deadline: float,
         *,
         policy: PolicyStore,
         reject_denied: bool = False,
         tracer_provider: trace.TracerProvider | None = None,
+        prober: PortProber | None = None,
     ) -> None:
         self._tracer = tracing.tracer(tracer_provider)
+        self._prober = prober
         self._schema = schema
         self._policy = policy
         self._reject_denied = reject_denied  # policy.on_denied: reject
-        self._planner = Planner(schema, ports)
+        self._registry = registry
+        self._version = -1
+        self._planner = Planner(schema, ())
+        self._positions: dict[str, int] = {}
         self._fan_out = fan_out
-        self._positions = {p.id: i for i, p in enumerate(ports)}
         self._deadline = deadline
 
     async def run(
@@ -83,6 +88,7 @@ class QueryPipeline:
     ) -> OperationResult | None:
         """The operation's result, or None when strawberry should execute it itself."""
         started = time.monotonic()
+        self._follow_registry()
         self._policy.reload_if_changed()
         operation = get_operation_ast(document, operation_name)
         if operation is None or operation.operation is not OperationType.QUERY:
@@ -115,13 +121,26 @@ class QueryPipeline:
                 bypass_cache=bypass_cache,
             )
         with self._tracer.start_as_current_span("portgate.merge"):
-            merged = merge(plan, outcomes, self._positions, self._fan_out.health(outcomes))
+            health = self._fan_out.health(outcomes)
+            if self._prober is not None:
+                health = self._prober.worst_of(health)
+            merged = merge(plan, outcomes, self._positions, health)
             local, local_errors = self._introspect(plan, operation, document, raw_variables)
             data = {key: local.get(key, merged.data.get(key)) for key in plan.order}
         errors = plan.errors + merged.errors + local_errors
         return OperationResult(
             ExecutionResult(data, errors or None), merged.sources, plan=plan, outcomes=outcomes
         )
+
+    def _follow_registry(self) -> None:
+        """Plan against the registry's current ports (cheap when its version has not moved)."""
+        snapshot = self._registry.snapshot()
+        if snapshot.version == self._version:
+            return
+        self._planner = Planner(self._schema, snapshot.active, snapshot.paused)
+        self._positions = {e.id: i for i, e in enumerate(snapshot.entries)}
+        self._policy.set_ports([e.id for e in snapshot.entries])
+        self._version = snapshot.version
 
     def _introspect(
         self,

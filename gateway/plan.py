@@ -64,6 +64,7 @@ class RootFieldPlan:
     asked: dict[str, Shape]  # port -> what it is asked (hidden fields included)
     restricted: frozenset[str]  # ports asked for less than the client selected
     withheld: list[str]  # ports not asked because the policy withholds this field there
+    paused: list[ResolvedPort] = field(default_factory=list)  # registered, would answer, paused
 
 
 @dataclass(slots=True)
@@ -92,7 +93,13 @@ class Plan:
 class Planner:
     """Builds a :class:`Plan` against the ports in the registry."""
 
-    def __init__(self, schema: GraphQLSchema, ports: Sequence[ResolvedPort]) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        ports: Sequence[ResolvedPort],
+        paused: Sequence[ResolvedPort] = (),
+    ) -> None:
+        self._paused = list(paused)
         self._schema = schema
         query_type = schema.query_type
         assert query_type is not None
@@ -149,16 +156,24 @@ class Planner:
     ) -> RootFieldPlan:
         spec = ROOT_FIELDS[name]
         arguments = spec.check_arguments(arguments)
-        ports, skipped = self._ports_for(name, arguments.get(PORTS_ARGUMENT))
+        requested = arguments.get(PORTS_ARGUMENT)
+        ports, skipped = self._ports_for(name, requested)
         shape = compile_shape(nodes, fragments, variables)
         taken = {k for k, _, _ in shape.fields}
         prefix = HIDDEN_PREFIX
         while any(k.startswith(prefix) for k in taken):
             prefix = "_" + prefix
         hidden = {role: prefix + role for role in spec.hidden}
-        return RootFieldPlan(
+        field_plan = RootFieldPlan(
             key, name, spec, arguments, ports, skipped, shape, hidden, {}, frozenset(), []
         )
+        field_plan.paused = [
+            p
+            for p in self._paused
+            if name in p.capabilities
+            and (requested is None or p.id in {check_unlocode(r) for r in requested})
+        ]
+        return field_plan
 
     def _apply_policy(self, field_plan: RootFieldPlan, access: Access, plan: Plan) -> None:
         """Narrow the field's ports and each port's selection to what ``access`` allows; raise
@@ -250,7 +265,7 @@ class Planner:
                 code = check_unlocode(raw)
             except InvalidIdentifier as exc:
                 raise BadUserInput(f"ports: {exc}") from None
-            if code not in self._by_id:
+            if code not in self._by_id and code not in {p.id for p in self._paused}:
                 known = ", ".join(self._by_id) or "none"
                 raise BadUserInput(f"ports: {code} is not a port of this gateway (known: {known})")
             wanted.add(code)

@@ -330,6 +330,20 @@ class PolicyStore:
     def current(self) -> Policy:
         return self._policy
 
+    def set_ports(self, ports: Sequence[str]) -> None:
+        """Compile the policy again for the registry's ports (registered or removed ones).
+        A policy that names a port no longer registered keeps the previous version in force."""
+        if tuple(ports) == self._ports:
+            return
+        previous = self._ports
+        self._ports = tuple(ports)
+        try:
+            self._policy = self._load()
+        except PolicyError as exc:
+            self._ports = previous
+            self.last_error = str(exc)
+            log.error("policy not recompiled for the new ports, the previous one stays:\n%s", exc)
+
     def reload_if_changed(self) -> bool:
         """Read the file again if it changed; True when a new policy is now in force."""
         if self.path is None:

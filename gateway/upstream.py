@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import httpx
 import orjson
+from pydantic import SecretStr
 
 from gateway.errors import PortError, PortTimeout, PortUnavailable
 
@@ -52,10 +53,15 @@ class GraphQLOverHTTP:
     pooled; this class never builds one of its own.
     """
 
-    def __init__(self, port: str, url: str, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, port: str, url: str, client: httpx.AsyncClient, credential: SecretStr | None = None
+    ) -> None:
         self.port = port
         self.url = url
         self._client = client
+        self._authorization = (
+            f"Bearer {credential.get_secret_value()}" if credential is not None else None
+        )
 
     async def execute(self, request: PortRequest, *, timeout: float) -> PortAnswer:
         body: dict[str, Any] = {"query": request.document}
@@ -65,6 +71,8 @@ class GraphQLOverHTTP:
             body["operationName"] = request.operation_name
         headers = {"content-type": "application/json", "accept": "application/json"}
         headers.update(request.headers)
+        if self._authorization is not None:
+            headers["authorization"] = self._authorization  # the port checks it is the gateway
         try:
             response = await self._client.post(
                 self.url,

@@ -94,6 +94,9 @@ class PortStatus(Enum):
     DOWN = strawberry.enum_value(
         "DOWN", description="Not answering: its circuit breaker is open, or it just failed"
     )
+    PAUSED = strawberry.enum_value(
+        "PAUSED", description="Registered, but not asked until an administrator resumes it"
+    )
 
 
 @strawberry.enum(description="Where a vessel call stands now.")

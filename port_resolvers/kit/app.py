@@ -12,6 +12,7 @@ Routes:
   another port).
 """
 
+import hmac
 import logging
 from typing import Any, Final
 
@@ -72,7 +73,11 @@ class ResolverEndpoints:
         tracer: trace.Tracer,
         document_cache_size: int,
         max_body_bytes: int,
+        gateway_token: str | None = None,
     ) -> None:
+        self._authorization = (
+            f"Bearer {gateway_token}".encode() if gateway_token is not None else None
+        )
         self.source = source
         self.port_id = port_id
         self.cache_ttls = cache_ttls
@@ -84,6 +89,10 @@ class ResolverEndpoints:
         )
 
     async def graphql_endpoint(self, request: Request) -> Response:
+        if not self._from_the_gateway(request):
+            logger.info("%s: refused a request without the gateway's credential", self.port_id)
+            body = request_error("this resolver answers the gateway only", errors.UNAUTHENTICATED)
+            return _json(body, 401)
         with tracing.server_span(self.tracer, request, self.port_id) as span:
             answer = await self._answer(request)
             tracing.record_operation(span, answer.operation_name)
@@ -94,6 +103,12 @@ class ResolverEndpoints:
                 no_store=self.no_store,
             )
             return _json(answer.body, answer.status, header)
+
+    def _from_the_gateway(self, request: Request) -> bool:
+        if self._authorization is None:
+            return True
+        presented = request.headers.get("authorization", "").encode()
+        return hmac.compare_digest(presented, self._authorization)
 
     async def _answer(self, request: Request) -> Answer:
         try:
@@ -132,6 +147,7 @@ def create_resolver_app(
     tracer_provider: trace.TracerProvider | None = None,
     document_cache_size: int = DEFAULT_DOCUMENT_CACHE_SIZE,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    gateway_token: str | None = None,
 ) -> Starlette:
     """A Starlette app answering the shared schema for the port ``port_id`` from ``source``.
 
@@ -142,6 +158,9 @@ def create_resolver_app(
     :param tracer_provider: OpenTelemetry tracer provider; the global one when None.
     :param document_cache_size: how many parsed and validated documents to keep.
     :param max_body_bytes: largest POST body accepted (413 above it).
+    :param gateway_token: when set, /graphql answers only requests carrying
+        ``Authorization: Bearer <gateway_token>`` (the credential registered for this port at
+        the gateway) and refuses others with 401 ``UNAUTHENTICATED``; health routes stay open.
     """
     endpoints = ResolverEndpoints(
         source,
@@ -151,6 +170,7 @@ def create_resolver_app(
         tracer=tracing.tracer_for(tracer_provider),
         document_cache_size=document_cache_size,
         max_body_bytes=max_body_bytes,
+        gateway_token=gateway_token,
     )
     routes = [
         Route("/graphql", endpoints.graphql_endpoint, methods=["GET", "POST"]),

@@ -10,6 +10,7 @@ stops the ports.
 """
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +37,7 @@ class RunningPort:
     system_url: str
     resolver_url: str
     system: SimulatedPortSystem
+    gateway_token: str | None = None  # what the gateway must present to the resolver
 
 
 @contextlib.asynccontextmanager
@@ -46,8 +48,13 @@ async def run_simulated_ports(
     scale: float = DEFAULT_SCALE,
     host: str = LOOPBACK,
     port_ids: Sequence[str] = PORT_IDS,
+    gateway_tokens: bool = False,
 ) -> AsyncIterator[list[RunningPort]]:
-    """Serve the simulated systems and resolvers of ``port_ids``; yields them, in that order."""
+    """Serve the simulated systems and resolvers of ``port_ids``; yields them, in that order.
+
+    With ``gateway_tokens`` each resolver answers only requests carrying its own random token
+    (``RunningPort.gateway_token``), which the gateway must present for that port.
+    """
     data = generate_all_ports(seed=seed, now=now, scale=scale)
     async with (
         httpx.AsyncClient(timeout=SYSTEM_TIMEOUT_SECONDS) as client,
@@ -57,7 +64,10 @@ async def run_simulated_ports(
         for port_id in port_ids:
             system = create_port_system(port_id, data=data[port_id], seed=seed)
             system_url = await servers.enter_async_context(serve_on_loopback(system.app, host=host))
-            resolver = create_resolver_app(source_for(port_id, system_url, client), port_id)
+            token = secrets.token_urlsafe(24) if gateway_tokens else None
+            resolver = create_resolver_app(
+                source_for(port_id, system_url, client), port_id, gateway_token=token
+            )
             resolver_url = await servers.enter_async_context(serve_on_loopback(resolver, host=host))
             ports.append(
                 RunningPort(
@@ -67,6 +77,7 @@ async def run_simulated_ports(
                     system_url,
                     resolver_url + "/graphql",
                     system,
+                    token,
                 )
             )
         yield ports

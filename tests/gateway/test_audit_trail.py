@@ -90,6 +90,7 @@ async def test_open_from_a_url(tmp_path: Path) -> None:
 
 def test_the_audit_config_section(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PORTGATE_AUDIT__STORE")  # set for every test by tests/conftest.py
+    monkeypatch.delenv("PORTGATE_REGISTRY__STORE")
     assert load_settings(None).audit == AuditSettings()
     assert AuditSettings().store.startswith("sqlite:///")
     settings = load_settings(None, audit={"required": True, "queue_size": 50})

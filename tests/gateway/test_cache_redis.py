@@ -117,8 +117,8 @@ async def test_replicas_sharing_redis_ask_a_port_once_for_one_key(namespace: str
         return won
 
     cache_b.lease = watched_lease  # type: ignore[method-assign]
-    replica_a = FanOut({"USLAX": SlowPort()}, cache=cache_a, cache_settings=settings)
-    replica_b = FanOut({"USLAX": SlowPort()}, cache=cache_b, cache_settings=settings)
+    replica_a = FanOut(lambda _: SlowPort(), cache=cache_a, cache_settings=settings)
+    replica_b = FanOut(lambda _: SlowPort(), cache=cache_b, cache_settings=settings)
     deadline = time.monotonic() + 10
     try:
         a = asyncio.create_task(replica_a.fetch([query], deadline))

@@ -66,7 +66,7 @@ def fan_out(
         clocks.advance(seconds)
 
     fan = FanOut(
-        {"USLAX": port},
+        lambda _: port,
         cache=memory_cache(clock=lambda: clocks.wall) if cached else None,
         cache_settings=CacheSettings(
             ttl={"all": {"ports": 10}},

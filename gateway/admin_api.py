@@ -1,0 +1,216 @@
+"""Port administration over HTTP: register, update, pause, resume and remove port resolvers.
+
+    GET    /admin/ports                 every registered port, with its health
+    POST   /admin/ports                 register one (its endpoint is checked first)
+    GET    /admin/ports/{id}
+    PATCH  /admin/ports/{id}            change some fields (checked again when the endpoint or
+                                        its credential or capabilities change)
+    DELETE /admin/ports/{id}
+    POST   /admin/ports/{id}/pause      keep it registered, stop asking it
+    POST   /admin/ports/{id}/resume     checked, then asked again
+    POST   /admin/ports/{id}/check      probe it now
+
+Role ``admin`` may touch every port; ``port_admin`` only the ports its API key is bound to
+(``portgate keys create --role port_admin --port USLAX``). Bodies take the fields of a port in
+the config file (id, name, url, credential, timeout, capabilities, cache_ttl). Credentials are
+never shown back: responses say ``"credential": "set"``. Every change is written to the audit
+trail. Changes take effect on the next query, in this replica at once and in the others within
+``registry.refresh_interval``.
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+from graphql import GraphQLSchema
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.audit import AuditRecord, PortUse
+from gateway.audit_trail import AuditTrail
+from gateway.auth import Authenticator, Principal
+from gateway.config import PortConfig, describe_validation_error
+from gateway.health import PortProber, check_endpoint
+from gateway.http.authorize import principal_with_role
+from gateway.http.responses import ORJSONResponse, graphql_error_response
+from gateway.registry import PortEntry, PortRegistry
+
+log = logging.getLogger(__name__)
+
+ADMIN_ROLES = frozenset({"admin", "port_admin"})
+_RECHECKED = {"url", "credential", "capabilities"}
+
+
+class AdminApi:
+    def __init__(
+        self,
+        registry: PortRegistry,
+        prober: PortProber,
+        authenticator: Authenticator,
+        client: httpx.AsyncClient,
+        schema: GraphQLSchema,
+        probe_timeout: float,
+        trail: Callable[[], AuditTrail | None],
+    ) -> None:
+        self._registry = registry
+        self._prober = prober
+        self._authenticator = authenticator
+        self._client = client
+        self._schema = schema
+        self._probe_timeout = probe_timeout
+        self._trail = trail
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/admin/ports", self.list_or_register, methods=["GET", "POST"]),
+            Route("/admin/ports/{port}", self.one, methods=["GET", "PATCH", "DELETE"]),
+            Route("/admin/ports/{port}/{action}", self.act, methods=["POST"]),
+        ]
+
+    async def list_or_register(self, request: Request) -> Response:
+        principal = await self._admin(request)
+        if isinstance(principal, Response):
+            return principal
+        if request.method == "GET":
+            entries = self._registry.snapshot().entries
+            return ORJSONResponse({"ports": [self._shown(e) for e in entries]})
+        body = await _json(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            config = PortConfig.model_validate(body)
+        except ValidationError as exc:
+            return _bad(describe_validation_error(exc))
+        if self._registry.snapshot().entry(config.id) is not None:
+            return graphql_error_response(f"{config.id} is registered already", "CONFLICT", 409)
+        return await self._write(principal, PortEntry.from_config(config, "api"), "register", 201)
+
+    async def one(self, request: Request) -> Response:
+        principal = await self._admin(request)
+        if isinstance(principal, Response):
+            return principal
+        entry = self._registry.snapshot().entry(request.path_params["port"])
+        if entry is None:
+            return graphql_error_response("no such port", "NOT_FOUND", 404)
+        if request.method == "GET":
+            return ORJSONResponse(self._shown(entry))
+        if (denied := _may_touch(principal, entry.id)) is not None:
+            return denied
+        if request.method == "DELETE":
+            await self._registry.remove(entry.id)
+            await self._audit(principal, "remove", entry, "ok")
+            return ORJSONResponse({"removed": entry.id})
+        changes = await _json(request)
+        if isinstance(changes, Response):
+            return changes
+        if "id" in changes and changes["id"] != entry.id:
+            return _bad("a port's id cannot change: remove it and register it again")
+        current = entry.stored() | {"credential": entry.credential}
+        merged = {k: current[k] for k in PortConfig.model_fields if k in current} | changes
+        try:
+            config = PortConfig.model_validate(merged)
+        except ValidationError as exc:
+            return _bad(describe_validation_error(exc))
+        updated = PortEntry.from_config(config, "api")
+        recheck = bool(_RECHECKED & set(changes)) and not updated.paused
+        return await self._write(principal, updated, "update", 200, check=recheck)
+
+    async def act(self, request: Request) -> Response:
+        principal = await self._admin(request)
+        if isinstance(principal, Response):
+            return principal
+        entry = self._registry.snapshot().entry(request.path_params["port"])
+        if entry is None:
+            return graphql_error_response("no such port", "NOT_FOUND", 404)
+        if (denied := _may_touch(principal, entry.id)) is not None:
+            return denied
+        action = request.path_params["action"]
+        if action == "check":
+            await self._prober.probe_all()
+            return ORJSONResponse(self._shown(entry))
+        if action not in ("pause", "resume"):
+            return graphql_error_response(f"no action {action!r}", "NOT_FOUND", 404)
+        changed = entry.model_copy(update={"paused": action == "pause", "source": "api"})
+        return await self._write(principal, changed, action, 200, check=action == "resume")
+
+    async def _write(
+        self,
+        principal: Principal,
+        entry: PortEntry,
+        action: str,
+        status: int,
+        *,
+        check: bool = True,
+    ) -> Response:
+        if (denied := _may_touch(principal, entry.id)) is not None:
+            return denied
+        if check:
+            reason = await check_endpoint(self._client, entry, self._schema, self._probe_timeout)
+            if reason is not None:
+                await self._audit(principal, action, entry, "rejected")
+                message = f"{entry.id}'s endpoint does not answer the shared schema: {reason}"
+                return graphql_error_response(message, "PORT_CHECK_FAILED", 422)
+        entry = entry.model_copy(update={"updated_at": datetime.now(UTC)})
+        await self._registry.put(entry)
+        await self._audit(principal, action, entry, "ok")
+        log.info("port %s: %s by %s", entry.id, action, principal.client_id)
+        return ORJSONResponse(self._shown(entry), status_code=status)
+
+    async def _admin(self, request: Request) -> Principal | Response:
+        return await principal_with_role(
+            self._authenticator, request, ADMIN_ROLES, "port administration"
+        )
+
+    def _shown(self, entry: PortEntry) -> dict[str, Any]:
+        health = self._prober.health.get(entry.id)
+        return entry.public() | {"health": health.public() if health else None}
+
+    async def _audit(
+        self, principal: Principal, action: str, entry: PortEntry, outcome: Any
+    ) -> None:
+        trail = self._trail()
+        if trail is None:
+            return
+        record = AuditRecord(
+            client_id=principal.client_id,
+            organisation=principal.organisation,
+            roles=tuple(sorted(principal.roles)),
+            operation_name=f"admin.ports.{action}",
+            document=json.dumps(entry.public(), sort_keys=True),  # no credential in it
+            ports=(PortUse(port=entry.id, status=action, latency_ms=0.0),),
+            outcome=outcome,
+        )
+        try:
+            await trail.record(record)
+        except Exception:  # the change is made; a missing record is logged and counted
+            log.exception("audit record of a registry change failed")
+
+
+def _may_touch(principal: Principal, port_id: str) -> Response | None:
+    if "admin" in principal.roles:
+        return None
+    if principal.ports is not None and port_id in principal.ports:
+        return None
+    return graphql_error_response(
+        f"a port_admin may change only its own port(s), not {port_id}", "FORBIDDEN", 403
+    )
+
+
+async def _json(request: Request) -> dict[str, Any] | Response:
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return _bad("the body is not JSON")
+    if not isinstance(body, dict):
+        return _bad("the body must be a JSON object")
+    return body
+
+
+def _bad(message: str) -> Response:
+    return graphql_error_response(message, "BAD_USER_INPUT", 400)
