@@ -6,6 +6,7 @@ portgate schema export | check            write / compare schema.graphql
 portgate config check portgate.yaml       validate a config file and explain every error
 portgate keys create | list | revoke      API keys (see gateway/cli_keys.py)
 portgate audit verify | search | export   the audit trail (see gateway/cli_audit.py)
+portgate ports list | add | update | pause | resume | check | remove   the registry
 """
 
 import asyncio
@@ -21,6 +22,7 @@ import uvicorn
 from gateway.app import create_app
 from gateway.cli_audit import audit_app
 from gateway.cli_keys import issue_demo_keys, keys_app
+from gateway.cli_ports import ports_app
 from gateway.config import ConfigError, GatewaySettings, load_settings
 from gateway.policy_file import PolicyError
 from gateway.schema import export_sdl
@@ -37,6 +39,7 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(ports_app, name="ports")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file (see README).")

@@ -5,7 +5,7 @@ request to that port's transport (an ``httpx.MockTransport`` or an ``httpx.ASGIT
 real resolver app), so no socket is opened.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.config import load_settings
+from port_resolvers.kit import PortRecord, VesselCallFilter
 
 # The query-path tests are about fetching and merging, not the policy: anyone sees everything.
 OPEN_POLICY = Path(__file__).parent / "policies" / "open.yaml"
@@ -26,6 +27,7 @@ PORT_NAMES = {
     "USOAK": "Port of Oakland",
     "USNTD": "Port of Hueneme",
     "USSAN": "Port of San Diego",
+    "USRCH": "Port of Richmond",
 }
 
 
@@ -96,3 +98,25 @@ async def make_gateway() -> AsyncIterator[GatewayFactory]:
 def answering(data: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.MockTransport:
     """A port that answers every request with ``data``."""
     return httpx.MockTransport(lambda _: httpx.Response(200, json={"data": data}, headers=headers))
+
+
+class EmptyPort:
+    """A port's systems that know their port and nothing else (for registry and tracing tests)."""
+
+    def __init__(self, port_id: str) -> None:
+        self.port_id = port_id
+
+    async def port(self) -> PortRecord:
+        return {"UNLocationCode": self.port_id, "name": PORT_NAMES[self.port_id], "terminals": []}
+
+    async def containers(self, references: Sequence[str]) -> list[Any]:
+        return []
+
+    async def vessel_calls(self, filter: VesselCallFilter) -> list[Any]:
+        return []
+
+    async def vessel(self, imo: str) -> None:
+        return None
+
+    async def metrics(self, period: str, metrics: Sequence[str] | None) -> list[Any]:
+        return []

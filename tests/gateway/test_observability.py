@@ -2,7 +2,7 @@
 query). Ports are resolver kits over in-memory sources, reached in process; the app runs its
 lifespan, so its audit trail is open."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -18,30 +18,10 @@ from gateway.apikeys import ApiKeyStore
 from gateway.app import create_app
 from gateway.audit import AuditRecord
 from gateway.config import load_settings
-from port_resolvers.kit import PortMetricRecord, PortRecord, VesselCallFilter, create_resolver_app
-from tests.gateway.conftest import PORT_NAMES, PortRouter, port_url
+from port_resolvers.kit import create_resolver_app
+from tests.gateway.conftest import PORT_NAMES, EmptyPort, PortRouter, port_url
 
 PORTS = ("USLAX", "USOAK")
-
-
-class TinyPort:
-    def __init__(self, port_id: str) -> None:
-        self.port_id = port_id
-
-    async def port(self) -> PortRecord:
-        return {"UNLocationCode": self.port_id, "name": PORT_NAMES[self.port_id], "terminals": []}
-
-    async def containers(self, references: Sequence[str]) -> list[Any]:
-        return []
-
-    async def vessel_calls(self, filter: VesselCallFilter) -> list[Any]:
-        return []
-
-    async def vessel(self, imo: str) -> None:
-        return None
-
-    async def metrics(self, period: str, metrics: Sequence[str] | None) -> list[PortMetricRecord]:
-        return []
 
 
 Stack = Callable[..., Awaitable[tuple[httpx.AsyncClient, InMemorySpanExporter, dict[str, str]]]]
@@ -59,7 +39,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
             router = PortRouter(
                 {
                     p: httpx.ASGITransport(
-                        app=create_resolver_app(TinyPort(p), p, tracer_provider=provider)
+                        app=create_resolver_app(EmptyPort(p), p, tracer_provider=provider)
                     )
                     for p in PORTS
                 }
