@@ -146,6 +146,7 @@ def create_app(
     metrics = GatewayMetrics(
         lambda: {port: b.state for port, b in fan_out.breakers().items()},
         lambda: observer.audit_counts(),
+        lambda: {port: h.status for port, h in prober.health.items()},
     )
     observer = OperationObserver(metrics, graphql_schema)
     policy = PolicyStore(

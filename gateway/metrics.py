@@ -5,6 +5,7 @@
     portgate_port_request_duration_seconds{port,status} per-port latency (ok, cached, stale, ...)
     portgate_cache_lookups_total{port,result}           hit | miss | stale
     portgate_port_breaker_state{port}                   0 closed, 1 half-open, 2 open
+    portgate_port_health{port,status}                   1 for the latest probe's status
     portgate_policy_denials_total{coordinate}           fields withheld by the policy
     portgate_audit_records_total{result}                written | failed | dropped
 
@@ -44,6 +45,22 @@ class _BreakerStates(Collector):
         yield gauge
 
 
+class _PortHealth(Collector):
+    def __init__(self, health: Callable[[], Mapping[str, str]]) -> None:
+        self._health = health
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "portgate_port_health",
+            "Latest probe of each port: up, degraded, down or paused",
+            labels=["port", "status"],
+        )
+        for port, status in self._health().items():
+            for known in ("up", "degraded", "down", "paused"):
+                gauge.add_metric([port, known], 1 if status == known else 0)
+        yield gauge
+
+
 class _AuditCounts(Collector):
     def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
         self._counts = counts
@@ -62,6 +79,7 @@ class GatewayMetrics:
         self,
         breaker_states: Callable[[], Mapping[str, BreakerState]],
         audit_counts: Callable[[], Mapping[str, int]] = dict,
+        port_health: Callable[[], Mapping[str, str]] = dict,
     ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
@@ -84,6 +102,7 @@ class GatewayMetrics:
         )
         r.register(_BreakerStates(breaker_states))
         r.register(_AuditCounts(audit_counts))
+        r.register(_PortHealth(port_health))
         self._operation_names: set[str] = set()
 
     def operation_label(self, name: str | None) -> str:

@@ -253,3 +253,15 @@ async def test_replicas_sharing_postgresql_see_each_others_changes(pg_schema: st
     finally:
         for replica in replicas:
             await replica.detach()
+
+
+async def test_port_health_shows_in_the_admin_api_and_metrics(admin: Admin) -> None:
+    client, keys = await admin()
+    headers = {"x-api-key": keys["admin"]}
+    await client.post("/admin/ports/USOAK/pause", headers=headers)
+    checked = (await client.post("/admin/ports/USLAX/check", headers=headers)).json()
+    assert checked["health"]["status"] == "up"
+    assert checked["health"]["lastSuccess"] is not None
+    metrics = (await client.get("/metrics")).text
+    assert 'portgate_port_health{port="USLAX",status="up"} 1.0' in metrics
+    assert 'portgate_port_health{port="USOAK",status="paused"} 1.0' in metrics
