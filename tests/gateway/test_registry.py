@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
@@ -265,3 +266,15 @@ async def test_port_health_shows_in_the_admin_api_and_metrics(admin: Admin) -> N
     metrics = (await client.get("/metrics")).text
     assert 'portgate_port_health{port="USLAX",status="up"} 1.0' in metrics
     assert 'portgate_port_health{port="USOAK",status="paused"} 1.0' in metrics
+
+
+async def test_every_registry_change_is_in_the_audit_trail(admin: Admin) -> None:
+    client, keys = await admin()
+    headers = {"x-api-key": keys["admin"]}
+    await client.post("/admin/ports/USOAK/pause", headers=headers)
+    await client.patch("/admin/ports/USOAK", json={"credential": TOKENS["USOAK"]}, headers=headers)
+    found = await client.get("/audit/records", params={"client": "ops"}, headers=headers)
+    records = [line for line in found.text.splitlines() if line]
+    operations = [orjson.loads(line)["record"]["operation_name"] for line in records]
+    assert operations == ["admin.ports.pause", "admin.ports.update"]
+    assert TOKENS["USOAK"] not in found.text
