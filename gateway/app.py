@@ -11,6 +11,7 @@ GET      /audit/... the audit trail, for auditors (gateway/audit_api.py)
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -119,6 +120,7 @@ def create_app(
     *,
     client: httpx.AsyncClient | None = None,
     tracer_provider: trace.TracerProvider | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Starlette:
     """The gateway app. Pass ``client`` to reach ports through your own transport (tests);
     otherwise the app owns one pooled client for its life. Spans go to ``tracer_provider``,
@@ -162,6 +164,7 @@ def create_app(
         reject_denied=settings.policy.on_denied == "reject",
         tracer_provider=tracer_provider,
         prober=prober,
+        clock=clock,
     )
     authenticator, api_keys = build_authenticator(settings.auth, http)
     admin = AdminApi(

@@ -133,7 +133,8 @@ def _source_entry(outcome: PortOutcome) -> dict[str, Any]:
     if outcome.failure is not None:
         entry["code"] = outcome.failure.code  # why a stale answer stands in, or why none does
     elif outcome.answer is not None and outcome.answer.errors:
-        entry["status"] = "partial" if outcome.answer.data else "error"
+        values = (outcome.answer.data or {}).values()
+        entry["status"] = "partial" if any(v is not None for v in values) else "error"
         entry["code"] = "PORT_ERROR"
     return entry
 

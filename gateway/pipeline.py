@@ -7,10 +7,12 @@ changed) decides what the plan may ask each port. Introspection root fields (``_
 is left to strawberry whole.
 """
 
+import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from graphql import (
@@ -34,6 +36,7 @@ from gateway.errors import BadUserInput
 from gateway.fetch import FanOut, PortOutcome
 from gateway.health import PortProber
 from gateway.merge import merge
+from gateway.outlook import Answer, compute_outlook
 from gateway.plan import Plan, Planner
 from gateway.policy_file import PolicyStore
 from gateway.registry import PortRegistry
@@ -64,7 +67,9 @@ class QueryPipeline:
         reject_denied: bool = False,
         tracer_provider: trace.TracerProvider | None = None,
         prober: PortProber | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._clock = clock  # "now" of computed fields (the outlook's window)
         self._tracer = tracing.tracer(tracer_provider)
         self._prober = prober
         self._schema = schema
@@ -111,14 +116,17 @@ class QueryPipeline:
             span.set_attribute("portgate.ports", [q.port.id for q in plan.port_queries])
         if plan.forbidden and self._reject_denied:
             return OperationResult(ExecutionResult(None, plan.forbidden), status=403, plan=plan)
-        if not plan.fields and not plan.failed_keys:
+        if not plan.fields and not plan.failed_keys and not plan.computed:
             return None
         with self._tracer.start_as_current_span("portgate.fetch_all"):
-            outcomes = await self._fan_out.fetch(
-                plan.port_queries,
-                started + self._deadline,
-                operation_name,
-                bypass_cache=bypass_cache,
+            outcomes, (computed, computed_errors) = await asyncio.gather(
+                self._fan_out.fetch(
+                    plan.port_queries,
+                    started + self._deadline,
+                    operation_name,
+                    bypass_cache=bypass_cache,
+                ),
+                self._compute(plan, principal, bypass_cache),
             )
         with self._tracer.start_as_current_span("portgate.merge"):
             health = self._fan_out.health(outcomes)
@@ -126,11 +134,44 @@ class QueryPipeline:
                 health = self._prober.worst_of(health)
             merged = merge(plan, outcomes, self._positions, health)
             local, local_errors = self._introspect(plan, operation, document, raw_variables)
+            local |= computed
             data = {key: local.get(key, merged.data.get(key)) for key in plan.order}
-        errors = plan.errors + merged.errors + local_errors
+        errors = plan.errors + merged.errors + local_errors + computed_errors
         return OperationResult(
             ExecutionResult(data, errors or None), merged.sources, plan=plan, outcomes=outcomes
         )
+
+    async def _compute(
+        self, plan: Plan, principal: Principal, bypass_cache: bool
+    ) -> tuple[dict[str, Any], list[GraphQLError]]:
+        """Root fields computed from other root fields, asked through this same pipeline with
+        the caller's principal (so the policy, cache and failure rules apply to them too)."""
+        data: dict[str, Any] = {}
+        errors: list[GraphQLError] = []
+
+        async def ask(document: DocumentNode, variables: dict[str, Any]) -> Answer:
+            result = await self.run(
+                document, None, variables, principal=principal, bypass_cache=bypass_cache
+            )
+            assert result is not None
+            return Answer(result.result.data or {}, list(result.result.errors or ()),
+                          result.sources)  # fmt: skip
+
+        for key, arguments, shape in plan.computed:
+            try:
+                value, inner_errors = await compute_outlook(ask, arguments, self._clock())
+            except BadUserInput as exc:
+                data[key] = None
+                errors.append(exc.to_graphql(path=[key]))
+                continue
+            data[key] = shape.project_named(value)
+            seen = set()
+            for error in inner_errors:  # named on the outlook, once each
+                if error.message not in seen:
+                    seen.add(error.message)
+                    errors.append(GraphQLError(error.message, path=[key],
+                                               extensions=error.extensions))  # fmt: skip
+        return data, errors
 
     def _follow_registry(self) -> None:
         """Plan against the registry's current ports (cheap when its version has not moved)."""

@@ -46,6 +46,7 @@ from gateway.selection import Fragments, Path, Shape, collect_fields, compile_sh
 from portcontract.identifiers import InvalidIdentifier, check_unlocode
 
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "__typename"})
+COMPUTED_FIELDS = frozenset({"outlook"})
 HIDDEN_PREFIX = "_pg_"
 
 
@@ -88,6 +89,8 @@ class Plan:
     order: list[str] = field(default_factory=list)  # every response key in the client's order
     forbidden: list[GraphQLError] = field(default_factory=list)  # FORBIDDEN_FIELD, also in errors
     access: Access | None = None
+    # Root fields the gateway computes from other fields (outlook): key, arguments, shape.
+    computed: list[tuple[str, dict[str, Any], Shape]] = field(default_factory=list)
 
 
 class Planner:
@@ -125,6 +128,9 @@ class Planner:
             if name in INTROSPECTION_FIELDS:
                 plan.introspection.append((key, nodes))
                 continue
+            if name in COMPUTED_FIELDS:
+                self._plan_computed(plan, key, name, nodes, fragments, variables, access)
+                continue
             try:
                 arguments = get_argument_values(self._query_type.fields[name], nodes[0], variables)
                 field_plan = self._plan_field(key, name, nodes, arguments, fragments, variables)
@@ -144,6 +150,31 @@ class Planner:
             plan.fields.append(field_plan)
         plan.port_queries = self._port_queries(operation, plan.fields)
         return plan
+
+    def _plan_computed(
+        self,
+        plan: Plan,
+        key: str,
+        name: str,
+        nodes: list[FieldNode],
+        fragments: Fragments,
+        variables: VariableValues,
+        access: Access,
+    ) -> None:
+        """A root field answered from other root fields (their own plans apply the policy)."""
+        coordinate = f"Query.{name}"
+        if not access.role_grants(coordinate):
+            self._forbid(plan, ForbiddenField(f"{coordinate} is not available to your role",
+                                              coordinate), [key])  # fmt: skip
+            plan.failed_keys.append(key)
+            return
+        try:
+            arguments = get_argument_values(self._query_type.fields[name], nodes[0], variables)
+        except GraphQLError as exc:
+            plan.errors.append(GraphQLError(exc.message, path=[key], extensions=exc.extensions))
+            plan.failed_keys.append(key)
+            return
+        plan.computed.append((key, arguments, compile_shape(nodes, fragments, variables)))
 
     def _plan_field(
         self,

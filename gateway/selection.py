@@ -108,6 +108,20 @@ class Shape:
             out[key] = item if sub is None or item is None else sub.project(item)
         return out
 
+    def project_named(self, value: Any) -> Any:
+        """Like :meth:`project`, for values the gateway computed, keyed by field *names*."""
+        if value is None:
+            return None
+        if isinstance(value, list):
+            return [self.project_named(item) for item in value]
+        if not isinstance(value, dict):
+            return None
+        out = {}
+        for key, name, sub in self.fields:
+            item = value.get(name)
+            out[key] = item if sub is None or item is None else sub.project_named(item)
+        return out
+
     def coordinates(self, parent: GraphQLObjectType) -> Iterator[str]:
         """Schema coordinates (``Container.holds``) of every field selected, at any depth."""
         for _key, name, sub in self.fields:

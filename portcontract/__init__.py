@@ -11,6 +11,10 @@ A port installs the resolver kit without the gateway; both sides import only thi
 
 from importlib import resources
 
+GATEWAY_ONLY_FIELDS = frozenset({"outlook"})
+"""Root fields of the shared schema that the gateway computes from the others' answers: port
+resolvers do not answer them (they are left out of a resolver's schema)."""
+
 
 def schema_sdl() -> str:
     """The shared schema in SDL, as checked in at the repository root."""

@@ -16,10 +16,12 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.schema.enums import MetricPeriod, PortMetricType, TransportCallStatusCode
+from gateway.schema.outlook import Outlook
 from gateway.schema.types import Container, Port, PortMetric, Vessel, VesselCallConnection
 
 MAX_CONTAINER_REFERENCES = 100
 MAX_PAGE_SIZE = 100
+MAX_OUTLOOK_DAYS = 14
 DEFAULT_PAGE_SIZE = 20
 
 PortsArgument = Annotated[
@@ -114,6 +116,27 @@ class Query:
         imo: Annotated[str, strawberry.argument(description="IMO number, 7 digits")],
         ports: PortsArgument = None,
     ) -> Vessel | None:
+        _fanned_out(info)
+
+    @strawberry.field(
+        description="A cross-port outlook: what is coming, who is congested, which of your "
+        "containers are at risk. Computed by the gateway from the ports' live answers, with "
+        "your rights; ports that do not answer are shown as missing, never as zero."
+    )
+    def outlook(
+        self,
+        info: Info,
+        ports: PortsArgument = None,
+        days: Annotated[
+            int, strawberry.argument(description=f"Window length from now, 1 to {MAX_OUTLOOK_DAYS}")
+        ] = 3,
+        containers: Annotated[
+            list[str] | None,
+            strawberry.argument(
+                description=f"Your container numbers (at most {MAX_CONTAINER_REFERENCES})"
+            ),
+        ] = None,
+    ) -> Outlook | None:
         _fanned_out(info)
 
     @strawberry.field(

@@ -17,6 +17,7 @@ from graphql import GraphQLResolveInfo, GraphQLSchema
 from port_resolvers.kit.derive import Record, derive_container, empty_connection, vessel_call_page
 from port_resolvers.kit.errors import BadUserInput
 from port_resolvers.kit.source import PortDataSource, VesselCallFilter
+from portcontract import GATEWAY_ONLY_FIELDS
 from portcontract.cursor import CallKey, decode_cursor, sort_key
 from portcontract.identifiers import (
     check_container_reference,
@@ -159,8 +160,12 @@ ROOT_RESOLVERS: Final[Mapping[str, Resolver]] = {
 
 
 def attach_resolvers(schema: GraphQLSchema) -> None:
-    """Give the schema's Query fields their resolvers (every Query field must have one)."""
+    """Give the schema's Query fields their resolvers (every Query field a port answers must
+    have one); the fields the gateway computes itself are taken out of a resolver's schema."""
     query = schema.query_type
+    if query is not None:
+        for name in GATEWAY_ONLY_FIELDS:
+            query.fields.pop(name, None)
     if query is None or set(query.fields) != set(ROOT_RESOLVERS):
         raise RuntimeError("the shared schema's Query fields and the kit's resolvers differ")
     for name, resolver in ROOT_RESOLVERS.items():

@@ -21,6 +21,13 @@ NON_NULL_ALLOWED = {
     "PageInfo.hasNextPage", "VesselCallConnection.edges", "VesselCallConnection.nodes",
     "VesselCallConnection.pageInfo", "PortMetric.UNLocationCode", "PortMetric.metric",
     "PortMetric.unit", "PortMetric.periodStart", "PortMetric.periodEnd", "PortMetric.sampleSize",
+    # The outlook's window, keys and structure (its figures are nullable: missing, not zero).
+    "Outlook.generatedAt", "Outlook.windowStart", "Outlook.windowEnd", "Outlook.ports",
+    "Outlook.comparison", "PortOutlook.UNLocationCode", "PortOutlook.answered",
+    "LateArrival.transportCallReference", "LateArrival.UNLocationCode",
+    "LateArrival.plannedArrivalDateTime", "LateArrival.estimatedArrivalDateTime",
+    "LateArrival.delayHours", "OutlookComparison.missing", "ContainerOutlook.equipmentReference",
+    "ContainerOutlook.found", "ContainerOutlook.reasons",
 }  # fmt: skip
 
 

@@ -1,0 +1,265 @@
+"""The cross-port outlook, computed at query time from the ports' own answers.
+
+The gateway answers ``outlook`` by asking the ports, through its own pipeline and with the
+caller's principal (so the policy, the cache and every failure rule apply as to any query), for
+the vessel calls of the window, the port-level aggregates and, when given, the caller's
+containers; then it derives each port's figures and a comparison. Nothing is stored. A port that
+did not answer is ``answered: false`` with null figures, never zeros; an aggregate the policy
+withholds (sample too small) stays null.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from statistics import fmean
+from typing import Any
+
+from graphql import DocumentNode, GraphQLError, parse
+
+from gateway.errors import BadUserInput
+from gateway.schema.query import MAX_CONTAINER_REFERENCES, MAX_OUTLOOK_DAYS
+from portcontract.identifiers import InvalidIdentifier, check_container_reference
+
+LOOKBACK = timedelta(days=2)  # calls planned this long ago may still be expected (late)
+LATE = timedelta(hours=1)
+MAX_CALL_PAGES = 20
+ANSWERED = frozenset({"ok", "cached", "stale", "partial"})
+NOT_COMING = frozenset({"OMIT", "BLNK"})  # omitted calls and blank sailings
+
+PORTS_AND_CALLS: DocumentNode = parse("""
+query PortgateOutlook($from: DateTime!, $to: DateTime!, $ports: [String!], $after: String) {
+  calls: vesselCalls(ports: $ports, from: $from, to: $to, first: 100, after: $after) {
+    edges { node {
+      UNLocationCode transportCallReference facilityCode statusCode
+      plannedArrivalDateTime estimatedArrivalDateTime actualArrivalDateTime
+      vessel { vesselName vesselIMONumber }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+  metrics: portMetrics(ports: $ports, period: LAST_7_DAYS, metrics: [VESSELS_AT_ANCHOR,
+      VESSELS_AT_BERTH, CONTAINER_DWELL_DAYS, TRUCK_TURN_TIME_MINUTES]) {
+    UNLocationCode facilityCode metric value
+  }
+  ports(ports: $ports) { UNLocationCode name status }
+}
+""")
+CONTAINERS: DocumentNode = parse("""
+query PortgateOutlookContainers($refs: [String!]!, $ports: [String!]) {
+  containers(references: $refs, ports: $ports) {
+    equipmentReference sourcePort status
+    availability { firstAvailableDate lastFreeDay holds { type status } }
+  }
+}
+""")
+
+
+@dataclass(slots=True)
+class Answer:
+    """What one internal query gave: data, errors, and which ports answered."""
+
+    data: Mapping[str, Any]
+    errors: list[GraphQLError] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+
+Ask = Callable[[DocumentNode, dict[str, Any]], Awaitable[Answer]]
+
+
+async def compute_outlook(
+    ask: Ask, arguments: Mapping[str, Any], now: datetime | None = None
+) -> tuple[dict[str, Any], list[GraphQLError]]:
+    """The outlook (keyed by schema field names) and the errors to report with it."""
+    days = arguments.get("days", 3)
+    if not 1 <= days <= MAX_OUTLOOK_DAYS:
+        raise BadUserInput(f"days: must be between 1 and {MAX_OUTLOOK_DAYS}, not {days}")
+    references = arguments.get("containers")
+    if references is not None:
+        if len(references) > MAX_CONTAINER_REFERENCES:
+            raise BadUserInput(f"containers: at most {MAX_CONTAINER_REFERENCES} per query")
+        try:
+            references = [check_container_reference(r) for r in references]
+        except InvalidIdentifier as exc:
+            raise BadUserInput(f"containers: {exc}") from None
+    now = now or datetime.now(UTC)
+    end = now + timedelta(days=days)
+    ports = arguments.get("ports")
+    calls, errors, sources, first = await _all_calls(ask, now - LOOKBACK, end, ports)
+    answered = {s["port"] for s in sources if s["status"] in ANSWERED}
+    listed = first.data.get("ports") or []
+    metrics = first.data.get("metrics") or []
+    port_rows = []
+    for port in listed:
+        port_id = port["UNLocationCode"]
+        own_calls = [c for c in calls if c["UNLocationCode"] == port_id]
+        own_metrics = [m for m in metrics if m["UNLocationCode"] == port_id]
+        port_rows.append(_port(port, answered, now, end, own_calls, own_metrics))
+    outlook: dict[str, Any] = {
+        "generatedAt": now.isoformat(),
+        "windowStart": now.isoformat(),
+        "windowEnd": end.isoformat(),
+        "ports": port_rows,
+        "comparison": _comparison(port_rows),
+        "containers": None,
+    }
+    if references is not None:
+        boxes = await ask(CONTAINERS, {"refs": list(references), "ports": ports})
+        errors += boxes.errors
+        withheld = any(
+            (e.extensions or {}).get("coordinate") == "Container.availability" for e in boxes.errors
+        )
+        outlook["containers"] = _containers(
+            references, boxes.data.get("containers"), now.date(), withheld
+        )
+    return outlook, errors
+
+
+async def _all_calls(
+    ask: Ask, start: datetime, end: datetime, ports: Sequence[str] | None
+) -> tuple[list[dict[str, Any]], list[GraphQLError], list[dict[str, Any]], Answer]:
+    """Every call of the window, paged; the first page's answer carries metrics and ports."""
+    variables: dict[str, Any] = {"from": start.isoformat(), "to": end.isoformat(), "ports": ports}
+    first = page = await ask(PORTS_AND_CALLS, variables)
+    calls, errors, sources = [], list(first.errors), list(first.sources)
+    for _ in range(MAX_CALL_PAGES):
+        connection = page.data.get("calls") or {}
+        calls += [edge["node"] for edge in connection.get("edges") or ()]
+        info = connection.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            break
+        page = await ask(PORTS_AND_CALLS, variables | {"after": info["endCursor"]})
+        errors += page.errors
+    return calls, errors, sources, first
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _port(
+    port: Mapping[str, Any],
+    answered: set[str],
+    now: datetime,
+    end: datetime,
+    calls: list[dict[str, Any]],
+    metrics: list[dict[str, Any]],
+) -> dict[str, Any]:
+    port_id = port["UNLocationCode"]
+    row: dict[str, Any] = {
+        "UNLocationCode": port_id, "name": port.get("name"), "status": port.get("status"),
+        "answered": port_id in answered, "vesselsAtAnchor": None, "vesselsAtBerth": None,
+        "expectedArrivals": None, "lateArrivals": None, "averageDelayHours": None,
+        "containerDwellDays": None, "truckTurnTimeMinutes": None,
+    }  # fmt: skip
+    if not row["answered"]:
+        return row  # missing, never zero
+    whole_port = {m["metric"]: m.get("value") for m in metrics if m.get("facilityCode") is None}
+    for metric, key, kind in (
+        ("VESSELS_AT_ANCHOR", "vesselsAtAnchor", int), ("VESSELS_AT_BERTH", "vesselsAtBerth", int),
+        ("CONTAINER_DWELL_DAYS", "containerDwellDays", float),
+        ("TRUCK_TURN_TIME_MINUTES", "truckTurnTimeMinutes", float),
+    ):  # fmt: skip
+        value = whole_port.get(metric)
+        row[key] = None if value is None else kind(value)
+    expected, delays, late = 0, [], []
+    for call in calls:
+        if call.get("actualArrivalDateTime") or call.get("statusCode") in NOT_COMING:
+            continue
+        planned = _time(call["plannedArrivalDateTime"])
+        estimated = _time(call.get("estimatedArrivalDateTime"))
+        arrival = estimated or planned
+        if planned is None or arrival is None or not now <= arrival < end:
+            continue
+        expected += 1
+        if estimated is not None:
+            delay = estimated - planned
+            delays.append(delay.total_seconds() / 3600)
+            if delay >= LATE:
+                late.append(_late(call, planned, estimated, delay))
+    row["expectedArrivals"] = expected
+    row["lateArrivals"] = sorted(late, key=lambda c: -c["delayHours"])
+    row["averageDelayHours"] = round(fmean(delays), 1) if delays else None
+    return row
+
+
+def _late(
+    call: Mapping[str, Any], planned: datetime, estimated: datetime, delay: timedelta
+) -> dict[str, Any]:
+    vessel = call.get("vessel") or {}
+    return {
+        "transportCallReference": call["transportCallReference"],
+        "UNLocationCode": call["UNLocationCode"], "facilityCode": call.get("facilityCode"),
+        "vesselName": vessel.get("vesselName"), "vesselIMONumber": vessel.get("vesselIMONumber"),
+        "plannedArrivalDateTime": planned.isoformat(),
+        "estimatedArrivalDateTime": estimated.isoformat(),
+        "delayHours": round(delay.total_seconds() / 3600, 1),
+    }  # fmt: skip
+
+
+def _comparison(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def highest(key: str) -> str | None:
+        known = [r for r in rows if r["answered"] and r[key] is not None]
+        return max(known, key=lambda r: r[key])["UNLocationCode"] if known else None
+
+    return {
+        "mostVesselsAtAnchor": highest("vesselsAtAnchor"),
+        "mostDelayed": highest("averageDelayHours"),
+        "longestDwell": highest("containerDwellDays"),
+        "longestTruckTurn": highest("truckTurnTimeMinutes"),
+        "missing": [r["UNLocationCode"] for r in rows if not r["answered"]],
+    }
+
+
+def _containers(
+    references: Sequence[str],
+    found: list[dict[str, Any]] | None,
+    today: date,
+    availability_withheld: bool,
+) -> list[dict[str, Any]]:
+    """Each container asked, in order; ``atRisk`` is null only when the policy withholds what
+    decides it (a container without import availability, an export say, is not at risk)."""
+    known = {c["equipmentReference"]: c for c in found or ()}
+    rows = []
+    for reference in references:
+        box = known.get(reference)
+        if box is None:
+            rows.append({"equipmentReference": reference, "found": False, "sourcePort": None,
+                         "status": None, "firstAvailableDate": None, "lastFreeDay": None,
+                         "holdsPending": None, "atRisk": None, "reasons": []})  # fmt: skip
+            continue
+        availability = box.get("availability")
+        row: dict[str, Any] = {
+            "equipmentReference": box["equipmentReference"], "found": True,
+            "sourcePort": box.get("sourcePort"), "status": box.get("status"),
+            "firstAvailableDate": None, "lastFreeDay": None, "holdsPending": None,
+            "atRisk": None, "reasons": [],
+        }  # fmt: skip
+        if availability is None:
+            if availability_withheld:
+                row["reasons"] = ["import availability is not visible to your role"]
+            else:
+                row["atRisk"] = False  # no import waiting for pickup
+            rows.append(row)
+            continue
+        first_day = availability.get("firstAvailableDate")
+        free_day = availability.get("lastFreeDay")
+        holds = [h["type"] for h in availability.get("holds") or () if h["status"] == "HOLD"]
+        row.update(firstAvailableDate=first_day, lastFreeDay=free_day, holdsPending=holds)
+        row["reasons"] = _risks(first_day, free_day, holds, box.get("status"), today)
+        row["atRisk"] = bool(row["reasons"])
+        rows.append(row)
+    return rows
+
+
+def _risks(
+    first_day: str | None, free_day: str | None, holds: list[str], status: str | None, today: date
+) -> list[str]:
+    reasons = []
+    last = date.fromisoformat(free_day) if free_day else None
+    first = date.fromisoformat(first_day) if first_day else None
+    if last is not None and first is not None and last < first:
+        reasons.append(f"last free day {last} comes before it can be picked up ({first})")
+    if last is not None and holds and (last - today).days <= 2:
+        reasons.append(f"holds pending ({', '.join(holds)}) with the last free day {last} near")
+    if last is not None and last < today and status == "IN_TERMINAL":
+        reasons.append(f"last free day {last} has passed: storage charges accrue")
+    return reasons

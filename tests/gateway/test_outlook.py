@@ -1,0 +1,174 @@
+"""The cross-port outlook, checked against the simulated ports' own data for the same window."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.config import load_settings
+from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
+from port_resolvers.sim.data import containers_only_at, generate_all_ports
+from port_resolvers.sim.model import PortData
+
+NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
+SEED = 7
+DAYS = 3
+OPEN_POLICY = Path(__file__).parent / "policies" / "open.yaml"
+QUERY = """query Outlook($days: Int!, $boxes: [String!]) {
+  outlook(days: $days, containers: $boxes) {
+    windowStart windowEnd
+    ports { UNLocationCode answered vesselsAtAnchor vesselsAtBerth expectedArrivals
+            lateArrivals { transportCallReference delayHours } averageDelayHours
+            containerDwellDays truckTurnTimeMinutes }
+    comparison { mostVesselsAtAnchor mostDelayed missing }
+    containers { equipmentReference found sourcePort lastFreeDay firstAvailableDate
+                 holdsPending atRisk reasons }
+  }
+}"""
+
+
+@pytest.fixture
+async def ports() -> AsyncIterator[list[RunningPort]]:
+    async with run_simulated_ports(seed=SEED, now=NOW) as running:
+        yield running
+
+
+async def ask(
+    ports: list[RunningPort], variables: dict[str, Any], **settings: Any
+) -> dict[str, Any]:
+    config = load_settings(
+        None,
+        ports=[{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
+        **({"policy": {"file": OPEN_POLICY}} | settings),
+    )
+    app = create_app(config, clock=lambda: NOW)
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c,
+    ):
+        response = await c.post("/graphql", json={"query": QUERY, "variables": variables})
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def expected_port(data: PortData) -> dict[str, Any]:
+    """What the outlook must say of one port, from its generated data."""
+    end = NOW + timedelta(days=DAYS)
+    coming = [
+        c for c in data.vessel_calls
+        if c.actual_arrival is None and c.status_code not in ("OMIT", "BLNK")
+        and NOW - timedelta(days=2) <= c.planned_arrival < end
+        and NOW <= (c.estimated_arrival or c.planned_arrival) < end
+    ]  # fmt: skip
+    delays = [
+        (c.estimated_arrival - c.planned_arrival).total_seconds() / 3600
+        for c in coming
+        if c.estimated_arrival is not None
+    ]
+    metric = {
+        m.metric: m.value
+        for m in data.metrics
+        if m.period == "LAST_7_DAYS" and m.facility_code is None
+    }
+    return {
+        "expectedArrivals": len(coming),
+        "late": sorted(
+            c.reference
+            for c in coming
+            if c.estimated_arrival is not None
+            and c.estimated_arrival - c.planned_arrival >= timedelta(hours=1)
+        ),
+        "averageDelayHours": round(sum(delays) / len(delays), 1) if delays else None,
+        "vesselsAtAnchor": metric.get("VESSELS_AT_ANCHOR"),
+        "vesselsAtBerth": metric.get("VESSELS_AT_BERTH"),
+    }
+
+
+async def test_figures_match_each_ports_own_data(ports: list[RunningPort]) -> None:
+    data = generate_all_ports(seed=SEED, now=NOW)
+    body = await ask(ports, {"days": DAYS})
+    assert "errors" not in body, body.get("errors")
+    outlook = body["data"]["outlook"]
+    assert outlook["windowEnd"] == (NOW + timedelta(days=DAYS)).isoformat()
+    rows = {p["UNLocationCode"]: p for p in outlook["ports"]}
+    assert list(rows) == ["USLAX", "USLGB", "USOAK", "USNTD", "USSAN"]
+    for port_id, row in rows.items():
+        want = expected_port(data[port_id])
+        assert row["answered"] is True
+        assert row["expectedArrivals"] == want["expectedArrivals"], port_id
+        assert sorted(c["transportCallReference"] for c in row["lateArrivals"]) == want["late"]
+        assert row["averageDelayHours"] == want["averageDelayHours"], port_id
+        assert row["vesselsAtAnchor"] == want["vesselsAtAnchor"], port_id
+        assert row["vesselsAtBerth"] == want["vesselsAtBerth"], port_id
+        assert row["containerDwellDays"] is not None
+    anchors = {p: r["vesselsAtAnchor"] for p, r in rows.items()}
+    assert anchors[outlook["comparison"]["mostVesselsAtAnchor"]] == max(anchors.values())
+    assert outlook["comparison"]["missing"] == []
+    assert sum(r["expectedArrivals"] for r in rows.values()) > 0  # the check is not vacuous
+
+
+async def test_a_port_that_is_down_is_missing_not_zero(ports: list[RunningPort]) -> None:
+    next(p for p in ports if p.id == "USLGB").system.knobs.down = True
+    body = await ask(ports, {"days": DAYS})
+    outlook = body["data"]["outlook"]
+    rows = {p["UNLocationCode"]: p for p in outlook["ports"]}
+    assert rows["USLGB"]["answered"] is False
+    assert {k: v for k, v in rows["USLGB"].items() if k not in ("UNLocationCode", "answered")} \
+        == dict.fromkeys(["vesselsAtAnchor", "vesselsAtBerth", "expectedArrivals",
+                          "lateArrivals", "averageDelayHours", "containerDwellDays",
+                          "truckTurnTimeMinutes"])  # fmt: skip
+    assert outlook["comparison"]["missing"] == ["USLGB"]
+    assert rows["USLAX"]["answered"] is True
+    assert {e["extensions"]["port"] for e in body["errors"]} == {"USLGB"}
+    assert all(e["path"] == ["outlook"] for e in body["errors"])
+
+
+def risky(box: Any, today: date) -> bool:
+    availability = box.availability
+    if availability is None:
+        return False
+    last, first = availability.last_free_day, availability.first_available_date
+    holds = [h for h in availability.holds if h.status == "HOLD"]
+    return bool(
+        (last and first and last < first)
+        or (last and holds and (last - today).days <= 2)
+        or (last and last < today and box.status == "IN_TERMINAL")
+    )
+
+
+async def test_my_containers_and_those_at_risk(ports: list[RunningPort]) -> None:
+    data = generate_all_ports(seed=SEED, now=NOW)
+    boxes = [c for p in data for c in containers_only_at(data, p)[:8]]
+    references = [b.reference for b in boxes] + ["MSCU1234566"]  # a number no port knows
+    body = await ask(ports, {"days": DAYS, "boxes": references})
+    rows = body["data"]["outlook"]["containers"]
+    assert [r["equipmentReference"] for r in rows] == references
+    assert rows[-1]["found"] is False
+    for box, row in zip(boxes, rows, strict=False):
+        assert row["found"] is True
+        assert row["atRisk"] == risky(box, NOW.date()), (box.reference, row["reasons"])
+        assert bool(row["reasons"]) == row["atRisk"]
+    assert any(r["atRisk"] for r in rows[:-1])  # the data has boxes at risk
+    bad = await ask(ports, {"days": DAYS, "boxes": ["MSCU1234565"]})
+    assert bad["data"]["outlook"] is None
+    [error] = bad["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "should be 6, not 5" in error["message"]
+
+
+async def test_the_public_sees_the_outlook_but_not_its_containers_availability(
+    ports: list[RunningPort],
+) -> None:
+    data = generate_all_ports(seed=SEED, now=NOW)
+    box = containers_only_at(data, "USLAX")[0].reference
+    body = await ask(ports, {"days": DAYS, "boxes": [box]}, policy={})
+    outlook = body["data"]["outlook"]
+    assert all(p["answered"] for p in outlook["ports"])
+    [row] = outlook["containers"]
+    assert (row["found"], row["atRisk"], row["lastFreeDay"]) == (True, None, None)
+    assert "not visible to your role" in row["reasons"][0]
+    codes = {e["extensions"]["code"] for e in body["errors"]}
+    assert codes == {"FORBIDDEN_FIELD"}
