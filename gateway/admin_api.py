@@ -92,16 +92,12 @@ class AdminApi:
         return await self._write(principal, PortEntry.from_config(config, "api"), "register", 201)
 
     async def one(self, request: Request) -> Response:
-        principal = await self._admin(request)
-        if isinstance(principal, Response):
-            return principal
-        entry = self._registry.snapshot().entry(request.path_params["port"])
-        if entry is None:
-            return graphql_error_response("no such port", "NOT_FOUND", 404)
+        target = await self._target(request, changing=request.method != "GET")
+        if isinstance(target, Response):
+            return target
+        principal, entry = target
         if request.method == "GET":
             return ORJSONResponse(self._shown(entry))
-        if (denied := _may_touch(principal, entry.id)) is not None:
-            return denied
         if request.method == "DELETE":
             await self._registry.remove(entry.id)
             await self._audit(principal, "remove", entry, "ok")
@@ -122,14 +118,10 @@ class AdminApi:
         return await self._write(principal, updated, "update", 200, check=recheck)
 
     async def act(self, request: Request) -> Response:
-        principal = await self._admin(request)
-        if isinstance(principal, Response):
-            return principal
-        entry = self._registry.snapshot().entry(request.path_params["port"])
-        if entry is None:
-            return graphql_error_response("no such port", "NOT_FOUND", 404)
-        if (denied := _may_touch(principal, entry.id)) is not None:
-            return denied
+        target = await self._target(request, changing=True)
+        if isinstance(target, Response):
+            return target
+        principal, entry = target
         action = request.path_params["action"]
         if action == "check":
             await self._prober.probe_all()
@@ -161,6 +153,20 @@ class AdminApi:
         await self._audit(principal, action, entry, "ok")
         log.info("port %s: %s by %s", entry.id, action, principal.client_id)
         return ORJSONResponse(self._shown(entry), status_code=status)
+
+    async def _target(
+        self, request: Request, *, changing: bool
+    ) -> tuple[Principal, PortEntry] | Response:
+        """The caller and the port the path names, or the 401/403/404 to answer."""
+        principal = await self._admin(request)
+        if isinstance(principal, Response):
+            return principal
+        entry = self._registry.snapshot().entry(request.path_params["port"])
+        if entry is None:
+            return graphql_error_response("no such port", "NOT_FOUND", 404)
+        if changing and (denied := _may_touch(principal, entry.id)) is not None:
+            return denied
+        return principal, entry
 
     async def _admin(self, request: Request) -> Principal | Response:
         return await principal_with_role(

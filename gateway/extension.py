@@ -19,10 +19,10 @@ from strawberry.extensions import SchemaExtension
 from gateway.auth import principal_of
 from gateway.errors import AuditUnavailable, Unauthenticated
 from gateway.fetch import PortOutcome
+from gateway.http.context import request_of, set_status
 from gateway.observe import OperationObserver, current_trace_id
 from gateway.pipeline import QueryPipeline
 from gateway.plan import Plan
-from gateway.request_errors import set_status
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class FanOutExtension(SchemaExtension):
         if not self._executed or self._observer is None:
             return
         context = self.execution_context
-        request = _request(context.context)
+        request = request_of(context.context)
         try:
             await self._observer.finished(
                 context,
@@ -76,7 +76,7 @@ class FanOutExtension(SchemaExtension):
         self._executed = True
         context = self.execution_context
         document = context.graphql_document
-        request = _request(context.context)
+        request = request_of(context.context)
         principal = None if request is None else principal_of(request.state)
         if document is not None and context.result is None and principal is None:
             # Never happens behind the authentication middleware; if it does, fail closed.
@@ -122,12 +122,3 @@ class FanOutExtension(SchemaExtension):
         principal = getattr(request.state, "principal", None)
         roles = getattr(principal, "roles", None) or frozenset({"public"})
         return bool(self._cache_bypass_roles & set(roles))
-
-
-def _request(request_context: Any) -> Request | None:
-    request = (
-        request_context.get("request")
-        if isinstance(request_context, dict)
-        else getattr(request_context, "request", None)
-    )
-    return request if isinstance(request, Request) else None

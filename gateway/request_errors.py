@@ -18,6 +18,7 @@ from strawberry.extensions import SchemaExtension
 
 from gateway.auth import principal_of
 from gateway.errors import AuditUnavailable
+from gateway.http.context import set_status
 from gateway.observe import OperationObserver, current_trace_id
 
 log = logging.getLogger(__name__)
@@ -65,12 +66,3 @@ class RequestErrorCodes(SchemaExtension):
             except AuditUnavailable:
                 log.warning("a rejected request could not be audited")  # refused anyway
         return {}
-
-
-def set_status(request_context: Any, status: int) -> None:
-    """Set the HTTP status of the response strawberry builds for this request."""
-    response = getattr(request_context, "response", None)
-    if response is None and isinstance(request_context, dict):
-        response = request_context.get("response")
-    if response is not None:
-        response.status_code = status

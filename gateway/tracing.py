@@ -31,8 +31,9 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from starlette.requests import Request
 from strawberry.extensions import SchemaExtension
+
+from gateway.http.context import request_of
 
 INSTRUMENTATION = "portgate"
 MASK = "<masked>"
@@ -99,7 +100,7 @@ class TracingExtension(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
-        request = _request(context.context)
+        request = request_of(context.context)
         parent = propagate.extract(dict(request.headers)) if request is not None else None
         with self._tracer.start_as_current_span(
             "graphql.operation", context=parent, kind=trace.SpanKind.SERVER
@@ -133,12 +134,3 @@ class TracingExtension(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         with self._tracer.start_as_current_span("graphql.validate"):
             yield
-
-
-def _request(request_context: Any) -> Request | None:
-    request = (
-        request_context.get("request")
-        if isinstance(request_context, dict)
-        else getattr(request_context, "request", None)
-    )
-    return request if isinstance(request, Request) else None
