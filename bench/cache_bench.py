@@ -66,6 +66,7 @@ async def gateway_process(ports: list[RunningPort], **settings: Any) -> AsyncIte
         # figures count requests, not time.
         "deadline": "60s",
         "port_defaults": {"timeout": "30s"},
+        "rate_limit": {"enabled": False},  # bursts from one client on purpose
         "ports": [{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
         **settings,
     }

@@ -7,6 +7,11 @@ GET      /readyz    readiness: configured with at least one port
 GET      /metrics   Prometheus metrics (gateway/metrics.py)
 GET      /audit/... the audit trail, for auditors (gateway/audit_api.py)
 /admin/ports/...    the port registry, for admins (gateway/admin_api.py)
+
+Before a query runs it passes, in order: CORS (when origins are configured), the body size
+limit, authentication, the rate limit and CSRF protection (gateway/http/), the trusted
+documents and APQ (gateway/documents.py, in the view), then the token, depth, alias and root
+field limits and the cost estimate (gateway/limits.py).
 """
 
 import contextlib
@@ -14,19 +19,30 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
 from cross_web import HTTPException
+from graphql import ASTValidationRule
 from opentelemetry import trace
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.types import ExecutionResult
 
 from gateway.admin_api import AdminApi
 from gateway.apikeys import ApiKeyStore
@@ -41,18 +57,25 @@ from gateway.config import (
     GatewaySettings,
     ResolvedPort,
 )
+from gateway.documents import DocumentResolver, document_resolver, http_status
+from gateway.errors import GatewayError
 from gateway.extension import FanOutExtension
 from gateway.fetch import FanOut
 from gateway.health import PortProber
 from gateway.http.authenticate import Authenticate
-from gateway.http.body_limit import BodySizeLimit
+from gateway.http.body_limit import BodySizeLimit, BodyTooLarge
+from gateway.http.csrf import CSRF_HEADER, CsrfProtection
+from gateway.http.rate_limit import RateLimit
 from gateway.http.responses import ORJSONResponse, graphql_error_response
+from gateway.limits import IntrospectionDisabled, limits_rule
 from gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from gateway.metrics import GatewayMetrics
 from gateway.observe import OperationObserver
 from gateway.oidc import OidcVerifier
 from gateway.pipeline import QueryPipeline
 from gateway.policy_file import PolicyStore
+from gateway.ratelimit import rate_limiter
+from gateway.redact import ErrorRedactor, incident_error
 from gateway.registry import PortRegistry
 from gateway.registry_store import open_registry_store
 from gateway.request_errors import RequestErrorCodes
@@ -62,16 +85,61 @@ from gateway.upstream import GraphQLOverHTTP, PortUpstream
 
 PARSER_CACHE_SIZE = 1024
 VALIDATION_CACHE_SIZE = 1024
+CORS_ALLOWED_HEADERS = [
+    "content-type",
+    "authorization",
+    "x-api-key",
+    CSRF_HEADER.decode(),
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+    "traceparent",
+]
 
 
 class GatewayGraphQL(GraphQL):
-    """Strawberry's ASGI view with orjson, and bad requests answered as GraphQL errors."""
+    """Strawberry's ASGI view with orjson, and bad requests answered as GraphQL errors.
+
+    ``documents`` turns persisted-query hashes into documents (and refuses unregistered ones
+    in trusted-documents mode); ``redactor`` scrubs every error message that goes out."""
+
+    def __init__(
+        self,
+        *args: Any,
+        documents: DocumentResolver | None = None,
+        redactor: ErrorRedactor | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.documents = documents
+        self.redactor = redactor or ErrorRedactor()
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
-        return orjson.loads(data)
+        decoded = orjson.loads(data)
+        if not isinstance(decoded, dict | list):  # strawberry would fail on `null` with a 500
+            raise HTTPException(400, "a GraphQL request is a JSON object")
+        return decoded
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET naming a persisted query by hash alone is an operation, not a visit.
+        has_extensions = request.query_params.get("extensions") is not None
+        return super().should_render_graphql_ide(request) and not has_extensions
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData) and self.documents is not None:
+            data.query = await self.documents.resolve(data.query, data.extensions)
+        return data
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response = process_result(result)
+        if result.errors:
+            response["errors"] = list(self.redactor.errors(result.errors))
+        return response
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,6 +153,18 @@ class GatewayGraphQL(GraphQL):
         except orjson.JSONDecodeError:
             response = graphql_error_response(
                 "Unable to parse request body as JSON", "BAD_REQUEST", 400
+            )
+        except GatewayError as exc:  # a persisted query refused or unknown
+            response = ORJSONResponse(
+                {"errors": [{"message": exc.message, "extensions": exc.extensions()}]},
+                status_code=http_status(exc),
+            )
+        except BodyTooLarge:
+            raise  # the body limit's own signal: it answers 413
+        except Exception as exc:  # never a stack trace, never a plain-text 500
+            message, extensions = incident_error(exc, "a request")
+            response = ORJSONResponse(
+                {"errors": [{"message": message, "extensions": extensions}]}, status_code=500
             )
         await response(scope, receive, send)
 
@@ -162,11 +242,18 @@ def create_app(
         settings.deadline,
         policy=policy,
         reject_denied=settings.policy.on_denied == "reject",
+        max_cost=settings.limits.max_cost,
         tracer_provider=tracer_provider,
         prober=prober,
         clock=clock,
     )
     authenticator, api_keys = build_authenticator(settings.auth, http)
+    documents = document_resolver(settings.documents, settings.cache, graphql_schema)
+    limiter = rate_limiter(settings.rate_limit)
+    # Made once: strawberry's validation cache is keyed by the rule classes.
+    validation_rules: list[type[ASTValidationRule]] = [limits_rule(settings.limits)]
+    if not settings.introspection:
+        validation_rules.append(IntrospectionDisabled)
     admin = AdminApi(
         registry, prober, authenticator, http, graphql_schema,
         settings.registry.probe_timeout, lambda: observer.trail,
@@ -175,6 +262,8 @@ def create_app(
         [
             partial(TracingExtension, provider=tracer_provider),  # spans around all the rest
             partial(RequestErrorCodes, observer=observer),  # sees what the caches raise
+            partial(MaxTokensLimiter, max_token_count=settings.limits.max_tokens),
+            partial(AddValidationRules, validation_rules),
             partial(ParserCache, maxsize=PARSER_CACHE_SIZE),
             partial(ValidationCache, maxsize=VALIDATION_CACHE_SIZE),
             partial(
@@ -185,7 +274,14 @@ def create_app(
             ),
         ]
     )
-    view = GatewayGraphQL(schema, graphql_ide="graphiql" if settings.graphiql else None)
+    view = GatewayGraphQL(
+        schema,
+        graphql_ide="graphiql" if settings.graphiql else None,
+        documents=documents,
+        redactor=ErrorRedactor(
+            lambda: [urlsplit(e.url).hostname or "" for e in registry.snapshot().entries]
+        ),
+    )
 
     async def healthz(_: Request) -> Response:
         return ORJSONResponse({"status": "ok"})
@@ -218,6 +314,9 @@ def create_app(
             await prober.stop()
             await registry.detach()
             await observer.trail.close()  # writes what is still queued
+            await documents.close()
+            if limiter is not None:
+                await limiter.close()
             if cache is not None:
                 await cache.close()
             if api_keys is not None:
@@ -225,9 +324,37 @@ def create_app(
             if owns_client:
                 await http.aclose()
 
+    cors = settings.cors
     middleware: Sequence[Middleware] = [
+        *(
+            [
+                Middleware(
+                    CORSMiddleware,
+                    allow_origins=list(cors.allow_origins),
+                    allow_methods=["GET", "POST"],
+                    allow_headers=CORS_ALLOWED_HEADERS,
+                    allow_credentials=cors.allow_credentials,
+                    max_age=int(cors.max_age),
+                )
+            ]
+            if cors.allow_origins
+            else []
+        ),
         Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
         Middleware(Authenticate, authenticator=authenticator),
+        *(
+            [
+                Middleware(
+                    RateLimit,
+                    limiter=limiter,
+                    requests=settings.rate_limit.requests,
+                    anonymous_requests=settings.rate_limit.anonymous_requests,
+                )
+            ]
+            if limiter is not None
+            else []
+        ),
+        *([Middleware(CsrfProtection)] if settings.csrf_protection else []),
     ]
     return Starlette(
         routes=[

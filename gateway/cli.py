@@ -6,6 +6,7 @@ portgate schema export | check            write / compare schema.graphql
 portgate config check portgate.yaml       validate a config file and explain every error
 portgate keys create | list | revoke      API keys (see gateway/cli_keys.py)
 portgate audit verify | search | export   the audit trail (see gateway/cli_audit.py)
+portgate documents add | list            trusted documents (see gateway/cli_documents.py)
 portgate ports list | add | update | pause | resume | check | remove   the registry
 """
 
@@ -21,9 +22,11 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.cli_audit import audit_app
+from gateway.cli_documents import documents_app
 from gateway.cli_keys import issue_demo_keys, keys_app
 from gateway.cli_ports import ports_app
 from gateway.config import ConfigError, GatewaySettings, load_settings
+from gateway.documents import ManifestError
 from gateway.policy_file import PolicyError
 from gateway.schema import export_sdl
 from gateway.tracing import configure_tracing
@@ -39,6 +42,7 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(documents_app, name="documents")
 app.add_typer(ports_app, name="ports")
 
 ConfigOption = Annotated[
@@ -66,6 +70,9 @@ def serve(
         gateway = create_app(settings)
     except PolicyError as exc:
         typer.secho(f"policy error:\n{exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    except ManifestError as exc:
+        typer.secho(f"trusted documents error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
     configure_tracing()
     uvicorn.run(gateway, host=host, port=port, log_level="info")

@@ -351,6 +351,94 @@ class RegistrySettings(_Strict):
         return value
 
 
+DEFAULT_MAX_COST = 50_000
+
+
+class LimitSettings(_Strict):
+    """Limits on one operation, each checked before any port is asked: over one, the request is
+    refused with HTTP 400 and the limit's own code (see gateway/errors.py)."""
+
+    max_depth: int = Field(
+        10, ge=1, description="Deepest nesting of fields, the root field being 1 (QUERY_TOO_DEEP)."
+    )
+    max_aliases: int = Field(
+        30, ge=0, description="Aliased fields, counted through fragments (QUERY_TOO_MANY_ALIASES)."
+    )
+    max_root_fields: int = Field(
+        10, ge=1, description="Root fields of one operation (QUERY_TOO_MANY_ROOT_FIELDS)."
+    )
+    max_tokens: int = Field(
+        2_000,
+        ge=10,
+        description="Lexical tokens (comments included) before parsing stops "
+        "(QUERY_TOO_MANY_TOKENS).",
+    )
+    max_cost: int = Field(
+        DEFAULT_MAX_COST,
+        ge=1,
+        description="Largest estimated cost: per root field, list size (references, `first`, "
+        "metrics) x selected fields x ports asked, summed (QUERY_TOO_COMPLEX).",
+    )
+
+
+class RateLimitSettings(_Strict):
+    """Requests per client over a sliding window; past it, HTTP 429 ``RATE_LIMITED``."""
+
+    enabled: bool = Field(True, description="Limit the rate of GraphQL requests at all.")
+    requests: int = Field(
+        600, ge=1, description="Requests per window for each authenticated client id."
+    )
+    anonymous_requests: int = Field(
+        120, ge=1, description="Requests per window for each client IP without a credential."
+    )
+    window: Duration = Field(60.0, description="The sliding window the counts are over.")
+    redis_url: str | None = Field(
+        None,
+        description="redis://host:port/db shared by every replica, so they share counters; in "
+        "memory (per replica) when unset. May hold a password: never printed.",
+        repr=False,
+    )
+    namespace: str = Field("portgate", description="Prefix of every counter key in Redis.")
+
+
+class DocumentSettings(_Strict):
+    """Which documents run: any (with automatic persisted queries), or registered ones only."""
+
+    trusted_only: bool = Field(
+        False,
+        description="Production mode: run only the documents in `manifest` (by SHA-256); any "
+        "other is refused with PERSISTED_QUERY_NOT_IN_LIST.",
+    )
+    manifest: Path | None = Field(
+        None,
+        description="JSON manifest of trusted documents (Apollo's persisted query manifest, "
+        "or a map of sha256 -> document), read at start-up. Relative to the config file.",
+    )
+    apq: bool = Field(
+        True,
+        description="Automatic persisted queries (`extensions.persistedQuery`) when not "
+        "`trusted_only`; kept in the cache's Redis when `cache.redis_url` is set.",
+    )
+    apq_max_entries: int = Field(10_000, ge=1, description="Documents kept in memory (LRU).")
+    apq_ttl: Duration = Field(86_400.0, description="How long Redis keeps a registered document.")
+
+    @model_validator(mode="after")
+    def _manifest_when_trusted(self) -> "DocumentSettings":
+        if self.trusted_only and self.manifest is None:
+            raise ValueError("trusted_only needs a manifest of the documents to run")
+        return self
+
+
+class CorsSettings(_Strict):
+    """Cross-origin browser access (Starlette's CORSMiddleware); none unless origins are set."""
+
+    allow_origins: tuple[str, ...] = Field(
+        (), description="Origins allowed to call the API from a browser (`https://app.example`)."
+    )
+    allow_credentials: bool = Field(False, description="Let browsers send cookies along.")
+    max_age: Duration = Field(600.0, description="How long a browser may keep a preflight answer.")
+
+
 class ResolvedPort(_Strict):
     """A port with its defaults applied: what the fan-out uses."""
 
@@ -382,7 +470,21 @@ class GatewaySettings(BaseSettings):
     max_body_bytes: int = Field(
         DEFAULT_MAX_BODY_BYTES, ge=1024, description="Largest request body accepted."
     )
-    graphiql: bool = Field(True, description="Serve GraphiQL at GET /graphql.")
+    graphiql: bool = Field(
+        True, description="Serve GraphiQL at GET /graphql (a 404 when off, for production)."
+    )
+    introspection: bool = Field(
+        True, description="Answer __schema and __type; off for production (INTROSPECTION_DISABLED)."
+    )
+    csrf_protection: bool = Field(
+        True,
+        description="Refuse GET queries and form or text/plain POSTs that carry neither a JSON "
+        "content type nor an `X-Portgate-CSRF` (or `Apollo-Require-Preflight`) header.",
+    )
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    documents: DocumentSettings = Field(default_factory=DocumentSettings)
+    cors: CorsSettings = Field(default_factory=CorsSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
@@ -454,12 +556,16 @@ def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings
 
 
 def _relative_to(settings: GatewaySettings, base: Path) -> GatewaySettings:
-    """Files named in a config file are found next to it: the key file, the policy file."""
+    """Files named in a config file are found next to it: the key file, the policy file, the
+    trusted documents' manifest."""
     keys, policy = settings.auth.api_keys, settings.policy
     database = base / (keys.database or API_KEY_DATABASE_NAME)
     policy_file = None if policy.file is None else base / policy.file
+    documents = settings.documents
+    manifest = None if documents.manifest is None else base / documents.manifest
     return settings.model_copy(
         update={
+            "documents": documents.model_copy(update={"manifest": manifest}),
             "auth": settings.auth.model_copy(
                 update={"api_keys": keys.model_copy(update={"database": database})}
             ),

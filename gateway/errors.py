@@ -12,6 +12,20 @@ translated into these at exactly one place each (:mod:`gateway.upstream`, :mod:`
     │                                                     caller's roles (null, or HTTP 403)
     ├── AuditUnavailable              AUDIT_UNAVAILABLE   auditing is required and the audit
     │                                                     store failed: the answer is withheld
+    ├── QueryLimitExceeded            (HTTP 400, no port asked; extensions: limit, actual)
+    │   ├── QueryTooDeep              QUERY_TOO_DEEP             fields nested too deep
+    │   ├── TooManyAliases            QUERY_TOO_MANY_ALIASES     too many aliased fields
+    │   ├── TooManyRootFields         QUERY_TOO_MANY_ROOT_FIELDS too many root fields
+    │   ├── TooManyTokens             QUERY_TOO_MANY_TOKENS      a document too long to parse
+    │   └── QueryTooComplex           QUERY_TOO_COMPLEX          estimated cost over the maximum
+    ├── RateLimited                   RATE_LIMITED        past the caller's rate (HTTP 429 with
+    │                                                     Retry-After)
+    ├── PersistedQueryNotFound        PERSISTED_QUERY_NOT_FOUND  an unknown hash: resend the query
+    ├── PersistedQueryNotInList       PERSISTED_QUERY_NOT_IN_LIST  trusted-documents mode: not a
+    │                                                     registered document (HTTP 400)
+    ├── PersistedQueryHashMismatch    PERSISTED_QUERY_HASH_MISMATCH  the hash is not the query's
+    ├── PreflightRequired             PREFLIGHT_REQUIRED  a GET or simple POST without the CSRF
+    │                                                     header (HTTP 400)
     └── PortFailure                   (names the port)
         ├── PortTimeout               PORT_TIMEOUT        the port's own timeout passed
         ├── DeadlineExceeded          DEADLINE_EXCEEDED   the query's deadline passed first
@@ -19,8 +33,9 @@ translated into these at exactly one place each (:mod:`gateway.upstream`, :mod:`
         ├── PortError                 PORT_ERROR          an HTTP error or an unusable answer
         └── PortCircuitOpen           PORT_CIRCUIT_OPEN   not asked: it failed too often lately
 
-Codes reserved for later stages: ``RATE_LIMITED``, ``QUERY_TOO_DEEP``, ``QUERY_TOO_COMPLEX``,
-``PERSISTED_QUERY_NOT_FOUND``.
+Introspection refused in production mode is ``INTROSPECTION_DISABLED`` (a validation error);
+an unexpected failure is ``INTERNAL_SERVER_ERROR`` with an ``incident`` id that is in the logs
+and the audit record, and nothing else about it.
 """
 
 from typing import Any, ClassVar
@@ -87,6 +102,84 @@ class AuditUnavailable(GatewayError):
 
     def __init__(self, message: str = "the audit trail is unavailable: no answer is given") -> None:
         super().__init__(message)
+
+
+class QueryLimitExceeded(GatewayError):
+    """An operation over one of the configured ``limits``: refused before any port is asked.
+    ``limit`` is the configured maximum and ``actual`` what the operation has."""
+
+    def __init__(self, message: str, *, limit: int, actual: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.actual = actual
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "limit": self.limit, "actual": self.actual}
+
+
+class QueryTooDeep(QueryLimitExceeded):
+    code = "QUERY_TOO_DEEP"
+
+
+class TooManyAliases(QueryLimitExceeded):
+    code = "QUERY_TOO_MANY_ALIASES"
+
+
+class TooManyRootFields(QueryLimitExceeded):
+    code = "QUERY_TOO_MANY_ROOT_FIELDS"
+
+
+class TooManyTokens(QueryLimitExceeded):
+    code = "QUERY_TOO_MANY_TOKENS"
+
+
+class QueryTooComplex(QueryLimitExceeded):
+    """The estimated cost (list size x selected fields x ports asked, summed over the root
+    fields) is over ``limits.max_cost``; the message says the cost and the limit."""
+
+    code = "QUERY_TOO_COMPLEX"
+
+
+class RateLimited(GatewayError):
+    """The caller sent more requests than its rate allows; ``retry_after`` whole seconds."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "retryAfter": self.retry_after}
+
+
+class PersistedQueryNotFound(GatewayError):
+    """Automatic persisted queries: the hash is unknown here; the client sends it again with
+    its query, which registers it. The message is the one Apollo clients look for."""
+
+    code = "PERSISTED_QUERY_NOT_FOUND"
+
+    def __init__(self, message: str = "PersistedQueryNotFound") -> None:
+        super().__init__(message)
+
+
+class PersistedQueryNotInList(GatewayError):
+    """Trusted-documents mode: the document is not one of the registered operations."""
+
+    code = "PERSISTED_QUERY_NOT_IN_LIST"
+
+
+class PersistedQueryHashMismatch(GatewayError):
+    """The ``sha256Hash`` sent is not the SHA-256 of the query sent with it."""
+
+    code = "PERSISTED_QUERY_HASH_MISMATCH"
+
+
+class PreflightRequired(GatewayError):
+    """CSRF protection: a request a browser could send cross-site without a CORS preflight (a GET
+    query, a form or text/plain POST) must carry a header that forces one."""
+
+    code = "PREFLIGHT_REQUIRED"
 
 
 class PortFailure(GatewayError):

@@ -35,6 +35,7 @@ from gateway.auth import Principal
 from gateway.errors import BadUserInput
 from gateway.fetch import FanOut, PortOutcome
 from gateway.health import PortProber
+from gateway.limits import check_cost
 from gateway.merge import merge
 from gateway.outlook import Answer, compute_outlook
 from gateway.plan import Plan, Planner
@@ -65,6 +66,7 @@ class QueryPipeline:
         *,
         policy: PolicyStore,
         reject_denied: bool = False,
+        max_cost: int | None = None,
         tracer_provider: trace.TracerProvider | None = None,
         prober: PortProber | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -75,6 +77,7 @@ class QueryPipeline:
         self._schema = schema
         self._policy = policy
         self._reject_denied = reject_denied  # policy.on_denied: reject
+        self._max_cost = max_cost  # limits.max_cost: a plan over it asks no port (limits.py)
         self._registry = registry
         self._version = -1
         self._planner = Planner(schema, ())
@@ -116,6 +119,12 @@ class QueryPipeline:
             span.set_attribute("portgate.ports", [q.port.id for q in plan.port_queries])
         if plan.forbidden and self._reject_denied:
             return OperationResult(ExecutionResult(None, plan.forbidden), status=403, plan=plan)
+        if self._max_cost is not None and (
+            too_costly := check_cost(self._schema, plan, self._max_cost)
+        ):
+            return OperationResult(
+                ExecutionResult(None, [too_costly.to_graphql()]), status=400, plan=plan
+            )
         if not plan.fields and not plan.failed_keys and not plan.computed:
             return None
         with self._tracer.start_as_current_span("portgate.fetch_all"):

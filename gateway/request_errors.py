@@ -2,7 +2,9 @@
 
 A document that does not parse gets ``GRAPHQL_PARSE_FAILED``, one that does not validate against
 the schema (unknown field, wrong argument type, ...) gets ``GRAPHQL_VALIDATION_FAILED``; either
-way no port is asked anything and the HTTP status is 400.
+way no port is asked anything and the HTTP status is 400. Errors that already have a code keep it:
+the limits of :mod:`gateway.limits` (``QUERY_TOO_DEEP``, ...), and the parser's token limit,
+which is given ``QUERY_TOO_MANY_TOKENS`` here.
 
 Judged in ``get_results``, the one hook strawberry runs on every path: the parser cache raises
 from inside the parse step, and then no other hook resumes.
@@ -19,6 +21,7 @@ from strawberry.extensions import SchemaExtension
 from gateway.auth import principal_of
 from gateway.errors import AuditUnavailable
 from gateway.http.context import set_status
+from gateway.limits import token_limit_error
 from gateway.observe import OperationObserver, current_trace_id
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,9 @@ class RequestErrorCodes(SchemaExtension):
         if self._executed or not errors:
             return {}
         code = PARSE_FAILED if context.graphql_document is None else VALIDATION_FAILED
+        if context.graphql_document is None:
+            for error in errors:
+                token_limit_error(error)
         for error in errors:
             error.extensions = {"code": code, **(error.extensions or {})}
         set_status(context.context, 400)

@@ -1,7 +1,8 @@
 """Authenticate every GraphQL request before anything else looks at it.
 
 Pure ASGI middleware in front of the ``/graphql`` route: a request that carries a GraphQL
-operation (any POST, or a GET with a ``query`` parameter) gets its :class:`~gateway.auth.Principal`
+operation (any POST, or a GET with a ``query`` parameter, or with ``extensions`` naming a
+persisted query) gets its :class:`~gateway.auth.Principal`
 on ``request.state.principal``, or an HTTP 401 in the GraphQL error format with a
 ``WWW-Authenticate`` header. GraphiQL's page (a GET without ``query``), ``/healthz`` and
 ``/readyz`` need no credential.
@@ -53,4 +54,5 @@ def _carries_operation(scope: Scope) -> bool:
     if scope.get("method") != "GET":
         return True
     query_string = scope.get("query_string", b"").decode("latin-1")
-    return "query" in parse_qs(query_string, keep_blank_values=True)
+    params = parse_qs(query_string, keep_blank_values=True)
+    return "query" in params or "extensions" in params

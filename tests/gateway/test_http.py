@@ -104,6 +104,53 @@ async def test_oversized_body_is_refused_before_it_is_read(make_gateway: Gateway
     assert chunks_sent < 1000
 
 
+FIFTY_MB = 50 * 1024 * 1024
+CHUNK = 64 * 1024
+
+
+async def test_a_50_mb_body_is_refused_without_being_read_whole(
+    make_gateway: GatewayFactory,
+) -> None:
+    """Streamed (chunked, no Content-Length): read only up to the limit, then a 413."""
+    gateway = await make_gateway({"USLAX": answering(PORTS)})  # the default limit, 256 KiB
+    chunks_read = 0
+
+    async def body() -> httpx.AsyncByteStream:  # type: ignore[misc]
+        nonlocal chunks_read
+        for _ in range(FIFTY_MB // CHUNK):
+            chunks_read += 1
+            yield b" " * CHUNK
+
+    response = await gateway.client.post(
+        "/graphql", content=body(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert chunks_read * CHUNK <= 256 * 1024 + 2 * CHUNK  # the limit and a chunk or two more
+    assert gateway.router.requests == []
+
+
+async def test_a_declared_50_mb_body_is_refused_before_any_of_it_is_read(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway({"USLAX": answering(PORTS)})
+    chunks_read = 0
+
+    async def body() -> httpx.AsyncByteStream:  # type: ignore[misc]
+        nonlocal chunks_read
+        for _ in range(FIFTY_MB // CHUNK):
+            chunks_read += 1
+            yield b" " * CHUNK
+
+    response = await gateway.client.post(
+        "/graphql",
+        content=body(),
+        headers={"content-type": "application/json", "content-length": str(FIFTY_MB)},
+    )
+    assert response.status_code == 413
+    assert chunks_read <= 1  # the transport may hand over the first chunk; nobody reads on
+
+
 async def test_declared_oversized_body_is_refused(make_gateway: GatewayFactory) -> None:
     gateway = await make_gateway({"USLAX": answering(PORTS)}, max_body_bytes=4096)
     response = await gateway.client.post(

@@ -1,0 +1,170 @@
+"""Rate limits per client: 429 RATE_LIMITED with Retry-After, other clients unaffected; in
+memory and in the real Redis on this machine (127.0.0.1:6379), where replicas share counts.
+Time is a fake clock, or a window of an hour that no test outlives."""
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis.asyncio as redis
+
+from gateway.apikeys import ApiKeyStore
+from gateway.ratelimit import CounterStore, MemoryCounters, RateLimiter, RedisCounters
+from tests.gateway.conftest import answering
+from tests.gateway.started import started_gateway
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+PORTS = {"ports": [{"UNLocationCode": "USLAX", "name": "LA", "_pg_port": "USLAX"}]}
+QUERY = "{ ports { UNLocationCode } }"
+WINDOW_START = 60.0 * 20_000_000  # the start of a 60 s (and of a 10 s) window
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def namespace() -> AsyncIterator[str]:
+    """A Redis key namespace of this test's own, emptied afterwards."""
+    name = f"pgtest-{uuid.uuid4().hex[:8]}"
+    yield name
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = [key async for key in client.scan_iter(match=f"{name}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest, namespace: str) -> AsyncIterator[CounterStore]:
+    counters: CounterStore = (
+        MemoryCounters()
+        if request.param == "memory"
+        else RedisCounters.from_url(REDIS_URL, namespace)
+    )
+    yield counters
+    await counters.close()
+
+
+async def test_a_client_past_its_rate_waits_while_others_go_on(store: CounterStore) -> None:
+    clock = Clock(WINDOW_START)
+    limiter = RateLimiter(store, 60.0, clock=clock)
+    assert [(await limiter.take("a", 3)).allowed for _ in range(4)] == [True] * 3 + [False]
+    assert (await limiter.take("b", 3)).allowed
+    clock.now += 30
+    refused = await limiter.take("a", 3)
+    assert not refused.allowed
+    assert refused.retry_after == 50  # the window ends in 30 s; 1/3 of the next must pass
+    clock.now += 30
+    assert not (await limiter.take("a", 3)).allowed  # the last window still weighs 3
+    clock.now += 21
+    assert (await limiter.take("a", 3)).allowed  # 3 x 39/60 + 0 + 1 <= 3
+    assert not (await limiter.take("a", 3)).allowed
+
+
+async def test_the_window_slides_across_its_boundary(store: CounterStore) -> None:
+    clock = Clock(WINDOW_START + 50)  # late in a window
+    limiter = RateLimiter(store, 60.0, clock=clock)
+    assert all([(await limiter.take("a", 10)).allowed for _ in range(10)])
+    clock.now += 15  # a new fixed window: a fixed-window counter would allow 10 more now
+    assert not (await limiter.take("a", 10)).allowed  # 10 x 55/60 still counted
+    clock.now += 25  # half of the new window gone: the last one weighs 5
+    decisions = [await limiter.take("a", 10) for _ in range(10)]
+    assert [d.allowed for d in decisions] == [True] * 5 + [False] * 5  # 5 + 4 + 1 <= 10
+    assert decisions[-1].retry_after == 6  # once 10 x (1 - f) + 5 + 1 <= 10: at f = 0.6
+
+
+async def test_refused_requests_are_not_counted(store: CounterStore) -> None:
+    clock = Clock(WINDOW_START)
+    limiter = RateLimiter(store, 10.0, clock=clock)
+    for _ in range(50):
+        await limiter.take("a", 2)
+    clock.now += 20  # two windows later: nothing of the flood is left
+    assert (await limiter.take("a", 2)).allowed
+
+
+async def test_a_store_that_fails_lets_requests_through() -> None:
+    unreachable = RedisCounters.from_url("redis://127.0.0.1:1/0", "nowhere")
+    limiter = RateLimiter(unreachable, 60.0)
+    try:
+        assert all([(await limiter.take("a", 1)).allowed for _ in range(3)])
+    finally:
+        await limiter.close()
+
+
+async def query(client: httpx.AsyncClient, **headers: str) -> httpx.Response:
+    return await client.post("/graphql", json={"query": QUERY}, headers=headers)
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_429_with_retry_after_for_one_client_only(
+    backend: str, namespace: str, tmp_path: Path
+) -> None:
+    keys = ApiKeyStore(tmp_path / "keys.sqlite3")
+    alice, _ = keys.create(client_id="alice", organisation="A", roles=["public"])
+    bob, _ = keys.create(client_id="bob", organisation="B", roles=["public"])
+    keys.close()
+    rate = {"requests": 3, "anonymous_requests": 2, "window": "1h", "namespace": namespace}
+    if backend == "redis":
+        rate["redis_url"] = REDIS_URL
+    async with started_gateway(
+        {"USLAX": answering(PORTS)},
+        rate_limit=rate,
+        auth={"api_keys": {"database": tmp_path / "keys.sqlite3"}},
+    ) as gateway:
+        statuses = [(await query(gateway.client, **{"x-api-key": alice})).status_code
+                    for _ in range(4)]  # fmt: skip
+        assert statuses == [200, 200, 200, 429]
+        refused = await query(gateway.client, **{"x-api-key": alice})
+        assert refused.status_code == 429
+        # The rest of this window, and part of the next one, where this one still weighs.
+        assert 1 <= int(refused.headers["retry-after"]) < 2 * 3600
+        [error] = refused.json()["errors"]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert error["extensions"]["retryAfter"] == int(refused.headers["retry-after"])
+        assert "3 requests per 3600s" in error["message"]
+        assert (await query(gateway.client, **{"x-api-key": bob})).status_code == 200
+        # Without a credential: counted per client IP, with the anonymous rate.
+        assert [(await query(gateway.client)).status_code for _ in range(3)] == [200, 200, 429]
+        assert len(gateway.router.requests) <= 3 + 1 + 2  # a refused request asks no port
+
+
+async def test_anonymous_clients_are_told_apart_by_ip() -> None:
+    rate = {"anonymous_requests": 1, "window": "1h"}
+    async with (
+        started_gateway({"USLAX": answering(PORTS)}, rate_limit=rate, client_ip="10.0.0.1") as a,
+    ):
+        assert (await query(a.client)).status_code == 200
+        assert (await query(a.client)).status_code == 429
+    async with started_gateway({"USLAX": answering(PORTS)}, rate_limit=rate,
+                               client_ip="10.0.0.2") as b:  # fmt: skip
+        assert (await query(b.client)).status_code == 200
+
+
+async def test_replicas_share_counts_through_redis(namespace: str) -> None:
+    rate = {"anonymous_requests": 2, "window": "1h", "redis_url": REDIS_URL, "namespace": namespace}
+    async with (
+        started_gateway({"USLAX": answering(PORTS)}, rate_limit=rate) as first,
+        started_gateway({"USLAX": answering(PORTS)}, rate_limit=rate) as second,
+    ):
+        assert (await query(first.client)).status_code == 200
+        assert (await query(second.client)).status_code == 200
+        assert (await query(first.client)).status_code == 429
+        assert (await query(second.client)).status_code == 429
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = [key.decode() async for key in client.scan_iter(match=f"{namespace}:*")]
+        await client.aclose()
+        assert keys
+        assert all("127.0.0.1" not in key for key in keys)
+
+
+async def test_rate_limiting_can_be_switched_off() -> None:
+    rate = {"enabled": False, "anonymous_requests": 1, "window": "1h"}
+    async with started_gateway({"USLAX": answering(PORTS)}, rate_limit=rate) as gateway:
+        assert [(await query(gateway.client)).status_code for _ in range(3)] == [200] * 3
