@@ -127,10 +127,18 @@ class TracingExtension(SchemaExtension):
             if codes:
                 span.set_attribute("portgate.error_codes", codes)
 
+    # Parse and validate spans are not made current: when parsing fails, strawberry's parser
+    # cache raises before this hook resumes, and a current span would stay attached.
     def on_parse(self) -> Iterator[None]:
-        with self._tracer.start_as_current_span("graphql.parse"):
+        span = self._tracer.start_span("graphql.parse")
+        try:
             yield
+        finally:
+            span.end()
 
     def on_validate(self) -> Iterator[None]:
-        with self._tracer.start_as_current_span("graphql.validate"):
+        span = self._tracer.start_span("graphql.validate")
+        try:
             yield
+        finally:
+            span.end()
