@@ -1,7 +1,8 @@
 """The gateway as one Starlette app: routes, the middleware list folded in one place, lifespan.
 
 POST/GET /graphql   the shared cargo schema, answered live by every relevant port
-GET      /graphql   GraphiQL (when enabled and asked for by a browser)
+GET      /graphql   GraphiQL (when enabled and asked for by a browser), assets under
+                    /graphiql/static/
 GET      /healthz   liveness: the process answers
 GET      /readyz    readiness: configured with at least one port
 GET      /metrics   Prometheus metrics (gateway/metrics.py)
@@ -32,7 +33,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
@@ -61,6 +62,7 @@ from gateway.documents import DocumentResolver, document_resolver, http_status
 from gateway.errors import GatewayError
 from gateway.extension import FanOutExtension
 from gateway.fetch import FanOut
+from gateway.graphiql import STATIC_PATH, graphiql_page, static_files
 from gateway.health import PortProber
 from gateway.http.authenticate import Authenticate
 from gateway.http.body_limit import BodySizeLimit, BodyTooLarge
@@ -140,6 +142,9 @@ class GatewayGraphQL(GraphQL):
         if result.errors:
             response["errors"] = list(self.redactor.errors(result.errors))
         return response
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page(request.url.path)  # served from the package, no CDN
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -364,6 +369,11 @@ def create_app(
             Route("/metrics", prometheus),
             *audit_routes(authenticator, lambda: observer.trail),
             *admin.routes(),
+            *(
+                [Mount(STATIC_PATH, static_files(), name="graphiql-static")]
+                if settings.graphiql
+                else []
+            ),
         ],
         middleware=list(middleware),
         lifespan=lifespan,

@@ -1,0 +1,81 @@
+"""The example queries GraphiQL opens with: one tab per kind of user, as in the README.
+
+The container numbers exist in the demo's data (the simulation's default seed).
+"""
+
+import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleTab:
+    """One GraphiQL tab: a named query and, when it takes any, its variables as JSON text."""
+
+    user: str
+    query: str
+    variables: str = ""
+
+
+# GraphiQL parses the headers editor as strict JSON (no comments), so the hint is a key that the
+# page's fetcher never sends: keys starting with "_" are dropped.
+HEADERS_HINT = json.dumps(
+    {
+        "_hint": 'add "X-API-Key": "<key>" or "Authorization": "Bearer <token>"',
+        "_note": "keys starting with _ are not sent",
+    },
+    indent=2,
+)
+
+TRUCKER = """# Trucker: is my box available, what holds, last free day, which yard block?
+query TruckerPickup {
+  container(reference: "EGHU0239805") {
+    equipmentReference status sourcePort
+    location { facilityCode terminalName yardBlock }
+    availability { availableForPickup lastFreeDay holds { type status } outstandingFeesUSD }
+  }
+}
+"""
+
+CARGO_OWNER = """# Cargo owner: my containers across every port, with their events.
+query CargoOwnerBoxes($refs: [String!]!) {
+  containers(references: $refs) {
+    equipmentReference sourcePort status lastEventDateTime
+    availability { lastFreeDay holds { type status } }
+    events { equipmentEventTypeCode eventClassifierCode eventDateTime
+             transportCall { vessel { vesselName } } }
+  }
+}
+"""
+
+PORT_OPERATOR = """# Port operator: vessel calls at every port in planned-arrival order,
+# paged across ports. Pass pageInfo.endCursor as "after" in the variables for the next page.
+query PortOperatorCalls($after: String) {
+  vesselCalls(first: 20, after: $after) {
+    edges { node {
+      UNLocationCode facilityCode phase statusCode vessel { vesselName vesselIMONumber }
+      plannedArrivalDateTime estimatedArrivalDateTime actualArrivalDateTime
+    } }
+    pageInfo { hasNextPage endCursor }
+    totalCount
+  }
+}
+"""
+
+STATE_ANALYST = """# State analyst: aggregates only, each with its period and sample size.
+query StateAnalystMetrics {
+  portMetrics(period: LAST_30_DAYS, metrics: [TEU_DISCHARGED, TEU_LOADED, CONTAINER_DWELL_DAYS]) {
+    UNLocationCode facilityCode metric value unit sampleSize periodStart periodEnd
+  }
+}
+"""
+
+EXAMPLE_TABS: tuple[ExampleTab, ...] = (
+    ExampleTab("trucker", TRUCKER),
+    ExampleTab(
+        "cargo owner",
+        CARGO_OWNER,
+        '{"refs": ["MAEU2852050", "EGHU0239805", "MSCU1299280", "SOC9048655"]}',
+    ),
+    ExampleTab("port operator", PORT_OPERATOR, '{"after": null}'),
+    ExampleTab("state analyst", STATE_ANALYST),
+)

@@ -1,0 +1,103 @@
+"""GraphiQL in a real browser: the page loads from the gateway alone, shows a tab per kind of
+user, sends the header typed into its headers editor, and shows a query's result.
+
+The scenario (``graphiql_scenario.py``) runs as a subprocess with the demo stack and Chromium
+together. Where this process may create a network namespace (root, as in CI), it runs inside
+``unshare -n`` with only ``lo`` up: nothing off this machine is reachable, so a page that needed
+a CDN could not render. In every case each request the page made must go to 127.0.0.1, and
+Chromium's own look-ups are mapped away by ``--host-resolver-rules``.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.browser.graphiql_scenario import CHROMIUM
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+SCREENSHOT = ARTIFACTS / "graphiql.png"
+SCENARIO_GUARD_SECONDS = 120  # far past a normal run (~5 s): reaching it means a hang
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Inside the new namespace, bring loopback up and then run the scenario.
+LOOPBACK_ONLY = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "unshare"]
+
+
+def loopback_only_namespace() -> list[str]:
+    """The command prefix that runs a program with only a loopback interface, or [] when
+    this process may not create a network namespace."""
+    if not (shutil.which("unshare") and shutil.which("ip")):
+        return []
+    probe = subprocess.run([*LOOPBACK_ONLY, "true"], capture_output=True, check=False)
+    return LOOPBACK_ONLY if probe.returncode == 0 else []
+
+
+@pytest.fixture(scope="module")
+def visit() -> dict[str, Any]:
+    if not Path(CHROMIUM).exists():
+        reason = f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    namespace = loopback_only_namespace()
+    if not namespace and IN_CI:
+        pytest.fail("CI runs as root and must run the browser in a loopback-only namespace")
+    ARTIFACTS.mkdir(exist_ok=True)
+    command = [sys.executable, "-m", "tests.browser.graphiql_scenario", str(SCREENSHOT)]
+    done = subprocess.run(
+        namespace + command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=SCENARIO_GUARD_SECONDS,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    print(f"screenshot: {SCREENSHOT}")
+    print("network: " + ("loopback-only namespace" if namespace else "host network"))
+    result: dict[str, Any] = json.loads(done.stdout)
+    result["namespaced"] = bool(namespace)
+    return result
+
+
+def test_the_page_shows_the_result_of_a_query(visit: dict[str, Any]) -> None:
+    response = visit["response"]
+    assert '"equipmentReference": "EGHU0239805"' in response
+    assert '"availableForPickup":' in response
+    assert '"sources":' in response
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_every_request_stayed_on_loopback(visit: dict[str, Any]) -> None:
+    hosts = {urlsplit(r["url"]).hostname for r in visit["requests"]}
+    assert hosts == {"127.0.0.1"}
+    paths = {urlsplit(r["url"]).path for r in visit["requests"]}
+    assert "/graphiql/static/graphiql.min.js" in paths
+    if visit["namespaced"]:
+        assert visit["interfaces"] == ["lo"]
+
+
+def test_a_tab_for_each_kind_of_user(visit: dict[str, Any]) -> None:
+    assert visit["tab_titles"] == [
+        "TruckerPickup",
+        "CargoOwnerBoxes",
+        "PortOperatorCalls",
+        "StateAnalystMetrics",
+    ]
+
+
+def test_the_header_typed_in_the_page_is_sent_and_the_hint_is_not(visit: dict[str, Any]) -> None:
+    posts = [r for r in visit["requests"] if r["method"] == "POST"]
+    assert posts
+    query = posts[-1]  # the query the user ran; earlier ones fetched the schema
+    assert query["headers"]["x-api-key"] == visit["api_key"]
+    assert not any(name.startswith("_") for r in posts for name in r["headers"])
