@@ -4,6 +4,7 @@ portgate serve --config portgate.yaml     the gateway, with the ports in the con
 portgate demo                             the gateway + five simulated ports, on loopback
 portgate schema export | check            write / compare schema.graphql
 portgate config check portgate.yaml       validate a config file and explain every error
+portgate config reference [FILE]          the config reference, from the settings model
 portgate keys create | list | revoke      API keys (see gateway/cli_keys.py)
 portgate audit verify | search | export   the audit trail (see gateway/cli_audit.py)
 portgate documents add | list            trusted documents (see gateway/cli_documents.py)
@@ -164,6 +165,22 @@ def config_check(path: Annotated[Path, typer.Argument(help="The YAML config file
     """Validate a config file; every bad key is named, no value is echoed."""
     settings = _settings(path)
     typer.echo(f"{path}: ok, {len(settings.ports)} port(s), deadline {settings.deadline:g}s")
+
+
+@config_app.command("reference")
+def config_reference(
+    path: Annotated[
+        Path | None, typer.Argument(help="Where to write it [default: print it].")
+    ] = None,
+) -> None:
+    """The config reference (docs/configuration.md), generated from the settings model."""
+    from gateway.config_reference import render_reference
+
+    if path is None:
+        typer.echo(render_reference(), nl=False)
+        return
+    path.write_text(render_reference(), encoding="utf-8")
+    typer.echo(f"wrote {path}")
 
 
 def main() -> None:
