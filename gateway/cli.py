@@ -5,6 +5,7 @@ portgate demo                             the gateway + five simulated ports, on
 portgate schema export | check            write / compare schema.graphql
 portgate config check portgate.yaml       validate a config file and explain every error
 portgate config reference [FILE]          the config reference, from the settings model
+portgate conformance URL --port USXXX     check a port resolver against the contract
 portgate keys create | list | revoke      API keys (see gateway/cli_keys.py)
 portgate audit verify | search | export   the audit trail (see gateway/cli_audit.py)
 portgate documents add | list            trusted documents (see gateway/cli_documents.py)
@@ -181,6 +182,25 @@ def config_reference(
         return
     path.write_text(render_reference(), encoding="utf-8")
     typer.echo(f"wrote {path}")
+
+
+@app.command()
+def conformance(
+    url: Annotated[str, typer.Argument(help="The resolver's GraphQL endpoint, .../graphql.")],
+    port: Annotated[str, typer.Option("--port", help="The UN/LOCODE it answers for.")],
+    container: Annotated[
+        list[str] | None,
+        typer.Option(help="A container number the port knows (repeatable): derived fields."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds one request may take.")] = 10.0,
+) -> None:
+    """Check a port resolver against the shared contract; non-zero exit when it fails."""
+    from gateway.conformance import check_resolver, format_report
+
+    results = asyncio.run(check_resolver(url, port, containers=container or (), timeout=timeout))
+    typer.echo(format_report(url, port, results))
+    if not all(r.passed for r in results):
+        raise typer.Exit(1)
 
 
 def main() -> None:

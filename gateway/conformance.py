@@ -1,0 +1,363 @@
+"""Does a port resolver keep the shared contract? ``portgate conformance URL --port USXXX``.
+
+A port runs this against its resolver before registering it. Each check is one line of the
+report, passed or failed with the reason; one failed check does not stop the others. The checks:
+
+- ``healthz``: ``GET /healthz`` (beside ``/graphql``) answers 200.
+- ``schema``: introspection answers a schema in which every type, field, argument and enum value
+  of the contract (``schema.graphql``, less the gateway-only root fields) is present with the
+  same type. A resolver may add; it may not change or leave out.
+- ``ports``: ``ports`` lists exactly this port.
+- ``bad container number``: an ISO 6346 number with a wrong check digit is ``BAD_USER_INPUT``.
+- ``vessel calls paging``: every page in planned-arrival order, each cursor the shared
+  keyset cursor (:mod:`portcontract.cursor`) of its call, all pages together without gaps or
+  duplicates (two page sizes give the same list), ``totalCount`` and ``pageInfo`` consistent.
+- ``derived fields``: for the containers named with ``--container``, ``isISO6346Valid`` agrees
+  with the number and ``sourcePort`` is this port.
+- ``no labor keys``: no key of any answer is a labor-type key (:mod:`portcontract.labor`).
+- ``cache-control``: every GraphQL answer carries ``Cache-Control``.
+"""
+
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+import httpx
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    IntrospectionQuery,
+    build_client_schema,
+    build_schema,
+    get_introspection_query,
+    get_named_type,
+)
+
+from portcontract import GATEWAY_ONLY_FIELDS, schema_sdl
+from portcontract.cursor import call_key, decode_cursor, sort_key
+from portcontract.identifiers import is_iso6346, iso6346_check_digit
+from portcontract.labor import is_labor_key
+
+PAGE_SIZES = (7, 13)  # two sizes whose page breaks differ, so a gap in one shows in the other
+MAX_PAGES = 2_000  # a resolver that never says hasNextPage: false is cut off here
+BAD_CONTAINER_PREFIX = "MSCU123456"
+
+CALLS = """query ConformanceCalls($first: Int!, $after: String) {
+  vesselCalls(first: $first, after: $after) {
+    edges { cursor node { UNLocationCode transportCallReference plannedArrivalDateTime } }
+    pageInfo { hasNextPage endCursor }
+    totalCount
+  }
+}"""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One line of the report."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+class Fault(Exception):
+    """A check failed; the message says why."""
+
+
+def _require(condition: bool, reason: str) -> None:
+    if not condition:
+        raise Fault(reason)
+
+
+@dataclass
+class ResolverConformance:
+    """The checks against one resolver endpoint, through ``client`` (no redirects followed)."""
+
+    url: str
+    port: str
+    client: httpx.AsyncClient
+    containers: Sequence[str] = ()
+    answers: list[httpx.Response] = field(default_factory=list)
+
+    async def run(self) -> list[CheckResult]:
+        checks: list[tuple[str, Callable[[], Awaitable[str]]]] = [
+            ("healthz", self.check_healthz),
+            ("schema", self.check_schema),
+            ("ports", self.check_ports),
+            ("bad container number", self.check_bad_container),
+            ("vessel calls paging", self.check_paging),
+            ("derived fields", self.check_derived_fields),
+            # Last: these two judge every answer the checks above received.
+            ("no labor keys", self.check_no_labor_keys),
+            ("cache-control", self.check_cache_control),
+        ]
+        results = []
+        for name, check in checks:
+            try:
+                results.append(CheckResult(name, True, await check()))
+            except Fault as exc:
+                results.append(CheckResult(name, False, str(exc)))
+            except (httpx.HTTPError, ValueError, KeyError, TypeError, IndexError) as exc:
+                results.append(CheckResult(name, False, f"{type(exc).__name__}: {exc}"))
+        return results
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.client.post(self.url, json={"query": query, "variables": variables})
+        self.answers.append(response)
+        _require(response.status_code == 200, f"HTTP {response.status_code} from {self.url}")
+        body = response.json()
+        if not isinstance(body, dict):
+            raise Fault("the answer is not a JSON object")
+        return body
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = await self.post(query, variables)
+        errors = body.get("errors")
+        _require(not errors, f"errors: {errors}")
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise Fault("no data in the answer")
+        return data
+
+    async def check_healthz(self) -> str:
+        health_url = self.url.rsplit("/", 1)[0] + "/healthz"
+        response = await self.client.get(health_url)
+        _require(response.status_code == 200, f"GET {health_url}: HTTP {response.status_code}")
+        return f"GET {health_url}: 200"
+
+    async def check_schema(self) -> str:
+        data = await self.data(get_introspection_query(descriptions=False))
+        served = build_client_schema(cast(IntrospectionQuery, data))
+        differences = list(schema_differences(contract_schema(), served))
+        _require(not differences, "; ".join(differences[:8]) + _more(differences, 8))
+        return "every type, field and argument of the contract, with the same types"
+
+    async def check_ports(self) -> str:
+        data = await self.data("{ ports { UNLocationCode name } }")
+        codes = [p["UNLocationCode"] for p in data["ports"] or []]
+        _require(codes == [self.port], f"ports answered {codes}, expected [{self.port!r}]")
+        return f"exactly {self.port}"
+
+    async def check_bad_container(self) -> str:
+        wrong = (iso6346_check_digit(BAD_CONTAINER_PREFIX) + 1) % 10
+        reference = f"{BAD_CONTAINER_PREFIX}{wrong}"
+        body = await self.post(
+            "query Bad($r: String!) { container(reference: $r) { equipmentReference } }",
+            {"r": reference},
+        )
+        codes = [(e.get("extensions") or {}).get("code") for e in body.get("errors") or []]
+        _require("BAD_USER_INPUT" in codes, f"{reference}: error codes {codes}, not BAD_USER_INPUT")
+        _require((body.get("data") or {}).get("container") is None, "container is not null")
+        return f"{reference} -> BAD_USER_INPUT"
+
+    async def check_paging(self) -> str:
+        walks = [await self._walk_calls(size) for size in PAGE_SIZES]
+        first, second = walks
+        _require(
+            first == second,
+            f"paging by {PAGE_SIZES[0]} gives {len(first)} calls, by {PAGE_SIZES[1]} gives "
+            f"{len(second)}, or in another order: a page leaves out or repeats calls",
+        )
+        return f"{len(first)} calls in order, by {PAGE_SIZES[0]} and by {PAGE_SIZES[1]}"
+
+    async def _walk_calls(self, size: int) -> list[str]:
+        references: list[str] = []
+        previous = None
+        after = None
+        total = None
+        for page in range(MAX_PAGES):
+            connection = (await self.data(CALLS, {"first": size, "after": after}))["vesselCalls"]
+            edges = connection["edges"]
+            total = connection["totalCount"]
+            _require(len(edges) <= size, f"page {page + 1} has {len(edges)} calls, asked {size}")
+            for edge in edges:
+                node = edge["node"]
+                reference = node["transportCallReference"]
+                _require(node["UNLocationCode"] == self.port, f"{reference} is at another port")
+                key = call_key(
+                    datetime.fromisoformat(node["plannedArrivalDateTime"]), self.port, reference
+                )
+                _require(decode_cursor(edge["cursor"]) == key, f"{reference}: wrong cursor")
+                _require(
+                    previous is None or sort_key(previous) < sort_key(key),
+                    f"{reference} is out of order (planned arrival, port, reference)",
+                )
+                _require(reference not in references, f"{reference} comes twice")
+                previous = key
+                references.append(reference)
+            info = connection["pageInfo"]
+            if edges:
+                _require(info["endCursor"] == edges[-1]["cursor"], "endCursor is not the last")
+            if not info["hasNextPage"]:
+                break
+            _require(bool(edges), f"page {page + 1} is empty but hasNextPage is true")
+            after = info["endCursor"]
+        else:
+            raise Fault(f"hasNextPage still true after {MAX_PAGES} pages")
+        _require(
+            total is None or total == len(references),
+            f"totalCount {total}, but the pages held {len(references)} calls",
+        )
+        return references
+
+    async def check_derived_fields(self) -> str:
+        if not self.containers:
+            return "no --container given: nothing to compare"
+        data = await self.data(
+            "query C($refs: [String!]!) "
+            "{ containers(references: $refs) { equipmentReference isISO6346Valid sourcePort "
+            "lastEventDateTime events { eventClassifierCode eventDateTime } } }",
+            {"refs": list(self.containers)},
+        )
+        found = data["containers"] or []
+        for container in found:
+            reference = container["equipmentReference"]
+            _require(
+                container["isISO6346Valid"] == is_iso6346(reference),
+                f"{reference}: isISO6346Valid is {container['isISO6346Valid']}",
+            )
+            _require(container["sourcePort"] == self.port, f"{reference}: sourcePort is wrong")
+            actual = [
+                datetime.fromisoformat(e["eventDateTime"])
+                for e in container["events"] or []
+                if e["eventClassifierCode"] == "ACT"
+            ]
+            last = container["lastEventDateTime"]
+            _require(
+                (max(actual) if actual else None)
+                == (datetime.fromisoformat(last) if last else None),
+                f"{reference}: lastEventDateTime is not its latest actual event",
+            )
+        _require(bool(found), f"none of {list(self.containers)} was found")
+        return (
+            f"{len(found)} of {len(self.containers)} container(s): isISO6346Valid, "
+            "sourcePort and lastEventDateTime consistent"
+        )
+
+    async def check_no_labor_keys(self) -> str:
+        keys = {key for answer in self.answers for key in _keys(_json_or_none(answer))}
+        labor = sorted(key for key in keys if is_labor_key(key))
+        _require(not labor, f"labor keys in answers: {labor}")
+        return f"none in {len(self.answers)} answers ({len(keys)} distinct keys)"
+
+    async def check_cache_control(self) -> str:
+        _require(bool(self.answers), "no GraphQL answer to look at")
+        missing = sum("cache-control" not in a.headers for a in self.answers)
+        _require(not missing, f"{missing} of {len(self.answers)} answers lack Cache-Control")
+        return f"on all {len(self.answers)} answers"
+
+
+def contract_schema() -> GraphQLSchema:
+    """The shared schema as a port resolver serves it: without the gateway-only root fields."""
+    return build_schema(schema_sdl())
+
+
+def _reachable(schema: GraphQLSchema) -> dict[str, GraphQLNamedType]:
+    assert schema.query_type is not None
+    found: dict[str, GraphQLNamedType] = {}
+    stack: list[GraphQLNamedType] = [schema.query_type]
+    while stack:
+        named = stack.pop()
+        if named.name in found:
+            continue
+        found[named.name] = named
+        if isinstance(named, GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType):
+            for name, fld in named.fields.items():
+                if named is schema.query_type and name in GATEWAY_ONLY_FIELDS:
+                    continue
+                stack.append(get_named_type(fld.type))
+                for arg in getattr(fld, "args", {}).values():
+                    stack.append(get_named_type(arg.type))
+    return found
+
+
+def schema_differences(contract: GraphQLSchema, served: GraphQLSchema) -> Iterator[str]:
+    """What ``served`` lacks or changes of ``contract``, one sentence each."""
+    query_name = contract.query_type.name if contract.query_type else "Query"
+    for name, expected in _reachable(contract).items():
+        actual = served.type_map.get(name)
+        if actual is None:
+            yield f"type {name} is missing"
+            continue
+        if type(actual) is not type(expected):
+            yield f"{name} is a {type(actual).__name__}, not a {type(expected).__name__}"
+            continue
+        if isinstance(expected, GraphQLEnumType) and isinstance(actual, GraphQLEnumType):
+            for value in sorted(set(expected.values) - set(actual.values)):
+                yield f"enum value {name}.{value} is missing"
+        if not isinstance(
+            expected, GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType
+        ) or not isinstance(
+            actual, GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType
+        ):
+            continue
+        served_fields: dict[str, Any] = dict(actual.fields)
+        for field_name, expected_field in expected.fields.items():
+            if name == query_name and field_name in GATEWAY_ONLY_FIELDS:
+                continue
+            coordinate = f"{name}.{field_name}"
+            actual_field = served_fields.get(field_name)
+            if actual_field is None:
+                yield f"{coordinate} is missing"
+                continue
+            if str(actual_field.type) != str(expected_field.type):
+                yield f"{coordinate} is {actual_field.type}, not {expected_field.type}"
+            for arg_name, expected_arg in getattr(expected_field, "args", {}).items():
+                actual_arg = actual_field.args.get(arg_name)
+                if actual_arg is None:
+                    yield f"{coordinate}({arg_name}:) is missing"
+                elif str(actual_arg.type) != str(expected_arg.type):
+                    yield f"{coordinate}({arg_name}:) is {actual_arg.type}, not {expected_arg.type}"
+
+
+def _more(items: Sequence[str], shown: int) -> str:
+    return f"; and {len(items) - shown} more" if len(items) > shown else ""
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _keys(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _keys(item)
+
+
+def format_report(url: str, port: str, results: Sequence[CheckResult]) -> str:
+    """One line per check, then a summary line."""
+    lines = [f"conformance of {url} as {port}"]
+    for result in results:
+        mark = "PASS" if result.passed else "FAIL"
+        lines.append(f"  {mark}  {result.name:<22} {result.detail}")
+    failed = sum(not r.passed for r in results)
+    verdict = "conforms" if not failed else f"does not conform: {failed} check(s) failed"
+    lines.append(f"{port} {verdict} (of {len(results)} checks)")
+    return "\n".join(lines)
+
+
+async def check_resolver(
+    url: str,
+    port: str,
+    *,
+    containers: Sequence[str] = (),
+    timeout: float = 10.0,
+    client: httpx.AsyncClient | None = None,
+) -> list[CheckResult]:
+    """Run every check against the resolver at ``url`` (its ``/graphql`` endpoint)."""
+    if client is not None:
+        return await ResolverConformance(url, port, client, containers).run()
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as own:
+        return await ResolverConformance(url, port, own, containers).run()

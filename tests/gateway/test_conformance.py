@@ -1,0 +1,146 @@
+"""The conformance check passes each simulated port's resolver, over loopback, and fails a
+resolver that breaks the contract with a report that says what is wrong."""
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import pytest_asyncio
+from graphql import build_schema
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.conformance import (
+    CheckResult,
+    check_resolver,
+    contract_schema,
+    format_report,
+    schema_differences,
+)
+from port_resolvers.loopback import serve_on_loopback
+from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
+from port_resolvers.sim.data import DEFAULT_SEED, generate_all_ports
+
+PORTGATE = Path(sys.executable).parent / "portgate"  # the installed entry point
+CLI_GUARD_SECONDS = 60  # far past a normal run: reaching it means a hang
+
+# One simulated cluster for the module's tests; every check only reads from it.
+on_the_cluster_loop = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture(scope="module")
+def known_containers() -> dict[str, list[str]]:
+    data = generate_all_ports(seed=DEFAULT_SEED)
+    return {port: [c.reference for c in list(d.containers)[:3]] for port, d in data.items()}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def ports() -> AsyncIterator[list[RunningPort]]:
+    async with run_simulated_ports(seed=DEFAULT_SEED) as running:
+        yield running
+
+
+def failed(results: list[CheckResult]) -> dict[str, str]:
+    return {r.name: r.detail for r in results if not r.passed}
+
+
+@on_the_cluster_loop
+async def test_every_simulated_resolver_conforms(
+    ports: list[RunningPort], known_containers: dict[str, list[str]]
+) -> None:
+    reports = await asyncio.gather(
+        *(check_resolver(p.resolver_url, p.id, containers=known_containers[p.id]) for p in ports)
+    )
+    for port, results in zip(ports, reports, strict=True):
+        assert failed(results) == {}, format_report(port.resolver_url, port.id, results)
+        assert len(results) == 8
+
+
+def breaking(resolver_url: str) -> Starlette:
+    """A resolver in front of a good one that breaks the contract: it names another port,
+    leaves the first call out of every page after the first, adds a labor key, drops
+    Cache-Control, and has no /healthz."""
+
+    async def graphql(request: Request) -> Response:
+        body = await request.body()
+        async with httpx.AsyncClient() as client:
+            answer = (await client.post(resolver_url, content=body)).json()
+        variables = orjson.loads(body).get("variables") or {}
+        data = answer.get("data") or {}
+        for port in data.get("ports") or []:
+            port["UNLocationCode"] = "USLGB"
+            port["craneOperatorName"] = "someone"
+        calls = data.get("vesselCalls")
+        if calls and variables.get("after"):
+            calls["edges"] = calls["edges"][1:]
+        return Response(orjson.dumps(answer), media_type="application/json")
+
+    return Starlette(routes=[Route("/graphql", graphql, methods=["POST"])])
+
+
+@on_the_cluster_loop
+async def test_a_broken_resolver_fails_with_a_readable_report(ports: list[RunningPort]) -> None:
+    lax = ports[0]
+    async with serve_on_loopback(breaking(lax.resolver_url)) as url:
+        results = await check_resolver(f"{url}/graphql", lax.id)
+    problems = failed(results)
+    assert set(problems) == {"healthz", "ports", "vessel calls paging", "no labor keys",
+                             "cache-control"}  # fmt: skip
+    assert "HTTP 404" in problems["healthz"]
+    assert "ports answered ['USLGB'], expected ['USLAX']" in problems["ports"]
+    assert "but the pages held" in problems["vessel calls paging"]
+    assert "craneOperatorName" in problems["no labor keys"]
+    assert "lack Cache-Control" in problems["cache-control"]
+    report = format_report(url, lax.id, results)
+    assert "  FAIL  ports " in report
+    assert "  PASS  schema " in report
+    assert report.endswith("USLAX does not conform: 5 check(s) failed (of 8 checks)")
+
+
+def test_schema_differences_name_each_missing_or_changed_coordinate() -> None:
+    sdl = """
+      type Query { ports(ports: [String!]): [Port!] container(reference: Int!): Container }
+      type Port { UNLocationCode: String! }
+      type Container { equipmentReference: String }
+    """
+    differences = list(schema_differences(contract_schema(), build_schema(sdl)))
+    assert "Container.equipmentReference is String, not String!" in differences
+    assert "Query.container(reference:) is Int!, not String!" in differences
+    assert "Query.vesselCalls is missing" in differences
+    assert "type VesselCall is missing" in differences
+    assert not any("outlook" in d for d in differences)  # gateway-only: not a port's job
+
+
+async def run_cli(*args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        str(PORTGATE),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    async with asyncio.timeout(CLI_GUARD_SECONDS):
+        output, _ = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, output.decode()
+
+
+@on_the_cluster_loop
+async def test_the_cli_exits_zero_on_a_conforming_resolver_and_one_on_a_broken_one(
+    ports: list[RunningPort], known_containers: dict[str, Any]
+) -> None:
+    oak = ports[2]
+    containers = [arg for ref in known_containers[oak.id] for arg in ("--container", ref)]
+    code, output = await run_cli("conformance", oak.resolver_url, "--port", oak.id, *containers)
+    assert code == 0, output
+    assert "USOAK conforms (of 8 checks)" in output
+    async with serve_on_loopback(breaking(oak.resolver_url)) as url:
+        code, output = await run_cli("conformance", f"{url}/graphql", "--port", oak.id)
+    assert code == 1
+    assert "FAIL  ports" in output
