@@ -6,6 +6,7 @@ portgate schema export | check            write / compare schema.graphql
 portgate config check portgate.yaml       validate a config file and explain every error
 portgate config reference [FILE]          the config reference, from the settings model
 portgate conformance URL --port USXXX     check a port resolver against the contract
+portgate sim-ports --base-port 9100       the five simulated ports on fixed ports
 portgate keys create | list | revoke      API keys (see gateway/cli_keys.py)
 portgate audit verify | search | export   the audit trail (see gateway/cli_audit.py)
 portgate documents add | list            trusted documents (see gateway/cli_documents.py)
@@ -182,6 +183,35 @@ def config_reference(
         return
     path.write_text(render_reference(), encoding="utf-8")
     typer.echo(f"wrote {path}")
+
+
+@app.command("sim-ports")
+def sim_ports(
+    host: HostOption = DEFAULT_HOST,
+    base_port: Annotated[
+        int, typer.Option(help="The first port's system; its resolver is the next port, etc.")
+    ] = 9100,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the simulated ports' data [default: the sim's].")
+    ] = None,
+) -> None:
+    """Serve the five simulated ports (system and resolver each) on fixed ports, for compose."""
+    import signal
+
+    from port_resolvers.sim.cluster import run_simulated_ports
+    from port_resolvers.sim.data import DEFAULT_SEED
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        chosen = DEFAULT_SEED if seed is None else seed
+        async with run_simulated_ports(seed=chosen, host=host, base_port=base_port) as ports:
+            for p in ports:
+                typer.echo(f"  {p.id}  {p.name:<24} resolver {p.resolver_url}  ({p.kind})")
+            await stop.wait()
+
+    asyncio.run(run())
 
 
 @app.command()

@@ -49,11 +49,14 @@ async def run_simulated_ports(
     host: str = LOOPBACK,
     port_ids: Sequence[str] = PORT_IDS,
     gateway_tokens: bool = False,
+    base_port: int = 0,
 ) -> AsyncIterator[list[RunningPort]]:
     """Serve the simulated systems and resolvers of ``port_ids``; yields them, in that order.
 
     With ``gateway_tokens`` each resolver answers only requests carrying its own random token
     (``RunningPort.gateway_token``), which the gateway must present for that port.
+    With ``base_port`` the servers listen on fixed ports (for containers): the i-th port's
+    system on ``base_port + 2i``, its resolver on ``base_port + 2i + 1``; else on free ones.
     """
     data = generate_all_ports(seed=seed, now=now, scale=scale)
     async with (
@@ -61,14 +64,19 @@ async def run_simulated_ports(
         contextlib.AsyncExitStack() as servers,
     ):
         ports = []
-        for port_id in port_ids:
+        for i, port_id in enumerate(port_ids):
+            fixed = base_port + 2 * i if base_port else 0
             system = create_port_system(port_id, data=data[port_id], seed=seed)
-            system_url = await servers.enter_async_context(serve_on_loopback(system.app, host=host))
+            system_url = await servers.enter_async_context(
+                serve_on_loopback(system.app, host=host, port=fixed)
+            )
             token = secrets.token_urlsafe(24) if gateway_tokens else None
             resolver = create_resolver_app(
                 source_for(port_id, system_url, client), port_id, gateway_token=token
             )
-            resolver_url = await servers.enter_async_context(serve_on_loopback(resolver, host=host))
+            resolver_url = await servers.enter_async_context(
+                serve_on_loopback(resolver, host=host, port=fixed + 1 if fixed else 0)
+            )
             ports.append(
                 RunningPort(
                     port_id,
