@@ -1,0 +1,113 @@
+"""deploy/: the Kubernetes manifests validate offline against a fixed Kubernetes version's
+schemas (strict: unknown fields fail), the compose file parses and holds what it promises, and
+the gateway configs inside both are valid gateway configs."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway.config import load_settings
+from port_resolvers.sim.reference import PORT_IDS
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+KUBERNETES_VERSION = "1.29"
+VALIDATOR = Path(sys.executable).parent / "kubernetes-validate"
+
+
+def manifests() -> dict[str, dict[str, Any]]:
+    docs = [
+        doc
+        for path in sorted((DEPLOY / "k8s").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8"))
+        if doc
+    ]
+    return {doc["kind"]: doc for doc in docs}
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
+    return loaded
+
+
+def test_the_manifests_validate_strictly_against_the_kubernetes_schemas() -> None:
+    files = sorted(str(p) for p in (DEPLOY / "k8s").glob("*.yaml"))
+    done = subprocess.run(
+        [str(VALIDATOR), "--strict", "-k", KUBERNETES_VERSION, *files],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("passed") == len(files)
+
+
+def test_the_manifests_hold_every_part_of_a_deployment() -> None:
+    kinds = set(manifests())
+    assert {
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "ConfigMap",
+        "PodDisruptionBudget",
+    } <= kinds
+
+
+def test_the_deployment_probes_limits_runs_unprivileged_and_takes_secrets_by_reference() -> None:
+    pod = manifests()["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert set(container["resources"]) == {"requests", "limits"}
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    secret_refs = [e for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})]
+    assert {e["name"] for e in secret_refs} == {"PORTGATE_AUDIT__STORE", "PORTGATE_REGISTRY__STORE"}
+    assert "Secret" not in manifests()  # referenced, never written down
+
+
+def test_the_configmap_holds_a_valid_gateway_config(tmp_path: Path) -> None:
+    config = tmp_path / "portgate.yaml"
+    config.write_text(manifests()["ConfigMap"]["data"]["portgate.yaml"], encoding="utf-8")
+    settings = load_settings(config)
+    assert [p.id for p in settings.ports] == list(PORT_IDS)
+
+
+def test_compose_runs_two_gateways_behind_a_balancer_with_the_shared_services() -> None:
+    services = compose()["services"]
+    assert set(services) == {
+        "lb",
+        "gateway",
+        "sim-ports",
+        "redis",
+        "postgres",
+        "otel-collector",
+        "jaeger",
+    }
+    assert services["gateway"]["deploy"]["replicas"] == 2
+    for name in ("gateway", "sim-ports", "lb", "redis", "postgres"):
+        assert "test" in services[name]["healthcheck"], name
+    assert "/readyz" in " ".join(services["gateway"]["healthcheck"]["test"])
+    assert services["gateway"]["depends_on"]["sim-ports"]["condition"] == "service_healthy"
+    nginx = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
+    assert "server gateway:8000" in nginx
+
+
+def test_the_compose_gateway_config_is_valid_and_names_the_simulated_resolvers() -> None:
+    settings = load_settings(DEPLOY / "portgate.compose.yaml")
+    command = compose()["services"]["sim-ports"]["command"]
+    base = int(command[command.index("--base-port") + 1])
+    expected = [f"http://sim-ports:{base + 2 * i + 1}/graphql" for i in range(len(PORT_IDS))]
+    assert [str(p.url) for p in settings.ports] == expected
+    assert [p.id for p in settings.ports] == list(PORT_IDS)
+
+
+def test_the_image_is_multi_stage_non_root_with_a_healthcheck() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    assert len(re.findall(r"^FROM ", dockerfile, re.M)) == 2
+    assert re.search(r"^USER 10001", dockerfile, re.M)
+    assert "HEALTHCHECK" in dockerfile
+    assert "/healthz" in dockerfile
