@@ -30,8 +30,8 @@ from gateway.cli_keys import issue_demo_keys, keys_app
 from gateway.cli_ports import ports_app
 from gateway.config import ConfigError, GatewaySettings, load_settings
 from gateway.documents import ManifestError
-from gateway.policy_file import PolicyError
-from gateway.schema import export_sdl
+from gateway.policy_file import PolicyError, PolicyStore
+from gateway.schema import build_schema, export_sdl
 from gateway.tracing import configure_tracing
 
 DEFAULT_HOST = "127.0.0.1"
@@ -164,9 +164,19 @@ def schema_check(
 
 @config_app.command("check")
 def config_check(path: Annotated[Path, typer.Argument(help="The YAML config file.")]) -> None:
-    """Validate a config file; every bad key is named, no value is echoed."""
+    """Validate a config file and the policy file it names (or the shipped default): every
+    bad key is named, every policy mistake with its line; no value is echoed."""
     settings = _settings(path)
-    typer.echo(f"{path}: ok, {len(settings.ports)} port(s), deadline {settings.deadline:g}s")
+    try:
+        PolicyStore(settings.policy.file, build_schema()._schema, [p.id for p in settings.ports])
+    except PolicyError as exc:
+        typer.secho(f"policy error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    policy = settings.policy.file or "the shipped default policy"
+    typer.echo(
+        f"{path}: ok, {len(settings.ports)} port(s), deadline {settings.deadline:g}s; "
+        f"policy {policy}: ok"
+    )
 
 
 @config_app.command("reference")

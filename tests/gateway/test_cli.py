@@ -76,3 +76,19 @@ def test_missing_config_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["config", "check", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 2
     assert "cannot read" in result.output
+
+
+def test_config_check_validates_the_policy_file_too(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("roles:\n  public:\n    allow: [Query.ports, Port.nmae]\n")
+    config = tmp_path / "portgate.yaml"
+    config.write_text(f"policy:\n  file: {policy}\n")
+    result = runner.invoke(app, ["config", "check", str(config)])
+    assert result.exit_code == 2
+    assert "policy error" in result.output
+    assert "policy.yaml:3: unknown field Port.nmae; did you mean name?" in result.output
+    assert "Port.nmae" in result.output
+    policy.write_text("roles:\n  public:\n    allow: [Query.ports, Port.name]\n")
+    result = runner.invoke(app, ["config", "check", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "policy.yaml: ok" in result.output
