@@ -84,6 +84,7 @@ from gateway.request_errors import RequestErrorCodes
 from gateway.schema import build_schema
 from gateway.tracing import TracingExtension
 from gateway.upstream import GraphQLOverHTTP, PortUpstream
+from gateway.upstream_aiohttp import GraphQLOverAiohttp, PortSessions
 
 PARSER_CACHE_SIZE = 1024
 VALIDATION_CACHE_SIZE = 1024
@@ -174,8 +175,14 @@ class GatewayGraphQL(GraphQL):
         await response(scope, receive, send)
 
 
-def port_connector(client: httpx.AsyncClient) -> Callable[[ResolvedPort], PortUpstream]:
-    """How the fan-out reaches a port: GraphQL over HTTP with the port's credential."""
+def port_connector(
+    client: httpx.AsyncClient, sessions: PortSessions | None = None
+) -> Callable[[ResolvedPort], PortUpstream]:
+    """How the fan-out reaches a port: GraphQL over HTTP with the port's credential, through
+    aiohttp's pool (``sessions``), else through the injected httpx client (tests)."""
+    if sessions is not None:
+        pool = sessions
+        return lambda port: GraphQLOverAiohttp(port.id, port.url, pool, port.credential)
     return lambda port: GraphQLOverHTTP(port.id, port.url, client, port.credential)
 
 
@@ -208,9 +215,12 @@ def create_app(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Starlette:
     """The gateway app. Pass ``client`` to reach ports through your own transport (tests);
-    otherwise the app owns one pooled client for its life. Spans go to ``tracer_provider``,
-    by default the global one (see :func:`gateway.tracing.configure_tracing`)."""
+    otherwise the app reaches ports through one aiohttp pool (:mod:`gateway.upstream_aiohttp`)
+    and owns an httpx client for the rest (JWKS), both for its life. Spans go to
+    ``tracer_provider``, by default the global one (see
+    :func:`gateway.tracing.configure_tracing`)."""
     owns_client = client is None
+    sessions = PortSessions(settings.port_defaults.max_connections) if owns_client else None
     http = client or httpx.AsyncClient(
         limits=httpx.Limits(
             max_connections=settings.port_defaults.max_connections * max(len(settings.ports), 1),
@@ -222,7 +232,7 @@ def create_app(
     registry = PortRegistry(settings.port_defaults, settings.ports)
     cache = build_cache(settings.cache)
     fan_out = FanOut(
-        port_connector(http),
+        port_connector(http, sessions),
         cache=cache,
         cache_settings=settings.cache,
         breaker_settings=settings.breaker,
@@ -328,6 +338,8 @@ def create_app(
                 api_keys.close()
             if owns_client:
                 await http.aclose()
+            if sessions is not None:
+                await sessions.aclose()
 
     cors = settings.cors
     middleware: Sequence[Middleware] = [

@@ -7,6 +7,12 @@ and builds one GraphQL document per port holding all the root fields that port a
 client's selections, the normalised arguments and the hidden fields the merge needs. The port is
 asked for nothing else.
 
+The normalised arguments travel as the document's variables (``$a0``, ``$a1``, ... in document
+order), so a port document's text depends only on what is asked, never on the values: it is
+printed once per shape and kept (``PORT_DOCUMENT_CACHE_SIZE``), and the port resolver finds it
+again in its own parse and validation cache. Printing a document per request was a tenth of
+the gateway's CPU under load (bench/results/bench.md).
+
 The field policy is applied here, per port (:class:`~gateway.policy.Access`): a field the caller
 may not see at a port is left out of that port's document, so the port is never asked for it,
 and a root field the caller may not ask a port is not sent to that port at all. Each denied
@@ -17,7 +23,7 @@ dropped too when the policy withholds it, and the merge falls back (see :mod:`ga
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from graphql import (
@@ -31,10 +37,14 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    VariableDefinitionNode,
+    VariableNode,
     ast_from_value,
     get_named_type,
     parse,
+    parse_type,
     print_ast,
+    value_from_ast_untyped,
 )
 from graphql.execution.values import VariableValues, get_argument_values
 
@@ -48,6 +58,11 @@ from portcontract.identifiers import InvalidIdentifier, check_unlocode
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "__typename"})
 COMPUTED_FIELDS = frozenset({"outlook"})
 HIDDEN_PREFIX = "_pg_"
+PORT_DOCUMENT_CACHE_SIZE = 1024  # printed port documents kept, by what they ask
+
+# What one root field asks a port, without the argument values: (response key, field name,
+# shape, names of the arguments it passes). A port document is printed from a tuple of these.
+_Asked = tuple[str, str, Shape, tuple[str, ...]]
 
 
 @dataclass(slots=True)
@@ -113,6 +128,7 @@ class Planner:
             name: {role: _template(text) for role, text in spec.hidden.items()}
             for name, spec in ROOT_FIELDS.items()
         }
+        self._document = lru_cache(maxsize=PORT_DOCUMENT_CACHE_SIZE)(self._print_document)
 
     def plan(
         self,
@@ -309,61 +325,84 @@ class Planner:
     def _port_queries(
         self, operation: OperationDefinitionNode, fields: list[RootFieldPlan]
     ) -> list[PortQuery]:
-        """One document per port, printed from the shapes it is asked (no fragments and no
-        variables left: arguments are normalised literals)."""
+        """One document per port, from the shapes it is asked (no fragments left; the
+        normalised arguments as variables), printed once per distinct document."""
+        operation_name = operation.name.value if operation.name else None
+        arguments = {f.key: self._argument_values(f) for f in fields}
+        asking = {f.key: {p.id for p in f.ports} for f in fields}  # ids: no model comparisons
         queries = []
-        nodes: dict[tuple[str, Shape], FieldNode] = {}  # ports asked the same share one node
         for port in self._ports:
-            mine = [f for f in fields if port.id in f.asked and port in f.ports]
+            mine = [f for f in fields if port.id in f.asked and port.id in asking[f.key]]
             if not mine:
                 continue
-            selections = []
+            asked: list[_Asked] = []
+            variables: dict[str, Any] = {}
             for f in mine:
-                shape = f.asked[port.id]
-                node = nodes.get((f.key, shape))
-                if node is None:
-                    node = nodes[(f.key, shape)] = self._root_node(f, shape)
-                selections.append(node)
-            document = DocumentNode(
-                definitions=(
-                    OperationDefinitionNode(
-                        operation=OperationType.QUERY,
-                        name=operation.name,
-                        variable_definitions=(),
-                        directives=(),
-                        selection_set=SelectionSetNode(selections=tuple(selections)),
-                    ),
-                )
-            )
+                passed = arguments[f.key]
+                asked.append((f.key, f.name, f.asked[port.id], tuple(passed)))
+                for value in passed.values():
+                    variables[f"a{len(variables)}"] = value
             queries.append(
                 PortQuery(
                     port,
-                    print_ast(document),
-                    {},
+                    self._document(operation_name, tuple(asked)),
+                    variables,
                     [f.key for f in mine],
                     [f.name for f in mine],
                 )
             )
         return queries
 
-    def _root_node(self, field_plan: RootFieldPlan, shape: Shape) -> FieldNode:
-        """The root field as one port gets it: normalised literal arguments and ``shape``."""
+    def _argument_values(self, field_plan: RootFieldPlan) -> dict[str, Any]:
+        """The normalised arguments a port gets (``ports`` and nulls left out), as JSON."""
         field_def = self._query_type.fields[field_plan.name]
-        arguments = []
+        values = {}
         for arg_name, arg_def in field_def.args.items():
             value = field_plan.arguments.get(arg_name)
             if arg_name == PORTS_ARGUMENT or value is None:
                 continue
             literal = ast_from_value(value, arg_def.type)
             if literal is not None:
-                arguments.append(ArgumentNode(name=NameNode(value=arg_name), value=literal))
-        key, name = field_plan.key, field_plan.name
-        return FieldNode(
-            alias=NameNode(value=key) if key != name else None,
-            name=NameNode(value=name),
-            arguments=tuple(arguments),
-            directives=(),
-            selection_set=shape.selection(),
+                values[arg_name] = value_from_ast_untyped(literal)
+        return values
+
+    def _print_document(self, operation_name: str | None, asked: tuple[_Asked, ...]) -> str:
+        definitions: list[VariableDefinitionNode] = []
+        selections = []
+        for key, name, shape, passed in asked:
+            field_def = self._query_type.fields[name]
+            arguments = []
+            for arg_name in passed:
+                variable = VariableNode(name=NameNode(value=f"a{len(definitions)}"))
+                definitions.append(
+                    VariableDefinitionNode(
+                        variable=variable,
+                        type=parse_type(str(field_def.args[arg_name].type), no_location=True),
+                        directives=(),
+                    )
+                )
+                arguments.append(ArgumentNode(name=NameNode(value=arg_name), value=variable))
+            selections.append(
+                FieldNode(
+                    alias=NameNode(value=key) if key != name else None,
+                    name=NameNode(value=name),
+                    arguments=tuple(arguments),
+                    directives=(),
+                    selection_set=shape.selection(),
+                )
+            )
+        return print_ast(
+            DocumentNode(
+                definitions=(
+                    OperationDefinitionNode(
+                        operation=OperationType.QUERY,
+                        name=None if operation_name is None else NameNode(value=operation_name),
+                        variable_definitions=tuple(definitions),
+                        directives=(),
+                        selection_set=SelectionSetNode(selections=tuple(selections)),
+                    ),
+                )
+            )
         )
 
 

@@ -86,36 +86,29 @@ class GraphQLOverHTTP:
             raise PortUnavailable(
                 self.port, f"cannot connect ({type(exc).__name__})", transient=True
             ) from exc
-        return self._answer(response)
-
-    def _answer(self, response: httpx.Response) -> PortAnswer:
-        if response.status_code == 503:
-            raise PortUnavailable(
-                self.port, "the port answered 503 Service Unavailable", transient=True
-            )
-        try:
-            payload = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            payload = None
-        if not _is_graphql_response(payload):
-            raise PortError(
-                self.port,
-                f"HTTP {response.status_code}: the answer is not a GraphQL response",
-                transient=response.status_code >= 500,
-            )
-        errors = payload.get("errors") or []
-        if response.status_code != 200 and payload.get("data") is None:
-            first = errors[0].get("message", "") if errors else ""
-            raise PortError(
-                self.port,
-                f"HTTP {response.status_code}: {first}".rstrip(": "),
-                transient=response.status_code >= 500,
-            )
-        return PortAnswer(
-            data=payload.get("data"),
-            errors=errors,
-            cache_control=response.headers.get("cache-control"),
+        return read_answer(
+            self.port, response.status_code, response.content, response.headers.get("cache-control")
         )
+
+
+def read_answer(port: str, status: int, content: bytes, cache_control: str | None) -> PortAnswer:
+    """A port's HTTP answer as a :class:`PortAnswer`, or the ``PortFailure`` it amounts to
+    (shared by every GraphQL-over-HTTP upstream, whatever its HTTP client)."""
+    if status == 503:
+        raise PortUnavailable(port, "the port answered 503 Service Unavailable", transient=True)
+    try:
+        payload = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        payload = None
+    if not _is_graphql_response(payload):
+        raise PortError(
+            port, f"HTTP {status}: the answer is not a GraphQL response", transient=status >= 500
+        )
+    errors = payload.get("errors") or []
+    if status != 200 and payload.get("data") is None:
+        first = errors[0].get("message", "") if errors else ""
+        raise PortError(port, f"HTTP {status}: {first}".rstrip(": "), transient=status >= 500)
+    return PortAnswer(data=payload.get("data"), errors=errors, cache_control=cache_control)
 
 
 def _is_graphql_response(payload: Any) -> bool:

@@ -1,0 +1,118 @@
+"""The aiohttp upstream against real loopback servers: an answer, and each failure as its error."""
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import orjson
+import pytest
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.errors import PortError, PortFailure, PortTimeout, PortUnavailable
+from gateway.upstream import PortRequest
+from gateway.upstream_aiohttp import GraphQLOverAiohttp, PortSessions
+from port_resolvers.loopback import serve_on_loopback
+
+seen: list[tuple[dict[str, object], dict[str, str]]] = []
+
+
+async def graphql(request: Request) -> Response:
+    body = orjson.loads(await request.body())
+    seen.append((body, dict(request.headers)))
+    return Response(
+        orjson.dumps({"data": {"echo": body.get("variables")}}),
+        media_type="application/json",
+        headers={"cache-control": "max-age=30"},
+    )
+
+
+async def unavailable(_: Request) -> Response:
+    return Response(b"down", status_code=503)
+
+
+async def garbage(_: Request) -> Response:
+    return Response(b"<html>", status_code=200)
+
+
+async def slow(_: Request) -> Response:
+    await asyncio.sleep(1)
+    return Response(b"{}")
+
+
+APP = Starlette(
+    routes=[
+        Route("/graphql", graphql, methods=["POST"]),
+        Route("/unavailable", unavailable, methods=["POST"]),
+        Route("/garbage", garbage, methods=["POST"]),
+        Route("/slow", slow, methods=["POST"]),
+    ]
+)
+
+
+@pytest.fixture
+async def base_url() -> AsyncIterator[str]:
+    async with serve_on_loopback(APP) as url:
+        yield url
+
+
+@pytest.fixture
+async def sessions() -> AsyncIterator[PortSessions]:
+    pool = PortSessions(per_port=4)
+    yield pool
+    await pool.aclose()
+
+
+REQUEST = PortRequest(
+    "query Q($a0: String!) { echo(reference: $a0) }",
+    {"a0": "CSQU3054383"},
+    "Q",
+    {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+)
+
+
+async def test_an_answer_carries_data_errors_and_cache_control(
+    base_url: str, sessions: PortSessions
+) -> None:
+    upstream = GraphQLOverAiohttp("USLAX", f"{base_url}/graphql", sessions, SecretStr("s3cret"))
+    answer = await upstream.execute(REQUEST, timeout=2)
+    assert answer.data == {"echo": {"a0": "CSQU3054383"}}
+    assert answer.errors == []
+    assert answer.cache_control == "max-age=30"
+    body, headers = seen[-1]
+    assert body == {"query": REQUEST.document, "variables": {"a0": "CSQU3054383"},
+                    "operationName": "Q"}  # fmt: skip
+    assert headers["traceparent"] == REQUEST.headers["traceparent"]
+    assert headers["authorization"] == "Bearer s3cret"
+    assert headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("path", "failure", "code"),
+    [
+        ("/unavailable", PortUnavailable, "PORT_UNAVAILABLE"),
+        ("/garbage", PortError, "PORT_ERROR"),
+        ("/slow", PortTimeout, "PORT_TIMEOUT"),
+    ],
+)
+async def test_failures_are_port_failures_naming_the_port(
+    base_url: str, sessions: PortSessions, path: str, failure: type[PortFailure], code: str
+) -> None:
+    upstream = GraphQLOverAiohttp("USOAK", f"{base_url}{path}", sessions)
+    with pytest.raises(failure) as raised:
+        await upstream.execute(REQUEST, timeout=0.2)
+    assert raised.value.port == "USOAK"
+    assert raised.value.code == code
+
+
+async def test_a_refused_connection_is_unavailable_not_a_timeout(sessions: PortSessions) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    upstream = GraphQLOverAiohttp("USOAK", f"http://127.0.0.1:{port}/graphql", sessions)
+    with pytest.raises(PortUnavailable) as raised:
+        await upstream.execute(REQUEST, timeout=2)
+    assert raised.value.transient
