@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean bench-cache
+.PHONY: demo test lint install clean bench bench-cache
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11, or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -21,6 +21,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest $(ARGS)
+
+# Ten minutes of load on loopback (README "Benchmarks"); never part of `make test` or CI.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --profile $(ARGS)
 
 bench-cache: $(STAMP)
 	$(BIN)/python -m bench.cache_bench $(ARGS)
