@@ -3,6 +3,7 @@
 POST/GET /graphql   the shared cargo schema, answered live by every relevant port
 GET      /graphql   GraphiQL (when enabled and asked for by a browser), assets under
                     /graphiql/static/
+GET      /dashboard the outlook dashboard (when enabled), assets under /dashboard/static/
 GET      /healthz   liveness: the process answers
 GET      /readyz    readiness: configured with at least one port
 GET      /metrics   Prometheus metrics (gateway/metrics.py)
@@ -45,6 +46,7 @@ from strawberry.extensions import (
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.types import ExecutionResult
 
+from gateway import dashboard
 from gateway.admin_api import AdminApi
 from gateway.apikeys import ApiKeyStore
 from gateway.audit_api import audit_routes
@@ -298,6 +300,9 @@ def create_app(
         ),
     )
 
+    async def dashboard_page(_: Request) -> Response:
+        return dashboard.dashboard_page("/graphql")
+
     async def healthz(_: Request) -> Response:
         return ORJSONResponse({"status": "ok"})
 
@@ -384,6 +389,14 @@ def create_app(
             *(
                 [Mount(STATIC_PATH, static_files(), name="graphiql-static")]
                 if settings.graphiql
+                else []
+            ),
+            *(
+                [
+                    Route(dashboard.PAGE_PATH, dashboard_page),
+                    Mount(dashboard.STATIC_PATH, dashboard.static_files(), name="dashboard-static"),
+                ]
+                if settings.dashboard
                 else []
             ),
         ],

@@ -473,6 +473,11 @@ class GatewaySettings(BaseSettings):
     graphiql: bool = Field(
         True, description="Serve GraphiQL at GET /graphql (a 404 when off, for production)."
     )
+    dashboard: bool = Field(
+        True,
+        description="Serve the outlook dashboard at GET /dashboard (a 404 when off). It asks "
+        "/graphql from the browser, with the visitor's own API key if one is pasted.",
+    )
     introspection: bool = Field(
         True, description="Answer __schema and __type; off for production (INTROSPECTION_DISABLED)."
     )

@@ -84,7 +84,10 @@ async def compute_outlook(
     end = now + timedelta(days=days)
     ports = arguments.get("ports")
     calls, errors, sources, first = await _all_calls(ask, now - LOOKBACK, end, ports)
-    answered = {s["port"] for s in sources if s["status"] in ANSWERED}
+    # A port whose calls or metrics failed (its resolver may still list it: "partial") has no
+    # figures to show: missing, not zeros.
+    failed = {(e.extensions or {}).get("port") for e in errors}
+    answered = {s["port"] for s in sources if s["status"] in ANSWERED} - failed
     listed = first.data.get("ports") or []
     metrics = first.data.get("metrics") or []
     port_rows = []

@@ -45,6 +45,31 @@ from gateway.registry import PortRegistry
 log = logging.getLogger(__name__)
 
 
+# Worst last: a port's entry for a computed field is its worst across the inner queries.
+_SOURCE_RANK = {"ok": 0, "cached": 1, "partial": 2, "stale": 3, "skipped": 4}
+
+
+def combined_sources(key: str, inner: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One source entry per port for a computed field (``key``), from its inner queries' own:
+    the worst status (a failure over a stale stand-in over a fresh answer), the longest
+    latency, the oldest cache age."""
+    by_port: dict[str, dict[str, Any]] = {}
+    for entry in inner:
+        port = entry["port"]
+        seen = by_port.get(port)
+        if seen is None:
+            by_port[port] = {**entry, "fields": [key]}
+            continue
+        worse = _SOURCE_RANK.get(entry["status"], 9) > _SOURCE_RANK.get(seen["status"], 9)
+        merged = {**seen, **entry, "fields": [key]} if worse else seen
+        for name in ("latencyMs", "cacheAgeSeconds"):
+            values = [e[name] for e in (seen, entry) if name in e]
+            if values:
+                merged[name] = max(values)
+        by_port[port] = merged
+    return list(by_port.values())
+
+
 @dataclass(slots=True)
 class OperationResult:
     result: ExecutionResult
@@ -128,7 +153,7 @@ class QueryPipeline:
         if not plan.fields and not plan.failed_keys and not plan.computed:
             return None
         with self._tracer.start_as_current_span("portgate.fetch_all"):
-            outcomes, (computed, computed_errors) = await asyncio.gather(
+            outcomes, (computed, computed_errors, computed_sources) = await asyncio.gather(
                 self._fan_out.fetch(
                     plan.port_queries,
                     started + self._deadline,
@@ -147,26 +172,34 @@ class QueryPipeline:
             data = {key: local.get(key, merged.data.get(key)) for key in plan.order}
         errors = plan.errors + merged.errors + local_errors + computed_errors
         return OperationResult(
-            ExecutionResult(data, errors or None), merged.sources, plan=plan, outcomes=outcomes
+            ExecutionResult(data, errors or None),
+            merged.sources + computed_sources,
+            plan=plan,
+            outcomes=outcomes,
         )
 
     async def _compute(
         self, plan: Plan, principal: Principal, bypass_cache: bool
-    ) -> tuple[dict[str, Any], list[GraphQLError]]:
+    ) -> tuple[dict[str, Any], list[GraphQLError], list[dict[str, Any]]]:
         """Root fields computed from other root fields, asked through this same pipeline with
-        the caller's principal (so the policy, cache and failure rules apply to them too)."""
+        the caller's principal (so the policy, cache and failure rules apply to them too), and
+        the sources of their inner queries, as those of the computed fields."""
         data: dict[str, Any] = {}
         errors: list[GraphQLError] = []
+        sources: list[dict[str, Any]] = []
+        inner_sources: list[dict[str, Any]] = []
 
         async def ask(document: DocumentNode, variables: dict[str, Any]) -> Answer:
             result = await self.run(
                 document, None, variables, principal=principal, bypass_cache=bypass_cache
             )
             assert result is not None
+            inner_sources.extend(result.sources)
             return Answer(result.result.data or {}, list(result.result.errors or ()),
                           result.sources)  # fmt: skip
 
         for key, arguments, shape in plan.computed:
+            inner_sources.clear()
             try:
                 value, inner_errors = await compute_outlook(ask, arguments, self._clock())
             except BadUserInput as exc:
@@ -174,13 +207,14 @@ class QueryPipeline:
                 errors.append(exc.to_graphql(path=[key]))
                 continue
             data[key] = shape.project_named(value)
+            sources.extend(combined_sources(key, inner_sources))
             seen = set()
             for error in inner_errors:  # named on the outlook, once each
                 if error.message not in seen:
                     seen.add(error.message)
                     errors.append(GraphQLError(error.message, path=[key],
                                                extensions=error.extensions))  # fmt: skip
-        return data, errors
+        return data, errors, sources
 
     def _follow_registry(self) -> None:
         """Plan against the registry's current ports (cheap when its version has not moved)."""

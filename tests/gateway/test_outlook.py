@@ -126,6 +126,26 @@ async def test_a_port_that_is_down_is_missing_not_zero(ports: list[RunningPort])
     assert all(e["path"] == ["outlook"] for e in body["errors"])
 
 
+async def test_a_port_whose_system_fails_after_its_resolver_knew_it_is_still_missing(
+    ports: list[RunningPort],
+) -> None:
+    await ask(ports, {"days": DAYS})  # the resolver now knows the port (name, terminals)
+    next(p for p in ports if p.id == "USLGB").system.knobs.down = True
+    body = await ask(ports, {"days": DAYS})  # a new gateway: nothing in its cache
+    rows = {p["UNLocationCode"]: p for p in body["data"]["outlook"]["ports"]}
+    assert rows["USLGB"]["answered"] is False
+    assert rows["USLGB"]["expectedArrivals"] is None  # missing, never zero
+    assert body["data"]["outlook"]["comparison"]["missing"] == ["USLGB"]
+
+
+async def test_the_outlook_reports_one_source_per_port(ports: list[RunningPort]) -> None:
+    body = await ask(ports, {"days": DAYS})
+    sources = body["extensions"]["sources"]
+    assert [s["port"] for s in sources] == ["USLAX", "USLGB", "USOAK", "USNTD", "USSAN"]
+    assert all(s["status"] == "ok" and s["fields"] == ["outlook"] for s in sources)
+    assert all(s["latencyMs"] > 0 for s in sources)
+
+
 def risky(box: Any, today: date) -> bool:
     availability = box.availability
     if availability is None:

@@ -1,0 +1,140 @@
+"""The outlook dashboard in a real browser: the page loads from the gateway alone, shows the
+five ports with the figures the outlook API gives for the same moment, sends the pasted API key
+and the CSRF header, and shows a port whose system is down as missing, never as zero.
+
+The scenario (``dashboard_scenario.py``) runs as a subprocess, in a loopback-only network
+namespace where this process may create one, exactly as the GraphiQL browser test does.
+Screenshots: ``tests/artifacts/dashboard.png`` and ``tests/artifacts/dashboard-uslgb-down.png``.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.browser.dashboard_scenario import FIELDS, PORT_IDS
+from tests.browser.graphiql_scenario import CHROMIUM
+from tests.browser.test_graphiql_browser import (
+    ARTIFACTS,
+    IN_CI,
+    ROOT,
+    SCENARIO_GUARD_SECONDS,
+    loopback_only_namespace,
+)
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOT = ARTIFACTS / "dashboard.png"
+DOWN_SCREENSHOT = ARTIFACTS / "dashboard-uslgb-down.png"
+FIGURES = [f for f in FIELDS if f not in ("answered", "status")]
+
+
+@pytest.fixture(scope="module")
+def visit() -> dict[str, Any]:
+    if not Path(CHROMIUM).exists():
+        reason = f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    namespace = loopback_only_namespace()
+    if not namespace and IN_CI:
+        pytest.fail("CI runs as root and must run the browser in a loopback-only namespace")
+    ARTIFACTS.mkdir(exist_ok=True)
+    command = [
+        sys.executable, "-m", "tests.browser.dashboard_scenario",
+        str(SCREENSHOT), str(DOWN_SCREENSHOT),
+    ]  # fmt: skip
+    done = subprocess.run(
+        namespace + command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=SCENARIO_GUARD_SECONDS,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    print(f"screenshots: {SCREENSHOT}, {DOWN_SCREENSHOT}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    result["namespaced"] = bool(namespace)
+    return result
+
+
+def shown(value: object) -> str:
+    """A figure as the page prints it: integers as they are, others to one decimal, null as —."""
+    if value is None:
+        return "—"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    assert isinstance(value, float)
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def api_rows(answer: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["UNLocationCode"]: p for p in answer["data"]["outlook"]["ports"]}
+
+
+def test_the_table_shows_the_five_ports_with_the_apis_figures(visit: dict[str, Any]) -> None:
+    table, api = visit["up"]["table"], api_rows(visit["up"]["api"])
+    assert list(table) == PORT_IDS
+    for port in PORT_IDS:
+        row, want = table[port], api[port]
+        assert want["answered"] is True, port
+        assert row["answered"] == "yes", port
+        assert row["status"] == want["status"], port
+        for field in FIGURES:
+            assert row[field] == shown(want[field]), (port, field)
+    assert table["USLAX"]["vesselsAtAnchor"].isdigit()  # real figures, not placeholders
+    assert sum(int(r["expectedArrivals"]) for r in table.values()) > 0
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_the_page_shows_comparison_late_arrivals_sources_and_refresh(
+    visit: dict[str, Any],
+) -> None:
+    up = visit["up"]
+    outlook = up["api"]["data"]["outlook"]
+    text, header = up["page_text"], up["header_text"]
+    assert f"Most at anchor: {outlook['comparison']['mostVesselsAtAnchor']}" in text
+    assert f"most delayed: {outlook['comparison']['mostDelayed']}" in text
+    assert "missing: none" in text
+    late = [c["transportCallReference"] for p in outlook["ports"] for c in p["lateArrivals"]]
+    assert late
+    assert all(reference in text for reference in late)
+    assert "Sources" in text
+    assert "refreshes every 30 s" in header
+    assert "last updated 2026-11-21 18:00 UTC" in header
+
+
+def test_the_pasted_key_and_the_csrf_header_are_sent(visit: dict[str, Any]) -> None:
+    assert visit["up"]["stored_key"] == visit["api_key"]
+    posts = [r for r in visit["requests"] if r["method"] == "POST"]
+    assert posts
+    assert all(r["headers"].get("x-portgate-csrf") == "1" for r in posts)
+    assert any(r["headers"].get("x-api-key") == visit["api_key"] for r in posts)
+    assert visit["down"]["stored_key"] is None  # a new gateway's page: another origin
+
+
+def test_a_port_whose_system_is_down_is_missing_not_zero(visit: dict[str, Any]) -> None:
+    table, api = visit["down"]["table"], api_rows(visit["down"]["api"])
+    assert api["USLGB"]["answered"] is False
+    assert table["USLGB"]["answered"] == "MISSING"
+    assert {table["USLGB"][f] for f in FIGURES} == {"missing"}
+    assert "missing: USLGB" in visit["down"]["page_text"]
+    for port in ("USLAX", "USOAK", "USNTD", "USSAN"):
+        assert table[port]["answered"] == "yes"
+        assert table[port]["vesselsAtAnchor"] == shown(api[port]["vesselsAtAnchor"])
+    assert DOWN_SCREENSHOT.stat().st_size > 10_000
+
+
+def test_every_request_stayed_on_loopback(visit: dict[str, Any]) -> None:
+    hosts = {urlsplit(r["url"]).hostname for r in visit["requests"]}
+    assert hosts == {"127.0.0.1"}
+    paths = {urlsplit(r["url"]).path for r in visit["requests"]}
+    assert {"/dashboard", "/dashboard/static/dashboard.js", "/graphql"} <= paths
+    if visit["namespaced"]:
+        assert visit["interfaces"] == ["lo"]
