@@ -46,6 +46,24 @@ class PortUpstream(Protocol):
         ...
 
 
+def base_headers(credential: SecretStr | None) -> dict[str, str]:
+    """The headers of every request to a port; its credential tells it the gateway asks."""
+    headers = {"content-type": "application/json", "accept": "application/json"}
+    if credential is not None:
+        headers["authorization"] = f"Bearer {credential.get_secret_value()}"
+    return headers
+
+
+def request_body(request: PortRequest) -> bytes:
+    """A GraphQL-over-HTTP POST body."""
+    body: dict[str, Any] = {"query": request.document}
+    if request.variables:
+        body["variables"] = request.variables
+    if request.operation_name:
+        body["operationName"] = request.operation_name
+    return orjson.dumps(body)
+
+
 class GraphQLOverHTTP:
     """A port resolver endpoint speaking GraphQL over HTTP (POST, JSON).
 
@@ -59,25 +77,14 @@ class GraphQLOverHTTP:
         self.port = port
         self.url = url
         self._client = client
-        self._authorization = (
-            f"Bearer {credential.get_secret_value()}" if credential is not None else None
-        )
+        self._headers = base_headers(credential)
 
     async def execute(self, request: PortRequest, *, timeout: float) -> PortAnswer:
-        body: dict[str, Any] = {"query": request.document}
-        if request.variables:
-            body["variables"] = request.variables
-        if request.operation_name:
-            body["operationName"] = request.operation_name
-        headers = {"content-type": "application/json", "accept": "application/json"}
-        headers.update(request.headers)
-        if self._authorization is not None:
-            headers["authorization"] = self._authorization  # the port checks it is the gateway
         try:
             response = await self._client.post(
                 self.url,
-                content=orjson.dumps(body),
-                headers=headers,
+                content=request_body(request),
+                headers={**request.headers, **self._headers},
                 timeout=httpx.Timeout(timeout),
             )
         except httpx.TimeoutException as exc:

@@ -14,14 +14,11 @@ Tests and other embedders that inject an ``httpx.AsyncClient`` keep
 :class:`~gateway.upstream.GraphQLOverHTTP`.
 """
 
-from typing import Any
-
 import aiohttp
-import orjson
 from pydantic import SecretStr
 
 from gateway.errors import PortTimeout, PortUnavailable
-from gateway.upstream import PortAnswer, PortRequest, read_answer
+from gateway.upstream import PortAnswer, PortRequest, base_headers, read_answer, request_body
 
 KEEPALIVE_SECONDS = 15.0  # idle pooled connections are closed after this
 
@@ -59,22 +56,14 @@ class GraphQLOverAiohttp:
         self.port = port
         self.url = url
         self._sessions = sessions
-        self._headers = {"content-type": "application/json", "accept": "application/json"}
-        if credential is not None:  # the port checks that it is the gateway asking
-            self._headers["authorization"] = f"Bearer {credential.get_secret_value()}"
+        self._headers = base_headers(credential)
 
     async def execute(self, request: PortRequest, *, timeout: float) -> PortAnswer:
-        body: dict[str, Any] = {"query": request.document}
-        if request.variables:
-            body["variables"] = request.variables
-        if request.operation_name:
-            body["operationName"] = request.operation_name
-        headers = {**self._headers, **request.headers}
         try:
             async with self._sessions.session().post(
                 self.url,
-                data=orjson.dumps(body),
-                headers=headers,
+                data=request_body(request),
+                headers={**request.headers, **self._headers},
                 timeout=aiohttp.ClientTimeout(total=timeout),
                 allow_redirects=False,
             ) as response:
