@@ -44,6 +44,7 @@ class FanOutExtension(SchemaExtension):
         self._status: int | None = None
         self._plan: Plan | None = None
         self._outcomes: list[PortOutcome] = []
+        self._inner_plans: list[Plan] = []
 
     async def on_operation(self) -> AsyncIterator[None]:
         self._started = time.perf_counter()
@@ -64,6 +65,7 @@ class FanOutExtension(SchemaExtension):
                 status=self._status,
                 plan=self._plan,
                 outcomes=self._outcomes,
+                inner_plans=self._inner_plans,
             )
         except AuditUnavailable as exc:  # auditing is required: no record, no answer
             result = context.result
@@ -107,6 +109,7 @@ class FanOutExtension(SchemaExtension):
                     self._sources = outcome.sources
                     self._plan = outcome.plan
                     self._outcomes = outcome.outcomes
+                    self._inner_plans = outcome.inner_plans
                     self._status = outcome.status
                     if outcome.status is not None:
                         set_status(context.context, outcome.status)

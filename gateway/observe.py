@@ -75,6 +75,7 @@ class OperationObserver:
         status: int | None,
         plan: Plan | None = None,
         outcomes: Sequence[PortOutcome] = (),
+        inner_plans: Sequence[Plan] = (),
     ) -> None:
         seconds = time.perf_counter() - started
         outcome = outcome_of(result, status)
@@ -83,6 +84,8 @@ class OperationObserver:
             record = self._record(
                 context, seconds, outcome, trace_id, principal, result, plan, outcomes
             )
+            if inner_plans:
+                record = record.model_copy(update={"requested": self._requested(plan, inner_plans)})
         except Exception:  # never let bookkeeping break a query
             log.exception("recording the operation failed")
             return
@@ -150,12 +153,13 @@ class OperationObserver:
             incident=next((str(x["incident"]) for x in extensions if "incident" in x), None),
         )
 
-    def _requested(self, plan: Plan | None) -> tuple[str, ...]:
+    def _requested(self, plan: Plan | None, inner: Sequence[Plan] = ()) -> tuple[str, ...]:
+        """Coordinates asked, the inner queries of computed fields (the outlook) included."""
         if plan is None or self._schema.query_type is None:
             return ()
         query = self._schema.query_type
-        coordinates: set[str] = set()
-        for field_plan in plan.fields:
+        coordinates: set[str] = {f"Query.{name}" for _, name, _, _ in plan.computed}
+        for field_plan in [f for p in (plan, *inner) for f in p.fields]:
             coordinates.add(f"Query.{field_plan.name}")
             field_type = query.fields[field_plan.name].type
             while hasattr(field_type, "of_type"):

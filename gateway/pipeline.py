@@ -77,6 +77,18 @@ class OperationResult:
     status: int | None = None  # HTTP status when the request itself fails: 400, or 403 (policy)
     plan: Plan | None = None  # what was asked and denied (for the audit trail)
     outcomes: list[PortOutcome] = field(default_factory=list)  # what each port gave
+    inner_plans: list[Plan] = field(default_factory=list)  # of computed fields' inner queries
+
+
+@dataclass(slots=True)
+class Computed:
+    """What the computed root fields of one operation gave, and what their inner queries did."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    errors: list[GraphQLError] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[PortOutcome] = field(default_factory=list)
+    plans: list[Plan] = field(default_factory=list)
 
 
 class QueryPipeline:
@@ -153,7 +165,7 @@ class QueryPipeline:
         if not plan.fields and not plan.failed_keys and not plan.computed:
             return None
         with self._tracer.start_as_current_span("portgate.fetch_all"):
-            outcomes, (computed, computed_errors, computed_sources) = await asyncio.gather(
+            outcomes, computed = await asyncio.gather(
                 self._fan_out.fetch(
                     plan.port_queries,
                     started + self._deadline,
@@ -168,25 +180,24 @@ class QueryPipeline:
                 health = self._prober.worst_of(health)
             merged = merge(plan, outcomes, self._positions, health)
             local, local_errors = self._introspect(plan, operation, document, raw_variables)
-            local |= computed
+            local |= computed.data
             data = {key: local.get(key, merged.data.get(key)) for key in plan.order}
-        errors = plan.errors + merged.errors + local_errors + computed_errors
+        errors = plan.errors + merged.errors + local_errors + computed.errors
         return OperationResult(
             ExecutionResult(data, errors or None),
-            merged.sources + computed_sources,
+            merged.sources + computed.sources,
             plan=plan,
-            outcomes=outcomes,
+            outcomes=outcomes + computed.outcomes,
+            inner_plans=computed.plans,
         )
 
-    async def _compute(
-        self, plan: Plan, principal: Principal, bypass_cache: bool
-    ) -> tuple[dict[str, Any], list[GraphQLError], list[dict[str, Any]]]:
+    async def _compute(self, plan: Plan, principal: Principal, bypass_cache: bool) -> Computed:
         """Root fields computed from other root fields, asked through this same pipeline with
-        the caller's principal (so the policy, cache and failure rules apply to them too), and
-        the sources of their inner queries, as those of the computed fields."""
-        data: dict[str, Any] = {}
-        errors: list[GraphQLError] = []
-        sources: list[dict[str, Any]] = []
+        the caller's principal (so the policy, cache and failure rules apply to them too); the
+        inner queries' sources become the computed fields' own, and their port outcomes and
+        plans go to the operation's audit record."""
+        computed = Computed()
+        data, errors, sources = computed.data, computed.errors, computed.sources
         inner_sources: list[dict[str, Any]] = []
 
         async def ask(document: DocumentNode, variables: dict[str, Any]) -> Answer:
@@ -195,10 +206,12 @@ class QueryPipeline:
             )
             assert result is not None
             inner_sources.extend(result.sources)
+            computed.outcomes.extend(result.outcomes)
+            computed.plans.extend([result.plan] if result.plan is not None else [])
             return Answer(result.result.data or {}, list(result.result.errors or ()),
                           result.sources)  # fmt: skip
 
-        for key, arguments, shape in plan.computed:
+        for key, _name, arguments, shape in plan.computed:
             inner_sources.clear()
             try:
                 value, inner_errors = await compute_outlook(ask, arguments, self._clock())
@@ -214,7 +227,7 @@ class QueryPipeline:
                     seen.add(error.message)
                     errors.append(GraphQLError(error.message, path=[key],
                                                extensions=error.extensions))  # fmt: skip
-        return data, errors, sources
+        return computed
 
     def _follow_registry(self) -> None:
         """Plan against the registry's current ports (cheap when its version has not moved)."""

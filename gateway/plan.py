@@ -104,8 +104,8 @@ class Plan:
     order: list[str] = field(default_factory=list)  # every response key in the client's order
     forbidden: list[GraphQLError] = field(default_factory=list)  # FORBIDDEN_FIELD, also in errors
     access: Access | None = None
-    # Root fields the gateway computes from other fields (outlook): key, arguments, shape.
-    computed: list[tuple[str, dict[str, Any], Shape]] = field(default_factory=list)
+    # Root fields the gateway computes from other fields (outlook): key, name, arguments, shape.
+    computed: list[tuple[str, str, dict[str, Any], Shape]] = field(default_factory=list)
 
 
 class Planner:
@@ -190,7 +190,7 @@ class Planner:
             plan.errors.append(GraphQLError(exc.message, path=[key], extensions=exc.extensions))
             plan.failed_keys.append(key)
             return
-        plan.computed.append((key, arguments, compile_shape(nodes, fragments, variables)))
+        plan.computed.append((key, name, arguments, compile_shape(nodes, fragments, variables)))
 
     def _plan_field(
         self,

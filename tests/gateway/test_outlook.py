@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from gateway.app import create_app
+from gateway.audit import AuditFilter, open_audit_store
 from gateway.config import load_settings
 from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
 from port_resolvers.sim.data import containers_only_at, generate_all_ports
@@ -192,3 +193,29 @@ async def test_the_public_sees_the_outlook_but_not_its_containers_availability(
     assert "not visible to your role" in row["reasons"][0]
     codes = {e["extensions"]["code"] for e in body["errors"]}
     assert codes == {"FORBIDDEN_FIELD"}
+
+
+async def test_the_audit_record_names_what_the_outlook_asked_of_which_ports(
+    ports: list[RunningPort], tmp_path: Path
+) -> None:
+    config = load_settings(
+        None,
+        ports=[{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
+        policy={"file": OPEN_POLICY},
+    )
+    app = create_app(config, clock=lambda: NOW)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c,
+    ):
+        await c.post("/graphql", json={"query": QUERY, "variables": {"days": DAYS}})
+    store = await open_audit_store(f"sqlite:///{tmp_path / 'audit.sqlite3'}")  # tests/conftest.py
+    try:
+        [stored] = await store.search(AuditFilter(operation_name="Outlook"))
+    finally:
+        await store.close()
+    record = stored.record
+    assert {"Query.outlook", "Query.vesselCalls", "VesselCall.estimatedArrivalDateTime",
+            "Query.portMetrics", "PortMetric.value"} <= set(record.requested)  # fmt: skip
+    assert {p.port for p in record.ports} == {"USLAX", "USLGB", "USOAK", "USNTD", "USSAN"}
+    assert record.outcome == "ok"
