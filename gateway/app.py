@@ -323,6 +323,7 @@ def create_app(
             settings.audit.store,
             required=settings.audit.required,
             queue_size=settings.audit.queue_size,
+            batch_window=settings.audit.batch_window,
         )
         await registry.attach(
             await open_registry_store(settings.registry.store), settings.registry.refresh_interval

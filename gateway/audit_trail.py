@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_SIZE = 10_000
 DEFAULT_BATCH_SIZE = 100
+DEFAULT_BATCH_WINDOW = 0.05  # seconds the writer waits to group records in one transaction
 
 
 class AuditTrail:
@@ -40,23 +41,36 @@ class AuditTrail:
         required: bool = False,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_window: float = DEFAULT_BATCH_WINDOW,
     ) -> None:
         self.store = store
         self.required = required
         self.written = 0  # records the store accepted
         self.failed = 0  # records the store refused (or failed to take)
         self.dropped = 0  # records never offered to the store: the queue was full, or closed
-        self._queue: asyncio.Queue[AuditRecord] = asyncio.Queue(queue_size)
+        # None wakes a writer gathering a batch, at close.
+        self._queue: asyncio.Queue[AuditRecord | None] = asyncio.Queue(queue_size)
         self._batch_size = batch_size
+        self._batch_window = batch_window
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
 
     @classmethod
     async def open(
-        cls, url: str, *, required: bool = False, queue_size: int = DEFAULT_QUEUE_SIZE
+        cls,
+        url: str,
+        *,
+        required: bool = False,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        batch_window: float = DEFAULT_BATCH_WINDOW,
     ) -> "AuditTrail":
         """A started trail on the store at ``url`` (see :func:`gateway.audit.open_audit_store`)."""
-        trail = cls(await open_audit_store(url), required=required, queue_size=queue_size)
+        trail = cls(
+            await open_audit_store(url),
+            required=required,
+            queue_size=queue_size,
+            batch_window=batch_window,
+        )
         await trail.start()
         return trail
 
@@ -100,6 +114,8 @@ class AuditTrail:
         """Write what is queued, stop the writer and close the store."""
         self._closed = True
         if self._writer is not None:
+            with contextlib.suppress(asyncio.QueueFull):  # full: the writer is not waiting
+                self._queue.put_nowait(None)
             await self._queue.join()
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -123,10 +139,28 @@ class AuditTrail:
         await self.close()
 
     async def _write_batches(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._batch_size and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            first = await self._queue.get()
+            if first is None:  # a wake-up with nothing to write
+                self._queue.task_done()
+                continue
+            batch = [first]
+            # Group commit: one transaction per batch_window, not one per record. A record
+            # costs ~1 ms of CPU written alone in SQLite, ~0.04 ms in a batch of 200.
+            until = loop.time() + self._batch_window
+            while len(batch) < self._batch_size:
+                remaining = until - loop.time()
+                if self._queue.empty() and (remaining <= 0 or self._closed):
+                    break
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), max(remaining, 0))
+                except TimeoutError:
+                    break
+                if item is None:  # closing: write what we have now
+                    self._queue.task_done()
+                    break
+                batch.append(item)
             try:
                 await self.store.append_many(batch)
             except Exception:

@@ -316,6 +316,11 @@ class AuditSettings(_Strict):
         description="Records waiting for the store (when not required) before new ones are "
         "dropped, logged and counted.",
     )
+    batch_window: Duration = Field(
+        0.05,
+        description="How long the writer gathers records into one transaction (when not "
+        "required): a record is in the store at most this long after its answer.",
+    )
 
     @field_validator("store")
     @classmethod

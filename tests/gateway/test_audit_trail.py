@@ -99,3 +99,23 @@ def test_the_audit_config_section(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings(None, audit={"store": "mysql://auditor:s3cret@db/audit"})
     assert "audit.store" in str(caught.value)
     assert "s3cret" not in str(caught.value)
+
+
+async def test_records_arriving_together_are_written_in_one_transaction() -> None:
+    calls: list[int] = []
+
+    class CountingStore:
+        async def append_many(self, records: Iterable[AuditRecord]) -> list[StoredRecord]:
+            calls.append(len(list(records)))
+            return []
+
+        async def close(self) -> None:
+            return None
+
+    trail = AuditTrail(CountingStore(), batch_window=60)  # type: ignore[arg-type]
+    await trail.start()
+    for i in range(10):
+        await trail.record(sample(i))
+    await trail.close()  # wakes the writer: no waiting out the 60 s window
+    assert calls == [10]
+    assert trail.written == 10
