@@ -65,7 +65,13 @@ def _settings(config: Path | None) -> GatewaySettings:
 
 @app.command()
 def serve(
-    config: ConfigOption = None, host: HostOption = DEFAULT_HOST, port: PortOption = DEFAULT_PORT
+    config: ConfigOption = None,
+    host: HostOption = DEFAULT_HOST,
+    port: PortOption = DEFAULT_PORT,
+    access_log: Annotated[
+        bool,
+        typer.Option(help="Log every HTTP request (the audit trail already records each query)."),
+    ] = False,
 ) -> None:
     """Serve the gateway for the ports in a config file."""
     settings = _settings(config)
@@ -78,7 +84,7 @@ def serve(
         typer.secho(f"trusted documents error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
     configure_tracing()
-    uvicorn.run(gateway, host=host, port=port, log_level="info")
+    uvicorn.run(gateway, host=host, port=port, log_level="info", access_log=access_log)
 
 
 @app.command()
