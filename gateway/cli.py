@@ -25,10 +25,11 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.cli_audit import audit_app
+from gateway.cli_common import ConfigOption, load_config
 from gateway.cli_documents import documents_app
 from gateway.cli_keys import issue_demo_keys, keys_app
 from gateway.cli_ports import ports_app
-from gateway.config import ConfigError, GatewaySettings, load_settings
+from gateway.config import load_settings
 from gateway.documents import ManifestError
 from gateway.policy_file import PolicyError, PolicyStore
 from gateway.schema import build_schema, export_sdl
@@ -48,19 +49,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(documents_app, name="documents")
 app.add_typer(ports_app, name="ports")
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML config file (see README).")
-]
 HostOption = Annotated[str, typer.Option(help="Interface to listen on.")]
 PortOption = Annotated[int, typer.Option(help="TCP port to listen on.")]
-
-
-def _settings(config: Path | None) -> GatewaySettings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        typer.secho(f"config error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -74,7 +64,7 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the gateway for the ports in a config file."""
-    settings = _settings(config)
+    settings = load_config(config)
     try:
         gateway = create_app(settings)
     except PolicyError as exc:
@@ -172,7 +162,7 @@ def schema_check(
 def config_check(path: Annotated[Path, typer.Argument(help="The YAML config file.")]) -> None:
     """Validate a config file and the policy file it names (or the shipped default): every
     bad key is named, every policy mistake with its line; no value is echoed."""
-    settings = _settings(path)
+    settings = load_config(path)
     try:
         PolicyStore(settings.policy.file, build_schema()._schema, [p.id for p in settings.ports])
     except PolicyError as exc:

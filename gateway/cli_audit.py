@@ -32,15 +32,13 @@ from gateway.audit import (
     open_audit_store,
     parse_time,
 )
+from gateway.cli_common import ConfigOption, fail
 from gateway.config import ConfigError, load_settings
 
 audit_app = typer.Typer(help="The audit trail: verify its hash chain, search it, export it.")
 
 T = TypeVar("T")
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML config file (see README).")
-]
 StoreOption = Annotated[
     str | None,
     typer.Option(
@@ -62,18 +60,13 @@ OutcomeOption = Annotated[Outcome | None, typer.Option(help="ok, partial, error 
 TraceOption = Annotated[str | None, typer.Option("--trace", help="Only this trace id.")]
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg="red", err=True)
-    return typer.Exit(2)
-
-
 def _store_url(store: str | None, config: Path | None) -> str:
     if store is not None:
         return store
     try:
         return load_settings(config).audit.store
     except ConfigError as exc:
-        raise _fail(f"config error: {exc}") from None
+        raise fail(f"config error: {exc}") from None
 
 
 def _with_store(url: str, work: Callable[[AuditStore], Awaitable[T]]) -> T:
@@ -81,7 +74,7 @@ def _with_store(url: str, work: Callable[[AuditStore], Awaitable[T]]) -> T:
         try:
             store = await open_audit_store(url)
         except Exception as exc:
-            raise _fail(f"cannot open the audit store {describe_url(url)}: {exc}") from None
+            raise fail(f"cannot open the audit store {describe_url(url)}: {exc}") from None
         try:
             return await work(store)
         finally:

@@ -14,24 +14,17 @@ from typing import Annotated
 
 import typer
 
+from gateway.cli_common import ConfigOption, fail
 from gateway.config import ConfigError, load_settings
 from gateway.documents import ManifestError, TrustedDocuments
 from gateway.schema import build_schema
 
 documents_app = typer.Typer(help="Trusted documents: the operations production mode runs.")
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML config file (see README).")
-]
 ManifestOption = Annotated[
     Path | None,
     typer.Option(help="The manifest (JSON) [default: the config's documents.manifest]."),
 ]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg="red", err=True)
-    return typer.Exit(2)
 
 
 def _manifest(config: Path | None, manifest: Path | None) -> Path:
@@ -40,9 +33,9 @@ def _manifest(config: Path | None, manifest: Path | None) -> Path:
     try:
         configured = load_settings(config).documents.manifest
     except ConfigError as exc:
-        raise _fail(f"config error: {exc}") from None
+        raise fail(f"config error: {exc}") from None
     if configured is None:
-        raise _fail("no manifest: pass --manifest, or set documents.manifest in the config")
+        raise fail("no manifest: pass --manifest, or set documents.manifest in the config")
     return configured
 
 
@@ -66,7 +59,7 @@ def add(
                 raise ManifestError(f"{file}: {exc}") from None
             added.append((sha256, file, new))
     except (ManifestError, OSError) as exc:
-        raise _fail(f"nothing added: {exc}") from None
+        raise fail(f"nothing added: {exc}") from None
     documents.save(path)
     for sha256, file, new in added:
         typer.echo(f"{sha256}  {file}{'' if new else '  (already registered)'}")
@@ -80,6 +73,6 @@ def list_documents(config: ConfigOption = None, manifest: ManifestOption = None)
     try:
         documents = TrustedDocuments.load(path, build_schema()._schema)
     except ManifestError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     for sha256, name, _body in documents.entries():
         typer.echo(f"{sha256}  {name or '(anonymous)'}")

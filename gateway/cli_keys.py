@@ -16,32 +16,18 @@ from typing import Annotated
 import typer
 
 from gateway.apikeys import ApiKeyStore
-from gateway.config import API_KEY_DATABASE_NAME, ConfigError, GatewaySettings, load_settings
+from gateway.cli_common import ConfigOption, fail, load_config
+from gateway.config import API_KEY_DATABASE_NAME, GatewaySettings
 from gateway.policy_file import PolicyError, PolicyStore
 from gateway.schema import build_schema
 from portcontract.identifiers import UNLOCODE_PATTERN
 
 keys_app = typer.Typer(help="API keys: create, list, revoke (stored as hashes in SQLite).")
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML config file (see README).")
-]
 DatabaseOption = Annotated[
     Path | None,
     typer.Option(help="The key file [default: the config's auth.api_keys.database]."),
 ]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg="red", err=True)
-    return typer.Exit(2)
-
-
-def _settings(config: Path | None) -> GatewaySettings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        raise _fail(f"config error: {exc}") from None
 
 
 def _store(settings: GatewaySettings, database: Path | None) -> ApiKeyStore:
@@ -61,18 +47,18 @@ def create(
     database: DatabaseOption = None,
 ) -> None:
     """Create a key and print it once: it is stored only as a hash."""
-    settings = _settings(config)
+    settings = load_config(config)
     port_ids = [p.id for p in settings.ports]
     try:
         policy = PolicyStore(settings.policy.file, build_schema()._schema, port_ids).current
     except PolicyError as exc:
-        raise _fail(f"policy error:\n{exc}") from None
+        raise fail(f"policy error:\n{exc}") from None
     unknown = sorted(set(role) - set(policy.roles))
     if unknown:
-        raise _fail(f"unknown role(s) {unknown}; the policy defines {sorted(policy.roles)}")
+        raise fail(f"unknown role(s) {unknown}; the policy defines {sorted(policy.roles)}")
     for code in port or ():
         if not UNLOCODE_PATTERN.match(code) or (port_ids and code not in port_ids):
-            raise _fail(f"{code!r} is not one of the configured ports {port_ids}")
+            raise fail(f"{code!r} is not one of the configured ports {port_ids}")
     store = _store(settings, database)
     key, record = store.create(
         client_id=client_id, organisation=organisation, roles=role, ports=port or None
@@ -88,7 +74,7 @@ def create(
 @keys_app.command("list")
 def list_keys(config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """List keys (never their secrets)."""
-    for r in _store(_settings(config), database).list():
+    for r in _store(load_config(config), database).list():
         ports = ",".join(r.ports) if r.ports else "all ports"
         state = f"revoked {r.revoked_at}" if r.revoked_at else "active"
         typer.echo(
@@ -104,8 +90,8 @@ def revoke(
     database: DatabaseOption = None,
 ) -> None:
     """Revoke a key: the running gateway refuses it from the next request on."""
-    if not _store(_settings(config), database).revoke(key_id):
-        raise _fail(f"no active key {key_id}")
+    if not _store(load_config(config), database).revoke(key_id):
+        raise fail(f"no active key {key_id}")
     typer.echo(f"revoked {key_id}")
 
 

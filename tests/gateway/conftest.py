@@ -5,6 +5,7 @@ request to that port's transport (an ``httpx.MockTransport`` or an ``httpx.ASGIT
 real resolver app), so no socket is opened.
 """
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import redis.asyncio as redis
 
 from gateway.app import create_app
 from gateway.config import load_settings
@@ -120,3 +122,18 @@ class EmptyPort:
 
     async def metrics(self, period: str, metrics: Sequence[str] | None) -> list[Any]:
         return []
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"  # the real Redis server on this machine
+
+
+@pytest.fixture
+async def namespace() -> AsyncIterator[str]:
+    """A Redis key namespace of this test's own, emptied afterwards."""
+    name = f"pgtest-{uuid.uuid4().hex[:8]}"
+    yield name
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = [key async for key in client.scan_iter(match=f"{name}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()

@@ -2,12 +2,9 @@
 
 import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 import redis.asyncio as redis
 
 from gateway.cache import redis_cache
@@ -15,23 +12,10 @@ from gateway.config import CacheSettings, ResolvedPort
 from gateway.fetch import FanOut
 from gateway.plan import PortQuery
 from gateway.upstream import PortAnswer, PortRequest
-from tests.gateway.conftest import GatewayFactory
+from tests.gateway.conftest import REDIS_URL, GatewayFactory
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 PORTS = {"ports": [{"UNLocationCode": "USLAX", "_pg_port": "USLAX"}]}
 QUERY = "{ ports { UNLocationCode } }"
-
-
-@pytest.fixture
-async def namespace() -> AsyncIterator[str]:
-    """A key namespace of this test's own, emptied afterwards."""
-    name = f"pgtest-{uuid.uuid4().hex[:8]}"
-    client = redis.Redis.from_url(REDIS_URL)
-    yield name
-    keys = [key async for key in client.scan_iter(match=f"{name}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def keys_in(namespace: str) -> list[bytes]:

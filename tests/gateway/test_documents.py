@@ -2,8 +2,6 @@
 
 import hashlib
 import json
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +12,9 @@ from typer.testing import CliRunner
 from gateway.cli import app as cli
 from gateway.documents import ManifestError, TrustedDocuments, document_hash
 from gateway.schema import build_schema
-from tests.gateway.conftest import Gateway, GatewayFactory, answering
+from tests.gateway.conftest import REDIS_URL, Gateway, GatewayFactory, answering
 from tests.gateway.started import started_gateway
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 PORTS = {"ports": [{"UNLocationCode": "USLAX", "name": "LA", "_pg_port": "USLAX"}]}
 REGISTERED = "query Ports { ports { UNLocationCode } }"
 OTHER = "{ ports { name } }"
@@ -127,17 +124,6 @@ async def test_apq_can_be_switched_off(make_gateway: GatewayFactory) -> None:
     assert (await post(gateway, persisted(OTHER)))[0] == 200  # runs, is not kept
     _status, answer = await post(gateway, persisted(hash_=sha256(OTHER)))
     assert code(answer) == "PERSISTED_QUERY_NOT_FOUND"
-
-
-@pytest.fixture
-async def namespace() -> AsyncIterator[str]:
-    name = f"pgtest-{uuid.uuid4().hex[:8]}"
-    yield name
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = [key async for key in client.scan_iter(match=f"{name}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def test_apq_documents_are_shared_by_replicas_through_redis(namespace: str) -> None:

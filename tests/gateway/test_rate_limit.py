@@ -2,7 +2,6 @@
 memory and in the real Redis on this machine (127.0.0.1:6379), where replicas share counts.
 Time is a fake clock, or a window of an hour that no test outlives."""
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,10 +11,9 @@ import redis.asyncio as redis
 
 from gateway.apikeys import ApiKeyStore
 from gateway.ratelimit import CounterStore, MemoryCounters, RateLimiter, RedisCounters
-from tests.gateway.conftest import answering
+from tests.gateway.conftest import REDIS_URL, answering
 from tests.gateway.started import started_gateway
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 PORTS = {"ports": [{"UNLocationCode": "USLAX", "name": "LA", "_pg_port": "USLAX"}]}
 QUERY = "{ ports { UNLocationCode } }"
 WINDOW_START = 60.0 * 20_000_000  # the start of a 60 s (and of a 10 s) window
@@ -27,18 +25,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def namespace() -> AsyncIterator[str]:
-    """A Redis key namespace of this test's own, emptied afterwards."""
-    name = f"pgtest-{uuid.uuid4().hex[:8]}"
-    yield name
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = [key async for key in client.scan_iter(match=f"{name}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 @pytest.fixture(params=["memory", "redis"])
