@@ -7,24 +7,13 @@ namespace where this process may create one, exactly as the GraphiQL browser tes
 Screenshots: ``tests/artifacts/dashboard.png`` and ``tests/artifacts/dashboard-uslgb-down.png``.
 """
 
-import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.browser.dashboard_scenario import FIELDS, PORT_IDS
-from tests.browser.graphiql_scenario import CHROMIUM
-from tests.browser.test_graphiql_browser import (
-    ARTIFACTS,
-    IN_CI,
-    ROOT,
-    SCENARIO_GUARD_SECONDS,
-    loopback_only_namespace,
-)
+from tests.browser.harness import ARTIFACTS, run_scenario
 
 pytestmark = pytest.mark.browser
 
@@ -35,31 +24,8 @@ FIGURES = [f for f in FIELDS if f not in ("answered", "status")]
 
 @pytest.fixture(scope="module")
 def visit() -> dict[str, Any]:
-    if not Path(CHROMIUM).exists():
-        reason = f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    namespace = loopback_only_namespace()
-    if not namespace and IN_CI:
-        pytest.fail("CI runs as root and must run the browser in a loopback-only namespace")
-    ARTIFACTS.mkdir(exist_ok=True)
-    command = [
-        sys.executable, "-m", "tests.browser.dashboard_scenario",
-        str(SCREENSHOT), str(DOWN_SCREENSHOT),
-    ]  # fmt: skip
-    done = subprocess.run(
-        namespace + command,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=SCENARIO_GUARD_SECONDS,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    result = run_scenario("tests.browser.dashboard_scenario", str(SCREENSHOT), str(DOWN_SCREENSHOT))
     print(f"screenshots: {SCREENSHOT}, {DOWN_SCREENSHOT}")
-    result: dict[str, Any] = json.loads(done.stdout)
-    result["namespaced"] = bool(namespace)
     return result
 
 

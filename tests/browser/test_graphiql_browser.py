@@ -8,64 +8,22 @@ a CDN could not render. In every case each request the page made must go to 127.
 Chromium's own look-ups are mapped away by ``--host-resolver-rules``.
 """
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.graphiql_scenario import CHROMIUM
+from tests.browser.harness import ARTIFACTS, run_scenario
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "tests" / "artifacts"
 SCREENSHOT = ARTIFACTS / "graphiql.png"
-SCENARIO_GUARD_SECONDS = 120  # far past a normal run (~5 s): reaching it means a hang
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-# Inside the new namespace, bring loopback up and then run the scenario.
-LOOPBACK_ONLY = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "unshare"]
-
-
-def loopback_only_namespace() -> list[str]:
-    """The command prefix that runs a program with only a loopback interface, or [] when
-    this process may not create a network namespace."""
-    if not (shutil.which("unshare") and shutil.which("ip")):
-        return []
-    probe = subprocess.run([*LOOPBACK_ONLY, "true"], capture_output=True, check=False)
-    return LOOPBACK_ONLY if probe.returncode == 0 else []
 
 
 @pytest.fixture(scope="module")
 def visit() -> dict[str, Any]:
-    if not Path(CHROMIUM).exists():
-        reason = f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    namespace = loopback_only_namespace()
-    if not namespace and IN_CI:
-        pytest.fail("CI runs as root and must run the browser in a loopback-only namespace")
-    ARTIFACTS.mkdir(exist_ok=True)
-    command = [sys.executable, "-m", "tests.browser.graphiql_scenario", str(SCREENSHOT)]
-    done = subprocess.run(
-        namespace + command,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=SCENARIO_GUARD_SECONDS,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    result = run_scenario("tests.browser.graphiql_scenario", str(SCREENSHOT))
     print(f"screenshot: {SCREENSHOT}")
-    print("network: " + ("loopback-only namespace" if namespace else "host network"))
-    result: dict[str, Any] = json.loads(done.stdout)
-    result["namespaced"] = bool(namespace)
     return result
 
 
