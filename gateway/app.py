@@ -16,6 +16,7 @@ documents and APQ (gateway/documents.py, in the view), then the token, depth, al
 field limits and the cost estimate (gateway/limits.py).
 """
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
@@ -52,9 +53,11 @@ from gateway.apikeys import ApiKeyStore
 from gateway.audit_api import audit_routes
 from gateway.audit_trail import AuditTrail
 from gateway.auth import Authenticator
+from gateway.boundary import PortBoundary
 from gateway.cache import AnswerCache, memory_cache, redis_cache
 from gateway.config import (
     API_KEY_DATABASE_NAME,
+    DEFAULT_MAX_ANSWER_BYTES,
     AuthSettings,
     CacheSettings,
     GatewaySettings,
@@ -80,7 +83,7 @@ from gateway.pipeline import QueryPipeline
 from gateway.policy_file import PolicyStore
 from gateway.ratelimit import rate_limiter
 from gateway.redact import ErrorRedactor, incident_error
-from gateway.registry import PortRegistry
+from gateway.registry import PortEntry, PortRegistry, RegistrySnapshot
 from gateway.registry_store import open_registry_store
 from gateway.request_errors import RequestErrorCodes
 from gateway.schema import build_schema
@@ -178,14 +181,25 @@ class GatewayGraphQL(GraphQL):
 
 
 def port_connector(
-    client: httpx.AsyncClient, sessions: PortSessions | None = None
+    client: httpx.AsyncClient,
+    sessions: PortSessions | None = None,
+    *,
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
 ) -> Callable[[ResolvedPort], PortUpstream]:
     """How the fan-out reaches a port: GraphQL over HTTP with the port's credential, through
-    aiohttp's pool (``sessions``), else through the injected httpx client (tests)."""
-    if sessions is not None:
-        pool = sessions
-        return lambda port: GraphQLOverAiohttp(port.id, port.url, pool, port.credential)
-    return lambda port: GraphQLOverHTTP(port.id, port.url, client, port.credential)
+    aiohttp's pool (``sessions``), else through the injected httpx client (tests); answers
+    are read up to ``max_answer_bytes``."""
+
+    def connect(port: ResolvedPort) -> PortUpstream:
+        if sessions is not None:
+            return GraphQLOverAiohttp(
+                port.id, port.url, sessions, port.credential, max_bytes=max_answer_bytes
+            )
+        return GraphQLOverHTTP(
+            port.id, port.url, client, port.credential, max_bytes=max_answer_bytes
+        )
+
+    return connect
 
 
 def build_cache(settings: CacheSettings) -> AnswerCache | None:
@@ -193,7 +207,27 @@ def build_cache(settings: CacheSettings) -> AnswerCache | None:
         return None
     if settings.redis_url:
         return redis_cache(settings.redis_url, namespace=settings.namespace)
-    return memory_cache(namespace=settings.namespace)
+    return memory_cache(max_bytes=settings.max_bytes)
+
+
+def forget_changed_ports(fan_out: FanOut) -> Callable[[RegistrySnapshot], None]:
+    """A registry listener: when a port's registration changes (or it is removed), the fan-out
+    forgets what it kept about it: cached and stale answers, breaker, upstream."""
+    seen: dict[str, PortEntry] = {}
+    pending: set[asyncio.Task[None]] = set()
+
+    def changed(snapshot: RegistrySnapshot) -> None:
+        now = {entry.id: entry for entry in snapshot.entries}
+        if seen:
+            for port, entry in seen.items():
+                if now.get(port) != entry:
+                    task = asyncio.get_running_loop().create_task(fan_out.forget(port))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+        seen.clear()
+        seen.update(now)
+
+    return changed
 
 
 def build_authenticator(
@@ -233,15 +267,17 @@ def create_app(
     )
     registry = PortRegistry(settings.port_defaults, settings.ports)
     cache = build_cache(settings.cache)
+    graphql_schema = build_schema()._schema
     fan_out = FanOut(
-        port_connector(http, sessions),
+        port_connector(http, sessions, max_answer_bytes=settings.port_defaults.max_answer_bytes),
         cache=cache,
         cache_settings=settings.cache,
         breaker_settings=settings.breaker,
         retry_settings=settings.retry,
         tracer_provider=tracer_provider,
+        boundary=PortBoundary(graphql_schema),
     )
-    graphql_schema = build_schema()._schema
+    registry.on_change(forget_changed_ports(fan_out))
     metrics = GatewayMetrics(
         lambda: {port: b.state for port, b in fan_out.breakers().items()},
         lambda: observer.audit_counts(),

@@ -43,6 +43,9 @@ DEFAULT_PORT_TIMEOUT = 2.0
 DEFAULT_DEADLINE = 5.0
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
 DEFAULT_MAX_CONNECTIONS_PER_PORT = 64
+DEFAULT_MAX_ANSWER_BYTES = 16 * 1024 * 1024
+DEFAULT_CACHE_MAX_BYTES = 64 * 1024 * 1024
+SMDG_TERMINAL_PATTERN = re.compile(r"[A-Z0-9]{1,6}")
 ROOT_FIELDS = ("ports", "container", "containers", "vesselCalls", "vessel", "portMetrics")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -80,6 +83,12 @@ class PortDefaults(_Strict):
         ge=1,
         description="Pooled HTTP connections kept to each port's resolver.",
     )
+    max_answer_bytes: int = Field(
+        DEFAULT_MAX_ANSWER_BYTES,
+        ge=1024,
+        description="Largest answer body read from a port; a larger one is a PORT_ERROR, read "
+        "no further.",
+    )
 
 
 class PortConfig(_Strict):
@@ -98,6 +107,12 @@ class PortConfig(_Strict):
         "it). Never shown in any response or log.",
     )
     paused: bool = Field(False, description="Registered but not asked until resumed.")
+    terminals: tuple[str, ...] = Field(
+        (),
+        description="SMDG codes of the port's terminals. When given, a row of the port's "
+        "answers that names another terminal is dropped (PORT_CONTRACT_VIOLATION); when "
+        "empty, terminals are not checked.",
+    )
     cache_ttl: dict[str, Duration] = Field(
         default_factory=dict,
         description="Per-root-field TTLs for this port, over `cache.ttl` (`{container: 10s}`).",
@@ -116,6 +131,14 @@ class PortConfig(_Strict):
     def _http_only(cls, value: AnyHttpUrl) -> AnyHttpUrl:
         if value.scheme not in ("http", "https"):
             raise ValueError("a resolver URL is http or https")
+        return value
+
+    @field_validator("terminals")
+    @classmethod
+    def _smdg_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [code for code in value if not SMDG_TERMINAL_PATTERN.fullmatch(code)]
+        if bad:
+            raise ValueError(f"not SMDG terminal codes (1-6 letters or digits): {bad}")
         return value
 
     @field_validator("id")
@@ -155,6 +178,12 @@ class CacheSettings(_Strict):
         repr=False,
     )
     namespace: str = Field("portgate", description="Prefix of every cache key.")
+    max_bytes: int = Field(
+        DEFAULT_CACHE_MAX_BYTES,
+        ge=64 * 1024,
+        description="Bytes of answers the in-memory cache holds at most (least recently used "
+        "go first). With Redis, bound Redis itself (maxmemory with an LRU policy).",
+    )
     ttl: dict[str, dict[str, Duration]] = Field(
         default_factory=lambda: {"all": dict(DEFAULT_TTLS)},
         description="How long an answer stays fresh, per root field: `all` for every port, "
@@ -449,6 +478,7 @@ class ResolvedPort(_Strict):
 
     credential: SecretStr | None = Field(None, repr=False)
     cache_ttl: dict[str, float] = Field(default_factory=dict)
+    terminals: frozenset[str] = frozenset()
 
     id: str
     name: str
@@ -533,6 +563,7 @@ class GatewaySettings(BaseSettings):
                 capabilities=frozenset(p.capabilities),
                 credential=p.credential,
                 cache_ttl=dict(p.cache_ttl),
+                terminals=frozenset(p.terminals),
             )
             for p in self.ports
             if not p.paused

@@ -8,11 +8,17 @@ For each port, in this order:
 4. **lease** (shared cache only): one replica fetches a key while the others wait for its answer;
 5. **timeout and retries**: transient failures (refused connection, 5xx) are retried with
    jittered backoff, never past the query's deadline;
-6. the port's **upstream**; a good answer is stored for as long as its data kind and the port's
-   ``Cache-Control`` allow. Errors and ``no-store`` answers are never stored.
+6. the port's **upstream**; its answer is held to the contract at the **boundary**
+   (:mod:`gateway.boundary`), and a good answer is stored for as long as its data kind and the
+   port's ``Cache-Control`` allow. Errors and ``no-store`` answers are never stored.
 
 When the port fails (or its breaker is open), the last good answer is served ``stale`` if it is
 within the configured maximum staleness. Nothing here ever fails the whole query.
+
+Everything kept about a port (cached and stale answers, its breaker, its upstream) belongs to one
+endpoint: cache keys name a fingerprint of the endpoint's URL and credential, and
+:meth:`FanOut.forget` drops the rest when the port's registration changes. A timeout while the
+gateway itself is overloaded (``overloaded()``) is not held against the port's breaker.
 """
 
 import asyncio
@@ -25,8 +31,16 @@ from dataclasses import dataclass
 from opentelemetry import propagate, trace
 
 from gateway import tracing
+from gateway.boundary import PortBoundary
 from gateway.breaker import BreakerState, CircuitBreaker
-from gateway.cache import AnswerCache, CachedAnswer, Clock, PortCacheControl, answer_key
+from gateway.cache import (
+    AnswerCache,
+    CachedAnswer,
+    Clock,
+    PortCacheControl,
+    answer_key,
+    endpoint_fingerprint,
+)
 from gateway.coalesce import Coalescer
 from gateway.config import BreakerSettings, CacheSettings, ResolvedPort, RetrySettings
 from gateway.errors import DeadlineExceeded, PortCircuitOpen, PortFailure, PortTimeout
@@ -84,9 +98,14 @@ class FanOut:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         tracer_provider: trace.TracerProvider | None = None,
+        boundary: PortBoundary | None = None,
+        overloaded: Callable[[], bool] = lambda: False,
     ) -> None:
         self._connect = connect
-        self._upstreams: dict[str, tuple[tuple[str, str | None], PortUpstream]] = {}
+        self._boundary = boundary  # None only in tests of the fetch mechanics themselves
+        self._overloaded = overloaded
+        # port -> ((url, credential), its upstream, its endpoint fingerprint)
+        self._upstreams: dict[str, tuple[tuple[str, str | None], PortUpstream, str]] = {}
         self._tracer = tracing.tracer(tracer_provider)
         self._cache = cache
         self._cache_settings = cache_settings or CacheSettings()
@@ -113,12 +132,30 @@ class FanOut:
 
     def upstream(self, port: ResolvedPort) -> PortUpstream:
         """The port's upstream, made anew when its URL or credential changed (registry)."""
+        return self._endpoint(port)[1]
+
+    def _endpoint(self, port: ResolvedPort) -> tuple[tuple[str, str | None], PortUpstream, str]:
         credential = port.credential.get_secret_value() if port.credential else None
         signature = (port.url, credential)
         known = self._upstreams.get(port.id)
         if known is None or known[0] != signature:
-            known = self._upstreams[port.id] = (signature, self._connect(port))
-        return known[1]
+            if known is not None:  # a new endpoint: nothing learnt of the old one carries over
+                self._breakers.pop(port.id, None)
+            fingerprint = endpoint_fingerprint(port.url, credential)
+            known = self._upstreams[port.id] = (signature, self._connect(port), fingerprint)
+        return known
+
+    async def forget(self, port: str) -> None:
+        """Drop everything kept about ``port``: its registration changed or it is gone."""
+        self._upstreams.pop(port, None)
+        self._breakers.pop(port, None)
+        if self._cache is not None:
+            try:
+                dropped = await self._cache.drop_port(port)
+            except Exception:
+                log.warning("could not drop %s's cached answers", port, exc_info=True)
+            else:
+                log.info("port %s changed: %d cached answer(s) dropped", port, dropped)
 
     def health(self, outcomes: Sequence[PortOutcome] = ()) -> dict[str, str]:
         """UP, DEGRADED or DOWN per port: its breaker, and what it just did in ``outcomes``."""
@@ -135,12 +172,11 @@ class FanOut:
         self,
         queries: Sequence[PortQuery],
         deadline: float,
-        operation_name: str | None = None,
         *,
         bypass_cache: bool = False,
     ) -> list[PortOutcome]:
         """Outcomes in the order of ``queries``; ``deadline`` is a monotonic-clock instant."""
-        request = _RequestContext(deadline, operation_name, bypass_cache)
+        request = _RequestContext(deadline, bypass_cache)
         return list(await asyncio.gather(*(self._traced_fetch(q, request) for q in queries)))
 
     async def _traced_fetch(self, query: PortQuery, request: "_RequestContext") -> PortOutcome:
@@ -171,13 +207,13 @@ class FanOut:
     async def _fetch_one(self, query: PortQuery, request: "_RequestContext") -> PortOutcome:
         started = self._monotonic()
         port = query.port
-        key = answer_key(port.id, query.document, query.variables)
+        key = answer_key(port.id, query.document, query.variables, self._endpoint(port)[2])
         entry = await self._lookup(key)
         now = self._clock()
         if entry is not None and entry.is_fresh(now) and not request.bypass_cache:
             return PortOutcome(
                 port, query.keys, self._monotonic() - started, "cached",
-                PortAnswer(entry.data, []), cache_age=entry.age(now),
+                _from_cache(entry), cache_age=entry.age(now),
             )  # fmt: skip
         breaker = self.breaker(port.id)
         flight = key if self._cache_settings.coalesce else f"{key}:{id(request)}"
@@ -219,7 +255,7 @@ class FanOut:
         )
         if entry is not None and within_bound:
             return PortOutcome(
-                query.port, query.keys, latency, "stale", PortAnswer(entry.data, []),
+                query.port, query.keys, latency, "stale", _from_cache(entry),
                 failure=failure, cache_age=entry.age(now),
             )  # fmt: skip
         return PortOutcome(query.port, query.keys, latency, failure.status, failure=failure)
@@ -231,18 +267,26 @@ class FanOut:
         if self._cache is not None and self._cache.shared and self._cache_settings.coalesce:
             leased = await self._take_lease(key, request.deadline)
             if not leased and (entry := await self._await_other_replica(key, request)):
-                return _Fetched(PortAnswer(entry.data, []), 0, entry.age(self._clock()))
+                return _Fetched(_from_cache(entry), 0, entry.age(self._clock()))
         breaker = self.breaker(port)
         try:
             answer, attempts = await self._ask_with_retries(query, request)
         except DeadlineExceeded:
             breaker.record_released()
             raise
+        except PortTimeout:
+            if self._overloaded():  # our own backlog, not the port's fault
+                breaker.record_released()
+            else:
+                breaker.record_failure()
+            raise
         except PortFailure:
             breaker.record_failure()
             raise
         else:
             breaker.record_success()
+            if self._boundary is not None:
+                answer = self._boundary.hold(query, answer)
             await self._store(key, query, answer)
         finally:
             if leased:
@@ -256,7 +300,7 @@ class FanOut:
         upstream = self.upstream(port)
         headers: dict[str, str] = {}
         propagate.inject(headers)  # the port fetch span that leads this (coalesced) fetch
-        port_request = PortRequest(query.document, query.variables, request.operation_name, headers)
+        port_request = PortRequest(query.document, query.variables, None, headers)
         attempt = 0
         while True:
             attempt += 1
@@ -316,7 +360,9 @@ class FanOut:
         if ttl <= 0:
             return
         try:
-            await self._cache.put(key, answer.data, ttl, self._cache_settings.max_staleness)
+            await self._cache.put(
+                key, answer.data, ttl, self._cache_settings.max_staleness, answer.dropped
+            )
         except Exception:
             log.warning("cache store failed", exc_info=True)
 
@@ -350,8 +396,11 @@ class FanOut:
         return None
 
 
+def _from_cache(entry: CachedAnswer) -> PortAnswer:
+    return PortAnswer(entry.data, [], dropped=entry.dropped)
+
+
 @dataclass(frozen=True, slots=True)
 class _RequestContext:
     deadline: float
-    operation_name: str | None
     bypass_cache: bool

@@ -12,8 +12,12 @@ if the port sent it anyway; fields withheld at every port asked are null in the 
 uses, the merge falls back: without ``lastEventDateTime`` a port's container ranks below every
 port that shares it (ties go to registry order); without ``facilityCode`` metrics are ordered
 by port and metric only. Port failures become
-one error per port naming it; port-reported errors become errors naming the port. Every response
-gets ``extensions.sources``: one entry per port asked, with status and latency.
+one error per port naming it; port-reported errors become errors naming the port, in the
+gateway's words: a port's code is passed on as ``portCode`` when it is a contract code
+(:mod:`portcontract.errors`), its message never (:mod:`gateway.boundary` kept only codes and
+paths). Every response gets ``extensions.sources``: one entry per port asked, with status and
+latency; a port whose answer broke the contract is ``partial`` with the code
+``PORT_CONTRACT_VIOLATION`` and what was dropped, by reason.
 """
 
 import heapq
@@ -24,6 +28,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from gateway.boundary import VIOLATION
 from gateway.errors import ForbiddenField
 from gateway.fetch import PortOutcome
 from gateway.plan import Plan, RootFieldPlan
@@ -31,8 +36,7 @@ from gateway.policy import Access
 from gateway.rootfields import MergeKind
 from gateway.selection import Shape
 from portcontract.cursor import InvalidCursor, decode_cursor, sort_key
-
-PORT_SOURCE_DOWN = "SOURCE_UNAVAILABLE"  # the code a resolver gives when its own system is down
+from portcontract.errors import CONTRACT_CODES, SOURCE_UNAVAILABLE
 
 
 @dataclass(slots=True)
@@ -136,6 +140,11 @@ def _source_entry(outcome: PortOutcome) -> dict[str, Any]:
         values = (outcome.answer.data or {}).values()
         entry["status"] = "partial" if any(v is not None for v in values) else "error"
         entry["code"] = "PORT_ERROR"
+    elif outcome.answer is not None and outcome.answer.dropped:
+        entry["status"] = "partial"
+        entry["code"] = VIOLATION
+    if outcome.answer is not None and outcome.answer.dropped:
+        entry["dropped"] = dict(outcome.answer.dropped)
     return entry
 
 
@@ -165,26 +174,25 @@ def _withhold_small_samples(
 
 
 def _port_errors(outcome: PortOutcome) -> Iterator[GraphQLError]:
-    """A port's own GraphQL errors, named after the port; paths kept only at the root."""
+    """A port's errors in the gateway's words, named after the port: its contract code (as the
+    boundary kept it) and its path; paths kept only at the root."""
     assert outcome.answer is not None
+    port = outcome.port.id
     for error in outcome.answer.errors:
-        extensions = error.get("extensions") or {}
-        code = extensions.get("code") if isinstance(extensions, dict) else None
+        code = error.get("code")
+        meaning = CONTRACT_CODES.get(code) if isinstance(code, str) else None
         path = error.get("path")
         root_path = path if isinstance(path, list) and len(path) == 1 else None
-        message = error.get("message")
         ours: dict[str, Any] = {
-            "code": "PORT_UNAVAILABLE" if code == PORT_SOURCE_DOWN else "PORT_ERROR",
-            "port": outcome.port.id,
+            "code": "PORT_UNAVAILABLE" if code == SOURCE_UNAVAILABLE else "PORT_ERROR",
+            "port": port,
         }
-        if isinstance(code, str):
+        if meaning is not None:
             ours["portCode"] = code
         if isinstance(path, list) and root_path is None:
             ours["portPath"] = [p for p in path if isinstance(p, str | int)]
         yield GraphQLError(
-            f"port {outcome.port.id}: {message if isinstance(message, str) else 'error'}",
-            path=root_path,
-            extensions=ours,
+            f"port {port}: it {meaning or 'reported an error'}", path=root_path, extensions=ours
         )
 
 

@@ -167,10 +167,7 @@ class QueryPipeline:
         with self._tracer.start_as_current_span("portgate.fetch_all"):
             outcomes, computed = await asyncio.gather(
                 self._fan_out.fetch(
-                    plan.port_queries,
-                    started + self._deadline,
-                    operation_name,
-                    bypass_cache=bypass_cache,
+                    plan.port_queries, started + self._deadline, bypass_cache=bypass_cache
                 ),
                 self._compute(plan, principal, bypass_cache),
             )

@@ -83,6 +83,16 @@ class RootFieldPlan:
     paused: list[ResolvedPort] = field(default_factory=list)  # registered, would answer, paused
 
 
+@dataclass(frozen=True, slots=True)
+class AskedField:
+    """One root field as a port is asked it: what its answer is held to (gateway.boundary)."""
+
+    key: str  # response key in the port's document
+    name: str  # schema field name
+    shape: Shape  # the selection sent to that port, hidden fields included
+    arguments: dict[str, Any]  # normalised, by GraphQL argument name
+
+
 @dataclass(slots=True)
 class PortQuery:
     """Everything one port is asked in this operation."""
@@ -92,6 +102,7 @@ class PortQuery:
     variables: dict[str, Any]
     keys: list[str]  # response keys of the root fields it answers
     fields: list[str]  # their schema field names (what decides how long an answer is fresh)
+    asked: list[AskedField] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -164,7 +175,7 @@ class Planner:
                 plan.failed_keys.append(key)
                 continue
             plan.fields.append(field_plan)
-        plan.port_queries = self._port_queries(operation, plan.fields)
+        plan.port_queries = self._port_queries(plan.fields)
         return plan
 
     def _plan_computed(
@@ -322,12 +333,11 @@ class Planner:
             [p.id for p in chosen if field_name not in p.capabilities],
         )
 
-    def _port_queries(
-        self, operation: OperationDefinitionNode, fields: list[RootFieldPlan]
-    ) -> list[PortQuery]:
+    def _port_queries(self, fields: list[RootFieldPlan]) -> list[PortQuery]:
         """One document per port, from the shapes it is asked (no fragments left; the
-        normalised arguments as variables), printed once per distinct document."""
-        operation_name = operation.name.value if operation.name else None
+        normalised arguments as variables), printed once per distinct document. The client's
+        operation name is not part of it: names are the client's choice, and the same question
+        under two names is one port request and one cache entry."""
         arguments = {f.key: self._argument_values(f) for f in fields}
         asking = {f.key: {p.id for p in f.ports} for f in fields}  # ids: no model comparisons
         queries = []
@@ -345,10 +355,11 @@ class Planner:
             queries.append(
                 PortQuery(
                     port,
-                    self._document(operation_name, tuple(asked)),
+                    self._document(tuple(asked)),
                     variables,
                     [f.key for f in mine],
                     [f.name for f in mine],
+                    [AskedField(f.key, f.name, f.asked[port.id], f.arguments) for f in mine],
                 )
             )
         return queries
@@ -366,7 +377,7 @@ class Planner:
                 values[arg_name] = value_from_ast_untyped(literal)
         return values
 
-    def _print_document(self, operation_name: str | None, asked: tuple[_Asked, ...]) -> str:
+    def _print_document(self, asked: tuple[_Asked, ...]) -> str:
         definitions: list[VariableDefinitionNode] = []
         selections = []
         for key, name, shape, passed in asked:
@@ -396,7 +407,7 @@ class Planner:
                 definitions=(
                     OperationDefinitionNode(
                         operation=OperationType.QUERY,
-                        name=None if operation_name is None else NameNode(value=operation_name),
+                        name=None,
                         variable_definitions=tuple(definitions),
                         directives=(),
                         selection_set=SelectionSetNode(selections=tuple(selections)),

@@ -44,6 +44,7 @@ class PortEntry(BaseModel):
     timeout: float | None = None
     capabilities: tuple[str, ...] = ROOT_FIELDS
     paused: bool = False
+    terminals: tuple[str, ...] = ()
     cache_ttl: dict[str, float] = Field(default_factory=dict)
     source: Source = "config"
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
@@ -53,14 +54,14 @@ class PortEntry(BaseModel):
         return cls(
             id=port.id, name=port.name, url=str(port.url), credential=port.credential,
             timeout=port.timeout, capabilities=port.capabilities, paused=port.paused,
-            cache_ttl=dict(port.cache_ttl), source=source,
+            terminals=port.terminals, cache_ttl=dict(port.cache_ttl), source=source,
         )  # fmt: skip
 
     def resolved(self, defaults: PortDefaults) -> ResolvedPort:
         return ResolvedPort(
             id=self.id, name=self.name, url=self.url, timeout=self.timeout or defaults.timeout,
             capabilities=frozenset(self.capabilities), credential=self.credential,
-            cache_ttl=dict(self.cache_ttl),
+            cache_ttl=dict(self.cache_ttl), terminals=frozenset(self.terminals),
         )  # fmt: skip
 
     def public(self) -> dict[str, Any]:

@@ -108,7 +108,7 @@ ROOT_FIELDS: Mapping[str, RootFieldSpec] = {
         {"reference": "equipmentReference", "seen": "lastEventDateTime"},
         _containers,
     ),
-    "vessel": RootFieldSpec(MergeKind.FIRST_FOUND, {}, _vessel),
+    "vessel": RootFieldSpec(MergeKind.FIRST_FOUND, {"imo": "vesselIMONumber"}, _vessel),
     "vesselCalls": RootFieldSpec(
         MergeKind.CALL_PAGE,
         {"cursors": "edges { cursor }", "more": "pageInfo { hasNextPage }"},

@@ -6,7 +6,7 @@ Implementations translate their own exceptions into :class:`~gateway.errors.Port
 subclasses here, and nowhere else.
 """
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -14,7 +14,9 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
+from gateway.config import DEFAULT_MAX_ANSWER_BYTES
 from gateway.errors import PortError, PortTimeout, PortUnavailable
+from portcontract.errors import CONTRACT_CODES
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +31,14 @@ class PortRequest:
 
 @dataclass(frozen=True, slots=True)
 class PortAnswer:
-    """A port's GraphQL response: ``data`` and ``errors`` as the port sent them."""
+    """A port's GraphQL response: ``data`` and ``errors`` as the port sent them, until
+    :class:`gateway.boundary.PortBoundary` has held them to the contract; then ``dropped``
+    counts what it left out, by reason, and each error keeps only its code and path."""
 
     data: dict[str, Any] | None
     errors: list[dict[str, Any]]
     cache_control: str | None = None
+    dropped: dict[str, int] = field(default_factory=dict)
 
 
 class PortUpstream(Protocol):
@@ -72,21 +77,30 @@ class GraphQLOverHTTP:
     """
 
     def __init__(
-        self, port: str, url: str, client: httpx.AsyncClient, credential: SecretStr | None = None
+        self,
+        port: str,
+        url: str,
+        client: httpx.AsyncClient,
+        credential: SecretStr | None = None,
+        *,
+        max_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         self.port = port
         self.url = url
         self._client = client
         self._headers = base_headers(credential)
+        self._max_bytes = max_bytes
 
     async def execute(self, request: PortRequest, *, timeout: float) -> PortAnswer:
         try:
-            response = await self._client.post(
+            async with self._client.stream(
+                "POST",
                 self.url,
                 content=request_body(request),
                 headers={**request.headers, **self._headers},
                 timeout=httpx.Timeout(timeout),
-            )
+            ) as response:
+                content = await read_capped(self.port, response.aiter_bytes(), self._max_bytes)
         except httpx.TimeoutException as exc:
             raise PortTimeout(self.port, f"no answer within {timeout:.3g}s") from exc
         except httpx.TransportError as exc:
@@ -94,13 +108,24 @@ class GraphQLOverHTTP:
                 self.port, f"cannot connect ({type(exc).__name__})", transient=True
             ) from exc
         return read_answer(
-            self.port, response.status_code, response.content, response.headers.get("cache-control")
+            self.port, response.status_code, content, response.headers.get("cache-control")
         )
+
+
+async def read_capped(port: str, chunks: AsyncIterator[bytes], max_bytes: int) -> bytes:
+    """A port's whole answer body, or a ``PortError`` as soon as it runs past ``max_bytes``."""
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > max_bytes:
+            raise PortError(port, f"its answer is larger than {max_bytes} bytes")
+    return bytes(body)
 
 
 def read_answer(port: str, status: int, content: bytes, cache_control: str | None) -> PortAnswer:
     """A port's HTTP answer as a :class:`PortAnswer`, or the ``PortFailure`` it amounts to
-    (shared by every GraphQL-over-HTTP upstream, whatever its HTTP client)."""
+    (shared by every GraphQL-over-HTTP upstream, whatever its HTTP client). A failure says what
+    happened in the gateway's words; the port's own error text never goes into it."""
     if status == 503:
         raise PortUnavailable(port, "the port answered 503 Service Unavailable", transient=True)
     try:
@@ -113,9 +138,16 @@ def read_answer(port: str, status: int, content: bytes, cache_control: str | Non
         )
     errors = payload.get("errors") or []
     if status != 200 and payload.get("data") is None:
-        first = errors[0].get("message", "") if errors else ""
-        raise PortError(port, f"HTTP {status}: {first}".rstrip(": "), transient=status >= 500)
+        codes = [_contract_code(e) for e in errors]
+        said = next((CONTRACT_CODES[c] for c in codes if c is not None), "gave no data")
+        raise PortError(port, f"HTTP {status}: it {said}", transient=status >= 500)
     return PortAnswer(data=payload.get("data"), errors=errors, cache_control=cache_control)
+
+
+def _contract_code(error: dict[str, Any]) -> str | None:
+    extensions = error.get("extensions")
+    code = extensions.get("code") if isinstance(extensions, dict) else None
+    return code if isinstance(code, str) and code in CONTRACT_CODES else None
 
 
 def _is_graphql_response(payload: Any) -> bool:

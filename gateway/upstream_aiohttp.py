@@ -17,10 +17,19 @@ Tests and other embedders that inject an ``httpx.AsyncClient`` keep
 import aiohttp
 from pydantic import SecretStr
 
+from gateway.config import DEFAULT_MAX_ANSWER_BYTES
 from gateway.errors import PortTimeout, PortUnavailable
-from gateway.upstream import PortAnswer, PortRequest, base_headers, read_answer, request_body
+from gateway.upstream import (
+    PortAnswer,
+    PortRequest,
+    base_headers,
+    read_answer,
+    read_capped,
+    request_body,
+)
 
 KEEPALIVE_SECONDS = 15.0  # idle pooled connections are closed after this
+CHUNK_BYTES = 64 * 1024
 
 
 class PortSessions:
@@ -51,12 +60,19 @@ class GraphQLOverAiohttp:
     """A port resolver endpoint speaking GraphQL over HTTP (POST, JSON), through aiohttp."""
 
     def __init__(
-        self, port: str, url: str, sessions: PortSessions, credential: SecretStr | None = None
+        self,
+        port: str,
+        url: str,
+        sessions: PortSessions,
+        credential: SecretStr | None = None,
+        *,
+        max_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         self.port = port
         self.url = url
         self._sessions = sessions
         self._headers = base_headers(credential)
+        self._max_bytes = max_bytes
 
     async def execute(self, request: PortRequest, *, timeout: float) -> PortAnswer:
         try:
@@ -67,7 +83,8 @@ class GraphQLOverAiohttp:
                 timeout=aiohttp.ClientTimeout(total=timeout),
                 allow_redirects=False,
             ) as response:
-                content = await response.read()
+                chunks = response.content.iter_chunked(CHUNK_BYTES)
+                content = await read_capped(self.port, chunks, self._max_bytes)
         except TimeoutError as exc:
             raise PortTimeout(self.port, f"no answer within {timeout:.3g}s") from exc
         except aiohttp.ClientError as exc:

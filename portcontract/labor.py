@@ -63,3 +63,21 @@ def drop_labor_keys(payload: Any) -> Any:
     if isinstance(payload, list):
         return [drop_labor_keys(item) for item in payload]
     return payload
+
+
+# Free text that names labor: a role on the quay or at the gate, a shift, or a per-hour rate.
+_LABOR_TEXT = re.compile(
+    r"(?ix)\b(?:"
+    r"(?:crane|equipment|rtg|straddle)[\s_-]*operators?|foreman|foremen|walking[\s_-]*boss"
+    r"|lashers?|checkers?|clerks?|longshore(?:man|men)?|gangs?|crews?|drivers?|workers?"
+    r"|(?:first|second|third|day|night|swing|graveyard|hoot)[\s_-]*(?:shift|gang|owl)|shifts?"
+    r"|hoot[\s_-]*owl|[gnb]mph|moves?[\s_/-]*(?:per[\s_-]*|/\s*)(?:hour|hr)"
+    r")\b"
+)
+
+
+def labor_text_reason(text: str) -> str | None:
+    """Why free text (a hold's description, a location's name) may not be passed on, or None:
+    it names a role on the quay or at the gate, a shift, or a per-hour rate."""
+    match = _LABOR_TEXT.search(text)
+    return None if match is None else f"names labor ({match.group(0).lower()!r})"

@@ -7,7 +7,17 @@ import pytest
 
 from tests.gateway.conftest import GatewayFactory, answering, graphql_body
 
-LAX = {"portMetrics": [{"UNLocationCode": "USLAX", "_pg_port": "USLAX"}]}
+LAX = {
+    "portMetrics": [
+        {
+            "UNLocationCode": "USLAX",
+            "_pg_port": "USLAX",
+            "_pg_facility": None,
+            "_pg_metric": "VESSELS_AT_ANCHOR",
+            "_pg_sample": 3,
+        }
+    ]
+}
 QUERY = "{ portMetrics { UNLocationCode } }"
 
 
@@ -112,7 +122,8 @@ async def test_a_port_error_is_named_and_coded(make_gateway: GatewayFactory) -> 
         "portCode": "SOURCE_UNAVAILABLE",
     }
     assert error["path"] == ["portMetrics"]
-    assert error["message"] == "port USLGB: terminal system down"
+    assert error["message"] == "port USLGB: it could not reach its own system"
+    assert "terminal system down" not in str(body)  # the port's own words stay out
 
 
 async def test_labor_keys_a_port_adds_never_reach_the_client(make_gateway: GatewayFactory) -> None:
@@ -152,4 +163,6 @@ async def test_ports_get_only_their_fields_and_the_normalised_arguments(
     assert "container(reference: $a0)" in sent["query"]  # the document is the same for any box
     assert sent["variables"] == {"a0": "CSQU3054383"}
     assert "ports" not in sent["query"]
-    assert sent["operationName"] == "Find"
+    # The client's operation name is its own choice: ports never see it.
+    assert "operationName" not in sent
+    assert "Find" not in sent["query"]

@@ -1,0 +1,508 @@
+"""The port boundary: a port's answer is held to the contract before the gateway uses it.
+
+Every port is a separate organisation, so nothing it sends is taken on trust. Right after a port
+answers, and before the answer is cached or merged, :class:`PortBoundary` checks it against the
+document the gateway sent that port:
+
+- **Values of the schema.** Each value has its field's type in the shared schema: a String is a
+  string of at most :data:`MAX_TEXT` characters, an Int a 32-bit integer, a Float a finite
+  number, a DateTime an ISO 8601 time with an offset, an enum value one the schema has. A value
+  that is not is dropped: a nullable field becomes null, an item of a list is left out, and a
+  non-null field that cannot be kept drops the object around it, up to the nearest nullable
+  field or list item (as GraphQL itself does).
+- **Rows of its own.** A row (an item of a root list, a root object, or one vessel call of a
+  page) that claims another port is dropped whole: a ``UNLocationCode`` or ``sourcePort`` that
+  is not the port's, a terminal not registered for the port (when its terminals are
+  registered), a vessel-call cursor of another port.
+- **What was asked, no more.** Containers other than the numbers asked, a vessel other than the
+  IMO number asked, metrics other than those asked, vessel calls outside the window, before the
+  ``after`` cursor or beyond ``first``: dropped.
+- **No outranking by the clock.** Times that say something happened later than now (plus
+  :data:`CLOCK_SKEW`): a container's ``lastEventDateTime`` (which decides which port's answer
+  about a box wins) and a call's actual arrival and departure: dropped (null).
+- **Free text passes the labor rule** (:func:`portcontract.labor.labor_text_reason`): a hold's
+  description or a location's name that names a role on the quay, a shift or a per-hour rate is
+  dropped.
+- **Its words stay out.** A port's error keeps only its code, when it is a contract code
+  (:data:`portcontract.errors.CONTRACT_CODES`), and its path through the document the gateway
+  sent. The message goes to the gateway's log and to the port's fetch span, redacted (URLs,
+  addresses, keys and tokens) and withheld whole when it names labor; never to a client.
+
+What was dropped is counted by reason (:data:`REASONS`); the port's entry in
+``extensions.sources`` then says ``partial`` with the code ``PORT_CONTRACT_VIOLATION`` and the
+counts. Nothing one port sends can overwrite, add to or hide another port's rows.
+"""
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    GraphQLSchema,
+)
+from opentelemetry import trace
+
+from gateway.config import ResolvedPort
+from gateway.plan import AskedField, PortQuery
+from gateway.redact import ErrorRedactor
+from gateway.selection import Shape
+from gateway.upstream import PortAnswer
+from portcontract.cursor import InvalidCursor, decode_cursor, sort_key
+from portcontract.errors import CONTRACT_CODES
+from portcontract.labor import labor_text_reason
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT: Final = 2_000  # characters in any one string value
+MAX_ERRORS: Final = 20  # port errors kept from one answer; the rest are counted in the log
+MAX_PATH: Final = 16  # elements of a port error's path
+CLOCK_SKEW: Final = timedelta(minutes=5)  # how far ahead of the gateway a port's clock may be
+MAX_LOGGED_MESSAGE: Final = 300
+VIOLATION: Final = "PORT_CONTRACT_VIOLATION"
+
+# Why a value or a row was dropped, as counted in ``extensions.sources``.
+WRONG_TYPE: Final = "WRONG_TYPE"
+UNKNOWN_ENUM_VALUE: Final = "UNKNOWN_ENUM_VALUE"
+MISSING_VALUE: Final = "MISSING_VALUE"
+TOO_LONG: Final = "TOO_LONG"
+OTHER_PORT: Final = "OTHER_PORT"
+UNKNOWN_TERMINAL: Final = "UNKNOWN_TERMINAL"
+NOT_ASKED: Final = "NOT_ASKED"
+FUTURE_TIME: Final = "FUTURE_TIME"
+LABOR_TEXT: Final = "LABOR_TEXT"
+MISMATCHED_PAGE: Final = "MISMATCHED_PAGE"
+REASONS: Final = (
+    WRONG_TYPE, UNKNOWN_ENUM_VALUE, MISSING_VALUE, TOO_LONG, OTHER_PORT, UNKNOWN_TERMINAL,
+    NOT_ASKED, FUTURE_TIME, LABOR_TEXT, MISMATCHED_PAGE,
+)  # fmt: skip
+
+# Fields whose value must be the answering port's own UN/LOCODE.
+OWN_PORT: Final = frozenset({
+    "Port.UNLocationCode", "Terminal.UNLocationCode", "Container.sourcePort",
+    "ContainerLocation.UNLocationCode", "VesselCall.UNLocationCode", "PortMetric.UNLocationCode",
+})  # fmt: skip
+# Fields naming one of the answering port's terminals (SMDG code).
+OWN_TERMINAL: Final = frozenset({
+    "Terminal.facilityCode", "ContainerLocation.facilityCode", "VesselCall.facilityCode",
+    "PortMetric.facilityCode",
+})  # fmt: skip
+# Times of things that have happened: never later than now.
+PAST_TIMES: Final = frozenset({
+    "Container.lastEventDateTime", "VesselCall.actualArrivalDateTime",
+    "VesselCall.actualDepartureDateTime",
+})  # fmt: skip
+# Free text a port writes in its own words.
+FREE_TEXT: Final = frozenset({
+    "Hold.description", "Location.locationName", "ContainerLocation.terminalName",
+    "Terminal.name", "Port.name",
+})  # fmt: skip
+_PAGE_LISTS = ("edges", "nodes")  # a connection's parallel lists: item i of each is one call
+
+_DROPPED: Final = object()  # a value that cannot be kept where it is
+
+
+class _RowRefused(Exception):
+    """The row being checked is not this port's to give (or was not asked): drop it whole."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _is_string(value: Any) -> bool:
+    return type(value) is str
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int and -(2**31) <= value < 2**31
+
+
+def _is_float(value: Any) -> bool:
+    return (type(value) is float and math.isfinite(value)) or type(value) is int
+
+
+def _is_boolean(value: Any) -> bool:
+    return type(value) is bool
+
+
+def _is_id(value: Any) -> bool:
+    return type(value) is str or type(value) is int
+
+
+def _is_datetime(value: Any) -> bool:
+    return _moment(value) is not None
+
+
+def _is_date(value: Any) -> bool:
+    if type(value) is not str or len(value) != 10:
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _moment(value: Any) -> datetime | None:
+    """An ISO 8601 time with an offset, or None."""
+    if type(value) is not str:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+_SCALARS: Mapping[str, Callable[[Any], bool]] = {
+    "String": _is_string,
+    "Int": _is_int,
+    "Float": _is_float,
+    "Boolean": _is_boolean,
+    "ID": _is_id,
+    "DateTime": _is_datetime,
+    "Date": _is_date,
+}
+
+
+def _parses_as(scalar: GraphQLScalarType) -> Callable[[Any], bool]:
+    """A scalar the table above does not know: what its own input coercion accepts."""
+
+    def check(value: Any) -> bool:
+        try:
+            scalar.parse_value(value)
+        except (GraphQLError, TypeError, ValueError):
+            return False
+        return True
+
+    return check
+
+
+class _Answer:
+    """One port answer being checked: the port, the clock, what was dropped and why."""
+
+    __slots__ = ("arguments", "counts", "latest", "port", "terminals")
+
+    def __init__(self, port: ResolvedPort, latest: datetime) -> None:
+        self.port = port.id
+        self.terminals = port.terminals
+        self.latest = latest
+        self.counts: Counter[str] = Counter()
+        self.arguments: Mapping[str, Any] = {}
+
+    def value(self, value: Any, type_: GraphQLOutputType, shape: Shape | None, at: str) -> Any:
+        """``value`` as kept at a field of type ``type_`` (schema coordinate ``at``), or
+        ``_DROPPED`` when the position is non-null and the value cannot be kept."""
+        nullable = not isinstance(type_, GraphQLNonNull)
+        inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+        if value is None:
+            if nullable:
+                return None
+            self.counts[MISSING_VALUE] += 1
+            return _DROPPED
+        kept = self._inner(value, inner, shape, at)
+        return None if kept is _DROPPED and nullable else kept
+
+    def _inner(self, value: Any, type_: GraphQLOutputType, shape: Shape | None, at: str) -> Any:
+        if isinstance(type_, GraphQLList):
+            if type(value) is not list:
+                self.counts[WRONG_TYPE] += 1
+                return _DROPPED
+            items = (self.value(item, type_.of_type, shape, at) for item in value)
+            return [item for item in items if item is not _DROPPED]
+        if isinstance(type_, GraphQLObjectType):
+            if type(value) is not dict or shape is None:
+                self.counts[WRONG_TYPE] += 1
+                return _DROPPED
+            return self.object(value, type_, shape)
+        if isinstance(type_, GraphQLEnumType):
+            if type(value) is str and value in type_.values:
+                return value
+            self.counts[UNKNOWN_ENUM_VALUE] += 1
+            return _DROPPED
+        assert isinstance(type_, GraphQLScalarType)
+        check = _SCALARS.get(type_.name) or _parses_as(type_)
+        if not check(value):
+            self.counts[WRONG_TYPE] += 1
+            return _DROPPED
+        if type(value) is str and len(value) > MAX_TEXT:
+            self.counts[TOO_LONG] += 1
+            return _DROPPED
+        return self._rules(value, at)
+
+    def object(self, value: dict[str, Any], type_: GraphQLObjectType, shape: Shape) -> Any:
+        kept: dict[str, Any] = {}
+        for key, name, sub in shape.fields:
+            if name == "__typename":
+                kept[key] = type_.name
+                continue
+            field: GraphQLOutputType = type_.fields[name].type
+            item = self.value(value.get(key), field, sub, f"{type_.name}.{name}")
+            if item is _DROPPED:
+                return _DROPPED
+            kept[key] = item
+        return kept
+
+    def _rules(self, value: Any, at: str) -> Any:
+        """The contract's rules for the field at ``at``, past its type."""
+        if at in OWN_PORT and value != self.port:
+            raise _RowRefused(OTHER_PORT)
+        if at in OWN_TERMINAL and self.terminals and value not in self.terminals:
+            raise _RowRefused(UNKNOWN_TERMINAL)
+        if at in PAST_TIMES:
+            moment = _moment(value)
+            if moment is not None and moment > self.latest:
+                self.counts[FUTURE_TIME] += 1
+                return _DROPPED
+        if at in FREE_TEXT and labor_text_reason(value) is not None:
+            self.counts[LABOR_TEXT] += 1
+            return _DROPPED
+        if at == "VesselCallEdge.cursor":
+            self._cursor(value)
+        return value
+
+    def _cursor(self, cursor: str) -> None:
+        """A vessel call's cursor: this port's, after ``after`` and inside the window asked."""
+        key = _call_key(cursor)
+        if key is None:
+            raise _RowRefused(WRONG_TYPE)
+        if key[1] != self.port:
+            raise _RowRefused(OTHER_PORT)
+        after = self.arguments.get("after")
+        start, end = self.arguments.get("from"), self.arguments.get("to")
+        if after is not None and (after_key := _call_key(after)) and key <= after_key:
+            raise _RowRefused(NOT_ASKED)
+        if (start is not None and key[0] < start) or (end is not None and key[0] >= end):
+            raise _RowRefused(NOT_ASKED)
+
+
+def _call_key(cursor: str) -> tuple[datetime, str, str] | None:
+    """A vessel-call cursor's sort key with its time in UTC, or None if it is not one."""
+    try:
+        moment, port, reference = sort_key(decode_cursor(cursor))
+    except InvalidCursor:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC), port, reference
+
+
+def _values_named(shape: Shape, name: str, row: Any) -> Iterator[Any]:
+    if isinstance(row, dict):
+        for key, _ in shape.keys_named(name):
+            yield row.get(key)
+
+
+def _asked_reference(field: AskedField, row: Any) -> bool:
+    wanted = {field.arguments.get("reference"), *(field.arguments.get("references") or ())}
+    return all(v in wanted for v in _values_named(field.shape, "equipmentReference", row))
+
+
+def _asked_vessel(field: AskedField, row: Any) -> bool:
+    imo = field.arguments.get("imo")
+    return all(v == imo for v in _values_named(field.shape, "vesselIMONumber", row))
+
+
+def _asked_metric(field: AskedField, row: Any) -> bool:
+    metrics = field.arguments.get("metrics")
+    values = _values_named(field.shape, "metric", row)
+    return metrics is None or all(v in {getattr(m, "name", m) for m in metrics} for v in values)
+
+
+# Which rows of a root field the gateway asked for, by the field's arguments.
+_ASKED: Mapping[str, Callable[[AskedField, Any], bool]] = {
+    "container": _asked_reference,
+    "containers": _asked_reference,
+    "vessel": _asked_vessel,
+    "portMetrics": _asked_metric,
+}
+
+
+class PortBoundary:
+    """Holds every port answer to the shared schema and the document it answers."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        redactor: ErrorRedactor | None = None,
+    ) -> None:
+        query_type = schema.query_type
+        assert query_type is not None
+        self._query_type = query_type
+        self._clock = clock
+        self._redactor = redactor or ErrorRedactor()
+
+    def hold(self, query: PortQuery, answer: PortAnswer) -> PortAnswer:
+        """``answer`` with what breaks the contract dropped and counted in ``dropped``, and its
+        errors reduced to their codes and paths."""
+        port = query.port
+        errors = self._errors(port.id, query, answer.errors)
+        if answer.data is None:
+            return replace(answer, errors=errors)
+        check = _Answer(port, self._clock() + CLOCK_SKEW)
+        data: dict[str, Any] = {}
+        for field in query.asked:
+            if field.key in answer.data:
+                data[field.key] = self._root(check, field, answer.data[field.key])
+        dropped = dict(check.counts)
+        if dropped:
+            log.warning("port %s: answer broke the contract; dropped %s", port.id, dropped)
+        return replace(answer, data=data, errors=errors, dropped=dropped)
+
+    def _root(self, check: _Answer, field: AskedField, value: Any) -> Any:
+        check.arguments = field.arguments
+        type_ = self._query_type.fields[field.name].type
+        named = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+        if value is None:
+            return None
+        if field.name == "vesselCalls":
+            assert isinstance(named, GraphQLObjectType)
+            return self._page(check, field, value, named)
+        asked = _ASKED.get(field.name)
+        if isinstance(named, GraphQLList):
+            if type(value) is not list:
+                check.counts[WRONG_TYPE] += 1
+                return None
+            rows = (self._row(check, field, item, named.of_type, asked) for item in value)
+            return [row for row in rows if row is not _DROPPED]
+        row = self._row(check, field, value, named, asked)
+        return None if row is _DROPPED else row
+
+    @staticmethod
+    def _row(
+        check: _Answer,
+        field: AskedField,
+        value: Any,
+        type_: GraphQLOutputType,
+        asked: Callable[[AskedField, Any], bool] | None,
+    ) -> Any:
+        """One row, kept whole or dropped whole when it is not this port's or not asked."""
+        try:
+            kept = check.value(value, type_, field.shape, f"Query.{field.name}")
+        except _RowRefused as refused:
+            check.counts[refused.reason] += 1
+            return _DROPPED
+        if kept is not _DROPPED and asked is not None and not asked(field, kept):
+            check.counts[NOT_ASKED] += 1
+            return _DROPPED
+        return kept
+
+    def _page(self, check: _Answer, field: AskedField, value: Any, type_: GraphQLObjectType) -> Any:
+        """A page of vessel calls: item i of every list (edges, nodes) is one call, kept or
+        dropped together; at most ``first`` of them."""
+        if type(value) is not dict:
+            check.counts[WRONG_TYPE] += 1
+            return None
+        lists: dict[str, list[Any]] = {}
+        for key, name, _ in field.shape.fields:
+            if name not in _PAGE_LISTS:
+                continue
+            items = value.get(key)
+            if not isinstance(items, list):
+                check.counts[WRONG_TYPE] += 1
+                return None
+            lists[key] = items
+        lengths = {len(items) for items in lists.values()}
+        if len(lengths) > 1:
+            check.counts[MISMATCHED_PAGE] += 1
+        count = min(lengths, default=0)
+        first = field.arguments.get("first", count)
+        if count > first:
+            check.counts[NOT_ASKED] += count - first
+            count = first
+        kept: dict[str, list[Any]] = {key: [] for key in lists}
+        for index in range(count):
+            row: dict[str, Any] = {}
+            try:
+                for key, name, sub in field.shape.fields:
+                    if name in _PAGE_LISTS:
+                        item_type = type_.fields[name].type
+                        assert isinstance(item_type, GraphQLNonNull)
+                        list_type = item_type.of_type
+                        assert isinstance(list_type, GraphQLList)
+                        row[key] = check.value(
+                            lists[key][index], list_type.of_type, sub, f"{type_.name}.{name}"
+                        )
+            except _RowRefused as refused:
+                check.counts[refused.reason] += 1
+                continue
+            if any(item is _DROPPED for item in row.values()):
+                continue
+            for key, item in row.items():
+                kept[key].append(item)
+        rest = Shape(tuple(f for f in field.shape.fields if f[1] not in _PAGE_LISTS))
+        try:
+            page = check.object(value, type_, rest)
+        except _RowRefused as refused:
+            check.counts[refused.reason] += 1
+            return None
+        if page is _DROPPED:
+            return None
+        assert isinstance(page, dict)
+        return {key: kept[key] if key in kept else page[key] for key, _, _ in field.shape.fields}
+
+    def _errors(
+        self, port: str, query: PortQuery, errors: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Each error as its contract code (or none) and its path through the document sent;
+        its message to the log and the trace only."""
+        keys = {field.key: field.shape for field in query.asked}
+        kept = []
+        for error in errors[:MAX_ERRORS]:
+            extensions = error.get("extensions")
+            code = extensions.get("code") if isinstance(extensions, dict) else None
+            code = code if isinstance(code, str) and code in CONTRACT_CODES else None
+            path = _known_path(error.get("path"), keys)
+            self._record_message(port, code, error.get("message"))
+            kept.append({"code": code, "path": path})
+        if len(errors) > MAX_ERRORS:
+            log.info("port %s: %d more errors not kept", port, len(errors) - MAX_ERRORS)
+        return kept
+
+    def _record_message(self, port: str, code: str | None, message: Any) -> None:
+        """A port's own words, for the operator: redacted, withheld whole if they name labor."""
+        if not isinstance(message, str):
+            return
+        if labor_text_reason(message) is not None:
+            text = "(withheld: the message names labor)"
+        else:
+            text = self._redactor.message(message)[:MAX_LOGGED_MESSAGE]
+        log.info("port %s reported %s: %s", port, code or "an error", text)
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.add_event(
+                "portgate.port_error",
+                {"portgate.port": port, "portgate.port_code": code or "", "message": text},
+            )
+
+
+def _known_path(path: Any, keys: Mapping[str, Shape]) -> list[str | int] | None:
+    """A port error's path, kept only as far as it runs through the document the gateway sent
+    (response keys it chose, list indexes): the port cannot write words into it."""
+    if type(path) is not list or not path or path[0] not in keys:
+        return None
+    kept: list[str | int] = [path[0]]
+    shape: Shape | None = keys[path[0]]
+    for step in path[1 : MAX_PATH + 1]:
+        if type(step) is int and step >= 0:
+            kept.append(step)
+            continue
+        below = {key: sub for key, _, sub in shape.fields} if shape is not None else {}
+        if type(step) is not str or step not in below:
+            break
+        kept.append(step)
+        shape = below[step]
+    return kept

@@ -1,0 +1,47 @@
+"""The error codes a port resolver may give, and what each means to the gateway.
+
+A port answers errors the GraphQL way: ``{"message": ..., "path": [...], "extensions": {"code":
+...}}``. The *code* is part of the contract: the gateway passes it on to its clients (as
+``extensions.portCode``) when it is one of :data:`CONTRACT_CODES`, and says what it means in its
+own words. The *message* is the port's own text: the gateway never passes it on to a client (it
+may name people, places or systems the caller must not see); it goes only to the gateway's log
+and traces, redacted. A code outside this list is reported as a plain port error.
+
+Codes of a request the resolver could not execute at all (HTTP 400, no ``data``)::
+
+    BAD_REQUEST                 not a GraphQL request
+    PAYLOAD_TOO_LARGE           body over the resolver's limit
+    GRAPHQL_PARSE_FAILED        not GraphQL
+    GRAPHQL_VALIDATION_FAILED   does not fit the shared schema
+    UNAUTHENTICATED             the gateway's credential was refused
+
+Codes of one root field (HTTP 200, ``null`` at that field, or part of it left out)::
+
+    BAD_USER_INPUT              an argument is wrong
+    SOURCE_UNAVAILABLE          the port's own system did not answer
+    INTERNAL_ERROR              anything else, inside the resolver
+"""
+
+from collections.abc import Mapping
+from typing import Final
+
+BAD_REQUEST: Final = "BAD_REQUEST"
+PAYLOAD_TOO_LARGE: Final = "PAYLOAD_TOO_LARGE"
+GRAPHQL_PARSE_FAILED: Final = "GRAPHQL_PARSE_FAILED"
+GRAPHQL_VALIDATION_FAILED: Final = "GRAPHQL_VALIDATION_FAILED"
+UNAUTHENTICATED: Final = "UNAUTHENTICATED"
+BAD_USER_INPUT: Final = "BAD_USER_INPUT"
+SOURCE_UNAVAILABLE: Final = "SOURCE_UNAVAILABLE"
+INTERNAL_ERROR: Final = "INTERNAL_ERROR"
+
+# What each code means, in the words the gateway uses for it ("port USLAX <meaning>").
+CONTRACT_CODES: Final[Mapping[str, str]] = {
+    BAD_REQUEST: "refused the request as malformed",
+    PAYLOAD_TOO_LARGE: "refused the request as too large",
+    GRAPHQL_PARSE_FAILED: "could not parse the query",
+    GRAPHQL_VALIDATION_FAILED: "does not accept the query against the shared schema",
+    UNAUTHENTICATED: "refused the gateway's credential",
+    BAD_USER_INPUT: "refused an argument",
+    SOURCE_UNAVAILABLE: "could not reach its own system",
+    INTERNAL_ERROR: "failed inside its resolver",
+}
