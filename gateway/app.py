@@ -54,7 +54,7 @@ from gateway.audit_api import audit_routes
 from gateway.audit_trail import AuditTrail
 from gateway.auth import Authenticator
 from gateway.boundary import PortBoundary
-from gateway.cache import AnswerCache, memory_cache, redis_cache
+from gateway.cache import AnswerCache, BoundedMemoryAnswers, memory_cache, redis_cache
 from gateway.config import (
     API_KEY_DATABASE_NAME,
     DEFAULT_MAX_ANSWER_BYTES,
@@ -63,7 +63,12 @@ from gateway.config import (
     GatewaySettings,
     ResolvedPort,
 )
-from gateway.documents import DocumentResolver, document_resolver, http_status
+from gateway.documents import (
+    DocumentResolver,
+    MemoryPersistedQueries,
+    document_resolver,
+    http_status,
+)
 from gateway.errors import GatewayError
 from gateway.extension import FanOutExtension
 from gateway.fetch import FanOut
@@ -76,7 +81,7 @@ from gateway.http.rate_limit import RateLimit
 from gateway.http.responses import ORJSONResponse, graphql_error_response
 from gateway.limits import IntrospectionDisabled, limits_rule
 from gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from gateway.metrics import GatewayMetrics
+from gateway.metrics import BoundedStore, GatewayMetrics
 from gateway.observe import OperationObserver
 from gateway.oidc import OidcVerifier
 from gateway.pipeline import QueryPipeline
@@ -210,6 +215,18 @@ def build_cache(settings: CacheSettings) -> AnswerCache | None:
     return memory_cache(max_bytes=settings.max_bytes)
 
 
+def bounded_stores(
+    cache: AnswerCache | None, documents: DocumentResolver
+) -> dict[str, BoundedStore]:
+    """The stores this process bounds in bytes, by name (for /metrics)."""
+    stores: dict[str, BoundedStore] = {}
+    if isinstance(cache, BoundedMemoryAnswers):
+        stores["answer_cache"] = cache
+    if isinstance(documents.apq, MemoryPersistedQueries):
+        stores["apq"] = documents.apq
+    return stores
+
+
 def forget_changed_ports(fan_out: FanOut) -> Callable[[RegistrySnapshot], None]:
     """A registry listener: when a port's registration changes (or it is removed), the fan-out
     forgets what it kept about it: cached and stale answers, breaker, upstream."""
@@ -278,10 +295,14 @@ def create_app(
         boundary=PortBoundary(graphql_schema),
     )
     registry.on_change(forget_changed_ports(fan_out))
+    documents = document_resolver(
+        settings.documents, settings.cache, graphql_schema, settings.limits.max_tokens
+    )
     metrics = GatewayMetrics(
         lambda: {port: b.state for port, b in fan_out.breakers().items()},
         lambda: observer.audit_counts(),
         lambda: {port: h.status for port, h in prober.health.items()},
+        lambda: bounded_stores(cache, documents),
     )
     observer = OperationObserver(metrics, graphql_schema)
     policy = PolicyStore(
@@ -301,7 +322,6 @@ def create_app(
         clock=clock,
     )
     authenticator, api_keys = build_authenticator(settings.auth, http)
-    documents = document_resolver(settings.documents, settings.cache, graphql_schema)
     limiter = rate_limiter(settings.rate_limit)
     # Made once: strawberry's validation cache is keyed by the rule classes.
     validation_rules: list[type[ASTValidationRule]] = [limits_rule(settings.limits)]

@@ -453,7 +453,11 @@ class DocumentSettings(_Strict):
         description="Automatic persisted queries (`extensions.persistedQuery`) when not "
         "`trusted_only`; kept in the cache's Redis when `cache.redis_url` is set.",
     )
-    apq_max_entries: int = Field(10_000, ge=1, description="Documents kept in memory (LRU).")
+    apq_max_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Bytes of APQ documents kept in memory (least recently used go first).",
+    )
     apq_ttl: Duration = Field(86_400.0, description="How long Redis keeps a registered document.")
 
     @model_validator(mode="after")

@@ -30,9 +30,11 @@ The manifest is Apollo's persisted query manifest (``portgate documents add`` wr
 or a plain JSON object of ``sha256 -> document`` (keys may be written ``sha256:<hex>``). Every
 entry's hash is checked against its text, and every document against the schema, at start-up.
 
-APQ documents are kept in memory (an LRU of ``documents.apq_max_entries``), or in the cache's
-Redis when one is configured, so every replica knows a document one of them was sent. A document
-read back from Redis is checked against its hash, so whoever can write to Redis cannot swap it.
+APQ keeps only documents that parse (within the token limit) and validate against the schema:
+anything else runs (and fails) as usual, but is not kept. They are kept in memory (least
+recently used first out past ``documents.apq_max_bytes``), or in the cache's Redis when one is
+configured, so every replica knows a document one of them was sent. A document read back from
+Redis is checked against its hash, so whoever can write to Redis cannot swap it.
 """
 
 import hashlib
@@ -198,10 +200,13 @@ class PersistedQueryStore(Protocol):
 
 
 class MemoryPersistedQueries:
-    """The most recently used ``max_entries`` documents of this process."""
+    """The most recently used documents of this process, ``max_bytes`` of them at most
+    (``evictions`` counts those pushed out)."""
 
-    def __init__(self, max_entries: int) -> None:
-        self._max_entries = max_entries
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.evictions = 0
         self._documents: OrderedDict[str, str] = OrderedDict()
 
     async def get(self, sha256: str) -> str | None:
@@ -211,13 +216,26 @@ class MemoryPersistedQueries:
         return body
 
     async def put(self, sha256: str, body: str) -> None:
+        size = _size(sha256, body)
+        if size > self.max_bytes:
+            return
+        if sha256 in self._documents:
+            self._documents.move_to_end(sha256)
+            return  # the same hash is the same text
         self._documents[sha256] = body
-        self._documents.move_to_end(sha256)
-        while len(self._documents) > self._max_entries:
-            self._documents.popitem(last=False)
+        self.bytes += size
+        while self.bytes > self.max_bytes:
+            oldest, text = self._documents.popitem(last=False)
+            self.bytes -= _size(oldest, text)
+            self.evictions += 1
 
     async def close(self) -> None:
         self._documents.clear()
+        self.bytes = 0
+
+
+def _size(sha256: str, body: str) -> int:
+    return len(sha256) + len(body.encode()) + 100  # 100: the entry's own overhead
 
 
 class RedisPersistedQueries:
@@ -265,10 +283,14 @@ class DocumentResolver:
         *,
         trusted_only: bool,
         apq: PersistedQueryStore | None,
+        schema: GraphQLSchema | None = None,
+        max_tokens: int | None = None,
     ) -> None:
         self.trusted = trusted
         self.trusted_only = trusted_only
-        self._apq = None if trusted_only else apq
+        self.apq = None if trusted_only else apq
+        self._schema = schema  # APQ keeps only documents valid against it
+        self._max_tokens = max_tokens
 
     async def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> str | None:
         persisted = None if extensions is None else extensions.get("persistedQuery")
@@ -286,22 +308,31 @@ class DocumentResolver:
                 )
             if self.trusted_only and sha256 not in self.trusted:
                 raise PersistedQueryNotInList(f"{sha256} is not a registered document")
-            if self._apq is not None and sha256 not in self.trusted:
-                await self._apq.put(sha256, query)
+            if self.apq is not None and sha256 not in self.trusted and self._keepable(query):
+                await self.apq.put(sha256, query)
             return query
         registered = self.trusted.get(sha256)
         if registered is not None:
             return registered
         if self.trusted_only:
             raise PersistedQueryNotInList(f"{sha256} is not a registered document")
-        found = None if self._apq is None else await self._apq.get(sha256)
+        found = None if self.apq is None else await self.apq.get(sha256)
         if found is None:
             raise PersistedQueryNotFound()
         return found
 
+    def _keepable(self, query: str) -> bool:
+        """Whether an APQ document may be kept: it parses within the token limit and, with a
+        schema, validates."""
+        try:
+            document = parse(query, max_tokens=self._max_tokens)
+        except GraphQLError:
+            return False
+        return self._schema is None or not validate(self._schema, document)
+
     async def close(self) -> None:
-        if self._apq is not None:
-            await self._apq.close()
+        if self.apq is not None:
+            await self.apq.close()
 
 
 def _requested_hash(persisted: Any) -> str:
@@ -319,7 +350,10 @@ def _requested_hash(persisted: Any) -> str:
 
 
 def document_resolver(
-    settings: DocumentSettings, cache: CacheSettings, schema: GraphQLSchema
+    settings: DocumentSettings,
+    cache: CacheSettings,
+    schema: GraphQLSchema,
+    max_tokens: int | None = None,
 ) -> DocumentResolver:
     """The trusted documents (read now: a bad manifest stops the gateway, naming the entry)
     and the APQ store: the cache's Redis when it has one, else memory."""
@@ -332,5 +366,11 @@ def document_resolver(
     if settings.apq and cache.redis_url:
         apq = RedisPersistedQueries.from_url(cache.redis_url, cache.namespace, settings.apq_ttl)
     elif settings.apq:
-        apq = MemoryPersistedQueries(settings.apq_max_entries)
-    return DocumentResolver(trusted, trusted_only=settings.trusted_only, apq=apq)
+        apq = MemoryPersistedQueries(settings.apq_max_bytes)
+    return DocumentResolver(
+        trusted,
+        trusted_only=settings.trusted_only,
+        apq=apq,
+        schema=schema,
+        max_tokens=max_tokens,
+    )

@@ -33,6 +33,12 @@ translated into these at exactly one place each (:mod:`gateway.upstream`, :mod:`
         ├── PortError                 PORT_ERROR          an HTTP error or an unusable answer
         └── PortCircuitOpen           PORT_CIRCUIT_OPEN   not asked: it failed too often lately
 
+A port whose answer broke the shared contract is not an error: what the boundary dropped is
+reported in its ``extensions.sources`` entry as ``partial`` with the code
+``PORT_CONTRACT_VIOLATION`` (:mod:`gateway.boundary`). A port's own error is ``PORT_ERROR`` (or
+``PORT_UNAVAILABLE`` for ``SOURCE_UNAVAILABLE``) in the gateway's words, with the port's contract
+code (:mod:`portcontract.errors`) as ``extensions.portCode``.
+
 Introspection refused in production mode is ``INTROSPECTION_DISABLED`` (a validation error);
 an unexpected failure is ``INTERNAL_SERVER_ERROR`` with an ``incident`` id that is in the logs
 and the audit record, and nothing else about it.

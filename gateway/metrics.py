@@ -8,6 +8,9 @@
     portgate_port_health{port,status}                   1 for the latest probe's status
     portgate_policy_denials_total{coordinate}           fields withheld by the policy
     portgate_audit_records_total{result}                written | failed | dropped
+    portgate_store_bytes{store}                         bytes held by each bounded store
+    portgate_store_max_bytes{store}                     its bound
+    portgate_store_evictions_total{store}               entries pushed out to stay within it
 
 Labels stay bounded: operation names are chosen by clients, so only the first
 ``MAX_OPERATION_NAMES`` well-formed names get a label of their own, the rest count as ``other``.
@@ -16,6 +19,7 @@ Each app has its own registry (several apps in one process, as in tests, never c
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -61,6 +65,37 @@ class _PortHealth(Collector):
         yield gauge
 
 
+class BoundedStore(Protocol):
+    """A store in the gateway's memory with a byte bound (answer cache, APQ documents, ...)."""
+
+    bytes: int
+    max_bytes: int
+    evictions: int
+
+
+class _BoundedStores(Collector):
+    def __init__(self, stores: Callable[[], Mapping[str, BoundedStore]]) -> None:
+        self._stores = stores
+
+    def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
+        held = GaugeMetricFamily(
+            "portgate_store_bytes", "Bytes held by each bounded store", labels=["store"]
+        )
+        bound = GaugeMetricFamily(
+            "portgate_store_max_bytes", "The byte bound of each store", labels=["store"]
+        )
+        evicted = CounterMetricFamily(
+            "portgate_store_evictions",
+            "Entries pushed out to stay within the bound",
+            labels=["store"],
+        )
+        for name, store in self._stores().items():
+            held.add_metric([name], store.bytes)
+            bound.add_metric([name], store.max_bytes)
+            evicted.add_metric([name], store.evictions)
+        yield from (held, bound, evicted)
+
+
 class _AuditCounts(Collector):
     def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
         self._counts = counts
@@ -80,6 +115,7 @@ class GatewayMetrics:
         breaker_states: Callable[[], Mapping[str, BreakerState]],
         audit_counts: Callable[[], Mapping[str, int]] = dict,
         port_health: Callable[[], Mapping[str, str]] = dict,
+        stores: Callable[[], Mapping[str, BoundedStore]] = dict,
     ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
@@ -103,6 +139,7 @@ class GatewayMetrics:
         r.register(_BreakerStates(breaker_states))
         r.register(_AuditCounts(audit_counts))
         r.register(_PortHealth(port_health))
+        r.register(_BoundedStores(stores))
         self._operation_names: set[str] = set()
 
     def operation_label(self, name: str | None) -> str:

@@ -1,10 +1,13 @@
 """The cache shared through the real Redis server on this machine (127.0.0.1:6379)."""
 
 import asyncio
+import pickle
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import redis.asyncio as redis
 
 from gateway.cache import redis_cache
@@ -118,3 +121,68 @@ async def test_replicas_sharing_redis_ask_a_port_once_for_one_key(namespace: str
     assert (from_a.status, from_b.status) == ("ok", "cached")
     assert from_b.answer is not None
     assert from_b.answer.data == PORTS
+
+
+async def test_redis_forgets_an_answer_after_its_ttl_plus_staleness(namespace: str) -> None:
+    cache = redis_cache(REDIS_URL, namespace=namespace)
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        await cache.put("USLAX:e:k", PORTS, 30, 600)
+        [key] = await keys_in(namespace)
+        ttl = await client.ttl(key)
+        assert 600 < ttl <= 630  # Redis itself drops it: fresh 30 s plus 600 s stale
+    finally:
+        await cache.close()
+        await client.aclose()
+
+
+class _Exploit:
+    """Unpickling this creates a file: what a pickle in a shared Redis could do."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (self.path, "w"))
+
+
+async def test_a_pickle_written_to_redis_is_a_miss_and_never_loaded(
+    namespace: str, tmp_path: Path
+) -> None:
+    marker = tmp_path / "unpickled"
+    cache = redis_cache(REDIS_URL, namespace=namespace)
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        key = "USLAX:e:k"
+        await client.set(cache._backend.build_key(key), pickle.dumps(_Exploit(str(marker))))
+        assert await cache.get(key) is None
+    finally:
+        await cache.close()
+        await client.aclose()
+    assert not marker.exists()
+
+
+async def test_answers_are_stored_as_json(namespace: str) -> None:
+    cache = redis_cache(REDIS_URL, namespace=namespace)
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        await cache.put("USLAX:e:k", PORTS, 30, 0, {"OTHER_PORT": 2})
+        [key] = await keys_in(namespace)
+        stored = orjson.loads(await client.get(key))
+    finally:
+        await cache.close()
+        await client.aclose()
+    assert stored["data"] == PORTS
+    assert stored["dropped"] == {"OTHER_PORT": 2}
+
+
+async def test_dropping_a_port_empties_its_keys_in_redis_only(namespace: str) -> None:
+    cache = redis_cache(REDIS_URL, namespace=namespace)
+    try:
+        for key in ("USLAX:e1:a", "USLAX:e2:b", "USLAXX:e:c", "USOAK:e:d"):
+            await cache.put(key, PORTS, 30, 0)
+        assert await cache.drop_port("USLAX") == 2
+        left = sorted(k.decode().rsplit(":", 3)[-3] for k in await keys_in(namespace))
+    finally:
+        await cache.close()
+    assert left == ["USLAXX", "USOAK"]

@@ -10,7 +10,12 @@ import redis.asyncio as redis
 from typer.testing import CliRunner
 
 from gateway.cli import app as cli
-from gateway.documents import ManifestError, TrustedDocuments, document_hash
+from gateway.documents import (
+    ManifestError,
+    MemoryPersistedQueries,
+    TrustedDocuments,
+    document_hash,
+)
 from gateway.schema import build_schema
 from tests.gateway.conftest import REDIS_URL, Gateway, GatewayFactory, answering
 from tests.gateway.started import started_gateway
@@ -203,3 +208,33 @@ def test_cli_adds_and_lists_documents(tmp_path: Path) -> None:
     assert listed.output.split() == [document_hash(REGISTERED), "Ports"]
     manifest = json.loads((tmp_path / "trusted.json").read_text())
     assert manifest["format"] == "apollo-persisted-query-manifest"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "{ ports { UNLocationCode ",  # does not parse
+        "{ ports { crane } }",  # does not validate
+        "{ ports { " + "name " * 600 + "} }",  # over the token limit
+    ],
+)
+async def test_apq_keeps_only_documents_that_parse_and_validate(
+    make_gateway: GatewayFactory, document: str
+) -> None:
+    gateway = await make_gateway({"USLAX": answering(PORTS)}, limits={"max_tokens": 500})
+    await post(gateway, persisted(document))  # refused as usual, and not kept
+    _status, answer = await post(gateway, persisted(hash_=sha256(document)))
+    assert code(answer) == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_apq_in_memory_is_bounded_in_bytes_least_recently_used_first() -> None:
+    documents = [f"{{ ports {{ name }} }} # {i:04d}" + "x" * 900 for i in range(3)]
+    one = len(sha256(documents[0])) + len(documents[0].encode()) + 100
+    store = MemoryPersistedQueries(2 * one)
+    for text in documents[:2]:
+        await store.put(sha256(text), text)
+    assert await store.get(sha256(documents[0])) == documents[0]  # now most recently used
+    await store.put(sha256(documents[2]), documents[2])
+    assert await store.get(sha256(documents[1])) is None
+    assert await store.get(sha256(documents[0])) == documents[0]
+    assert (store.bytes, store.evictions) == (2 * one, 1)

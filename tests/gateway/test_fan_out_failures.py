@@ -1,10 +1,15 @@
 """A slow, dead or broken port never sinks a query: the others answer, its failure is named."""
 
 import asyncio
+import time
 
 import httpx
 import pytest
 
+from gateway.config import ResolvedPort
+from gateway.fetch import FanOut
+from gateway.plan import PortQuery
+from gateway.upstream import PortAnswer, PortRequest
 from tests.gateway.conftest import GatewayFactory, answering, graphql_body
 
 LAX = {
@@ -19,6 +24,7 @@ LAX = {
     ]
 }
 QUERY = "{ portMetrics { UNLocationCode } }"
+DEADLINE_MARGIN_SECONDS = 3.0  # far above any machine's scheduling noise, far below 10 s
 
 
 def failing(exc: Exception) -> httpx.MockTransport:
@@ -84,7 +90,10 @@ async def test_deadline_cuts_off_a_port_with_a_longer_timeout(make_gateway: Gate
         port_defaults={"timeout": "10s"},
         deadline="50ms",
     )
+    started = time.monotonic()
     body = (await gateway.query(QUERY)).json()
+    # Cut off at the deadline, not at the port's own 10 s: the margin is generous, the gap wide.
+    assert time.monotonic() - started < DEADLINE_MARGIN_SECONDS
     assert body["data"]["portMetrics"] == [{"UNLocationCode": "USLAX"}]
     [error] = body["errors"]
     assert error["extensions"]["code"] == "DEADLINE_EXCEEDED"
@@ -166,3 +175,60 @@ async def test_ports_get_only_their_fields_and_the_normalised_arguments(
     # The client's operation name is its own choice: ports never see it.
     assert "operationName" not in sent
     assert "Find" not in sent["query"]
+
+
+async def test_a_caller_joining_a_longer_fetch_leaves_at_its_own_deadline() -> None:
+    """Coalescing shares a fetch, not a deadline: a follower with a short deadline is not held
+    by the leader's long one."""
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    class HeldPort:
+        port = "USLAX"
+        calls = 0
+
+        async def execute(self, request: PortRequest, *, timeout: float) -> PortAnswer:
+            HeldPort.calls += 1
+            arrived.set()
+            await release.wait()
+            return PortAnswer({"ports": []}, [])
+
+    port = ResolvedPort(
+        id="USLAX", name="LA", url="http://lax/graphql", timeout=30, capabilities=frozenset()
+    )
+    query = PortQuery(port, "{ ports { UNLocationCode } }", {}, ["ports"], ["ports"])
+    fan = FanOut(lambda _: HeldPort(), cache=None)
+    leader = asyncio.create_task(fan.fetch([query], time.monotonic() + 30))
+    await arrived.wait()  # the leader's fetch is at the port; the follower joins it
+    started = time.monotonic()
+    [follower] = await fan.fetch([query], started + 0.05)
+    waited = time.monotonic() - started
+    release.set()
+    [led] = await leader
+    assert waited < DEADLINE_MARGIN_SECONDS
+    assert follower.failure is not None
+    assert follower.failure.code == "DEADLINE_EXCEEDED"
+    assert (led.status, HeldPort.calls) == ("ok", 1)
+
+
+async def test_a_port_request_is_abandoned_at_the_deadline(make_gateway: GatewayFactory) -> None:
+    """Past the deadline nothing goes on waiting for the port: its request is cancelled then,
+    not at the port's own (longer) timeout."""
+    abandoned = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            abandoned.set()
+            raise
+        raise AssertionError("unreachable")
+
+    gateway = await make_gateway(
+        {"USLAX": answering(LAX), "USOAK": httpx.MockTransport(handler)},
+        port_defaults={"timeout": "10s"},
+        deadline="50ms",
+    )
+    body = (await gateway.query(QUERY)).json()
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["DEADLINE_EXCEEDED"]
+    # A guard, not a measurement: the request is cancelled at the deadline, long before 10 s.
+    await asyncio.wait_for(abandoned.wait(), timeout=DEADLINE_MARGIN_SECONDS)

@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 
+from gateway.boundary import PortBoundary
 from gateway.cache import memory_cache
 from gateway.config import BreakerSettings, CacheSettings, ResolvedPort, RetrySettings
-from gateway.errors import PortError, PortFailure, PortUnavailable
+from gateway.errors import PortError, PortFailure, PortTimeout, PortUnavailable
 from gateway.fetch import FanOut, PortOutcome
-from gateway.plan import PortQuery
+from gateway.plan import AskedField, PortQuery
+from gateway.schema import build_schema
+from gateway.selection import Shape
 from gateway.upstream import PortAnswer, PortRequest
 
 PORT = ResolvedPort(
@@ -232,3 +235,66 @@ async def test_identical_concurrent_fetches_share_one_request(
     outcomes = await asyncio.gather(*tasks)
     assert {o.status for o in outcomes} == {"ok"}
     assert port.calls == requests
+
+
+async def test_timeouts_while_the_gateway_is_overloaded_do_not_open_the_breaker() -> None:
+    clocks = Clocks()
+    port = ScriptedPort(steps=[fails(PortTimeout("USLAX", "slow"))])
+    overloaded = True
+    fan, _ = fan_out(port, clocks, cached=False)
+    fan._overloaded = lambda: overloaded  # type: ignore[method-assign]
+    for _ in range(5):
+        await ask(fan, clocks)
+    assert fan.breaker("USLAX").state.value == "closed"
+    overloaded = False
+    for _ in range(3):  # the threshold: the port's own timeouts count
+        await ask(fan, clocks)
+    assert fan.breaker("USLAX").state.value == "open"
+
+
+async def test_a_new_endpoint_starts_with_no_cached_answer_and_a_closed_breaker() -> None:
+    clocks = Clocks()
+    old = ScriptedPort(steps=[answers()])
+    new = ScriptedPort(steps=[fails(PortUnavailable("USLAX", "refused"))])
+    fan, _ = fan_out(old, clocks)
+    await ask(fan, clocks)  # cached for the old endpoint
+    fan._connect = lambda _: new  # type: ignore[method-assign]
+    fan.breaker("USLAX").record_failure()
+    moved = PORT.model_copy(update={"url": "http://elsewhere/graphql"})
+    [outcome] = await fan.fetch(
+        [PortQuery(moved, QUERY.document, {}, ["ports"], ["ports"])], clocks.mono + 5
+    )
+    # No stale stand-in from the old endpoint: the new one's failure is the answer.
+    assert (outcome.status, outcome.answer, new.calls) == ("error", None, 1)
+    assert fan.breaker("USLAX")._failures == 1  # counted afresh for the new endpoint
+
+
+async def test_forgetting_a_port_drops_its_answers_and_breaker() -> None:
+    clocks = Clocks()
+    port = ScriptedPort(steps=[answers()])
+    fan, _ = fan_out(port, clocks)
+    await ask(fan, clocks)
+    fan.breaker("USLAX").record_failure()
+    await fan.forget("USLAX")
+    assert "USLAX" not in fan.breakers()
+    assert (await ask(fan, clocks)).status == "ok"  # asked again, not served from the cache
+    assert port.calls == 2
+
+
+async def test_what_is_cached_is_the_answer_held_to_the_contract() -> None:
+    clocks = Clocks()
+    spoofed = {"ports": [{"UNLocationCode": "USLAX"}, {"UNLocationCode": "USOAK"}]}
+    port = ScriptedPort(steps=[answers(spoofed)])
+    fan, _ = fan_out(port, clocks)
+    fan._boundary = PortBoundary(build_schema()._schema)
+    query = PortQuery(
+        PORT, QUERY.document, {}, ["ports"], ["ports"],
+        [AskedField("ports", "ports", Shape((("UNLocationCode", "UNLocationCode", None),)), {})],
+    )  # fmt: skip
+    fresh = await fan.fetch([query], clocks.mono + 5)
+    cached = await fan.fetch([query], clocks.mono + 5)
+    for [outcome] in (fresh, cached):
+        assert outcome.answer is not None
+        assert outcome.answer.data == {"ports": [{"UNLocationCode": "USLAX"}]}
+        assert outcome.answer.dropped == {"OTHER_PORT": 1}
+    assert (fresh[0].status, cached[0].status, port.calls) == ("ok", "cached", 1)

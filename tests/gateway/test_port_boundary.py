@@ -305,3 +305,21 @@ async def test_what_is_cached_belongs_to_one_endpoint(start: Start) -> None:
     assert failed["data"]["portMetrics"] is None
     assert sources(failed)["USLAX"]["status"] == "error"
     assert str(FAKE_VALUE) not in str(failed)
+
+
+async def test_pausing_a_port_drops_what_was_cached_from_it(start: Start) -> None:
+    query = '{ ports(ports: ["USLAX"]) { UNLocationCode name } }'
+    async with start() as setup:
+        await setup.ask(query)
+        await setup.ask(query)
+        assert setup.hostile.requests == 1  # the second answer came from the cache
+        async with httpx.AsyncClient(base_url=setup.url) as client:
+            for action in ("pause", "resume"):
+                response = await client.post(
+                    f"/admin/ports/USLAX/{action}", headers={"x-api-key": setup.admin_key}
+                )
+                assert response.status_code == 200, response.text
+        before = setup.hostile.requests  # the resume's own check asked it too
+        body = await setup.ask(query)
+    assert setup.hostile.requests == before + 1
+    assert sources(body)["USLAX"]["status"] == "ok"

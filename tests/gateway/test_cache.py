@@ -1,0 +1,99 @@
+"""The in-memory answer cache: bounded in bytes (least recently used out first) and in time, keyed
+by the endpoint that answered, and emptied of a port on demand."""
+
+import orjson
+import pytest
+
+from gateway.cache import ENTRY_OVERHEAD_BYTES, BoundedMemoryAnswers, answer_key
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def size_of(key: str, data: dict[str, object], at: float, fresh: float) -> int:
+    """What one entry costs, computed from the documented layout of an entry."""
+    entry = {"data": data, "at": at, "fresh": at + fresh, "dropped": {}}
+    return len(key) + len(orjson.dumps(entry)) + ENTRY_OVERHEAD_BYTES
+
+
+DATA = {"ports": [{"UNLocationCode": "USLAX", "name": "x" * 200}]}
+
+
+async def test_the_least_recently_used_answers_go_first_past_the_byte_bound() -> None:
+    clock = Clock()
+    one = size_of("USLAX:e:a", DATA, clock.now, 60)
+    cache = BoundedMemoryAnswers(3 * one, clock=clock)
+    for key in ("USLAX:e:a", "USLAX:e:b", "USLAX:e:c"):
+        await cache.put(key, DATA, 60, 0)
+    assert cache.bytes == 3 * one
+    assert await cache.get("USLAX:e:a") is not None  # a is now the most recently used
+    await cache.put("USLAX:e:d", DATA, 60, 0)
+    assert await cache.get("USLAX:e:b") is None
+    assert [await cache.get(k) is not None for k in ("USLAX:e:a", "USLAX:e:c", "USLAX:e:d")] == [
+        True,
+        True,
+        True,
+    ]
+    assert (cache.bytes, cache.evictions, len(cache)) == (3 * one, 1, 3)
+
+
+async def test_an_answer_larger_than_the_whole_cache_is_never_kept() -> None:
+    cache = BoundedMemoryAnswers(100, clock=Clock())
+    await cache.put("USLAX:e:a", DATA, 60, 0)
+    assert (len(cache), cache.bytes) == (0, 0)
+
+
+async def test_an_answer_is_gone_after_its_ttl_and_staleness_even_if_never_read() -> None:
+    clock = Clock()
+    cache = BoundedMemoryAnswers(1_000_000, clock=clock)
+    await cache.put("USLAX:e:a", DATA, 10, 5)
+    clock.now += 14.9
+    entry = await cache.get("USLAX:e:a")
+    assert entry is not None
+    assert not entry.is_fresh(clock.now)  # stale: kept only as a stand-in
+    clock.now += 0.2
+    await cache.put("USOAK:e:b", DATA, 100, 0)  # any write sweeps what has expired
+    assert len(cache) == 1
+    assert cache.bytes == size_of("USOAK:e:b", DATA, clock.now, 100)
+    assert await cache.get("USLAX:e:a") is None
+
+
+async def test_a_replaced_answer_is_counted_once() -> None:
+    clock = Clock()
+    cache = BoundedMemoryAnswers(1_000_000, clock=clock)
+    for _ in range(3):
+        await cache.put("USLAX:e:a", DATA, 10, 0)
+    assert cache.bytes == size_of("USLAX:e:a", DATA, clock.now, 10)
+    clock.now += 11
+    assert await cache.get("USLAX:e:a") is None
+    assert cache.bytes == 0
+
+
+async def test_dropping_a_port_leaves_the_others() -> None:
+    cache = BoundedMemoryAnswers(1_000_000, clock=Clock())
+    for key in ("USLAX:e1:a", "USLAX:e2:b", "USLAXX:e:c", "USOAK:e:d"):
+        await cache.put(key, DATA, 60, 0)
+    assert await cache.drop_port("USLAX") == 2
+    assert [await cache.get(k) is not None for k in ("USLAXX:e:c", "USOAK:e:d")] == [True, True]
+    assert len(cache) == 2
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (("USLAX", "{ ports { name } }", {}, "e1"), ("USLAX", "{ ports { name } }", {}, "e2")),
+        (("USLAX", "{ ports { name } }", {}, "e1"), ("USOAK", "{ ports { name } }", {}, "e1")),
+        (("USLAX", "{ a }", {"a0": 1}, "e1"), ("USLAX", "{ a }", {"a0": 2}, "e1")),
+    ],
+)
+def test_a_key_names_the_port_its_endpoint_the_document_and_its_variables(
+    first: tuple[str, str, dict[str, int], str], second: tuple[str, str, dict[str, int], str]
+) -> None:
+    assert answer_key(*first) != answer_key(*second)
+    assert answer_key(*first) == answer_key(*first)
+    assert answer_key(*first).startswith(f"{first[0]}:{first[3]}:")
