@@ -59,6 +59,9 @@ async def test_200_identical_concurrent_queries_ask_each_port_once() -> None:
             None,
             ports=[{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
             rate_limit={"enabled": False},  # a burst from one client: about coalescing, not rate
+            # About coalescing, not time: no port may miss its turn on a busy machine.
+            deadline="60s",
+            port_defaults={"timeout": "60s"},
         )
 
         async def burst(size: int) -> dict[str, dict[str, int]]:
