@@ -54,7 +54,7 @@ class Setup:
     async def ask(
         self, query: str, variables: dict[str, Any] | None = None, **headers: str
     ) -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=self.url, timeout=20) as client:
+        async with httpx.AsyncClient(base_url=self.url, timeout=60) as client:
             response = await client.post(
                 "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
             )
@@ -63,7 +63,7 @@ class Setup:
         return body
 
     async def move_lax(self, url: str) -> None:
-        async with httpx.AsyncClient(base_url=self.url, timeout=20) as client:
+        async with httpx.AsyncClient(base_url=self.url, timeout=60) as client:
             response = await client.patch(
                 "/admin/ports/USLAX", json={"url": url}, headers={"x-api-key": self.admin_key}
             )
@@ -83,7 +83,7 @@ async def ports() -> AsyncIterator[list[RunningPort]]:
 def start(ports: list[RunningPort], tmp_path: Path) -> Start:
     @contextlib.asynccontextmanager
     async def started(
-        *, lax_hostile: bool = True, lax_timeout: str = "5s", **settings: Any
+        *, lax_hostile: bool = True, lax_timeout: str = "20s", **settings: Any
     ) -> AsyncIterator[Setup]:
         lax = next(p for p in ports if p.id == "USLAX")
         hostile = HostileResolver(lax.resolver_url, "USLAX", victim="USOAK")
@@ -99,13 +99,14 @@ def start(ports: list[RunningPort], tmp_path: Path) -> Start:
                         "id": p.id,
                         "name": p.name,
                         "url": hostile_url if p.id == "USLAX" and lax_hostile else p.resolver_url,
-                        "timeout": lax_timeout if p.id == "USLAX" else "5s",
+                        # Generous: these tests are about what is kept, not about speed.
+                        "timeout": lax_timeout if p.id == "USLAX" else "20s",
                         "terminals": [t.facility_code for t in PORTS[p.id].terminals],
                     }
                     for p in ports
                 ],
                 auth={"api_keys": {"database": tmp_path / "keys.sqlite3"}},
-                **({"deadline": "10s"} | settings),
+                **({"deadline": "30s"} | settings),
             )
             async with serve_on_loopback(create_app(config)) as url:
                 yield Setup(url, hostile, hostile_url, lax.resolver_url, admin_key, ports)
