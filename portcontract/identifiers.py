@@ -7,15 +7,15 @@ message that says what is wrong; ``is_*`` functions only answer yes or no (for w
 
 import re
 
-ISO6346_PATTERN = re.compile(r"^[A-Z]{3}[UJZ]\d{6}\d$")
+ISO6346_PATTERN = re.compile(r"^[A-Z]{3}[UJZ]\d{6}\d\Z")
 # DCSA allows equipment references that are not ISO 6346 (max 15 characters).
-DCSA_REFERENCE_PATTERN = re.compile(r"^[A-Z0-9]{1,15}$")
+DCSA_REFERENCE_PATTERN = re.compile(r"^[A-Z0-9]{1,15}\Z")
 # Something that was meant to be an ISO 6346 number: owner code + category + digits.
-_ISO_ATTEMPT = re.compile(r"^[A-Z]{3}[UJZ]\d+$")
-IMO_PATTERN = re.compile(r"^\d{7}$")
-MMSI_PATTERN = re.compile(r"^\d{9}$")
-UNLOCODE_PATTERN = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
-SMDG_PATTERN = re.compile(r"^[A-Z0-9]{1,6}$")
+_ISO_ATTEMPT = re.compile(r"^[A-Z]{3}[UJZ]\d+\Z")
+IMO_PATTERN = re.compile(r"^\d{7}\Z")
+MMSI_PATTERN = re.compile(r"^\d{9}\Z")
+UNLOCODE_PATTERN = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}\Z")
+SMDG_PATTERN = re.compile(r"^[A-Z0-9]{1,6}\Z")
 
 # Letter values skip multiples of 11 (ISO 6346 section 3.13).
 _LETTER_VALUES = dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", (
