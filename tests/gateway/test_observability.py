@@ -2,8 +2,10 @@
 query). Ports are resolver kits over in-memory sources, reached in process; the app runs its
 lifespan, so its audit trail is open."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +34,16 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     """A gateway (lifespan running) with two resolver kits and one span exporter for all."""
     async with AsyncExitStack() as exits:
 
-        async def make(**settings: Any) -> tuple[httpx.AsyncClient, InMemorySpanExporter, dict]:
+        async def make(
+            source: Callable[[str], Any] = EmptyPort, **settings: Any
+        ) -> tuple[httpx.AsyncClient, InMemorySpanExporter, dict]:
             exporter = InMemorySpanExporter()
             provider = TracerProvider()
             provider.add_span_processor(SimpleSpanProcessor(exporter))
             router = PortRouter(
                 {
                     p: httpx.ASGITransport(
-                        app=create_resolver_app(EmptyPort(p), p, tracer_provider=provider)
+                        app=create_resolver_app(source(p), p, tracer_provider=provider)
                     )
                     for p in PORTS
                 }
@@ -118,7 +122,70 @@ async def test_one_trace_from_gateway_into_each_port_and_the_audit_record_names_
     assert {p.port for p in record.ports} == set(PORTS)
     assert record.outcome == "partial"
     assert record.error_codes == ("FORBIDDEN_FIELD",)
-    assert "data" not in stored["record"]  # never any returned cargo data
+
+
+# Values only a port's answer carries: none may reach the audit trail.
+CANARIES = {
+    "yardBlock": "YB-CANARY-7F3A",
+    "eventID": "EV-CANARY-7F3A",
+    "vesselName": "MV CANARY 7F3A",
+}
+
+
+class CargoPort(EmptyPort):
+    """A port's systems that know one container; each value it answers is a canary."""
+
+    async def containers(self, references: Sequence[str]) -> list[Any]:
+        if "CSQU3054383" not in references:
+            return []
+        vessel = {"vesselIMONumber": "9321483", "vesselName": CANARIES["vesselName"]}
+        return [
+            {
+                "equipmentReference": "CSQU3054383",
+                "location": {"UNLocationCode": self.port_id, "yardBlock": CANARIES["yardBlock"]},
+                "events": [
+                    {
+                        "eventID": CANARIES["eventID"],
+                        "eventDateTime": datetime(2026, 11, 21, 8, 0, tzinfo=UTC),
+                        "eventClassifierCode": "ACT",
+                        "equipmentEventTypeCode": "DISC",
+                        "transportCall": {"vessel": vessel},
+                    }
+                ],
+            }
+        ]
+
+
+async def test_the_audit_trail_keeps_no_data_a_port_returned(stack: Stack, tmp_path: Path) -> None:
+    client, _, keys = await stack(CargoPort)
+    query = """query OwnerCheck { containers(references: ["CSQU3054383"]) {
+      equipmentReference location { yardBlock }
+      events { eventID transportCall { vessel { vesselName vesselIMONumber } } } } }"""
+    response = await client.post(
+        "/graphql", json={"query": query}, headers={"x-api-key": keys["cargo_owner"]}
+    )
+    [box] = response.json()["data"]["containers"]
+    assert box["location"]["yardBlock"] == CANARIES["yardBlock"]  # the canaries were returned
+    [event] = box["events"]
+    assert event["eventID"] == CANARIES["eventID"]
+    assert event["transportCall"]["vessel"] == {
+        "vesselName": CANARIES["vesselName"],
+        "vesselIMONumber": "9321483",
+    }
+
+    found = await client.get(
+        "/audit/records",
+        params={"client": "cargo_owner-1"},
+        headers={"x-api-key": keys["auditor"]},
+    )
+    [line] = found.text.splitlines()
+    assert orjson.loads(line)["record"]["operation_name"] == "OwnerCheck"  # the right record
+    with sqlite3.connect(tmp_path / "audit.sqlite3") as db:
+        stored = "\n".join(str(row) for row in db.execute("SELECT * FROM audit_records"))
+    assert "OwnerCheck" in stored
+    for field, value in CANARIES.items():
+        assert value not in line, field
+        assert value not in stored, field
 
 
 async def test_auditors_search_over_http_others_may_not(stack: Stack) -> None:
