@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.dashboard_scenario import FIELDS, PORT_IDS
+from port_resolvers.sim.data import DEFAULT_SEED, generate_all_ports
+from tests.browser.dashboard_scenario import FIELDS, NOW, PORT_IDS
 from tests.browser.harness import ARTIFACTS, run_scenario
 
 pytestmark = pytest.mark.browser
@@ -57,6 +58,18 @@ def test_the_table_shows_the_five_ports_with_the_apis_figures(visit: dict[str, A
     assert table["USLAX"]["vesselsAtAnchor"].isdigit()  # real figures, not placeholders
     assert sum(int(r["expectedArrivals"]) for r in table.values()) > 0
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_vessels_at_anchor_and_at_berth_are_the_ports_own_counts(visit: dict[str, Any]) -> None:
+    """Counted here from the simulated ports' own vessel calls at the same moment, not from
+    anything the gateway computed."""
+    data = generate_all_ports(seed=DEFAULT_SEED, now=NOW)
+    table = visit["up"]["table"]
+    for port in PORT_IDS:
+        phases = [call.phase for call in data[port].vessel_calls]
+        assert table[port]["vesselsAtAnchor"] == str(phases.count("AT_ANCHOR")), port
+        assert table[port]["vesselsAtBerth"] == str(phases.count("AT_BERTH")), port
+    assert sum(int(table[p]["vesselsAtAnchor"]) for p in PORT_IDS) > 0
 
 
 def test_the_page_shows_comparison_late_arrivals_sources_and_refresh(

@@ -1,11 +1,14 @@
-"""The outlook dashboard's page and assets come from the package; its query fits the schema."""
+"""The outlook dashboard's page and assets come from the package; its query fits the schema;
+its config says what the README promises and carries what its script reads."""
 
 import json
 import re
+from pathlib import Path
+from typing import Any
 
 from graphql import parse, validate
 
-from gateway.dashboard import STATIC_DIR, page_config
+from gateway.dashboard import STATIC_DIR, dashboard_page
 from gateway.schema import build_schema
 from tests.gateway.conftest import GatewayFactory, answering
 
@@ -25,9 +28,41 @@ async def test_the_page_loads_only_assets_the_gateway_serves(
     for asset in assets:
         response = await gateway.client.get(asset)
         assert response.status_code == 200, asset
-    match = re.search(r'type="application/json">(.*?)</script>', page.text, re.S)
+        assert response.content == (STATIC_DIR / asset.rsplit("/", 1)[1]).read_bytes(), asset
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+SCRIPT = STATIC_DIR / "dashboard.js"
+
+
+def served_config(page: str) -> dict[str, Any]:
+    match = re.search(
+        r'<script id="portgate-dashboard-config" type="application/json">(.*?)</script>',
+        page,
+        re.S,
+    )
     assert match is not None
-    assert json.loads(match[1]) == page_config("/graphql")
+    config: dict[str, Any] = json.loads(match[1])
+    return config
+
+
+async def test_the_config_says_what_the_readme_promises_and_what_the_script_reads(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway({"USLAX": answering(PORTS)})
+    config = served_config((await gateway.client.get("/dashboard")).text)
+    promised = re.search(r"It refreshes every\s+(\d+)\s+s\b", README.read_text(encoding="utf-8"))
+    assert promised is not None
+    assert config == {"endpoint": "/graphql", "refreshSeconds": int(promised[1]), "days": 3}
+    read = set(re.findall(r"\bconfig\.(\w+)", SCRIPT.read_text(encoding="utf-8")))
+    assert read == set(config)
+
+
+def test_no_value_in_the_config_can_close_its_script_element() -> None:
+    hostile = "/graphql</script><script>alert(1)</script>"
+    page = dashboard_page(hostile).body.decode()
+    assert page.count("</script>") == 2  # the config and the script, nothing more
+    assert served_config(page)["endpoint"] == hostile
 
 
 async def test_no_page_and_no_assets_when_the_dashboard_is_off(
