@@ -189,7 +189,16 @@ async def test_bad_datetime_literal_is_validation_failed(gql):
 
 @pytest.mark.parametrize(
     ("value", "says"),
-    [("2026-11-21T10:00:00", "no UTC offset"), ("next tuesday", "not an ISO 8601"), (5, "")],
+    [
+        ("2026-11-21T10:00:00", "'2026-11-21T10:00:00' has no UTC offset; add Z or +hh:mm"),
+        (
+            "next tuesday",
+            "'next tuesday' is not an ISO 8601 date and time, like 2026-11-21T10:00:00Z",
+        ),
+        (5, "DateTime must be an ISO 8601 string, like 2026-11-21T10:00:00Z'; found: 5."),
+        (True, "DateTime must be an ISO 8601 string, like 2026-11-21T10:00:00Z'; found: True."),
+        ([1], "DateTime must be an ISO 8601 string, like 2026-11-21T10:00:00Z'; found: [1]."),
+    ],
 )
 async def test_bad_datetime_variable_is_bad_user_input(gql, source, value, says):
     query = "query ($from: DateTime) { vesselCalls(from: $from) { totalCount } }"
