@@ -14,7 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import httpx
@@ -51,12 +51,22 @@ FUZZ = settings(
 )
 TOP_LEVEL_KEYS = {"data", "errors", "extensions"}
 PORT_HOSTS = re.compile(r"\b(?:us[a-z]{3}\.(?:test|sim))\b", re.IGNORECASE)
-moments = st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat())
+# Valid values of the custom scalars: ISO 8601 with an offset (whole minutes, as the standard
+# writes them), and ISO dates. Anything else is a schema violation, tried on its own below.
+offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+moments = st.datetimes(timezones=offsets).map(lambda d: d.isoformat())
 SCALARS = {
-    "DateTime": st.one_of(moments, st.text(max_size=30)).map(nodes.String),
-    "Date": st.one_of(st.dates().map(lambda d: d.isoformat()), st.text(max_size=12)).map(
-        nodes.String
-    ),
+    "DateTime": moments.map(nodes.String),
+    "Date": st.dates().map(lambda d: d.isoformat()).map(nodes.String),
+}
+LIMIT_CODES = {
+    "QUERY_TOO_DEEP",
+    "QUERY_TOO_MANY_ALIASES",
+    "QUERY_TOO_MANY_ROOT_FIELDS",
+    "QUERY_TOO_MANY_TOKENS",
+    "QUERY_TOO_COMPLEX",
 }
 
 
@@ -136,15 +146,35 @@ def test_valid_queries(gateway: tuple[Run[Any], httpx.AsyncClient], query: str) 
     run, client = gateway
     response = post(run, client, json={"query": query})
     body = check_response(response)
-    if response.status_code == 400:  # a limit, or rules past the schema's types
+    if response.status_code == 400:  # a valid query may still be over a limit, nothing else
         codes = {e["extensions"]["code"] for e in body["errors"]}
-        assert codes <= {
-            "QUERY_TOO_DEEP", "QUERY_TOO_MANY_ALIASES", "QUERY_TOO_MANY_ROOT_FIELDS",
-            "QUERY_TOO_MANY_TOKENS", "QUERY_TOO_COMPLEX", "GRAPHQL_VALIDATION_FAILED",
-        }, body  # fmt: skip
+        assert codes <= LIMIT_CODES, body
     else:
         assert response.status_code == 200, body
         assert isinstance(body["data"], dict), body
+
+
+not_moments = st.text(max_size=30).filter(lambda text: not _is_moment(text))
+
+
+def _is_moment(text: str) -> bool:
+    try:
+        return datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
+
+
+@FUZZ
+@given(value=not_moments)
+def test_a_datetime_literal_that_is_not_one_fails_validation(
+    gateway: tuple[Run[Any], httpx.AsyncClient], value: str
+) -> None:
+    run, client = gateway
+    query = f"{{ vesselCalls(from: {json.dumps(value)}) {{ totalCount }} }}"
+    response = post(run, client, json={"query": query})
+    body = check_response(response)
+    assert response.status_code == 400, body
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["GRAPHQL_VALIDATION_FAILED"]
 
 
 @FUZZ
