@@ -140,6 +140,7 @@ def mutmut(workdir: Path, *arguments: str, log: Path | None = None) -> str:
 
 def run_module(module: str, tests: tuple[str, ...], max_children: int) -> dict[str, Any]:
     """Run mutmut over one module; its counts and its survivors, with their diffs."""
+    tree = commit()  # what is copied: the working tree as it is now
     workdir = work_dir(module)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -164,7 +165,7 @@ def run_module(module: str, tests: tuple[str, ...], max_children: int) -> dict[s
         "module": module,
         "tests": list(tests),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": commit(),
+        "commit": tree,
         "seconds": round(seconds),
         "mutants": len(counted),
         "killed": sum(s in KILLED for s in counted),
@@ -188,7 +189,9 @@ def commit() -> str:
         ).stdout.strip()
 
     head = git("rev-parse", "--short=12", "HEAD")
-    return head + (" + uncommitted changes" if git("status", "--porcelain") else "")
+    report = [f":!{RESULTS.relative_to(ROOT) / name}" for name in ("mutation.json", "mutation.md")]
+    changed = git("status", "--porcelain", "--", ".", *report)
+    return head + (" + uncommitted changes" if changed else "")
 
 
 def load_results() -> dict[str, Any]:
