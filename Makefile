@@ -37,8 +37,8 @@ lint: $(STAMP)
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
-# Mutation testing of the modules that carry promises (README "Mutation testing"): about ten
-# minutes for all of them; never part of `make test` or CI. One module:
+# Mutation testing of the modules that carry promises (README "Mutation testing"): a minute or
+# a few per module; never part of `make test` or CI. One module:
 # make mutate MODULE=gateway/redact.py. Report: bench/results/mutation.md.
 .PHONY: mutate
 mutate: $(STAMP)
