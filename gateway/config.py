@@ -48,12 +48,12 @@ DEFAULT_CACHE_MAX_BYTES = 64 * 1024 * 1024
 SMDG_TERMINAL_PATTERN = re.compile(r"[A-Z0-9]{1,6}")
 ROOT_FIELDS = ("ports", "container", "containers", "vesselCalls", "vessel", "portMetrics")
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 def parse_duration(value: Any) -> float:
-    """Seconds from ``250ms``, ``2s``, ``1.5m``, ``1h`` or a plain number of seconds."""
+    """Seconds from ``250ms``, ``2s``, ``1.5m``, ``1h``, ``400d`` or a plain number of seconds."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     elif isinstance(value, str) and (match := _DURATION.match(value)):
@@ -337,7 +337,9 @@ class AuditSettings(_Strict):
     required: bool = Field(
         False,
         description="Fail an operation closed (AUDIT_UNAVAILABLE, no answer) when its record "
-        "cannot be written; else the failure is logged and counted, and the answer goes out.",
+        "cannot be written, and refuse to start when the store cannot be reached; else the "
+        "failure is logged and counted, the answer goes out, and a store that cannot be reached "
+        "at start-up is tried again in the background while records wait in the queue.",
     )
     queue_size: int = Field(
         10_000,
@@ -350,6 +352,45 @@ class AuditSettings(_Strict):
         description="How long the writer gathers records into one transaction (when not "
         "required): a record is in the store at most this long after its answer.",
     )
+    max_document_bytes: int = Field(
+        16_384,
+        ge=256,
+        description="The most of one GraphQL document the trail keeps. Each distinct document is "
+        "kept once, by its SHA-256; a longer one keeps its first this many bytes, and the record "
+        "keeps the SHA-256 and size of the whole, so a known document can still be matched.",
+    )
+    max_variables_bytes: int = Field(
+        8_192,
+        ge=64,
+        description="The most of one operation's variables (as canonical JSON) a record keeps. "
+        "Longer variables are kept as their first this many bytes, with the SHA-256 and size "
+        "of the whole.",
+    )
+    retention: Duration | None = Field(
+        None,
+        description="How long records are kept, e.g. `400d`; none: for ever. `portgate audit "
+        "prune` archives and prunes older records; with `prune_every` the gateway does so itself.",
+    )
+    prune_every: Duration | None = Field(
+        None,
+        description="How often the gateway applies `retention` itself (archives, then prunes, "
+        "leaving a checkpoint in the chain); none: only `portgate audit prune` prunes. With "
+        "PostgreSQL the gateway's role then needs DELETE on the trail's tables.",
+    )
+    archive_dir: Path | None = Field(
+        None,
+        description="Where pruned records are archived (JSON Lines, one file per prune, "
+        "verifiable on its own). Relative to the working directory. None: the gateway prunes "
+        "without an archive; `portgate audit prune` asks for `--archive` or `--no-archive`.",
+    )
+    connect_backoff: Duration = Field(
+        0.5,
+        description="When the store cannot be reached at start-up (and `required` is false), the "
+        "first wait before trying again; each failure doubles it, up to `connect_backoff_max`.",
+    )
+    connect_backoff_max: Duration = Field(
+        30.0, description="The longest wait between two attempts to reach the store."
+    )
 
     @field_validator("store")
     @classmethod
@@ -357,6 +398,12 @@ class AuditSettings(_Strict):
         if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise ValueError("use sqlite:///path or postgresql://...")
         return value
+
+    @model_validator(mode="after")
+    def _prune_needs_retention(self) -> "AuditSettings":
+        if self.prune_every is not None and self.retention is None:
+            raise ValueError("prune_every needs a retention: how long records are kept")
+        return self
 
 
 class RegistrySettings(_Strict):

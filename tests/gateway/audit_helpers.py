@@ -1,9 +1,12 @@
-"""Audit test helpers: sample records, and stores on SQLite and on the real PostgreSQL server."""
+"""Audit test helpers: sample records, stores on SQLite and on the real PostgreSQL server, and
+that server reached through a loopback port that refuses until the test lets it through."""
 
+import asyncio
+import socket
 import sqlite3
 import uuid
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,10 +72,58 @@ def postgres_schema() -> Iterator[str]:
 
 
 def postgres_tamper(url: str, *statements: str) -> None:
-    """What a database administrator could do: switch the append-only trigger off, change rows,
-    switch it back on."""
+    """What a database administrator could do: switch the append-only triggers off, change
+    rows, switch them back on."""
     with psycopg.connect(url) as db, db.transaction():
-        db.execute("ALTER TABLE audit_records DISABLE TRIGGER audit_records_append_only")
+        for table in ("audit_records", "audit_documents"):
+            db.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         for statement in statements:
             db.execute(statement)  # test SQL, no parameters
-        db.execute("ALTER TABLE audit_records ENABLE TRIGGER audit_records_append_only")
+        for table in ("audit_records", "audit_documents"):
+            db.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (connections to it are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def postgres_url_on(port: int, schema_url: str) -> str:
+    """``schema_url`` (from :func:`postgres_schema`) reached through another loopback port."""
+    return schema_url.replace("127.0.0.1:5432", f"127.0.0.1:{port}")
+
+
+@asynccontextmanager
+async def postgres_forwarded_from(port: int) -> AsyncIterator[None]:
+    """The real PostgreSQL server, reachable on loopback ``port`` too while the block runs
+    (a byte pipe to 127.0.0.1:5432): the database "comes up" on an address that refused."""
+    pipes: set[asyncio.Task[None]] = set()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", 5432)
+        for task in (pipe(reader, upstream_writer), pipe(upstream_reader, writer)):
+            running = asyncio.create_task(task)
+            pipes.add(running)
+            running.add_done_callback(pipes.discard)
+
+    server = await asyncio.start_server(connected, "127.0.0.1", port)
+    try:
+        yield
+    finally:
+        server.close()
+        for task in list(pipes):
+            task.cancel()
+        await asyncio.gather(*pipes, return_exceptions=True)
+        await server.wait_closed()

@@ -1,6 +1,8 @@
-"""``portgate audit verify | search | export`` on an SQLite file."""
+"""``portgate audit verify | verify-archive | search | document | export | prune`` on an SQLite
+file."""
 
 import asyncio
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +37,8 @@ def audit(*args: str) -> tuple[int, str]:
 
 
 def test_help_on_every_audit_command() -> None:
-    for command in ([], ["verify"], ["search"], ["export"]):
+    for command in ([], ["verify"], ["verify-archive"], ["search"], ["document"], ["export"],
+                    ["prune"]):  # fmt: skip
         code, output = audit(*command, "--help")
         assert code == 0, command
         assert "Usage" in output
@@ -91,6 +94,15 @@ def test_search_as_json_lines(trail: tuple[Path, str]) -> None:
     assert entries[0]["record"]["denied"] == ["Container.availability"]
 
 
+def test_search_by_document(trail: tuple[Path, str]) -> None:
+    _, url = trail
+    code, output = audit("search", "--store", url, "--document", sample(7).document_hash,
+                         "--jsonl")  # fmt: skip
+    assert code == 0, output
+    assert [json.loads(line)["seq"] for line in output.splitlines()] == [7]
+    assert audit("search", "--store", url, "--document", "abc")[0] == 2
+
+
 def test_search_pages_on(trail: tuple[Path, str]) -> None:
     _, url = trail
     assert "--after 5 for more" in audit("search", "--store", url, "--limit", "5")[1]
@@ -105,8 +117,10 @@ def test_export_writes_json_lines(trail: tuple[Path, str], tmp_path: Path) -> No
     code, output = audit("export", "--store", url, "--out", str(out))
     assert code == 0, output
     assert "wrote 12 record(s)" in output
-    lines = out.read_text().splitlines()
-    assert [json.loads(line)["seq"] for line in lines] == list(range(1, 13))
+    entries = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [e["seq"] for e in entries if "record" in e] == list(range(1, 13))
+    documents = [e["document"] for e in entries if "document" in e]
+    assert len(documents) == 12  # each sample has its own document, kept once
 
 
 def test_the_store_comes_from_the_config(trail: tuple[Path, str], tmp_path: Path) -> None:
@@ -134,3 +148,76 @@ def test_times_are_dates_datetimes_or_durations_back() -> None:
     code, output = audit("search", "--store", "sqlite:///x.sqlite3", "--since", "yesterday-ish")
     assert code == 2
     assert "yesterday-ish" in output
+
+
+def test_prune_needs_an_archive_or_no_archive_and_a_time(trail: tuple[Path, str]) -> None:
+    _, url = trail
+    assert audit("prune", "--store", url, "--before", "2026-11-02T08:05Z")[0] == 2
+    code, output = audit("prune", "--store", url, "--no-archive")
+    assert code == 2
+    assert "audit.retention" in output
+
+
+def test_prune_archives_then_every_verify_passes(trail: tuple[Path, str], tmp_path: Path) -> None:
+    _, url = trail
+    archive = tmp_path / "audit-2026-11.jsonl"
+    code, output = audit(
+        "prune", "--store", url, "--before", "2026-11-02T08:05:30Z", "--archive", str(archive)
+    )
+    assert code == 0, output
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert f"pruned 5 record(s), seq 1-5 (2026-11-02 08:01:00 to 2026-11-02 08:05:00 UTC), " \
+           f"archived to {archive} (sha256 {digest}); checkpoint at seq 13" in output  # fmt: skip
+    code, output = audit("verify", "--store", url)
+    assert code == 0, output
+    assert "ok: 8 record(s) verified from seq 6, head 13:" in output
+    code, output = audit("verify", "--store", url, "--archive", str(archive))
+    assert code == 0, output
+    assert "ok: 13 record(s) verified, head 13:" in output
+    code, output = audit("verify-archive", str(archive))
+    assert code == 0, output
+    assert "ok: 5 record(s) verified, head 5:" in output
+    assert audit("prune", "--store", url, "--before", "2026-11-02T08:05:30Z", "--archive",
+                 str(archive))[1].startswith("nothing to prune")  # fmt: skip
+
+
+def test_prune_refuses_to_overwrite_an_archive(trail: tuple[Path, str], tmp_path: Path) -> None:
+    _, url = trail
+    archive = tmp_path / "kept.jsonl"
+    archive.write_text("an earlier archive\n")
+    code, output = audit("prune", "--store", url, "--before", "1h", "--archive", str(archive))
+    assert code == 2
+    assert "never overwritten" in output
+    assert archive.read_text() == "an earlier archive\n"
+    assert "12 record(s)" in audit("verify", "--store", url)[1]
+
+
+def test_prune_by_the_configured_retention(trail: tuple[Path, str], tmp_path: Path) -> None:
+    _, url = trail
+    config = tmp_path / "portgate.yaml"
+    config.write_text(f"audit:\n  store: {url}\n  retention: 1d\n")
+    code, output = audit("prune", "--config", str(config), "--no-archive")
+    assert code == 0, output
+    assert "pruned 12 record(s)" in output  # every sample is from 2026-11-02
+    assert "not archived" in output
+
+
+def test_a_tampered_archive_fails_verify_archive(trail: tuple[Path, str], tmp_path: Path) -> None:
+    _, url = trail
+    archive = tmp_path / "a.jsonl"
+    audit("prune", "--store", url, "--before", "2026-11-02T08:05:30Z", "--archive", str(archive))
+    archive.write_text(archive.read_text().replace("ACME", "EMCA", 1))
+    code, output = audit("verify-archive", str(archive))
+    assert code == 1
+    assert "edited" in output
+    assert audit("verify", "--store", url, "--archive", str(archive))[0] == 1
+    assert audit("verify-archive", str(tmp_path / "missing.jsonl"))[0] == 2
+
+
+def test_document_prints_a_stored_document(trail: tuple[Path, str]) -> None:
+    _, url = trail
+    digest = sample(3).document_hash
+    code, output = audit("document", "--store", url, digest)
+    assert (code, output) == (0, sample(3).document + "\n")
+    assert audit("document", "--store", url, "0" * 64)[0] == 2
+    assert audit("document", "--store", url, "not-a-hash")[0] == 2

@@ -19,10 +19,9 @@ from gateway.audit import (
     ChainLink,
     canonical_json,
     chain_hash,
-    check_head,
-    export_jsonl,
     open_audit_store,
 )
+from gateway.audit_chain import check_head, export_jsonl
 from tests.gateway.audit_helpers import (
     T0,
     postgres_schema,
@@ -73,7 +72,10 @@ async def test_appended_records_come_back_as_stored_and_chained(store: AuditStor
     assert rest[1].prev_hash == rest[0].hash
     found = await store.search()
     assert found == [first, *rest]
-    assert found[1].record == sample(2)
+    assert found[1].record == sample(2).model_copy(update={"document": None})  # kept apart
+    assert await store.documents([sample(2).document_hash]) == {
+        sample(2).document_hash: sample(2).document
+    }
     assert found[1].hash == chain_hash(first.hash, canonical_json(sample(2)))
     assert await store.head() == ChainLink(3, rest[1].hash)
 
@@ -196,23 +198,32 @@ async def test_a_cut_tail_is_caught_against_a_noted_head(
     await fill(store, 5)
     noted = await store.head()
     assert noted is not None
-    assert await check_head(store, noted) is None
+    assert await check_head(store, noted, await store.verify()) is None
     backend.tamper("DELETE FROM audit_records WHERE seq = 5")
-    assert (await store.verify()).ok  # a shorter chain is still a chain
-    assert "gone" in (await check_head(store, noted) or "")
+    report = await store.verify()
+    assert report.ok  # a shorter chain is still a chain
+    assert "gone" in (await check_head(store, noted, report) or "")
 
 
 async def test_export_lines_can_be_checked_offline(store: AuditStore) -> None:
-    await fill(store, 5)
+    await store.append_many(sample(n, document="{ ports { name } }") for n in range(1, 6))
     lines: list[str] = []
     assert await export_jsonl(store, lines.append, page=2) == 5
+    entries = [json.loads(line) for line in "".join(lines).splitlines()]
+    [document] = [e["document"] for e in entries if "document" in e]  # once, before its use
+    assert "document" in entries[0]
+    assert document["text"] == "{ ports { name } }"
+    assert hashlib.sha256(document["text"].encode()).hexdigest() == document["sha256"]
     prev = GENESIS_HASH
-    for seq, line in enumerate("".join(lines).splitlines(), start=1):
-        entry = json.loads(line)
-        text = json.dumps(entry["record"], sort_keys=True, separators=(",", ":"))
+    records = [e for e in entries if "record" in e]
+    for seq, entry in enumerate(records, start=1):
+        text = json.dumps(
+            entry["record"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
         assert entry["seq"] == seq
         assert entry["prev_hash"] == prev
-        assert chain_hash(prev, text) == entry["hash"]
+        assert hashlib.sha256((prev + text).encode()).hexdigest() == entry["hash"]
+        assert entry["record"]["document_hash"] == document["sha256"]
         prev = entry["hash"]
 
 
