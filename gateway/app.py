@@ -5,7 +5,7 @@ GET      /graphql   GraphiQL (when enabled and asked for by a browser), assets u
                     /graphiql/static/
 GET      /dashboard the outlook dashboard (when enabled), assets under /dashboard/static/
 GET      /healthz   liveness: the process answers
-GET      /readyz    readiness: configured with at least one port
+GET      /readyz    readiness: configured with at least one port; says how the audit store is
 GET      /metrics   Prometheus metrics (gateway/metrics.py)
 GET      /audit/... the audit trail, for auditors (gateway/audit_api.py)
 /admin/ports/...    the port registry, for admins (gateway/admin_api.py)
@@ -51,6 +51,7 @@ from gateway import dashboard
 from gateway.admin_api import AdminApi
 from gateway.apikeys import ApiKeyStore
 from gateway.audit_api import audit_routes
+from gateway.audit_archive import RetentionSchedule
 from gateway.audit_trail import AuditTrail
 from gateway.auth import Authenticator
 from gateway.boundary import PortBoundary
@@ -303,6 +304,7 @@ def create_app(
         lambda: observer.audit_counts(),
         lambda: {port: h.status for port, h in prober.health.items()},
         lambda: bounded_stores(cache, documents),
+        audit_store=lambda: observer.audit_store(),
     )
     observer = OperationObserver(metrics, graphql_schema)
     policy = PolicyStore(
@@ -367,20 +369,38 @@ def create_app(
 
     async def readyz(_: Request) -> Response:
         ports = [p.id for p in registry.snapshot().active]
-        ready = bool(ports)
+        audit = observer.trail.status() if observer.trail is not None else None
+        # A best-effort trail never holds readiness back; a required one whose store is down
+        # would refuse every query (AUDIT_UNAVAILABLE).
+        audit_ready = audit is None or not audit["required"] or audit["store"] == "up"
+        ready = bool(ports) and audit_ready
+        status = "ok" if ready else "no ports to ask" if not ports else "audit store down"
         return ORJSONResponse(
-            {"status": "ok" if ready else "no ports to ask", "ports": ports},
+            {"status": status, "ports": ports, "audit": audit},
             status_code=200 if ready else 503,
         )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        audit = settings.audit
         observer.trail = await AuditTrail.open(
-            settings.audit.store,
-            required=settings.audit.required,
-            queue_size=settings.audit.queue_size,
-            batch_window=settings.audit.batch_window,
+            audit.store,
+            required=audit.required,
+            queue_size=audit.queue_size,
+            batch_window=audit.batch_window,
+            max_document_bytes=audit.max_document_bytes,
+            max_variables_bytes=audit.max_variables_bytes,
+            backoff=audit.connect_backoff,
+            backoff_max=audit.connect_backoff_max,
         )
+        retention = None
+        if audit.retention is not None and audit.prune_every is not None:
+            trail = observer.trail
+            retention = RetentionSchedule(
+                lambda: trail.store, retention=audit.retention, every=audit.prune_every,
+                archive_dir=audit.archive_dir, clock=clock,
+            )  # fmt: skip
+            retention.start()
         await registry.attach(
             await open_registry_store(settings.registry.store), settings.registry.refresh_interval
         )
@@ -390,6 +410,8 @@ def create_app(
         finally:
             await prober.stop()
             await registry.detach()
+            if retention is not None:
+                await retention.stop()
             await observer.trail.close()  # writes what is still queued
             await documents.close()
             if limiter is not None:
@@ -435,7 +457,7 @@ def create_app(
         ),
         *([Middleware(CsrfProtection)] if settings.csrf_protection else []),
     ]
-    return Starlette(
+    application = Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
             Route("/healthz", healthz),
@@ -460,3 +482,5 @@ def create_app(
         middleware=list(middleware),
         lifespan=lifespan,
     )
+    application.state.observer = observer  # what the lifespan opened (the audit trail), to inspect
+    return application

@@ -11,6 +11,9 @@
     portgate_store_bytes{store}                         bytes held by each bounded store
     portgate_store_max_bytes{store}                     its bound
     portgate_store_evictions_total{store}               entries pushed out to stay within it
+    portgate_audit_store_up                             1 when the audit store is reached and its
+                                                        last write succeeded, else 0
+    portgate_audit_queued_records                       records waiting for the audit store
 
 Labels stay bounded: operation names are chosen by clients, so only the first
 ``MAX_OPERATION_NAMES`` well-formed names get a label of their own, the rest count as ``other``.
@@ -109,6 +112,25 @@ class _AuditCounts(Collector):
         yield counter
 
 
+class _AuditStore(Collector):
+    def __init__(self, state: Callable[[], Mapping[str, int]]) -> None:
+        self._state = state
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        state = self._state()
+        if not state:  # no trail (yet)
+            return
+        yield GaugeMetricFamily(
+            "portgate_audit_store_up",
+            "1 when the audit store is reached and its last write succeeded, else 0",
+            value=state["up"],
+        )
+        yield GaugeMetricFamily(
+            "portgate_audit_queued_records", "Audit records waiting for the store",
+            value=state["queued"],
+        )  # fmt: skip
+
+
 class GatewayMetrics:
     def __init__(
         self,
@@ -116,6 +138,7 @@ class GatewayMetrics:
         audit_counts: Callable[[], Mapping[str, int]] = dict,
         port_health: Callable[[], Mapping[str, str]] = dict,
         stores: Callable[[], Mapping[str, BoundedStore]] = dict,
+        audit_store: Callable[[], Mapping[str, int]] = dict,
     ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
@@ -140,6 +163,7 @@ class GatewayMetrics:
         r.register(_AuditCounts(audit_counts))
         r.register(_PortHealth(port_health))
         r.register(_BoundedStores(stores))
+        r.register(_AuditStore(audit_store))
         self._operation_names: set[str] = set()
 
     def operation_label(self, name: str | None) -> str:

@@ -99,6 +99,13 @@ class OperationObserver:
             return {}
         return {"written": trail.written, "failed": trail.failed, "dropped": trail.dropped}
 
+    def audit_store(self) -> dict[str, int]:
+        """Whether the audit store is up (1 or 0) and how many records wait for it."""
+        trail = self.trail
+        if trail is None:
+            return {}
+        return {"up": int(trail.state == "up"), "queued": trail.pending}
+
     def _count(
         self,
         operation_name: str | None,
