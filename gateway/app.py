@@ -369,7 +369,10 @@ def create_app(
 
     async def readyz(_: Request) -> Response:
         ports = [p.id for p in registry.snapshot().active]
-        audit = observer.trail.status() if observer.trail is not None else None
+        audit = None
+        if observer.trail is not None:
+            await observer.trail.probe()  # a store that failed: does it answer again?
+            audit = observer.trail.status()
         # A best-effort trail never holds readiness back; a required one whose store is down
         # would refuse every query (AUDIT_UNAVAILABLE).
         audit_ready = audit is None or not audit["required"] or audit["store"] == "up"

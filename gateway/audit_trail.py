@@ -155,6 +155,19 @@ class AuditTrail:
         """Records queued, not yet written."""
         return self._queue.qsize()
 
+    async def probe(self) -> StoreState:
+        """Read the store's head to see whether a store that failed a write answers again (a
+        required trail taken out of traffic writes nothing that would tell)."""
+        if self._store is not None and not self._healthy:
+            try:
+                await self._store.head()
+            except Exception as exc:
+                log.warning("audit store still failing: %s", type(exc).__name__)
+            else:
+                self._healthy = True
+                log.warning("audit store answers again")
+        return self.state
+
     def status(self) -> dict[str, Any]:
         """What ``/readyz`` says about the trail."""
         return {"store": self.state, "required": self.required, "queued": self.pending,

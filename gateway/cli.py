@@ -8,7 +8,7 @@ portgate config reference [FILE]          the config reference, from the setting
 portgate conformance URL --port USXXX     check a port resolver against the contract
 portgate sim-ports --base-port 9100       the five simulated ports on fixed ports
 portgate keys create | list | revoke      API keys (see gateway/cli_keys.py)
-portgate audit verify | search | export   the audit trail (see gateway/cli_audit.py)
+portgate audit verify | search | export | prune ...   the audit trail (see gateway/cli_audit.py)
 portgate documents add | list            trusted documents (see gateway/cli_documents.py)
 portgate ports list | add | update | pause | resume | check | remove   the registry
 """

@@ -167,7 +167,9 @@ async def test_with_required_the_gateway_does_not_start_without_its_store(
     assert "audit.required is true: not starting" in caplog.text
 
 
-async def test_a_required_trail_whose_store_fails_is_not_ready(tmp_path: Path) -> None:
+async def test_a_required_trail_whose_store_fails_is_not_ready_until_it_answers(
+    tmp_path: Path,
+) -> None:
     config = load_settings(
         None,
         ports=[{"id": "USLAX", "name": "Port of Los Angeles",
@@ -176,7 +178,7 @@ async def test_a_required_trail_whose_store_fails_is_not_ready(tmp_path: Path) -
     )  # fmt: skip
     async with serve_on_loopback(create_app(config)) as url, httpx.AsyncClient(base_url=url) as c:
         assert (await c.get("/readyz")).json()["audit"]["store"] == "up"
-        (tmp_path / "audit.sqlite3").unlink()
+        (tmp_path / "audit.sqlite3").rename(tmp_path / "saved.sqlite3")
         (tmp_path / "audit.sqlite3").mkdir()  # the store can no longer be written
         refused = await c.post("/graphql", json={"query": QUERY})
         assert refused.status_code == 503
@@ -184,3 +186,8 @@ async def test_a_required_trail_whose_store_fails_is_not_ready(tmp_path: Path) -
         assert ready.status_code == 503
         assert ready.json()["status"] == "audit store down"
         assert ready.json()["audit"]["store"] == "down"
+        (tmp_path / "audit.sqlite3").rmdir()
+        (tmp_path / "saved.sqlite3").rename(tmp_path / "audit.sqlite3")  # back: noticed unasked
+        ready = await c.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["audit"]["store"] == "up"
