@@ -56,10 +56,10 @@ record before.
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -71,6 +71,9 @@ from pydantic import (
 )
 
 from gateway.config import parse_duration
+
+if TYPE_CHECKING:
+    from gateway.audit_chain import ChainRow
 
 GENESIS_HASH = "0" * 64
 DEFAULT_SEARCH_LIMIT = 100
@@ -490,6 +493,16 @@ class AuditStore(Protocol):
     async def verify(self, progress: Progress | None = None) -> VerifyReport:
         """Walk the whole chain (``progress`` gets the number of records checked so far)."""
         ...
+
+    # A store is a gateway.audit_chain.ChainSource: verify walks it with archives before it.
+
+    def chain_rows(self) -> AsyncIterator["ChainRow"]:
+        """Every row, in seq order, as verification reads it."""
+        ...
+
+    async def seq_of_hash(self, digest: str) -> int | None: ...
+
+    async def checkpoint_for(self, seq: int, prev_hash: str) -> int | None: ...
 
     async def prune(self, through: ChainLink, checkpoint: AuditRecord) -> StoredRecord:
         """In one transaction: append ``checkpoint`` (whose ``checkpoint`` names the records

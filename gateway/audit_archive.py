@@ -387,7 +387,7 @@ async def verify_archives(
             first = archives[0].header
             trusted = ChainLink(first.first_seq - 1, first.prev_hash)
         else:
-            sources.append(store)  # type: ignore[arg-type]  # a store is a ChainSource
+            sources.append(store)
         report = await verify_chain(sources, progress, trusted_start=trusted)
     except ArchiveError as exc:
         return VerifyReport(0, None, None, "edited", str(exc))
