@@ -5,8 +5,9 @@ import asyncio
 import socket
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, closing, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,41 @@ def postgres_tamper(url: str, *statements: str) -> None:
             db.execute(statement)  # test SQL, no parameters
         for table in ("audit_records", "audit_documents"):
             db.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@dataclass
+class Backend:
+    """A store's URL, and raw SQL run behind the store's back (as whoever can write it)."""
+
+    name: str
+    url: str
+    tamper: Callable[..., None]  # statements, run with PostgreSQL's triggers off
+    query: Callable[[str], list[tuple[Any, ...]]]
+
+
+@contextmanager
+def audit_backend(name: str, tmp_path: Path) -> Iterator[Backend]:
+    """An empty trail's place: an SQLite file under ``tmp_path``, or a PostgreSQL schema."""
+    if name == "sqlite":
+        path = tmp_path / "audit.sqlite3"
+
+        def sqlite_query(sql: str) -> list[tuple[Any, ...]]:
+            with closing(sqlite3.connect(path)) as db:
+                return db.execute(sql).fetchall()
+
+        yield Backend(name, f"sqlite:///{path}", lambda *sql: sqlite_tamper(path, *sql),
+                      sqlite_query)  # fmt: skip
+        return
+    with postgres_schema() as url:
+
+        def postgres_query(sql: str) -> list[tuple[Any, ...]]:
+            with psycopg.connect(url) as db:
+                return db.execute(sql).fetchall()
+
+        yield Backend(name, url, lambda *sql: postgres_tamper(url, *sql), postgres_query)
 
 
 def closed_port() -> int:

@@ -5,18 +5,14 @@ stores are SQLite and the real PostgreSQL server; the oracles are computed here.
 
 import hashlib
 import json
-import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import closing
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from gateway.audit import AuditFilter, AuditStore, canonical_json, open_audit_store
 from gateway.audit_trail import AuditTrail
-from tests.gateway.audit_helpers import postgres_schema, postgres_tamper, sample, sqlite_tamper
+from tests.gateway.audit_helpers import BACKENDS, Backend, audit_backend, sample
 
 BIG = "query Big { ports { name } }\n# " + "x" * 250_000  # a 250 KB document that parses
 
@@ -29,31 +25,10 @@ def canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-@dataclass
-class Backend:
-    url: str
-    query: Callable[[str], list[tuple[object, ...]]]  # raw SQL, behind the store's back
-    tamper: Callable[..., None]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "sqlite":
-        path = tmp_path / "audit.sqlite3"
-
-        def sqlite_query(sql: str) -> list[tuple[object, ...]]:
-            with closing(sqlite3.connect(path)) as db:
-                return db.execute(sql).fetchall()
-
-        yield Backend(f"sqlite:///{path}", sqlite_query, lambda *s: sqlite_tamper(path, *s))
-        return
-    with postgres_schema() as url:
-
-        def postgres_query(sql: str) -> list[tuple[object, ...]]:
-            with psycopg.connect(url) as db:
-                return db.execute(sql).fetchall()
-
-        yield Backend(url, postgres_query, lambda *s: postgres_tamper(url, *s))
+    with audit_backend(request.param, tmp_path) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -142,7 +117,7 @@ async def test_an_edited_document_fails_verify_at_the_first_record_naming_it(
     digest = sample(3).document_hash
     backend.tamper(
         f"UPDATE audit_documents SET text = replace(text, 'Q3', 'Q9') WHERE hash = '{digest}'"
-        if "sqlite" in backend.url
+        if backend.name == "sqlite"
         else "UPDATE audit_documents SET text = convert_to(replace(convert_from(text, 'UTF8'), "
         f"'Q3', 'Q9'), 'UTF8') WHERE hash = '{digest}'"
     )

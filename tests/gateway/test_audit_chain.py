@@ -5,19 +5,15 @@ hash covering ``prev_hash`` catches. Both stores: SQLite and the real PostgreSQL
 
 import hashlib
 import json
-import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import closing
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from gateway.audit import AuditStore, ChainLink, open_audit_store
 from gateway.audit_chain import check_head
-from tests.gateway.audit_helpers import postgres_schema, postgres_tamper, sample, sqlite_tamper
+from tests.gateway.audit_helpers import BACKENDS, Backend, audit_backend, sample
 
 GENESIS = "0" * 64
 
@@ -27,32 +23,15 @@ def documented_hash(prev_hash: str, record: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + text.encode("utf-8")).hexdigest()
 
 
-@dataclass
-class Backend:
-    url: str
-    rows: Callable[[], list[tuple[int, str, str, str]]]  # (seq, prev_hash, hash, record), raw
-    tamper: Callable[..., None]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    sql = "SELECT seq, prev_hash, hash, record FROM audit_records ORDER BY seq"
-    if request.param == "sqlite":
-        path = tmp_path / "audit.sqlite3"
+    with audit_backend(request.param, tmp_path) as opened:
+        yield opened
 
-        def sqlite_rows() -> list[tuple[int, str, str, str]]:
-            with closing(sqlite3.connect(path)) as db:
-                return db.execute(sql).fetchall()
 
-        yield Backend(f"sqlite:///{path}", sqlite_rows, lambda *s: sqlite_tamper(path, *s))
-        return
-    with postgres_schema() as url:
-
-        def postgres_rows() -> list[tuple[int, str, str, str]]:
-            with psycopg.connect(url) as db:
-                return db.execute(sql).fetchall()
-
-        yield Backend(url, postgres_rows, lambda *s: postgres_tamper(url, *s))
+def chain_rows(backend: Backend) -> list[tuple[Any, ...]]:
+    """(seq, prev_hash, hash, record) of every row, read behind the store's back."""
+    return backend.query("SELECT seq, prev_hash, hash, record FROM audit_records ORDER BY seq")
 
 
 @pytest.fixture
@@ -67,7 +46,7 @@ async def test_every_stored_hash_is_the_documented_formula_over_the_previous_has
     store: AuditStore, backend: Backend
 ) -> None:
     prev = GENESIS
-    for seq, prev_hash, digest, text in backend.rows():
+    for seq, prev_hash, digest, text in chain_rows(backend):
         assert prev_hash == prev, seq
         assert digest == documented_hash(prev, json.loads(text)), seq
         # the hash would differ had it been taken over the record alone
@@ -78,7 +57,9 @@ async def test_every_stored_hash_is_the_documented_formula_over_the_previous_has
 async def test_a_record_rewritten_and_the_next_one_relinked_fails_at_the_next_one(
     store: AuditStore, backend: Backend
 ) -> None:
-    rows = {seq: (prev, digest, json.loads(text)) for seq, prev, digest, text in backend.rows()}
+    rows = {
+        seq: (prev, digest, json.loads(text)) for seq, prev, digest, text in chain_rows(backend)
+    }
     prev5, _, record5 = rows[5]
     record5["client_id"] = "someone-else"  # who asked, rewritten; the index column with it
     text5 = json.dumps(record5, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -99,7 +80,9 @@ async def test_a_rewrite_carried_to_the_end_is_caught_against_a_noted_head(
 ) -> None:
     noted = await store.head()
     assert noted is not None
-    rows = {seq: (prev, digest, json.loads(text)) for seq, prev, digest, text in backend.rows()}
+    rows = {
+        seq: (prev, digest, json.loads(text)) for seq, prev, digest, text in chain_rows(backend)
+    }
     prev, statements = rows[5][0], []
     for seq in range(5, 11):
         record = rows[seq][2]

@@ -5,8 +5,7 @@ other DELETE). Archive lines are checked here against the documented formats."""
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,32 +30,22 @@ from gateway.audit_archive import (
 )
 from gateway.audit_chain import check_head
 from tests.gateway.audit_helpers import (
+    BACKENDS,
     T0,
+    Backend,
+    audit_backend,
     postgres_schema,
-    postgres_tamper,
     sample,
-    sqlite_tamper,
 )
 
 GENESIS = "0" * 64
 SHARED = "query Shared { ports { name } }"  # named by records on both sides of the cut
 
 
-@dataclass
-class Backend:
-    name: str
-    url: str
-    tamper: Callable[..., None]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "sqlite":
-        path = tmp_path / "audit.sqlite3"
-        yield Backend("sqlite", f"sqlite:///{path}", lambda *sql: sqlite_tamper(path, *sql))
-        return
-    with postgres_schema() as url:
-        yield Backend("postgresql", url, lambda *sql: postgres_tamper(url, *sql))
+    with audit_backend(request.param, tmp_path) as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@ whose tampering ``verify`` names."""
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -23,29 +22,19 @@ from gateway.audit import (
 )
 from gateway.audit_chain import check_head, export_jsonl
 from tests.gateway.audit_helpers import (
+    BACKENDS,
     T0,
+    Backend,
+    audit_backend,
     postgres_schema,
-    postgres_tamper,
     sample,
-    sqlite_tamper,
 )
 
 
-@dataclass
-class Backend:
-    name: str
-    url: str
-    tamper: Callable[..., None]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "sqlite":
-        path = tmp_path / "audit.sqlite3"
-        yield Backend("sqlite", f"sqlite:///{path}", lambda *sql: sqlite_tamper(path, *sql))
-        return
-    with postgres_schema() as url:
-        yield Backend("postgresql", url, lambda *sql: postgres_tamper(url, *sql))
+    with audit_backend(request.param, tmp_path) as opened:
+        yield opened
 
 
 @pytest.fixture

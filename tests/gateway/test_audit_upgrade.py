@@ -66,21 +66,25 @@ def old_rows(count: int) -> list[dict[str, Any]]:
     return rows
 
 
+def write_old_sqlite(path: Path, rows: list[dict[str, Any]]) -> None:
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(OLD_SQLITE)
+        for row in rows:
+            db.execute(
+                "INSERT INTO audit_records VALUES (?, ?, NULL, 'acme-trucking', 'ACME', 'Old', "
+                "'ok', '[\"USLAX\"]', '[]', ?, ?, ?)",
+                (row["seq"], row["time"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"), row["record"],
+                 row["prev_hash"], row["hash"]),
+            )  # fmt: skip
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_trail(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of a trail of 6 records written by the previous release."""
     rows = old_rows(6)
     if request.param == "sqlite":
         path = tmp_path / "audit.sqlite3"
-        with closing(sqlite3.connect(path)) as db, db:
-            db.execute(OLD_SQLITE)
-            for row in rows:
-                db.execute(
-                    "INSERT INTO audit_records VALUES (?, ?, NULL, 'acme-trucking', 'ACME', "
-                    "'Old', 'ok', '[\"USLAX\"]', '[]', ?, ?, ?)",
-                    (row["seq"], row["time"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"), row["record"],
-                     row["prev_hash"], row["hash"]),
-                )  # fmt: skip
+        write_old_sqlite(path, rows)
         yield f"sqlite:///{path}"
         return
     with postgres_schema() as url:
@@ -144,15 +148,7 @@ async def test_old_and_new_records_export_prune_and_archive_together(
 
 async def test_an_edited_old_record_is_still_caught(tmp_path: Path) -> None:
     path = tmp_path / "audit.sqlite3"
-    with closing(sqlite3.connect(path)) as db, db:
-        db.execute(OLD_SQLITE)
-        for row in old_rows(3):
-            db.execute(
-                "INSERT INTO audit_records VALUES (?, ?, NULL, 'acme-trucking', 'ACME', 'Old', "
-                "'ok', '[\"USLAX\"]', '[]', ?, ?, ?)",
-                (row["seq"], row["time"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"), row["record"],
-                 row["prev_hash"], row["hash"]),
-            )  # fmt: skip
+    write_old_sqlite(path, old_rows(3))
     store = await open_audit_store(f"sqlite:///{path}")
     sqlite_tamper(path, "UPDATE audit_records SET record = replace(record, 'Old2', 'New2')")
     report = await store.verify()
