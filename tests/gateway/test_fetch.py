@@ -185,13 +185,15 @@ async def test_a_failed_trial_reopens_the_breaker() -> None:
 
 async def test_transient_failures_are_retried_with_jittered_backoff() -> None:
     clocks = Clocks()
-    port = ScriptedPort(steps=[fails(PortUnavailable("USLAX", "refused", transient=True)),
-                               answers()])  # fmt: skip
-    fan, slept = fan_out(port, clocks, attempts=3, backoff=0.1, max_backoff=1)
+    refused = fails(PortUnavailable("USLAX", "refused", transient=True))
+    port = ScriptedPort(steps=[refused, refused, refused, answers()])
+    fan, slept = fan_out(port, clocks, attempts=4, backoff=0.1, max_backoff=0.3)
+    draws = iter([0.5, 0.25, 1.0])
+    fan._rng.random = lambda: next(draws)  # type: ignore[method-assign]
     outcome = await ask(fan, clocks)
-    assert (outcome.status, outcome.attempts, port.calls) == ("ok", 2, 2)
-    assert len(slept) == 1
-    assert 0 <= slept[0] <= 0.1
+    assert (outcome.status, outcome.attempts, port.calls) == ("ok", 4, 4)
+    # Full jitter: a draw times min(max_backoff, backoff * 2**(attempt - 1)).
+    assert slept == pytest.approx([0.5 * 0.1, 0.25 * 0.2, 1.0 * 0.3])
 
 
 @pytest.mark.parametrize(
