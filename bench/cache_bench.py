@@ -68,6 +68,7 @@ async def gateway_process(ports: list[RunningPort], **settings: Any) -> AsyncIte
         "port_defaults": {"timeout": "30s"},
         "rate_limit": {"enabled": False},  # bursts from one client on purpose
         "ports": [{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
+        "registry": {"egress": {"schemes": ["http"], "hosts": ["127.0.0.1"]}},  # its ports
         **settings,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:

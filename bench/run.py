@@ -182,6 +182,7 @@ def gateway_config(ports: list[dict[str, str]], directory: Path, **settings: Any
         "policy": {"file": "policy.yaml"},
         "audit": {"store": "sqlite:///audit.sqlite3"},
         "ports": [{"id": p["id"], "name": p["id"], "url": p["url"]} for p in ports],
+        "registry": {"egress": {"schemes": ["http"], "hosts": ["127.0.0.1"]}},  # its ports
         **settings,
     }
     path = directory / "portgate.yaml"

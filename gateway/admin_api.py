@@ -3,19 +3,33 @@
     GET    /admin/ports                 every registered port, with its health
     POST   /admin/ports                 register one (its endpoint is checked first)
     GET    /admin/ports/{id}
-    PATCH  /admin/ports/{id}            change some fields (checked again when the endpoint or
-                                        its credential or capabilities change)
+    PATCH  /admin/ports/{id}            change some fields
     DELETE /admin/ports/{id}
     POST   /admin/ports/{id}/pause      keep it registered, stop asking it
-    POST   /admin/ports/{id}/resume     checked, then asked again
-    POST   /admin/ports/{id}/check      probe it now
+    POST   /admin/ports/{id}/resume     ask it again (checked first if it changed)
+    POST   /admin/ports/{id}/check      check it now (this port only, bounded), and show it
 
-Role ``admin`` may touch every port; ``port_admin`` only the ports its API key is bound to
-(``portgate keys create --role port_admin --port USLAX``). Bodies take the fields of a port in
-the config file (id, name, url, credential, timeout, capabilities, cache_ttl). Credentials are
-never shown back: responses say ``"credential": "set"``. Every change is written to the audit
-trail. Changes take effect on the next query, in this replica at once and in the others within
-``registry.refresh_interval``.
+Role ``admin`` may touch every port; ``port_admin`` only the ports it is bound to (an API key
+made with ``portgate keys create --role port_admin --port USLAX``, or a bearer token whose
+``auth.oidc.ports_claim`` names them; unbound, a port_admin is only ``public``). Bodies take the
+fields of a port in the config file (id, name, url, credential, timeout, capabilities,
+cache_ttl, paused). A port's timeout may not exceed the query deadline (400, naming it).
+
+**Every endpoint is checked before it takes traffic** (:mod:`gateway.endpoint_check`): on
+registration, on any change of its url, credential or capabilities (paused or not), and when it
+leaves pause (by PATCH or resume) if it has not passed the check as it is now (a config entry
+never checked, say). A refusal is HTTP 422 ``PORT_CHECK_FAILED`` with ``extensions.reason``, one
+of the reason codes (EGRESS_REFUSED, UNREACHABLE, TIMEOUT, REDIRECTED, CREDENTIAL_REFUSED,
+HTTP_ERROR, NOT_GRAPHQL, ANSWER_TOO_LARGE, NO_DATA, NO_INTROSPECTION, MISSING_ROOT_FIELD,
+WRONG_ARGUMENTS, NOT_ITS_OWN_PORT), and a message in the gateway's own words: nothing the
+endpoint said is quoted. Health (``health.reason`` and ``health.message``) uses the same codes.
+The egress rules (``registry.egress``) decide which addresses an endpoint may have.
+
+Credentials are never shown back: responses say ``"credential": "set"``; ``checked`` says
+whether the endpoint as it is passed the check. Every change, and every refused one, is written
+to the audit trail. Changes take effect on the next query, in this replica at once and in the
+others within ``registry.refresh_interval``. While the registry's store is unreachable, changes
+are refused with 503 ``REGISTRY_UNAVAILABLE``.
 """
 
 import json
@@ -24,9 +38,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import orjson
-from graphql import GraphQLSchema
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,7 +48,8 @@ from gateway.audit import AuditRecord, PortUse
 from gateway.audit_trail import AuditTrail
 from gateway.auth import Authenticator, Principal
 from gateway.config import PortConfig, describe_validation_error
-from gateway.health import PortProber, check_endpoint
+from gateway.errors import GatewayError, PortCheckFailed, RegistryUnavailable
+from gateway.health import PortProber
 from gateway.http.authorize import principal_with_role
 from gateway.http.responses import ORJSONResponse, graphql_error_response
 from gateway.registry import PortEntry, PortRegistry
@@ -44,7 +57,6 @@ from gateway.registry import PortEntry, PortRegistry
 log = logging.getLogger(__name__)
 
 ADMIN_ROLES = frozenset({"admin", "port_admin"})
-_RECHECKED = {"url", "credential", "capabilities"}
 
 
 class AdminApi:
@@ -53,17 +65,13 @@ class AdminApi:
         registry: PortRegistry,
         prober: PortProber,
         authenticator: Authenticator,
-        client: httpx.AsyncClient,
-        schema: GraphQLSchema,
-        probe_timeout: float,
+        deadline: float,
         trail: Callable[[], AuditTrail | None],
     ) -> None:
         self._registry = registry
         self._prober = prober
         self._authenticator = authenticator
-        self._client = client
-        self._schema = schema
-        self._probe_timeout = probe_timeout
+        self._deadline = deadline
         self._trail = trail
 
     def routes(self) -> list[Route]:
@@ -83,10 +91,9 @@ class AdminApi:
         body = await _json(request)
         if isinstance(body, Response):
             return body
-        try:
-            config = PortConfig.model_validate(body)
-        except ValidationError as exc:
-            return _bad(describe_validation_error(exc))
+        config = self._valid(body)
+        if isinstance(config, Response):
+            return config
         if self._registry.snapshot().entry(config.id) is not None:
             return graphql_error_response(f"{config.id} is registered already", "CONFLICT", 409)
         return await self._write(principal, PortEntry.from_config(config, "api"), "register", 201)
@@ -99,7 +106,10 @@ class AdminApi:
         if request.method == "GET":
             return ORJSONResponse(self._shown(entry))
         if request.method == "DELETE":
-            await self._registry.remove(entry.id)
+            try:
+                await self._registry.remove(entry.id)
+            except RegistryUnavailable as exc:
+                return _error(exc, 503)
             await self._audit(principal, "remove", entry, "ok")
             return ORJSONResponse({"removed": entry.id})
         changes = await _json(request)
@@ -109,13 +119,16 @@ class AdminApi:
             return _bad("a port's id cannot change: remove it and register it again")
         current = entry.stored() | {"credential": entry.credential}
         merged = {k: current[k] for k in PortConfig.model_fields if k in current} | changes
-        try:
-            config = PortConfig.model_validate(merged)
-        except ValidationError as exc:
-            return _bad(describe_validation_error(exc))
-        updated = PortEntry.from_config(config, "api")
-        recheck = bool(_RECHECKED & set(changes)) and not updated.paused
-        return await self._write(principal, updated, "update", 200, check=recheck)
+        config = self._valid(merged)
+        if isinstance(config, Response):
+            return config
+        updated = PortEntry.from_config(config, "api").model_copy(update={"checked": entry.checked})
+        # A new endpoint is checked, paused or not; one that will take traffic must have passed
+        # the check as it is.
+        check = updated.endpoint() != entry.endpoint() or (
+            not updated.paused and not updated.is_checked()
+        )
+        return await self._write(principal, updated, "update", 200, check=check)
 
     async def act(self, request: Request) -> Response:
         target = await self._target(request, changing=True)
@@ -124,12 +137,28 @@ class AdminApi:
         principal, entry = target
         action = request.path_params["action"]
         if action == "check":
-            await self._prober.probe_all()
-            return ORJSONResponse(self._shown(entry))
+            finding = await self._prober.check_now(entry)
+            checked = {"passed": finding is None} | (finding.public() if finding else {})
+            return ORJSONResponse(self._shown(entry) | {"check": checked})
         if action not in ("pause", "resume"):
             return graphql_error_response(f"no action {action!r}", "NOT_FOUND", 404)
         changed = entry.model_copy(update={"paused": action == "pause", "source": "api"})
-        return await self._write(principal, changed, action, 200, check=action == "resume")
+        check = action == "resume" and not changed.is_checked()
+        return await self._write(principal, changed, action, 200, check=check)
+
+    def _valid(self, body: dict[str, Any]) -> PortConfig | Response:
+        """``body`` as a port's settings, its timeout within the query deadline."""
+        try:
+            config = PortConfig.model_validate(body)
+        except ValidationError as exc:
+            return _bad(describe_validation_error(exc))
+        timeout = config.timeout or self._registry.defaults.timeout
+        if timeout > self._deadline:
+            return _bad(
+                f"timeout: {timeout:g}s is over the query deadline ({self._deadline:g}s): no "
+                "port is waited for longer than the whole query"
+            )
+        return config
 
     async def _write(
         self,
@@ -143,13 +172,20 @@ class AdminApi:
         if (denied := _may_touch(principal, entry.id)) is not None:
             return denied
         if check:
-            reason = await check_endpoint(self._client, entry, self._schema, self._probe_timeout)
-            if reason is not None:
-                await self._audit(principal, action, entry, "rejected")
-                message = f"{entry.id}'s endpoint does not answer the shared schema: {reason}"
-                return graphql_error_response(message, "PORT_CHECK_FAILED", 422)
+            finding = await self._prober.check_now(entry)
+            if finding is not None:
+                await self._audit(principal, action, entry, "rejected", finding.reason.value)
+                refusal = PortCheckFailed(
+                    f"{entry.id}'s endpoint may not take traffic: {finding.message}",
+                    finding.reason.value,
+                )
+                return _error(refusal, 422)
+            entry = entry.model_copy(update={"checked": entry.endpoint()})
         entry = entry.model_copy(update={"updated_at": datetime.now(UTC)})
-        await self._registry.put(entry)
+        try:
+            await self._registry.put(entry)
+        except RegistryUnavailable as exc:
+            return _error(exc, 503)
         await self._audit(principal, action, entry, "ok")
         log.info("port %s: %s by %s", entry.id, action, principal.client_id)
         return ORJSONResponse(self._shown(entry), status_code=status)
@@ -178,7 +214,12 @@ class AdminApi:
         return entry.public() | {"health": health.public() if health else None}
 
     async def _audit(
-        self, principal: Principal, action: str, entry: PortEntry, outcome: Any
+        self,
+        principal: Principal,
+        action: str,
+        entry: PortEntry,
+        outcome: Any,
+        reason: str | None = None,
     ) -> None:
         trail = self._trail()
         if trail is None:
@@ -190,6 +231,7 @@ class AdminApi:
             operation_name=f"admin.ports.{action}",
             document=json.dumps(entry.public(), sort_keys=True),  # no credential in it
             ports=(PortUse(port=entry.id, status=action, latency_ms=0.0),),
+            error_codes=("PORT_CHECK_FAILED", reason) if reason else (),
             outcome=outcome,
         )
         try:
@@ -220,3 +262,9 @@ async def _json(request: Request) -> dict[str, Any] | Response:
 
 def _bad(message: str) -> Response:
     return graphql_error_response(message, "BAD_USER_INPUT", 400)
+
+
+def _error(exc: GatewayError, status: int) -> Response:
+    return ORJSONResponse(
+        {"errors": [{"message": exc.message, "extensions": exc.extensions()}]}, status_code=status
+    )

@@ -5,7 +5,8 @@ GET      /graphql   GraphiQL (when enabled and asked for by a browser), assets u
                     /graphiql/static/
 GET      /dashboard the outlook dashboard (when enabled), assets under /dashboard/static/
 GET      /healthz   liveness: the process answers
-GET      /readyz    readiness: configured with at least one port; says how the audit store is
+GET      /readyz    readiness: at least one port to ask; says how the audit store and the
+                    registry's store are (the config's ports are served without the latter)
 GET      /metrics   Prometheus metrics (gateway/metrics.py)
 GET      /audit/... the audit trail, for auditors (gateway/audit_api.py)
 /admin/ports/...    the port registry, for admins (gateway/admin_api.py)
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
+from aiohttp.abc import AbstractResolver
 from cross_web import HTTPException
 from graphql import ASTValidationRule
 from opentelemetry import trace
@@ -61,6 +63,7 @@ from gateway.config import (
     DEFAULT_MAX_ANSWER_BYTES,
     AuthSettings,
     CacheSettings,
+    ConfigError,
     GatewaySettings,
     ResolvedPort,
 )
@@ -70,6 +73,8 @@ from gateway.documents import (
     document_resolver,
     http_status,
 )
+from gateway.egress import Resolver, SystemResolver
+from gateway.endpoint_check import EndpointChecker
 from gateway.errors import GatewayError
 from gateway.extension import FanOutExtension
 from gateway.fetch import FanOut
@@ -87,6 +92,7 @@ from gateway.observe import OperationObserver
 from gateway.oidc import OidcVerifier
 from gateway.pipeline import QueryPipeline
 from gateway.policy_file import PolicyStore
+from gateway.port_http import HttpxPortHttp, PortHttp
 from gateway.ratelimit import rate_limiter
 from gateway.redact import ErrorRedactor, incident_error
 from gateway.registry import PortEntry, PortRegistry, RegistrySnapshot
@@ -208,6 +214,20 @@ def port_connector(
     return connect
 
 
+async def check_seed_egress(settings: GatewaySettings, resolver: Resolver) -> None:
+    """The config's ports against ``registry.egress``, names resolved: a ``ConfigError`` naming
+    each refused one. (Their URLs as written are checked when the settings are validated; a
+    name that does not resolve now is not refused here: it is judged on every connection.)"""
+    rules = settings.registry.egress.rules()
+    problems = [
+        f"ports.{i}.url [{p.id}] is refused by registry.egress: {reason}"
+        for i, p in enumerate(settings.ports)
+        if (reason := await rules.admit(str(p.url), resolver)) is not None
+    ]
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
 def build_cache(settings: CacheSettings) -> AnswerCache | None:
     if not settings.enabled:
         return None
@@ -267,14 +287,26 @@ def create_app(
     client: httpx.AsyncClient | None = None,
     tracer_provider: trace.TracerProvider | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    resolver: AbstractResolver | None = None,
 ) -> Starlette:
     """The gateway app. Pass ``client`` to reach ports through your own transport (tests);
     otherwise the app reaches ports through one aiohttp pool (:mod:`gateway.upstream_aiohttp`)
     and owns an httpx client for the rest (JWKS), both for its life. Spans go to
     ``tracer_provider``, by default the global one (see
-    :func:`gateway.tracing.configure_tracing`)."""
+    :func:`gateway.tracing.configure_tracing`). ``resolver`` resolves ports' host names for the
+    egress rules (:mod:`gateway.egress`), at registration and when connecting; by default the
+    system's (tests inject one, and never resolve outside names)."""
     owns_client = client is None
-    sessions = PortSessions(settings.port_defaults.max_connections) if owns_client else None
+    egress = settings.registry.egress.rules()
+    sessions = (
+        PortSessions(
+            settings.port_defaults.max_connections,
+            egress,
+            resolver,
+        )
+        if owns_client
+        else None
+    )
     http = client or httpx.AsyncClient(
         limits=httpx.Limits(
             max_connections=settings.port_defaults.max_connections * max(len(settings.ports), 1),
@@ -305,12 +337,15 @@ def create_app(
         lambda: {port: h.status for port, h in prober.health.items()},
         lambda: bounded_stores(cache, documents),
         audit_store=lambda: observer.audit_store(),
+        registry_store_up=lambda: registry.store_up,
     )
     observer = OperationObserver(metrics, graphql_schema)
     policy = PolicyStore(
         settings.policy.file, graphql_schema, [e.id for e in registry.snapshot().entries]
     )
-    prober = PortProber(registry, http, settings.registry.probe_timeout)
+    port_http: PortHttp = sessions if sessions is not None else HttpxPortHttp(http, egress)
+    checker = EndpointChecker(port_http, graphql_schema, egress, resolver or SystemResolver())
+    prober = PortProber(registry, checker, settings.registry.probe_timeout)
     pipeline = QueryPipeline(
         graphql_schema,
         registry,
@@ -329,10 +364,7 @@ def create_app(
     validation_rules: list[type[ASTValidationRule]] = [limits_rule(settings.limits)]
     if not settings.introspection:
         validation_rules.append(IntrospectionDisabled)
-    admin = AdminApi(
-        registry, prober, authenticator, http, graphql_schema,
-        settings.registry.probe_timeout, lambda: observer.trail,
-    )  # fmt: skip
+    admin = AdminApi(registry, prober, authenticator, settings.deadline, lambda: observer.trail)
     schema = build_schema(
         [
             partial(TracingExtension, provider=tracer_provider),  # spans around all the rest
@@ -379,12 +411,18 @@ def create_app(
         ready = bool(ports) and audit_ready
         status = "ok" if ready else "no ports to ask" if not ports else "audit store down"
         return ORJSONResponse(
-            {"status": status, "ports": ports, "audit": audit},
+            {
+                "status": status,
+                "ports": ports,
+                "audit": audit,
+                "registryStore": "ok" if registry.store_up else "unavailable",
+            },
             status_code=200 if ready else 503,
         )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await check_seed_egress(settings, resolver or SystemResolver())
         audit = settings.audit
         observer.trail = await AuditTrail.open(
             audit.store,
@@ -404,8 +442,15 @@ def create_app(
                 archive_dir=audit.archive_dir, clock=clock,
             )  # fmt: skip
             retention.start()
+        registry_settings = settings.registry
         await registry.attach(
-            await open_registry_store(settings.registry.store), settings.registry.refresh_interval
+            partial(
+                open_registry_store,
+                registry_settings.store,
+                timeout=registry_settings.store_timeout,
+            ),
+            registry_settings.refresh_interval,
+            registry_settings.store_retry_interval,
         )
         prober.start(settings.registry.health_interval)
         try:

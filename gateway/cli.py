@@ -16,21 +16,23 @@ portgate ports list | add | update | pause | resume | check | remove   the regis
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 import uvicorn
 
-from gateway.app import create_app
+from gateway.app import check_seed_egress, create_app
 from gateway.cli_audit import audit_app
 from gateway.cli_common import ConfigOption, load_config
 from gateway.cli_documents import documents_app
 from gateway.cli_keys import issue_demo_keys, keys_app
 from gateway.cli_ports import ports_app
-from gateway.config import load_settings
+from gateway.config import ConfigError, load_settings
 from gateway.documents import ManifestError
+from gateway.egress import SystemResolver
 from gateway.policy_file import PolicyError, PolicyStore
 from gateway.schema import build_schema, export_sdl
 from gateway.tracing import configure_tracing
@@ -65,6 +67,11 @@ def serve(
 ) -> None:
     """Serve the gateway for the ports in a config file."""
     settings = load_config(config)
+    try:
+        asyncio.run(check_seed_egress(settings, SystemResolver()))
+    except ConfigError as exc:
+        typer.secho(f"{config}: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
     try:
         gateway = create_app(settings)
     except PolicyError as exc:
@@ -111,7 +118,10 @@ def demo(
                 ],
                 auth={"api_keys": {"database": database}},
                 audit={"store": audit_store},
-                registry={"store": f"sqlite:///{keys_dir / 'demo-registry.sqlite3'}"},
+                registry={
+                    "store": f"sqlite:///{keys_dir / 'demo-registry.sqlite3'}",
+                    "egress": loopback_egress(p.resolver_url for p in ports),
+                },
             )
             for p in ports:
                 typer.echo(f"  {p.id}  {p.name:<24} resolver {p.resolver_url}  ({p.kind})")
@@ -129,6 +139,17 @@ def demo(
 
     configure_tracing()
     asyncio.run(run())
+
+
+def loopback_egress(urls: Iterable[str]) -> dict[str, Any]:
+    """Egress rules allowing exactly these loopback endpoints (``host:port`` each), over http:
+    the simulated ports, and nothing else on this machine."""
+    hosts = []
+    for url in urls:
+        parts = urlsplit(url)
+        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+        hosts.append(f"{host}:{parts.port}")
+    return {"schemes": ["http"], "hosts": hosts}
 
 
 @contextlib.asynccontextmanager
@@ -215,6 +236,12 @@ def sim_ports(
         async with run_simulated_ports(seed=chosen, host=host, base_port=base_port) as ports:
             for p in ports:
                 typer.echo(f"  {p.id}  {p.name:<24} resolver {p.resolver_url}  ({p.kind})")
+            here = [p.resolver_url.replace("//0.0.0.0:", "//127.0.0.1:") for p in ports]
+            typer.echo(
+                "A gateway on this machine may reach them (and nothing else here) with "
+                f"registry.egress: {{schemes: [http], hosts: "
+                f"[{', '.join(loopback_egress(here)['hosts'])}]}}"
+            )
             await stop.wait()
 
     asyncio.run(run())

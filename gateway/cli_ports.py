@@ -9,7 +9,8 @@
 The gateway is ``--gateway`` (default http://127.0.0.1:8000, or $PORTGATE_URL); the caller's API
 key is ``--api-key`` or $PORTGATE_API_KEY (role admin, or port_admin for its own port). A port's
 credential is read from an environment variable, never from the command line, where it would sit
-in shell histories and process lists.
+in shell histories and process lists. A refused change prints its code and reason code
+(``PORT_CHECK_FAILED``, ``EGRESS_REFUSED``, ...; see gateway/endpoint_check.py) and exits 1.
 """
 
 import os
@@ -50,8 +51,10 @@ def _call(
     if response.status_code >= 400:
         errors = (payload or {}).get("errors") or [{"message": response.text[:200]}]
         for error in errors:
-            code = (error.get("extensions") or {}).get("code", response.status_code)
-            typer.secho(f"{code}: {error.get('message')}", fg="red", err=True)
+            extensions = error.get("extensions") or {}
+            code = extensions.get("code", response.status_code)
+            reason = f" ({extensions['reason']})" if extensions.get("reason") else ""
+            typer.secho(f"{code}{reason}: {error.get('message')}", fg="red", err=True)
         raise typer.Exit(1)
     return payload
 
@@ -60,11 +63,20 @@ def _show(port: dict[str, Any]) -> str:
     health = port.get("health") or {}
     state = "paused" if port["paused"] else health.get("status", "not probed yet")
     latency = f" {health['latencyMs']} ms" if health.get("latencyMs") is not None else ""
-    return (
+    line = (
         f"{port['id']:<6} {port['name']:<28} {state:<14}{latency:<10} {port['url']}  "
         f"(timeout {port['timeout'] or 'default'}, source {port['source']}, "
-        f"credential {port['credential'] or 'none'})"
+        f"credential {port['credential'] or 'none'}, "
+        f"{'checked' if port.get('checked') else 'not checked'})"
     )
+    if health.get("reason"):
+        line += f"\n       down: {health['reason']}: {health['message']}"
+    check = port.get("check")
+    if check is not None:
+        line += "\n       check: " + (
+            "passed" if check["passed"] else f"{check['reason']}: {check['message']}"
+        )
+    return line
 
 
 def _credential(env: str | None) -> str | None:
@@ -142,7 +154,7 @@ def _action(action: str, help_text: str) -> None:
 
 _action("pause", "Stop asking a port (it stays registered).")
 _action("resume", "Ask a paused port again (checked first).")
-_action("check", "Probe a port now and show its health.")
+_action("check", "Check a port now (this port only, bounded) and show the result.")
 
 
 @ports_app.command("remove")

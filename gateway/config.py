@@ -17,8 +17,13 @@ Example ``portgate.yaml``::
         name: Port of Oakland
         url: http://127.0.0.1:9103/graphql
         timeout: 1500ms
+    registry:
+      egress:               # endpoints on this machine, over http: listed one by one
+        schemes: [http]
+        hosts: ["127.0.0.1:9101", "127.0.0.1:9103"]
 """
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -37,6 +42,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from gateway.egress import DEFAULT_SCHEMES, EgressRules, parse_host_entry
 from portcontract.identifiers import UNLOCODE_PATTERN
 
 DEFAULT_PORT_TIMEOUT = 2.0
@@ -76,7 +82,8 @@ class PortDefaults(_Strict):
     """Settings every port gets unless it overrides them."""
 
     timeout: Duration = Field(
-        DEFAULT_PORT_TIMEOUT, description="How long one request to a port may take."
+        DEFAULT_PORT_TIMEOUT,
+        description="How long one request to a port may take; at most `deadline`.",
     )
     max_connections: int = Field(
         DEFAULT_MAX_CONNECTIONS_PER_PORT,
@@ -96,8 +103,13 @@ class PortConfig(_Strict):
 
     id: str = Field(description="The port's UN/LOCODE, e.g. USLAX.")
     name: str = Field(description="The port's name as shown to clients.")
-    url: AnyHttpUrl = Field(description="The port resolver's GraphQL endpoint (http or https).")
-    timeout: Duration | None = Field(None, description="Overrides port_defaults.timeout.")
+    url: AnyHttpUrl = Field(
+        description="The port resolver's GraphQL endpoint (http or https, as `registry.egress` "
+        "allows)."
+    )
+    timeout: Duration | None = Field(
+        None, description="Overrides port_defaults.timeout; at most `deadline`."
+    )
     capabilities: tuple[str, ...] = Field(
         ROOT_FIELDS, description="Root fields this port answers; by default all of them."
     )
@@ -406,8 +418,63 @@ class AuditSettings(_Strict):
         return self
 
 
+class EgressSettings(_Strict):
+    """Which addresses a port's endpoint may have (see gateway/egress.py). Checked when a port
+    is registered or changed, for the config's ports at start-up, and again on the resolved
+    address of every connection; redirects are never followed. By default: https only, to
+    public addresses; loopback, link-local, private, shared (CGNAT) and other special-purpose
+    addresses are refused unless listed here."""
+
+    schemes: tuple[Literal["http", "https"], ...] = Field(
+        DEFAULT_SCHEMES,
+        min_length=1,
+        description="URL schemes an endpoint may use. `http` sends the port's credential in "
+        "clear: allow it only inside a network you trust.",
+    )
+    hosts: tuple[str, ...] = Field(
+        (),
+        description="Trusted destinations: host names (`resolver.example`, or `*.ports.example` "
+        "for every name under it: whatever they resolve to is allowed) and single addresses "
+        "(`10.0.0.7`, `[::1]`), each optionally with `:port` to allow that TCP port only "
+        "(`sim-ports:9101`, `127.0.0.1:9101`).",
+    )
+    networks: tuple[str, ...] = Field(
+        (),
+        description="CIDRs allowed beyond the public internet (`10.20.0.0/16`, `fd00:1::/64`).",
+    )
+    public_addresses: bool = Field(
+        True, description="Allow public addresses; off: only `hosts` and `networks` are allowed."
+    )
+
+    @field_validator("hosts")
+    @classmethod
+    def _known_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            parse_host_entry(entry)
+        return value
+
+    @field_validator("networks")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not a CIDR (like 10.0.0.0/8)") from None
+        return value
+
+    def rules(self) -> EgressRules:
+        return EgressRules(
+            schemes=self.schemes,
+            hosts=self.hosts,
+            networks=self.networks,
+            public_addresses=self.public_addresses,
+        )
+
+
 class RegistrySettings(_Strict):
-    """Where registered ports are kept, and how often they are re-read and probed."""
+    """Where registered ports are kept, how often they are re-read and probed, and which
+    endpoints they may have."""
 
     store: str = Field(
         "sqlite:///portgate-registry.sqlite3",
@@ -421,8 +488,20 @@ class RegistrySettings(_Strict):
     )
     health_interval: Duration = Field(15.0, description="How often each port is probed.")
     probe_timeout: Duration = Field(
-        3.0, description="How long a probe (and the check before registering) may take."
+        3.0,
+        description="How long a probe or a check (before an endpoint takes traffic) of one "
+        "port may take, and never longer than that port's own timeout. Each port is probed "
+        "under its own bound: a hanging port delays no other.",
     )
+    store_timeout: Duration = Field(
+        5.0,
+        description="How long opening the store may take at start-up. If it cannot be opened, "
+        "the gateway serves the config's ports and retries in the background.",
+    )
+    store_retry_interval: Duration = Field(
+        10.0, description="How often an unavailable store is tried again."
+    )
+    egress: EgressSettings = Field(default_factory=EgressSettings)
 
     @field_validator("store")
     @classmethod
@@ -590,6 +669,29 @@ class GatewaySettings(BaseSettings):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"ports listed more than once: {duplicates}")
+        return self
+
+    @model_validator(mode="after")
+    def _ports_within_bounds(self) -> "GatewaySettings":
+        """Every port's timeout within the deadline, every seed endpoint within the egress
+        rules (as far as its URL tells: names are resolved at start-up)."""
+        problems = [
+            f"{key} is {timeout:g}s, over the deadline ({self.deadline:g}s): no port is waited "
+            "for longer than the whole query"
+            for key, timeout in (
+                ("port_defaults.timeout", self.port_defaults.timeout),
+                *((f"ports.{i}.timeout [{p.id}]", p.timeout) for i, p in enumerate(self.ports)),
+            )
+            if timeout is not None and timeout > self.deadline
+        ]
+        rules = self.registry.egress.rules()
+        problems += [
+            f"ports.{i}.url [{p.id}] is refused by registry.egress: {reason}"
+            for i, p in enumerate(self.ports)
+            if (reason := rules.refuses_url(str(p.url))) is not None
+        ]
+        if problems:
+            raise ValueError("\n    ".join(problems))
         return self
 
     @classmethod

@@ -26,10 +26,16 @@ translated into these at exactly one place each (:mod:`gateway.upstream`, :mod:`
     ├── PersistedQueryHashMismatch    PERSISTED_QUERY_HASH_MISMATCH  the hash is not the query's
     ├── PreflightRequired             PREFLIGHT_REQUIRED  a GET or simple POST without the CSRF
     │                                                     header (HTTP 400)
+    ├── PortCheckFailed               PORT_CHECK_FAILED   admin API: an endpoint may not take
+    │                                                     traffic (HTTP 422; extensions.reason)
+    ├── RegistryUnavailable           REGISTRY_UNAVAILABLE  admin API: the registry store cannot
+    │                                                     be reached now (HTTP 503)
     └── PortFailure                   (names the port)
         ├── PortTimeout               PORT_TIMEOUT        the port's own timeout passed
         ├── DeadlineExceeded          DEADLINE_EXCEEDED   the query's deadline passed first
         ├── PortUnavailable           PORT_UNAVAILABLE    no connection, or the port's source down
+        │   └── PortEgressRefused     PORT_UNAVAILABLE    its address is refused by the egress
+        │                                                 rules: nothing was sent
         ├── PortError                 PORT_ERROR          an HTTP error or an unusable answer
         └── PortCircuitOpen           PORT_CIRCUIT_OPEN   not asked: it failed too often lately
 
@@ -188,6 +194,33 @@ class PreflightRequired(GatewayError):
     code = "PREFLIGHT_REQUIRED"
 
 
+class PortCheckFailed(GatewayError):
+    """An endpoint that may not take traffic (admin API, HTTP 422). ``reason`` is one of the
+    reason codes of :mod:`gateway.endpoint_check` (``EGRESS_REFUSED``, ``TIMEOUT``, ...); the
+    message is the gateway's own words, never text from the endpoint."""
+
+    code = "PORT_CHECK_FAILED"
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "reason": self.reason}
+
+
+class RegistryUnavailable(GatewayError):
+    """The registry store cannot be reached now (the gateway serves the ports it knows and
+    retries): a change cannot be made (admin API, HTTP 503)."""
+
+    code = "REGISTRY_UNAVAILABLE"
+
+    def __init__(
+        self, message: str = "the port registry's store is unavailable: try again later"
+    ) -> None:
+        super().__init__(message)
+
+
 class PortFailure(GatewayError):
     """A port did not give a usable answer; the rest of the query goes on without it."""
 
@@ -214,6 +247,15 @@ class DeadlineExceeded(PortFailure):
 
 class PortUnavailable(PortFailure):
     code = "PORT_UNAVAILABLE"
+
+
+class PortEgressRefused(PortUnavailable):
+    """The port's endpoint resolves only to addresses the egress rules refuse (or its URL is
+    refused outright): no connection was made. ``reason`` says why, in the gateway's words."""
+
+    def __init__(self, port: str, reason: str) -> None:
+        super().__init__(port, "its endpoint's address is refused by the egress rules")
+        self.reason = reason
 
 
 class PortError(PortFailure):

@@ -1,34 +1,30 @@
-"""Port health: a probe of each registered port on an interval, and the check a new endpoint
-must pass before it takes traffic.
+"""Port health: a probe of each registered port on an interval, each under its own bound.
 
-The check asks the endpoint, over GraphQL with the gateway's credential for it, for its root
-fields (introspection) and for ``ports { UNLocationCode }``: it must have every root field it
-claims to answer, with the shared schema's arguments, and answer for its own port. The probe
-asks ``ports { UNLocationCode }`` alone and records status (up, degraded when slower than half
-its timeout, down, paused), the last success and the latency.
+Every ``registry.health_interval`` each port is probed (:mod:`gateway.endpoint_check`:
+``ports { UNLocationCode }`` through the path queries take), all at once, each within
+``min(its timeout, registry.probe_timeout)``; a result is recorded the moment it arrives, so a
+port that hangs delays no other port's health. A port is up, degraded (slower than half its
+timeout), down (with a reason code and the gateway's own words, never the port's), or paused;
+with the last success and the latency.
+
+Health belongs to one registration: a probe whose port was changed, paused or removed while it
+ran is dropped, and a change drops what was recorded of the port before it (a paused port shows
+as paused at once). ``check_now`` runs the full check of one port (the admin API's
+``POST /admin/ports/{id}/check``) under the same bound.
 """
 
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-import orjson
-from graphql import GraphQLSchema
-
-from gateway.registry import PortEntry, PortRegistry
+from gateway.endpoint_check import EndpointChecker, Finding
+from gateway.registry import PortEntry, PortRegistry, RegistrySnapshot, Sleep
 
 log = logging.getLogger(__name__)
-
-CHECK_QUERY = """query PortgateCheck {
-  __schema { queryType { fields { name args { name } } } }
-  ports { UNLocationCode }
-}"""
-PROBE_QUERY = "query PortgateProbe { ports { UNLocationCode } }"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +33,7 @@ class PortHealth:
     checked_at: datetime
     latency_ms: float | None = None
     last_success: datetime | None = None
-    reason: str | None = None
+    finding: Finding | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -45,89 +41,40 @@ class PortHealth:
             "checkedAt": self.checked_at.isoformat(),
             "latencyMs": self.latency_ms,
             "lastSuccess": self.last_success.isoformat() if self.last_success else None,
-            "reason": self.reason,
+            "reason": self.finding.reason.value if self.finding else None,
+            "message": self.finding.message if self.finding else None,
         }
-
-
-def _headers(entry: PortEntry) -> dict[str, str]:
-    headers = {"content-type": "application/json"}
-    if entry.credential is not None:
-        headers["authorization"] = f"Bearer {entry.credential.get_secret_value()}"
-    return headers
-
-
-async def _ask(
-    client: httpx.AsyncClient, entry: PortEntry, query: str, timeout: float
-) -> dict[str, Any]:
-    """The endpoint's ``data``, or a ValueError saying in plain words what is wrong."""
-    try:
-        response = await client.post(
-            entry.url,
-            content=orjson.dumps({"query": query}),
-            headers=_headers(entry),
-            timeout=timeout,
-        )
-    except httpx.TimeoutException:
-        raise ValueError(f"no answer within {timeout:g}s") from None
-    except httpx.TransportError as exc:
-        raise ValueError(f"cannot connect ({type(exc).__name__})") from None
-    if response.status_code in (401, 403):
-        raise ValueError(f"HTTP {response.status_code}: the endpoint refused the credential")
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        raise ValueError(f"HTTP {response.status_code}: not a GraphQL response") from None
-    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
-        errors = body.get("errors") if isinstance(body, dict) else None
-        first = errors[0].get("message") if isinstance(errors, list) and errors else None
-        raise ValueError(f"HTTP {response.status_code}: no data ({first or 'not GraphQL'})")
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-def _own_port(data: Mapping[str, Any], port_id: str) -> str | None:
-    ports = data.get("ports")
-    ids = [p.get("UNLocationCode") for p in ports or () if isinstance(p, dict)]
-    if ids != [port_id]:
-        return f"`ports` answered {ids}, not exactly its own port {port_id}"
-    return None
-
-
-async def check_endpoint(
-    client: httpx.AsyncClient, entry: PortEntry, schema: GraphQLSchema, timeout: float
-) -> str | None:
-    """Why ``entry``'s endpoint cannot take traffic, or None when it answers the shared schema."""
-    try:
-        data = await _ask(client, entry, CHECK_QUERY, timeout)
-    except ValueError as exc:
-        return str(exc)
-    try:
-        fields = {
-            f["name"]: {a["name"] for a in f["args"]}
-            for f in data["__schema"]["queryType"]["fields"]
-        }
-    except (KeyError, TypeError):
-        return "it does not answer introspection of its root fields"
-    query_type = schema.query_type
-    assert query_type is not None
-    for name in entry.capabilities:
-        if name not in fields:
-            return f"it has no root field `{name}` of the shared schema"
-        missing = set(query_type.fields[name].args) - fields[name]
-        if missing:
-            return f"its `{name}` lacks the shared schema's arguments {sorted(missing)}"
-    return _own_port(data, entry.id)
 
 
 class PortProber:
-    """Probes every registered port on an interval; what it saw, per port."""
+    """Probes every registered port on an interval; what it saw of each port's current
+    registration."""
 
-    def __init__(self, registry: PortRegistry, client: httpx.AsyncClient, timeout: float) -> None:
+    def __init__(
+        self,
+        registry: PortRegistry,
+        checker: EndpointChecker,
+        probe_timeout: float,
+        *,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self._registry = registry
-        self._client = client
-        self._timeout = timeout
+        self._checker = checker
+        self._probe_timeout = probe_timeout
+        self._sleep = sleep
         self.health: dict[str, PortHealth] = {}
+        self._of: dict[str, PortEntry] = {}  # the registration each health entry is about
+        self._listeners: list[Callable[[str, PortHealth], None]] = []
         self._task: asyncio.Task[None] | None = None
+        registry.on_change(self._forget_changed)
+
+    def on_health(self, listener: Callable[[str, PortHealth], None]) -> None:
+        """Call ``listener(port, health)`` whenever a port's health is recorded."""
+        self._listeners.append(listener)
+
+    def bound(self, entry: PortEntry) -> float:
+        """How long one probe or check of ``entry`` may take."""
+        return min(entry.timeout or self._registry.defaults.timeout, self._probe_timeout)
 
     def worst_of(self, seen: Mapping[str, str]) -> dict[str, str]:
         """Port statuses (UP, DEGRADED, DOWN) made no better than what the probes last saw."""
@@ -141,32 +88,75 @@ class PortProber:
         return worst
 
     async def probe_all(self) -> None:
+        """Probe every registered port at once; each result is recorded as it arrives."""
         entries = self._registry.snapshot().entries
-        results = await asyncio.gather(*(self._probe(e) for e in entries))
-        self.health = {e.id: h for e, h in zip(entries, results, strict=True)}
+        await asyncio.gather(*(self.probe(e) for e in entries))
 
-    async def _probe(self, entry: PortEntry) -> PortHealth:
-        now = datetime.now(UTC)
-        previous = self.health.get(entry.id)
-        last_success = previous.last_success if previous else None
+    async def probe(self, entry: PortEntry) -> PortHealth | None:
+        """Probe one port; its health, or None when its registration changed meanwhile."""
         if entry.paused:
-            return PortHealth("paused", now, None, last_success)
-        timeout = entry.timeout or self._timeout
+            return self._record(entry, self._paused(entry))
+        return self._record(entry, await self._run(entry, self._checker.probe))
+
+    async def check_now(self, entry: PortEntry) -> Finding | None:
+        """The full check of one port, now, within its bound; its health is recorded too
+        (unless it is paused)."""
+        health = await self._run(entry, self._checker.check)
+        if not entry.paused:
+            self._record(entry, health)
+        return health.finding
+
+    async def _run(
+        self, entry: PortEntry, ask: Callable[[PortEntry, float], Awaitable[Finding | None]]
+    ) -> PortHealth:
+        """``ask`` (a probe or a check, each bounded) timed, as health."""
+        now = datetime.now(UTC)
+        last_success = self._last_success(entry)
         started = time.perf_counter()
-        try:
-            reason = _own_port(await _ask(self._client, entry, PROBE_QUERY, timeout), entry.id)
-        except ValueError as exc:
-            reason = str(exc)
+        finding = await ask(entry, self.bound(entry))
         latency = round((time.perf_counter() - started) * 1000, 2)
-        if reason is not None:
-            return PortHealth("down", now, latency, last_success, reason)
+        if finding is not None:
+            return PortHealth("down", now, latency, last_success, finding)
+        timeout = entry.timeout or self._registry.defaults.timeout
         status = "degraded" if latency > timeout * 500 else "up"  # slower than half its timeout
         return PortHealth(status, now, latency, now)
+
+    def _paused(self, entry: PortEntry) -> PortHealth:
+        return PortHealth("paused", datetime.now(UTC), None, self._last_success(entry))
+
+    def _last_success(self, entry: PortEntry) -> datetime | None:
+        previous = self.health.get(entry.id)
+        if previous is None or self._of.get(entry.id) != entry:
+            return None
+        return previous.last_success
+
+    def _record(self, entry: PortEntry, health: PortHealth) -> PortHealth | None:
+        if self._registry.snapshot().entry(entry.id) != entry:
+            return None  # changed, paused or removed while probed: not its health any more
+        previous = self.health.get(entry.id)
+        self.health[entry.id] = health
+        self._of[entry.id] = entry
+        if previous is None or previous.status != health.status:
+            reason = f" ({health.finding.reason.value})" if health.finding else ""
+            log.info("port %s is %s%s", entry.id, health.status, reason)
+        for listener in self._listeners:
+            listener(entry.id, health)
+        return health
+
+    def _forget_changed(self, snapshot: RegistrySnapshot) -> None:
+        """Drop what was seen of registrations that changed; a paused port is paused now."""
+        for port in list(self.health):
+            if snapshot.entry(port) != self._of.get(port):
+                del self.health[port]
+                del self._of[port]
+        for entry in snapshot.entries:
+            if entry.paused and entry.id not in self.health:
+                self._record(entry, self._paused(entry))
 
     def start(self, interval: float) -> None:
         async def loop() -> None:
             while True:  # the first probe after one interval: new endpoints are checked anyway
-                await asyncio.sleep(interval)
+                await self._sleep(interval)
                 try:
                     await self.probe_all()
                 except Exception:

@@ -14,6 +14,9 @@
     portgate_audit_store_up                             1 when the audit store is reached and its
                                                         last write succeeded, else 0
     portgate_audit_queued_records                       records waiting for the audit store
+    portgate_registry_store_up                          1 when the registry's store is reached,
+                                                        0 while the config's ports are served
+                                                        without it (retried in the background)
 
 Labels stay bounded: operation names are chosen by clients, so only the first
 ``MAX_OPERATION_NAMES`` well-formed names get a label of their own, the rest count as ``other``.
@@ -131,6 +134,18 @@ class _AuditStore(Collector):
         )  # fmt: skip
 
 
+class _RegistryStoreUp(Collector):
+    def __init__(self, up: Callable[[], bool]) -> None:
+        self._up = up
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "portgate_registry_store_up",
+            "1 when the port registry's store is reached, 0 while it is retried",
+            value=1 if self._up() else 0,
+        )
+
+
 class GatewayMetrics:
     def __init__(
         self,
@@ -139,6 +154,8 @@ class GatewayMetrics:
         port_health: Callable[[], Mapping[str, str]] = dict,
         stores: Callable[[], Mapping[str, BoundedStore]] = dict,
         audit_store: Callable[[], Mapping[str, int]] = dict,
+        *,
+        registry_store_up: Callable[[], bool] | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
@@ -164,6 +181,8 @@ class GatewayMetrics:
         r.register(_PortHealth(port_health))
         r.register(_BoundedStores(stores))
         r.register(_AuditStore(audit_store))
+        if registry_store_up is not None:
+            r.register(_RegistryStoreUp(registry_store_up))
         self._operation_names: set[str] = set()
 
     def operation_label(self, name: str | None) -> str:

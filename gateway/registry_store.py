@@ -116,12 +116,23 @@ class PostgresRegistryStore:
         self._schema = schema
         self._pool: Any = None
 
-    async def open(self) -> "PostgresRegistryStore":
-        from psycopg import sql
+    async def open(self, timeout: float = 10.0) -> "PostgresRegistryStore":
+        """Connect (within ``timeout`` seconds) and create the tables if need be."""
         from psycopg_pool import AsyncConnectionPool
 
         self._pool = AsyncConnectionPool(self._url, min_size=1, max_size=4, open=False)
-        await self._pool.open(wait=True, timeout=10)
+        try:
+            await self._pool.open(wait=True, timeout=timeout)
+            await self._create_tables()
+        except BaseException:
+            await self._pool.close()
+            self._pool = None
+            raise
+        return self
+
+    async def _create_tables(self) -> None:
+        from psycopg import sql
+
         schema = sql.Identifier(self._schema)
         async with self._pool.connection() as db:
             await db.execute(
@@ -141,7 +152,6 @@ class PostgresRegistryStore:
                     "INSERT INTO {}.port_registry_version VALUES (1, 0) ON CONFLICT DO NOTHING"
                 ).format(schema)
             )
-        return self
 
     def _table(self, name: str) -> Any:
         from psycopg import sql
@@ -231,8 +241,9 @@ class PostgresRegistryStore:
             await self._pool.close()
 
 
-async def open_registry_store(url: str) -> RegistryStore:
-    """``sqlite:///path`` or ``postgresql://...``."""
+async def open_registry_store(url: str, *, timeout: float = 10.0) -> RegistryStore:
+    """``sqlite:///path`` or ``postgresql://...`` (reached within ``timeout`` seconds)."""
     if url.startswith("sqlite:///"):
-        return SqliteRegistryStore(Path(url.removeprefix("sqlite:///")))
-    return await PostgresRegistryStore(url).open()
+        path = Path(url.removeprefix("sqlite:///"))
+        return await asyncio.to_thread(SqliteRegistryStore, path)
+    return await PostgresRegistryStore(url).open(timeout)

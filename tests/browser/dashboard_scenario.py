@@ -23,6 +23,7 @@ import httpx
 from playwright.async_api import Browser, Page, Request, async_playwright, expect
 
 from gateway.app import create_app
+from gateway.cli import loopback_egress
 from gateway.cli_keys import issue_demo_keys
 from gateway.config import load_settings
 from port_resolvers.loopback import serve_on_loopback
@@ -96,7 +97,10 @@ async def _visit(
         ports=[{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
         auth={"api_keys": {"database": keys}},
         audit={"store": f"sqlite:///{prefix}audit.sqlite3"},
-        registry={"store": f"sqlite:///{prefix}registry.sqlite3"},
+        registry={
+            "store": f"sqlite:///{prefix}registry.sqlite3",
+            "egress": loopback_egress(p.resolver_url for p in ports),
+        },
     )
     async with serve_on_loopback(create_app(settings, clock=lambda: NOW)) as url:
         page = await browser.new_page(viewport={"width": 1440, "height": 1400})

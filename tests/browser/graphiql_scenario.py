@@ -17,6 +17,7 @@ from typing import Any
 from playwright.async_api import Request, async_playwright, expect
 
 from gateway.app import create_app
+from gateway.cli import loopback_egress
 from gateway.cli_keys import issue_demo_keys
 from gateway.config import load_settings
 from port_resolvers.loopback import serve_on_loopback
@@ -62,7 +63,10 @@ async def _visit_gateway(files: Path, keys: Path, api_key: str, screenshot: Path
             ports=[{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
             auth={"api_keys": {"database": keys}},
             audit={"store": f"sqlite:///{files / 'audit.sqlite3'}"},
-            registry={"store": f"sqlite:///{files / 'registry.sqlite3'}"},
+            registry={
+                "store": f"sqlite:///{files / 'registry.sqlite3'}",
+                "egress": loopback_egress(p.resolver_url for p in ports),
+            },
         )
         async with serve_on_loopback(create_app(settings)) as url, async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)

@@ -103,6 +103,8 @@ def test_the_compose_gateway_config_is_valid_and_names_the_simulated_resolvers()
     expected = [f"http://sim-ports:{base + 2 * i + 1}/graphql" for i in range(len(PORT_IDS))]
     assert [str(p.url) for p in settings.ports] == expected
     assert [p.id for p in settings.ports] == list(PORT_IDS)
+    # Egress: exactly those resolvers on compose's private network, nothing else there.
+    assert [f"http://{h}/graphql" for h in settings.registry.egress.hosts] == expected
 
 
 def test_the_image_is_multi_stage_non_root_with_a_healthcheck() -> None:

@@ -21,6 +21,20 @@ from port_resolvers.kit import PortRecord, VesselCallFilter
 
 # The query-path tests are about fetching and merging, not the policy: anyone sees everything.
 OPEN_POLICY = Path(__file__).parent / "policies" / "open.yaml"
+# Egress rules for tests: ports at *.test (handed to transports, never resolved) and on this
+# machine's loopback, over http. Tests of the rules themselves set their own.
+TEST_EGRESS: dict[str, Any] = {
+    "schemes": ["http", "https"],
+    "hosts": ["*.test", "127.0.0.1", "::1"],
+}
+
+
+def with_test_egress(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with ``registry.egress`` set to :data:`TEST_EGRESS` unless given."""
+    registry = dict(settings.get("registry") or {})
+    registry.setdefault("egress", TEST_EGRESS)
+    return settings | {"registry": registry}
+
 
 PortHandler = Callable[[httpx.Request], Awaitable[httpx.Response] | httpx.Response]
 PORT_NAMES = {
@@ -85,7 +99,7 @@ async def make_gateway() -> AsyncIterator[GatewayFactory]:
                 {"id": port, "name": PORT_NAMES.get(port, port), "url": port_url(port)}
                 for port in transports
             ],
-            **settings,
+            **with_test_egress(settings),
         )
         app = create_app(config, client=upstream_client)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")

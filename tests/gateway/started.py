@@ -9,7 +9,14 @@ import httpx
 
 from gateway.app import create_app
 from gateway.config import load_settings
-from tests.gateway.conftest import OPEN_POLICY, PORT_NAMES, Gateway, PortRouter, port_url
+from tests.gateway.conftest import (
+    OPEN_POLICY,
+    PORT_NAMES,
+    Gateway,
+    PortRouter,
+    port_url,
+    with_test_egress,
+)
 
 
 @contextlib.asynccontextmanager
@@ -28,7 +35,7 @@ async def started_gateway(
             {"id": port, "name": PORT_NAMES.get(port, port), "url": port_url(port)}
             for port in transports
         ],
-        **settings,
+        **with_test_egress(settings),
     )
     async with contextlib.AsyncExitStack() as stack:
         upstream = await stack.enter_async_context(httpx.AsyncClient(transport=router))

@@ -25,7 +25,7 @@ from gateway.config import OidcSettings, load_settings
 from gateway.errors import Unauthenticated
 from gateway.oidc import OidcVerifier
 from port_resolvers.loopback import serve_on_loopback
-from tests.gateway.conftest import answering, port_url
+from tests.gateway.conftest import TEST_EGRESS, answering, port_url
 
 ISSUER = "https://id.ports.example/realms/partnership"
 AUDIENCE = "portgate"
@@ -116,6 +116,7 @@ async def gateway(idp: tuple[IdentityProvider, str]) -> AsyncIterator[httpx.Asyn
                 "leeway": "5s",
             },
         },
+        registry={"egress": TEST_EGRESS},
     )
     # Ports through a mock; everything else (the JWKS on loopback) over real HTTP.
     async with (

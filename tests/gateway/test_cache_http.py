@@ -8,7 +8,7 @@ import httpx
 from gateway.app import create_app
 from gateway.config import load_settings
 from port_resolvers.sim.cluster import run_simulated_ports
-from tests.gateway.conftest import GatewayFactory
+from tests.gateway.conftest import TEST_EGRESS, GatewayFactory
 
 PORTS = {"ports": [{"UNLocationCode": "USLAX", "_pg_port": "USLAX"}]}
 QUERY = "{ ports { UNLocationCode } }"
@@ -62,6 +62,7 @@ async def test_200_identical_concurrent_queries_ask_each_port_once() -> None:
             # About coalescing, not time: no port may miss its turn on a busy machine.
             deadline="60s",
             port_defaults={"timeout": "60s"},
+            registry={"egress": TEST_EGRESS},
         )
 
         async def burst(size: int) -> dict[str, dict[str, int]]:

@@ -35,6 +35,7 @@ def test_config_check_accepts_a_good_file(tmp_path: Path) -> None:
     config.write_text(
         "deadline: 3s\nports:\n  - id: USLAX\n    name: Port of Los Angeles\n"
         "    url: http://127.0.0.1:9101/graphql\n    timeout: 250ms\n"
+        "registry:\n  egress: {schemes: [http], hosts: ['127.0.0.1:9101']}\n"
     )
     result = runner.invoke(app, ["config", "check", str(config)])
     assert result.exit_code == 0, result.output
@@ -49,6 +50,11 @@ def test_config_check_accepts_a_good_file(tmp_path: Path) -> None:
         ("ports:\n  - {id: usla, name: X, url: http://h/graphql}\n", "ports.0.id"),
         ("ports:\n  - {id: USLAX, name: X, url: ftp://h/graphql}\n", "ports.0.url"),
         ("ports: [1\n", "not valid YAML"),
+        ("ports:\n  - {id: USLAX, name: X, url: 'http://127.0.0.1:9/g'}\n", "ports.0.url [USLAX]"),
+        (
+            "ports:\n  - {id: USLAX, name: X, url: 'https://h/g', timeout: 1h}\n",
+            "over the deadline",
+        ),
         ("- a list\n", "must be a mapping"),
     ],
 )

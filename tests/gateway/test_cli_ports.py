@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from gateway.apikeys import ApiKeyStore
 from gateway.app import create_app
 from gateway.cli import app as cli
+from gateway.cli import loopback_egress
 from gateway.config import load_settings
 from port_resolvers.kit import create_resolver_app
 from port_resolvers.loopback import serve_on_loopback
@@ -40,6 +41,7 @@ async def test_ports_commands_over_the_admin_api(
                 for p in ("USLAX", "USOAK")
             ],
             auth={"api_keys": {"database": tmp_path / "keys.sqlite3"}},
+            registry={"egress": loopback_egress(urls.values())},
         )
         gateway = await exits.enter_async_context(serve_on_loopback(create_app(settings)))
         monkeypatch.setenv("PORTGATE_URL", gateway)
@@ -61,7 +63,9 @@ async def test_ports_commands_over_the_admin_api(
             "add", "USRCH", "--name", NAMES["USRCH"], "--url", urls["USRCH"],
             "--credential-env", "RICHMOND_TOKEN",
         )  # fmt: skip
-        assert "up" in await portgate("check", "USRCH")
+        checked = await portgate("check", "USRCH")
+        assert "up" in checked
+        assert "check: passed" in checked
         assert "1.5" in await portgate("update", "USRCH", "--timeout", "1500ms")
         assert "removed USRCH" in await portgate("remove", "USRCH")
 
@@ -69,4 +73,4 @@ async def test_ports_commands_over_the_admin_api(
             runner.invoke, cli, ["ports", "add", "USNTD", "--name", "x", "--url", gateway]
         )
         assert refused.exit_code == 1
-        assert "PORT_CHECK_FAILED" in refused.output
+        assert "PORT_CHECK_FAILED (EGRESS_REFUSED)" in refused.output  # the gateway itself

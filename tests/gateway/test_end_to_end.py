@@ -17,7 +17,7 @@ from port_resolvers.loopback import serve_on_loopback
 from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
 from port_resolvers.sim.data import containers_only_at, generate_all_ports
 from portcontract import schema_sdl
-from tests.gateway.conftest import OPEN_POLICY
+from tests.gateway.conftest import OPEN_POLICY, with_test_egress
 
 NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
 SEED = 2026
@@ -37,7 +37,7 @@ async def serve_gateway(ports: list[RunningPort], **settings: Any) -> Any:
         None,
         ports=[{"id": p.id, "name": p.name, "url": p.resolver_url, "timeout": "5s"} for p in ports]
         + settings.pop("extra_ports", []),
-        **settings,
+        **with_test_egress(settings),
     )
     return serve_on_loopback(create_app(config))
 
@@ -135,7 +135,7 @@ async def test_a_dead_port_and_a_slow_port_do_not_sink_the_query(
          "timeout": "200ms"},
     ]  # fmt: skip
 
-    async with await serve_gateway(live, extra_ports=extra, deadline="3s") as url:
+    async with await serve_gateway(live, extra_ports=extra, deadline="5s") as url:
         body = await ask(url, OVERVIEW, {"refs": [lax_only]})
 
     assert [c["equipmentReference"] for c in body["data"]["containers"]] == [lax_only]

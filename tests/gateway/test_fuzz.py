@@ -33,7 +33,7 @@ from port_resolvers.sim.systems import create_port_system
 from port_resolvers.sim.transport import TimedASGITransport
 from port_resolvers.sim.wiring import source_for
 from portcontract import schema_sdl
-from tests.gateway.conftest import OPEN_POLICY, PORT_NAMES, PortRouter, port_url
+from tests.gateway.conftest import OPEN_POLICY, PORT_NAMES, TEST_EGRESS, PortRouter, port_url
 
 pytestmark = pytest.mark.fuzz
 
@@ -97,6 +97,7 @@ def gateway() -> Iterator[tuple[Run[Any], httpx.AsyncClient]]:
         ports=[{"id": p, "name": PORT_NAMES[p], "url": port_url(p)} for p in PORT_IDS],
         policy={"file": OPEN_POLICY},
         rate_limit={"enabled": False},  # one client, on purpose a flood
+        registry={"egress": TEST_EGRESS},
     )
     upstream = httpx.AsyncClient(transport=PortRouter(resolvers))
     app = create_app(config, client=upstream)

@@ -21,7 +21,7 @@ from gateway.app import create_app
 from gateway.audit import AuditRecord
 from gateway.config import load_settings
 from port_resolvers.kit import create_resolver_app
-from tests.gateway.conftest import PORT_NAMES, EmptyPort, PortRouter, port_url
+from tests.gateway.conftest import PORT_NAMES, EmptyPort, PortRouter, port_url, with_test_egress
 
 PORTS = ("USLAX", "USOAK")
 
@@ -58,7 +58,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
                 None,
                 ports=[{"id": p, "name": PORT_NAMES[p], "url": port_url(p)} for p in PORTS],
                 auth={"api_keys": {"database": keys_file}},
-                **settings,
+                **with_test_egress(settings),
             )
             upstream = await exits.enter_async_context(httpx.AsyncClient(transport=router))
             app = create_app(config, client=upstream, tracer_provider=provider)

@@ -14,6 +14,7 @@ from gateway.config import load_settings
 from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
 from port_resolvers.sim.data import containers_only_at, generate_all_ports
 from port_resolvers.sim.model import PortData
+from tests.gateway.conftest import TEST_EGRESS, with_test_egress
 
 NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
 SEED = 7
@@ -44,7 +45,7 @@ async def ask(
     config = load_settings(
         None,
         ports=[{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
-        **({"policy": {"file": OPEN_POLICY}} | settings),
+        **with_test_egress({"policy": {"file": OPEN_POLICY}} | settings),
     )
     app = create_app(config, clock=lambda: NOW)
     async with (
@@ -202,6 +203,7 @@ async def test_the_audit_record_names_what_the_outlook_asked_of_which_ports(
         None,
         ports=[{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
         policy={"file": OPEN_POLICY},
+        registry={"egress": TEST_EGRESS},
     )
     app = create_app(config, clock=lambda: NOW)
     async with (

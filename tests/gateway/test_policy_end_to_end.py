@@ -15,6 +15,7 @@ from gateway.config import load_settings
 from port_resolvers.loopback import serve_on_loopback
 from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
 from port_resolvers.sim.data import containers_only_at, generate_all_ports
+from tests.gateway.conftest import TEST_EGRESS
 from tests.gateway.test_end_to_end import NOW, SEED
 
 QUERY = """
@@ -48,6 +49,7 @@ async def test_the_port_resolvers_never_see_a_field_the_caller_may_not_see(
         ports=[{"id": p.id, "name": p.name, "url": p.resolver_url, "timeout": "5s"} for p in ports],
         auth={"api_keys": {"database": store.path}},
         cache={"enabled": False},
+        registry={"egress": TEST_EGRESS},
     )
     data = generate_all_ports(seed=SEED, now=NOW)
     refs = [containers_only_at(data, p.id)[0].reference for p in ports]

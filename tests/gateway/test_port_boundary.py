@@ -26,6 +26,7 @@ from port_resolvers.loopback import serve_on_loopback
 from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
 from port_resolvers.sim.data import containers_only_at, generate_all_ports, shared_boxes
 from port_resolvers.sim.reference import PORTS
+from tests.gateway.conftest import with_test_egress
 from tests.gateway.hostile import FAKE_VALUE, LEAKED_WORDS, HostileResolver
 from tests.gateway.test_end_to_end import NOW, SEED
 
@@ -106,7 +107,7 @@ def start(ports: list[RunningPort], tmp_path: Path) -> Start:
                     for p in ports
                 ],
                 auth={"api_keys": {"database": tmp_path / "keys.sqlite3"}},
-                **({"deadline": "30s"} | settings),
+                **with_test_egress({"deadline": "30s"} | settings),
             )
             async with serve_on_loopback(create_app(config)) as url:
                 yield Setup(url, hostile, hostile_url, lax.resolver_url, admin_key, ports)

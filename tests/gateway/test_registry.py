@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,12 @@ from starlette.routing import Route
 
 from gateway.apikeys import ApiKeyStore
 from gateway.app import create_app
-from gateway.config import PortDefaults, load_settings
-from gateway.registry import PortEntry, PortRegistry
+from gateway.config import PortConfig, PortDefaults, load_settings
+from gateway.registry import PortEntry, PortRegistry, RegistryStore
 from gateway.registry_store import PostgresRegistryStore, SqliteRegistryStore
 from port_resolvers.kit import create_resolver_app
-from tests.gateway.conftest import EmptyPort, PortRouter, port_url
+from tests.gateway.conftest import TEST_EGRESS, EmptyPort, PortRouter, port_url
+from tests.gateway.served import resolvers, served_gateway
 
 NAMES = {"USLAX": "Port of Los Angeles", "USOAK": "Port of Oakland", "USRCH": "Port of Richmond"}
 TOKENS = {port: f"token-{port}-{uuid.uuid4().hex}" for port in NAMES}
@@ -71,7 +73,9 @@ async def admin(tmp_path: Path) -> AsyncIterator[Admin]:
                 ],
                 auth={"api_keys": {"database": keys_file}},
                 policy={"file": Path(__file__).parent / "policies" / "open.yaml"},
-            )
+                registry={"store": f"sqlite:///{tmp_path / 'registry.sqlite3'}",
+                          "egress": TEST_EGRESS},
+            )  # fmt: skip
             upstream = await exits.enter_async_context(
                 httpx.AsyncClient(transport=PortRouter(transports))
             )
@@ -142,15 +146,18 @@ async def test_an_endpoint_that_is_not_a_resolver_is_refused_with_a_reason(admin
     )
     assert refused.status_code == 422
     error = refused.json()["errors"][0]
-    assert error["extensions"]["code"] == "PORT_CHECK_FAILED"
+    assert error["extensions"] == {"code": "PORT_CHECK_FAILED", "reason": "NOT_GRAPHQL"}
     assert "not a GraphQL response" in error["message"]
+    assert "web site" not in error["message"]  # the gateway's words, never the endpoint's
     wrong_token = await client.post(
         "/admin/ports",
         json={"id": "USRCH", "name": "Richmond", "url": port_url("USRCH"), "credential": "nope"},
         headers=headers,
     )
     assert wrong_token.status_code == 422
-    assert "refused the credential" in wrong_token.json()["errors"][0]["message"]
+    [error] = wrong_token.json()["errors"]
+    assert error["extensions"]["reason"] == "CREDENTIAL_REFUSED"
+    assert "refused the gateway's credential" in error["message"]
     bad = await client.post(
         "/admin/ports", json={"id": "usrch", "name": "x", "url": "ftp://h/"}, headers=headers
     )
@@ -204,6 +211,10 @@ async def test_a_resolver_answers_the_gateway_only() -> None:
     assert health.status_code == 200
 
 
+async def opened(store: RegistryStore) -> RegistryStore:
+    return store
+
+
 def entry(port: str, **changes: Any) -> PortEntry:
     return PortEntry(id=port, name=NAMES.get(port, port), url=port_url(port), **changes)
 
@@ -237,7 +248,7 @@ async def test_replicas_sharing_postgresql_see_each_others_changes(pg_schema: st
     replicas = [PortRegistry(defaults, ()), PortRegistry(defaults, ())]
     for replica in replicas:
         store = await PostgresRegistryStore(url, schema=pg_schema).open()
-        await replica.attach(store, refresh_interval=3600)  # refreshed by hand below
+        await replica.attach(partial(opened, store), refresh_interval=3600)  # refreshed by hand
     first, second = replicas
     try:
         await first.put(entry("USLAX", credential="s3cret"))
@@ -278,3 +289,162 @@ async def test_every_registry_change_is_in_the_audit_trail(admin: Admin) -> None
     operations = [orjson.loads(line)["record"]["operation_name"] for line in records]
     assert operations == ["admin.ports.pause", "admin.ports.update"]
     assert TOKENS["USOAK"] not in found.text
+
+
+class SteppedSleep:
+    """An injected sleep that returns only when the test takes a step (one per call)."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+        self._steps: asyncio.Queue[None] = asyncio.Queue()
+        self._asleep: asyncio.Queue[None] = asyncio.Queue()
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        self._asleep.put_nowait(None)
+        await self._steps.get()
+
+    def step(self) -> None:
+        self._steps.put_nowait(None)
+
+    async def asleep(self) -> None:
+        """Until the sleeper is asleep again (once per call)."""
+        async with asyncio.timeout(GUARD_SECONDS):
+            await self._asleep.get()
+
+
+GUARD_SECONDS = 20  # reaching it means the awaited thing never happened
+
+
+async def test_a_replica_refreshes_by_itself_after_its_interval(pg_schema: str) -> None:
+    url = "postgresql://postgres@127.0.0.1:5432/test"
+    tick = SteppedSleep()
+    writer, follower = PortRegistry(PortDefaults()), PortRegistry(PortDefaults(), sleep=tick)
+    changed = asyncio.Event()
+    follower.on_change(lambda _: changed.set())
+    for replica in (writer, follower):
+        await replica.attach(PostgresRegistryStore(url, schema=pg_schema).open, 2.0)
+    try:
+        await writer.put(entry("USOAK"))
+        assert follower.snapshot().active == ()  # not told; nobody calls refresh() by hand
+        tick.step()  # its refresh interval passes
+        async with asyncio.timeout(GUARD_SECONDS):
+            await changed.wait()
+        assert [p.id for p in follower.snapshot().active] == ["USOAK"]
+        assert tick.calls[0] == 2.0
+    finally:
+        for replica in (writer, follower):
+            await replica.detach()
+
+
+class Gate:
+    """A TCP gate on loopback in front of the real PostgreSQL: shut, it hangs up on every
+    connection (the server is down); open, it passes bytes both ways."""
+
+    def __init__(self) -> None:
+        self.is_open = False
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> "Gate":
+        self._server = await asyncio.start_server(self._pass, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _pass(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.is_open:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 5432)
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer),
+                             return_exceptions=True)  # fmt: skip
+
+
+async def test_a_store_down_at_start_up_is_retried_while_the_config_ports_serve(
+    pg_schema: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    tick = SteppedSleep()
+    seeds = [PortConfig(id="USLAX", name="Port of Los Angeles", url=port_url("USLAX"))]
+    registry = PortRegistry(PortDefaults(), seeds, sleep=tick)
+    changed = asyncio.Event()
+    registry.on_change(lambda _: changed.set())
+    async with Gate() as gate:
+        url = f"postgresql://postgres@127.0.0.1:{gate.port}/test"
+        store = PostgresRegistryStore(url, schema=pg_schema)
+        await registry.attach(partial(store.open, 0.3), 3600, retry_interval=7.0)
+        try:
+            assert not registry.store_up
+            assert [p.id for p in registry.snapshot().active] == ["USLAX"]  # the seeds serve
+            assert "registry store unavailable" in caplog.text
+            await tick.asleep()
+            tick.step()  # still down: tried again, in vain
+            await tick.asleep()
+            gate.is_open = True
+            tick.step()
+            async with asyncio.timeout(GUARD_SECONDS):
+                await changed.wait()
+            assert registry.store_up
+            assert tick.calls[:3] == [7.0, 7.0, 3600]  # retried twice, then it follows
+            await registry.put(entry("USOAK", source="api"))
+            assert [p.id for p in registry.snapshot().active] == ["USLAX", "USOAK"]
+        finally:
+            await registry.detach()
+    direct = await PostgresRegistryStore(
+        "postgresql://postgres@127.0.0.1:5432/test", schema=pg_schema
+    ).open()
+    try:
+        _, stored = await direct.load()
+    finally:
+        await direct.close()
+    assert [e.id for e in stored] == ["USLAX", "USOAK"]  # seeded once reached
+
+
+async def test_a_gateway_starts_without_its_registry_store_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with Gate() as gate:  # shut: PostgreSQL is down
+        monkeypatch.setenv(
+            "PORTGATE_REGISTRY__STORE", f"postgresql://postgres@127.0.0.1:{gate.port}/test"
+        )
+        async with (
+            resolvers(["USLAX"]) as urls,
+            served_gateway(
+                tmp_path,
+                [{"id": "USLAX", "url": urls["USLAX"]}],
+                registry={
+                    "store_timeout": "300ms",
+                    "egress": {"schemes": ["http"], "hosts": ["127.0.0.1"]},
+                },
+            ) as gw,
+        ):
+            ready = await gw.client.get("/readyz")
+            metrics = (await gw.client.get("/metrics")).text
+            answer = await gw.client.post("/graphql", json={"query": QUERY})
+            refused = await gw.client.patch(
+                "/admin/ports/USLAX", json={"timeout": "1s"}, headers=gw.as_("admin")
+            )
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "ports": ["USLAX"], "registryStore": "unavailable"}
+    assert "portgate_registry_store_up 0.0" in metrics
+    assert ports_of(answer.json()) == {"USLAX": "UP"}
+    assert refused.status_code == 503
+    assert refused.json()["errors"][0]["extensions"]["code"] == "REGISTRY_UNAVAILABLE"
+    assert "registry store unavailable" in caplog.text
+    assert str(gate.port) not in refused.text
+
+
+async def test_readyz_and_metrics_say_the_store_is_reached(admin: Admin) -> None:
+    client, _ = await admin()
+    assert (await client.get("/readyz")).json()["registryStore"] == "ok"
+    assert "portgate_registry_store_up 1.0" in (await client.get("/metrics")).text

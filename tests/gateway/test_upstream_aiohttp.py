@@ -1,4 +1,5 @@
-"""The aiohttp upstream against real loopback servers: an answer, and each failure as its error."""
+"""The aiohttp upstream against real loopback servers: an answer, each failure as its error, and
+the egress rules applied when connecting (names resolved by a scripted resolver, never DNS)."""
 
 import asyncio
 import socket
@@ -12,10 +13,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.errors import PortError, PortFailure, PortTimeout, PortUnavailable
+from gateway.egress import EgressRules
+from gateway.errors import (
+    PortEgressRefused,
+    PortError,
+    PortFailure,
+    PortTimeout,
+    PortUnavailable,
+)
 from gateway.upstream import PortRequest
 from gateway.upstream_aiohttp import GraphQLOverAiohttp, PortSessions
 from port_resolvers.loopback import serve_on_loopback
+from tests.gateway.fake_dns import ScriptedResolver
 
 seen: list[tuple[dict[str, object], dict[str, str]]] = []
 
@@ -43,14 +52,20 @@ async def slow(_: Request) -> Response:
     return Response(b"{}")
 
 
+async def redirect(_: Request) -> Response:
+    return Response(b"", status_code=307, headers={"location": "/graphql"})
+
+
 APP = Starlette(
     routes=[
         Route("/graphql", graphql, methods=["POST"]),
         Route("/unavailable", unavailable, methods=["POST"]),
         Route("/garbage", garbage, methods=["POST"]),
         Route("/slow", slow, methods=["POST"]),
+        Route("/redirect", redirect, methods=["POST"]),
     ]
 )
+LOOPBACK = EgressRules(schemes=["http"], hosts=["127.0.0.1"])
 
 
 @pytest.fixture
@@ -61,7 +76,7 @@ async def base_url() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def sessions() -> AsyncIterator[PortSessions]:
-    pool = PortSessions(per_port=4)
+    pool = PortSessions(per_port=4, rules=LOOPBACK)
     yield pool
     await pool.aclose()
 
@@ -116,3 +131,55 @@ async def test_a_refused_connection_is_unavailable_not_a_timeout(sessions: PortS
     with pytest.raises(PortUnavailable) as raised:
         await upstream.execute(REQUEST, timeout=2)
     assert raised.value.transient
+
+
+async def test_a_redirect_is_never_followed(base_url: str, sessions: PortSessions) -> None:
+    before = len(seen)
+    upstream = GraphQLOverAiohttp("USLAX", f"{base_url}/redirect", sessions)
+    with pytest.raises(PortError):
+        await upstream.execute(REQUEST, timeout=2)
+    assert len(seen) == before  # /graphql, where it pointed, was never asked
+
+
+async def test_a_refused_ip_literal_is_never_connected_to(base_url: str) -> None:
+    before = len(seen)
+    pool = PortSessions(per_port=4, rules=EgressRules(schemes=["http"]))  # no loopback
+    try:
+        upstream = GraphQLOverAiohttp("USLAX", f"{base_url}/graphql", pool)
+        with pytest.raises(PortEgressRefused) as raised:
+            await upstream.execute(REQUEST, timeout=2)
+    finally:
+        await pool.aclose()
+    assert len(seen) == before
+    assert raised.value.code == "PORT_UNAVAILABLE"  # what a client sees: nothing more
+    assert "loopback" in raised.value.reason
+
+
+async def test_a_name_resolving_to_a_refused_address_is_refused_when_connecting(
+    base_url: str,
+) -> None:
+    port = base_url.rsplit(":", 1)[1]
+    resolver = ScriptedResolver({"rebound.example": [["127.0.0.1"]]})
+    pool = PortSessions(per_port=4, rules=EgressRules(schemes=["http"]), resolver=resolver)
+    before = len(seen)
+    try:
+        upstream = GraphQLOverAiohttp("USLAX", f"http://rebound.example:{port}/graphql", pool)
+        with pytest.raises(PortEgressRefused):
+            await upstream.execute(REQUEST, timeout=2)
+    finally:
+        await pool.aclose()
+    assert resolver.lookups == ["rebound.example"]
+    assert len(seen) == before
+
+
+async def test_a_listed_name_is_trusted_whatever_it_resolves_to(base_url: str) -> None:
+    port = base_url.rsplit(":", 1)[1]
+    resolver = ScriptedResolver({"resolver.ports.internal": [["127.0.0.1"]]})
+    rules = EgressRules(schemes=["http"], hosts=["*.ports.internal"])
+    pool = PortSessions(per_port=4, rules=rules, resolver=resolver)
+    try:
+        url = f"http://resolver.ports.internal:{port}/graphql"
+        answer = await GraphQLOverAiohttp("USLAX", url, pool).execute(REQUEST, timeout=2)
+    finally:
+        await pool.aclose()
+    assert answer.data == {"echo": {"a0": "CSQU3054383"}}

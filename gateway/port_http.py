@@ -1,0 +1,107 @@
+"""One HTTP exchange with a port's endpoint: POST a body, get the status and the bytes back.
+
+Queries, health probes and the check before an endpoint takes traffic all reach a port through
+this one step, so the egress rules, the refusal to follow redirects and the translation of the
+client's exceptions into :class:`~gateway.errors.PortFailure` are one thing for all three:
+
+- :class:`~gateway.errors.PortEgressRefused`: the address is refused; nothing was sent;
+- :class:`~gateway.errors.PortTimeout`: no whole answer within ``timeout``;
+- :class:`~gateway.errors.PortUnavailable`: no connection;
+- :class:`~gateway.errors.PortError`: more than ``max_bytes`` came back (nothing else: the
+  answer itself is read by its caller).
+
+A redirect is an answer like any other (its 3xx status), never followed.
+
+The served gateway uses aiohttp (:class:`gateway.upstream_aiohttp.PortSessions`, whose resolver
+judges every resolved address); :class:`HttpxPortHttp` serves an app given an
+``httpx.AsyncClient`` (tests, embedders), where URLs are judged as written (scheme, IP literal)
+and name resolution is the client's own.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+
+from gateway.egress import EgressRules
+from gateway.errors import PortEgressRefused, PortTimeout, PortUnavailable
+from gateway.upstream import read_capped
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    status: int
+    content: bytes
+    cache_control: str | None = None
+
+
+class PortHttp(Protocol):
+    async def post(
+        self,
+        port: str,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        timeout: float,
+        max_bytes: int,
+    ) -> HttpAnswer:
+        """POST ``body`` to ``url`` for ``port``; raises a ``PortFailure`` (module docstring)."""
+        ...
+
+
+class UrlVerdicts:
+    """What the egress rules say of each endpoint URL as written, remembered (a few URLs)."""
+
+    LIMIT = 1024
+
+    def __init__(self, rules: EgressRules) -> None:
+        self._rules = rules
+        self._seen: dict[str, str | None] = {}
+
+    def admit(self, port: str, url: str) -> None:
+        """Raise ``PortEgressRefused`` when the URL alone is refused."""
+        if url not in self._seen:
+            if len(self._seen) >= self.LIMIT:
+                self._seen.clear()
+            self._seen[url] = self._rules.refuses_url(url)
+        reason = self._seen[url]
+        if reason is not None:
+            raise PortEgressRefused(port, reason)
+
+
+class HttpxPortHttp:
+    """:class:`PortHttp` over an injected ``httpx.AsyncClient``."""
+
+    def __init__(self, client: httpx.AsyncClient, rules: EgressRules) -> None:
+        self._client = client
+        self._verdicts = UrlVerdicts(rules)
+
+    async def post(
+        self,
+        port: str,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        timeout: float,
+        max_bytes: int,
+    ) -> HttpAnswer:
+        self._verdicts.admit(port, url)
+        request = self._client.build_request(
+            "POST", url, content=body, headers=dict(headers), timeout=httpx.Timeout(timeout)
+        )
+        try:
+            response = await self._client.send(request, stream=True, follow_redirects=False)
+            try:
+                content = await read_capped(port, response.aiter_bytes(), max_bytes)
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as exc:
+            raise PortTimeout(port, f"no answer within {timeout:.3g}s") from exc
+        except httpx.TransportError as exc:
+            raise PortUnavailable(
+                port, f"cannot connect ({type(exc).__name__})", transient=True
+            ) from exc
+        return HttpAnswer(response.status_code, content, response.headers.get("cache-control"))
