@@ -11,15 +11,24 @@ No credential at all gives the ``public`` role when anonymous use is allowed, el
 :class:`~gateway.errors.Unauthenticated`. A credential that is present but bad (malformed,
 unknown, revoked, expired, wrongly signed) is always ``Unauthenticated``: never a silent
 downgrade to ``public``.
+
+A credential may be bound to ports (an API key's ``--port``, a token's ports claim): its roles
+then reach those ports only. The roles in ``PORT_BOUND_ROLES`` (``port_admin``) exist only
+bound: a credential holding one and bound to no port fails closed, to the ``public`` role alone
+(in the admin API and in the field policy alike).
 """
 
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from gateway.errors import Unauthenticated
 
+log = logging.getLogger(__name__)
+
 PUBLIC_ROLE = "public"
+PORT_BOUND_ROLES = frozenset({"port_admin"})
 API_KEY_HEADER = "x-api-key"
 API_KEY_PREFIX = "pgk_"
 
@@ -36,6 +45,17 @@ class Principal:
 
 
 ANONYMOUS = Principal("anonymous", "", frozenset({PUBLIC_ROLE}), None, "anonymous")
+
+
+def bound_to_its_ports(principal: Principal) -> Principal:
+    """``principal``, or only ``public`` when it holds a port-bound role and names no port."""
+    if principal.roles & PORT_BOUND_ROLES and not principal.ports:
+        log.info(
+            "%s (%s) holds %s but is bound to no port: public only",
+            principal.client_id, principal.method, sorted(principal.roles & PORT_BOUND_ROLES),
+        )  # fmt: skip
+        return replace(principal, roles=frozenset({PUBLIC_ROLE}), ports=None)
+    return principal
 
 
 class KeyVerifier(Protocol):
@@ -71,17 +91,17 @@ class Authenticator:
         if authorization is not None and api_key is not None:
             raise Unauthenticated("send one credential: Authorization or X-API-Key, not both")
         if api_key is not None:
-            return self._verify_key(api_key.strip())
+            return bound_to_its_ports(self._verify_key(api_key.strip()))
         if authorization is not None:
             scheme, _, credential = authorization.strip().partition(" ")
             credential = credential.strip()
             if scheme.lower() != "bearer" or not credential:
                 raise Unauthenticated("the Authorization header must be 'Bearer <credential>'")
             if credential.startswith(API_KEY_PREFIX):
-                return self._verify_key(credential)
+                return bound_to_its_ports(self._verify_key(credential))
             if self._tokens is None:
                 raise Unauthenticated("bearer tokens are not accepted here; use an API key")
-            return await self._tokens.verify(credential)
+            return bound_to_its_ports(await self._tokens.verify(credential))
         if self._allow_anonymous:
             return ANONYMOUS
         raise Unauthenticated("a credential is required: an API key or a bearer token")

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from gateway.apikeys import ApiKeyStore
+from gateway.auth import PORT_BOUND_ROLES
 from gateway.cli_common import ConfigOption, fail, load_config
 from gateway.config import API_KEY_DATABASE_NAME, GatewaySettings
 from gateway.policy_file import PolicyError, PolicyStore
@@ -59,6 +60,9 @@ def create(
     for code in port or ():
         if not UNLOCODE_PATTERN.match(code) or (port_ids and code not in port_ids):
             raise fail(f"{code!r} is not one of the configured ports {port_ids}")
+    bound = sorted(set(role) & PORT_BOUND_ROLES)
+    if bound and not port:
+        raise fail(f"{bound} act for their own port(s) only: name them with --port")
     store = _store(settings, database)
     key, record = store.create(
         client_id=client_id, organisation=organisation, roles=role, ports=port or None

@@ -278,6 +278,18 @@ class OidcSettings(_Strict):
         "(`realm_access.roles`): a list, or one space-separated string.",
     )
     organisation_claim: str = Field("org", description="Claim naming the organisation.")
+    ports_claim: str = Field(
+        "ports",
+        description="Claim binding the token to ports (a list of UN/LOCODEs, or one "
+        "space-separated string; dotted paths allowed), as `portgate keys create --port` binds "
+        "a key: its roles then reach those ports only. A `port_admin` without it (or with an "
+        "empty one) gets no more than `public`.",
+    )
+    max_lifetime: Duration = Field(
+        86_400.0,
+        description="Longest token lifetime accepted: a token whose `exp` is further than this "
+        "from its `iat`, or from now (plus `leeway`), is refused (UNAUTHENTICATED).",
+    )
     leeway: Duration = Field(30.0, description="Clock skew allowed on `exp` and `nbf`.")
     jwks_refresh_interval: Duration = Field(
         60.0, description="Least time between two JWKS fetches caused by an unknown `kid`."

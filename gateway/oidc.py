@@ -2,9 +2,13 @@
 
 Checked on every token: the algorithm is on the allow-list (asymmetric only: never ``none``,
 never HS* with a public key), the signing key (by ``kid``) is in the provider's JWKS, the
-signature, the issuer, the audience and the expiry (with a small leeway). Claims give the
-principal: the client id from ``azp``, ``client_id`` or ``sub``; roles and organisation from
-configurable claims, dotted paths allowed (``realm_access.roles``).
+signature, the issuer, the audience, the expiry (with a small leeway) and the lifetime: a token
+living longer than ``max_lifetime`` (``exp - iat``, or ``exp`` that far from now) is refused.
+Claims give the principal: the client id from ``azp``, ``client_id`` or ``sub``; roles,
+organisation and ports from configurable claims, dotted paths allowed (``realm_access.roles``).
+The ports claim (a list of UN/LOCODEs, or one space-separated string) binds the token to those
+ports as an API key is bound; a ``port_admin`` without it is only ``public``
+(:func:`gateway.auth.bound_to_its_ports`). A ports claim that is not UN/LOCODEs is refused.
 
 The JWKS is fetched with the app's shared ``httpx.AsyncClient`` and its keys cached by ``kid``.
 An unknown ``kid`` (a key rotation) fetches it again, at most once per
@@ -25,6 +29,7 @@ import jwt
 from gateway.auth import Principal
 from gateway.config import OidcSettings
 from gateway.errors import Unauthenticated
+from portcontract.identifiers import UNLOCODE_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +37,7 @@ Clock = Callable[[], float]
 
 
 class OidcVerifier:
-    """Verifies bearer tokens of one identity provider."""
+    """Verifies bearer tokens of one identity provider. ``clock`` paces JWKS fetches."""
 
     def __init__(
         self, settings: OidcSettings, client: httpx.AsyncClient, *, clock: Clock = time.monotonic
@@ -82,7 +87,20 @@ class OidcVerifier:
         except jwt.PyJWTError as exc:
             log.info("bearer token rejected: %s", exc)
             raise Unauthenticated("invalid bearer token") from None
+        self._check_lifetime(claims)
         return self._principal(claims)
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        limit = self._settings.max_lifetime
+        expires, issued = claims["exp"], claims.get("iat")
+        too_long = expires - time.time() > limit + self._settings.leeway  # as PyJWT judges exp
+        if isinstance(issued, int | float) and not isinstance(issued, bool):
+            too_long = too_long or expires - issued > limit
+        if too_long:
+            raise Unauthenticated(
+                f"the bearer token lives longer than the {_duration(limit)} this gateway "
+                "accepts: ask your identity provider for a shorter-lived token"
+            )
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
         client_id = next(
@@ -96,7 +114,7 @@ class OidcVerifier:
             client_id=client_id,
             organisation=organisation if isinstance(organisation, str) else "",
             roles=frozenset(_roles(claim(claims, self._settings.roles_claim))),
-            ports=None,
+            ports=_ports(claim(claims, self._settings.ports_claim)),
             method="oidc",
         )
 
@@ -174,6 +192,25 @@ def claim(claims: dict[str, Any], path: str) -> Any:
             return None
         value = value.get(part)
     return value
+
+
+def _ports(value: Any) -> frozenset[str] | None:
+    """Ports from a claim (a list, or one space-separated string); None without the claim."""
+    if value is None:
+        return None
+    ports = value.split() if isinstance(value, str) else value
+    if not isinstance(ports, list) or not all(
+        isinstance(p, str) and UNLOCODE_PATTERN.match(p) for p in ports
+    ):
+        raise Unauthenticated("the bearer token's ports claim is not a list of UN/LOCODEs")
+    return frozenset(ports)
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def _roles(value: Any) -> list[str]:

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -81,6 +82,7 @@ class IdentityProvider:
             "org": "ACME",
         }
         payload.update(claims)
+        payload = {name: value for name, value in payload.items() if value is not None}
         key = self.keys[signed_with or kid]
         return jwt.encode(payload, key, algorithm=algorithm, headers={"kid": kid})
 
@@ -157,6 +159,13 @@ async def test_a_valid_token_gets_its_roles_from_the_configured_claim(
         (lambda p: p.token("k1", iss="https://evil.example"), "untrusted issuer"),
         (lambda p: p.token("unpublished"), "signed by a key this gateway does not trust"),
         (lambda p: p.token("k1", exp=None), "invalid bearer token"),  # exp is required
+        (lambda p: p.token("k1", exp=4102444800), "lives longer than the 24h"),  # 2100-01-01
+        (  # issued 25 hours ago, still valid for a minute: a 25-hour token
+            lambda p: p.token("k1", iat=int(time.time()) - 90_000, exp=int(time.time()) + 60),
+            "lives longer than the 24h",
+        ),
+        (lambda p: p.token("k1", ports="USLAX ../x"), "ports claim is not a list of UN/LOCODEs"),
+        (lambda p: p.token("k1", ports=[7]), "ports claim is not a list of UN/LOCODEs"),
     ],
 )
 async def test_a_bad_token_gets_401(
@@ -279,3 +288,82 @@ def test_symmetric_and_none_algorithms_cannot_be_configured() -> None:
                 jwks_url="https://id.example/jwks",
                 algorithms=algorithms,
             )
+
+
+async def test_the_longest_lifetime_is_configurable(idp: tuple[IdentityProvider, str]) -> None:
+    provider, jwks_url = idp
+    settings = OidcSettings(
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        jwks_url=jwks_url,  # type: ignore[arg-type]
+        max_lifetime=48 * 3600,
+    )
+    now, hour = int(time.time()), 3600
+    async with httpx.AsyncClient() as client:
+        verifier = OidcVerifier(settings, client)
+        lasting = provider.token("k1", iat=now, exp=now + 25 * hour)  # over the default 24h
+        assert (await verifier.verify(lasting)).client_id == "acme-app"
+        for too_long in (
+            provider.token("k1", iat=now, exp=now + 49 * hour),
+            provider.token("k1", iat=None, exp=now + 49 * hour),  # no iat: judged from now
+        ):
+            with pytest.raises(Unauthenticated, match="longer than the 48h"):
+                await verifier.verify(too_long)
+
+
+# A gateway served on loopback (its lifespan, admin API, default policy) in front of two mocked
+# ports: what a port_admin token may do depends on the ports it is bound to.
+@pytest.fixture
+async def served(
+    idp: tuple[IdentityProvider, str], tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    _, jwks_url = idp
+    settings = load_settings(
+        None,
+        ports=[{"id": p, "name": p, "url": port_url(p)} for p in ("USLAX", "USOAK")],
+        auth={
+            "api_keys": {"database": tmp_path / "keys.sqlite3"},
+            "oidc": {"issuer": ISSUER, "audience": AUDIENCE, "jwks_url": jwks_url,
+                     "roles_claim": "realm_access.roles"},
+        },
+        registry={"egress": TEST_EGRESS},
+    )  # fmt: skip
+    mounts = {f"http://{p.lower()}.test": answering(CONTAINER) for p in ("USLAX", "USOAK")}
+    async with (
+        httpx.AsyncClient(mounts=mounts) as upstream,
+        serve_on_loopback(create_app(settings, client=upstream)) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        yield client
+
+
+async def test_a_port_admin_token_bound_to_no_port_is_only_public(
+    idp: tuple[IdentityProvider, str], served: httpx.AsyncClient
+) -> None:
+    provider, _ = idp
+    for unbound in (
+        provider.token("k1", realm_access={"roles": ["port_admin"]}),
+        provider.token("k1", realm_access={"roles": ["port_admin", "trucker"]}, ports=[]),
+    ):
+        headers = {"authorization": f"Bearer {unbound}"}
+        assert (await served.get("/admin/ports", headers=headers)).status_code == 403
+        paused = await served.post("/admin/ports/USOAK/pause", headers=headers)
+        assert paused.status_code == 403
+        body = (await served.post("/graphql", json={"query": QUERY}, headers=headers)).json()
+        assert body["data"]["container"]["availability"] is None
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN_FIELD"
+
+
+async def test_a_port_admin_token_reaches_the_ports_its_claim_names(
+    idp: tuple[IdentityProvider, str], served: httpx.AsyncClient
+) -> None:
+    provider, _ = idp
+    bound = provider.token("k1", realm_access={"roles": ["port_admin"]}, ports=["USLAX"])
+    headers = {"authorization": f"Bearer {bound}"}
+    assert (await served.get("/admin/ports", headers=headers)).status_code == 200
+    assert (await served.post("/admin/ports/USOAK/pause", headers=headers)).status_code == 403
+    answer = await served.post("/graphql", json={"query": QUERY}, headers=headers)
+    body = answer.json()
+    assert body["data"]["container"]["availability"] == {"lastFreeDay": "2026-11-25"}
+    assert [s["port"] for s in body["extensions"]["sources"]] == ["USLAX"]  # its port only
+    assert (await served.post("/admin/ports/USLAX/pause", headers=headers)).status_code == 200

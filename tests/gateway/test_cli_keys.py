@@ -16,7 +16,7 @@ runner = CliRunner()
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "portgate.yaml"
     path.write_text(
-        "ports:\n  - {id: USLAX, name: Port of Los Angeles, url: 'http://lax.example/graphql'}\n"
+        "ports:\n  - {id: USLAX, name: Port of Los Angeles, url: 'https://lax.example/graphql'}\n"
     )
     return path
 
@@ -61,6 +61,7 @@ def test_create_list_revoke(config: Path) -> None:
     [
         (["--role", "truckr"], "unknown role(s) ['truckr']"),
         (["--role", "trucker", "--port", "USOAK"], "'USOAK' is not one of the configured ports"),
+        (["--role", "port_admin"], "['port_admin'] act for their own port(s) only"),
     ],
 )
 def test_create_refuses_unknown_roles_and_ports(

@@ -125,7 +125,8 @@ async def test_each_default_role_gets_exactly_what_the_policy_grants(
     make_gateway: GatewayFactory, tmp_path: Path, role: str
 ) -> None:
     gateway, store = await keyed_gateway(make_gateway, tmp_path)
-    headers = {} if role == "public" else key_for(store, role)
+    bound = {"ports": ["USLAX", "USOAK"]} if role == "port_admin" else {}  # it exists bound
+    headers = {} if role == "public" else key_for(store, role, **bound)
     body = (await gateway.query(EVERYTHING, headers=headers)).json()
     denied = DENIED[role]
 
