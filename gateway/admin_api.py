@@ -16,20 +16,21 @@ fields of a port in the config file (id, name, url, credential, timeout, capabil
 cache_ttl, paused). A port's timeout may not exceed the query deadline (400, naming it).
 
 **Every endpoint is checked before it takes traffic** (:mod:`gateway.endpoint_check`): on
-registration, on any change of its url, credential or capabilities (paused or not), and when it
-leaves pause (by PATCH or resume) if it has not passed the check as it is now (a config entry
-never checked, say). A refusal is HTTP 422 ``PORT_CHECK_FAILED`` with ``extensions.reason``, one
-of the reason codes (EGRESS_REFUSED, UNREACHABLE, TIMEOUT, REDIRECTED, CREDENTIAL_REFUSED,
-HTTP_ERROR, NOT_GRAPHQL, ANSWER_TOO_LARGE, NO_DATA, NO_INTROSPECTION, MISSING_ROOT_FIELD,
-WRONG_ARGUMENTS, NOT_ITS_OWN_PORT), and a message in the gateway's own words: nothing the
-endpoint said is quoted. Health (``health.reason`` and ``health.message``) uses the same codes.
+registration, on any change of its url, credential or capabilities (paused or not), and on any
+change that leaves it taking traffic (leaving pause by PATCH or resume, too) if it has not
+passed the check as it is now (a config entry never checked, say). A refusal is HTTP 422
+``PORT_CHECK_FAILED`` with ``extensions.reason``, one of the reason codes (EGRESS_REFUSED,
+UNREACHABLE, TIMEOUT, REDIRECTED, CREDENTIAL_REFUSED, HTTP_ERROR, NOT_GRAPHQL,
+ANSWER_TOO_LARGE, NO_DATA, NO_INTROSPECTION, MISSING_ROOT_FIELD, WRONG_ARGUMENTS,
+NOT_ITS_OWN_PORT), and a message in the gateway's own words: nothing the endpoint said is
+quoted. Health (``health.reason`` and ``health.message``) uses the same codes.
 The egress rules (``registry.egress``) decide which addresses an endpoint may have.
 
 Credentials are never shown back: responses say ``"credential": "set"``; ``checked`` says
-whether the endpoint as it is passed the check. Every change, and every refused one, is written
-to the audit trail. Changes take effect on the next query, in this replica at once and in the
-others within ``registry.refresh_interval``. While the registry's store is unreachable, changes
-are refused with 503 ``REGISTRY_UNAVAILABLE``.
+whether the endpoint as it is passed the check. Every change, and every one the check refused,
+is written to the audit trail. Changes take effect on the next query, in this replica at once
+and in the others within ``registry.refresh_interval``. While the registry's store is
+unreachable, changes are refused with 503 ``REGISTRY_UNAVAILABLE``.
 """
 
 import json
