@@ -106,6 +106,22 @@ class Served:
         return {"x-api-key": self.keys[who]}
 
 
+def admin_keys(path: Path, *also: str) -> dict[str, str]:
+    """API keys in the key file ``path``: ``admin``, ``lax_admin`` (a port_admin bound to
+    USLAX) and one for each role in ``also``, named after it."""
+    store = ApiKeyStore(path)
+    keys = {
+        "admin": store.create(client_id="ops", organisation="CPDP", roles=["admin"])[0],
+        "lax_admin": store.create(
+            client_id="lax-it", organisation="POLA", roles=["port_admin"], ports=["USLAX"]
+        )[0],
+    }
+    for role in also:
+        keys[role] = store.create(client_id=role, organisation=role, roles=[role])[0]
+    store.close()
+    return keys
+
+
 @contextlib.asynccontextmanager
 async def served_gateway(
     tmp_path: Path,
@@ -116,14 +132,7 @@ async def served_gateway(
 ) -> AsyncIterator[Served]:
     """The gateway on loopback with ``ports`` as its config's ports (credentials added)."""
     keys_file = tmp_path / "keys.sqlite3"
-    store = ApiKeyStore(keys_file)
-    keys = {
-        "admin": store.create(client_id="ops", organisation="CPDP", roles=["admin"])[0],
-        "lax_admin": store.create(
-            client_id="lax-it", organisation="POLA", roles=["port_admin"], ports=["USLAX"]
-        )[0],
-    }
-    store.close()
+    keys = admin_keys(keys_file)
     settings.setdefault("policy", {"file": OPEN_POLICY})
     registry = {"store": f"sqlite:///{tmp_path / 'registry.sqlite3'}"} | settings.pop(
         "registry", {}

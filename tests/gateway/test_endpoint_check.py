@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,7 +18,8 @@ from starlette.routing import Route
 
 from gateway.app import create_app
 from gateway.cli import loopback_egress
-from gateway.config import ConfigError, load_settings
+from gateway.config import ROOT_FIELDS, ConfigError, load_settings
+from gateway.schema import build_schema
 from port_resolvers.loopback import serve_on_loopback
 from tests.gateway.fake_dns import ScriptedResolver
 from tests.gateway.served import (
@@ -268,20 +270,39 @@ async def test_refusals_and_health_never_quote_the_endpoint(
     assert SECRET not in listed.text
 
 
+def _arguments_of_ports() -> list[str]:
+    query = build_schema()._schema.query_type
+    assert query is not None
+    return list(query.fields["ports"].args)
+
+
+PORTS_ARGUMENTS = _arguments_of_ports()
+
+
+def introspected(*fields: tuple[str, list[str]]) -> dict[str, Any]:
+    """A check's answer whose root fields (and their arguments) are ``fields``."""
+    listed = [{"name": name, "args": [{"name": a} for a in args]} for name, args in fields]
+    return {"data": {"__schema": {"queryType": {"fields": listed}},
+                     "ports": [{"UNLocationCode": "USOAK"}]}}  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    ("answer", "reason"),
+    ("status", "answer", "reason"),
     [
-        ({"data": {"ports": [{"UNLocationCode": "USOAK"}]}}, "NO_INTROSPECTION"),
-        (b"<html>not json", "NOT_GRAPHQL"),
+        (200, {"data": {"ports": [{"UNLocationCode": "USOAK"}]}}, "NO_INTROSPECTION"),
+        (200, introspected(("ports", PORTS_ARGUMENTS)), "MISSING_ROOT_FIELD"),
+        (200, introspected(*((f, []) for f in ROOT_FIELDS)), "WRONG_ARGUMENTS"),
+        (200, b"<html>not json", "NOT_GRAPHQL"),
+        (502, b"<html>bad gateway", "HTTP_ERROR"),
+        (200, b" " * (2 * 1024 * 1024), "ANSWER_TOO_LARGE"),
     ],
 )
 async def test_each_refusal_has_its_reason_code(
-    tmp_path: Path, answer: dict[str, Any] | bytes, reason: str
+    tmp_path: Path, status: int, answer: dict[str, Any] | bytes, reason: str
 ) -> None:
-    import orjson
-
     async def endpoint(_: Request) -> Response:
-        return Response(answer if isinstance(answer, bytes) else orjson.dumps(answer))
+        body = answer if isinstance(answer, bytes) else orjson.dumps(answer)
+        return Response(body, status)
 
     app = Starlette(routes=[Route("/graphql", endpoint, methods=["POST"])])
     async with (

@@ -43,8 +43,9 @@ def seed(port: str, url: str, **more: object) -> PortConfig:
 
 @contextlib.asynccontextmanager
 async def prober_for(registry: PortRegistry, probe_timeout: float) -> AsyncIterator[PortProber]:
-    sessions = PortSessions(4, EgressRules(**LOOPBACK))
-    checker = EndpointChecker(sessions, SCHEMA, EgressRules(**LOOPBACK), ScriptedResolver({}))
+    rules = EgressRules(schemes=LOOPBACK["schemes"], hosts=LOOPBACK["hosts"])
+    sessions = PortSessions(4, rules)
+    checker = EndpointChecker(sessions, SCHEMA, rules, ScriptedResolver({}))
     try:
         yield PortProber(registry, checker, probe_timeout)
     finally:
@@ -53,7 +54,8 @@ async def prober_for(registry: PortRegistry, probe_timeout: float) -> AsyncItera
 
 async def test_a_hanging_port_delays_no_other_ports_probe() -> None:
     async with resolvers(FIVE) as urls, hanging_server() as hanging:
-        seeds = [seed(p, u) for p, u in urls.items()] + [seed("USSAN", hanging.url)]
+        # The hanging port first: probing one port after another would never reach the rest.
+        seeds = [seed("USSAN", hanging.url)] + [seed(p, u) for p, u in urls.items()]
         # Long bounds: the hanging port's probe is still waiting when the others are done.
         registry = PortRegistry(PortDefaults(timeout=30.0), seeds)
         async with prober_for(registry, probe_timeout=30.0) as prober:

@@ -19,14 +19,13 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from gateway.apikeys import ApiKeyStore
 from gateway.app import create_app
 from gateway.config import PortConfig, PortDefaults, load_settings
 from gateway.registry import PortEntry, PortRegistry, RegistryStore
 from gateway.registry_store import PostgresRegistryStore, SqliteRegistryStore
 from port_resolvers.kit import create_resolver_app
 from tests.gateway.conftest import TEST_EGRESS, EmptyPort, PortRouter, port_url
-from tests.gateway.served import resolvers, served_gateway
+from tests.gateway.served import admin_keys, resolvers, served_gateway
 
 NAMES = {"USLAX": "Port of Los Angeles", "USOAK": "Port of Oakland", "USRCH": "Port of Richmond"}
 TOKENS = {port: f"token-{port}-{uuid.uuid4().hex}" for port in NAMES}
@@ -56,15 +55,7 @@ async def admin(tmp_path: Path) -> AsyncIterator[Admin]:
             }
             transports["USLGB"] = httpx.ASGITransport(app=not_a_resolver())
             keys_file = tmp_path / "keys.sqlite3"
-            store = ApiKeyStore(keys_file)
-            keys = {
-                "admin": store.create(client_id="ops", organisation="CPDP", roles=["admin"])[0],
-                "lax_admin": store.create(
-                    client_id="lax-it", organisation="POLA", roles=["port_admin"], ports=["USLAX"]
-                )[0],
-                "trucker": store.create(client_id="t", organisation="T", roles=["trucker"])[0],
-            }
-            store.close()
+            keys = admin_keys(keys_file, "trucker")
             config = load_settings(
                 None,
                 ports=[
