@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio as redis
 
 from gateway.app import create_app
-from gateway.config import load_settings
+from gateway.config import GatewaySettings, load_settings
 from port_resolvers.kit import PortRecord, VesselCallFilter
 
 # The query-path tests are about fetching and merging, not the policy: anyone sees everything.
@@ -34,6 +34,11 @@ def with_test_egress(settings: dict[str, Any]) -> dict[str, Any]:
     registry = dict(settings.get("registry") or {})
     registry.setdefault("egress", TEST_EGRESS)
     return settings | {"registry": registry}
+
+
+def settings_for_tests(path: Path | None = None, **settings: Any) -> GatewaySettings:
+    """:func:`gateway.config.load_settings` with the tests' egress rules (unless given)."""
+    return load_settings(path, **with_test_egress(settings))
 
 
 PortHandler = Callable[[httpx.Request], Awaitable[httpx.Response] | httpx.Response]

@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 
 from gateway.apikeys import ApiKeyStore
 from gateway.app import create_app
-from gateway.config import GatewaySettings, load_settings
+from gateway.config import GatewaySettings
 from port_resolvers.loopback import serve_on_loopback
 from tests.gateway.audit_helpers import postgres_schema
+from tests.gateway.conftest import settings_for_tests
 
 QUERY = "query Boxes { ports { name } }"
 RECORDS = "/audit/records"
@@ -89,7 +90,7 @@ def served(
         environment = stack.enter_context(pytest.MonkeyPatch.context())
         environment.setenv("PORTGATE_AUDIT__STORE", store)  # the environment wins over settings
         environment.setenv("PORTGATE_REGISTRY__STORE", f"sqlite:///{directory / 'reg.sqlite3'}")
-        config = load_settings(
+        config = settings_for_tests(
             None,
             ports=[{"id": "USLAX", "name": "Port of Los Angeles", "url": closed_port_url()}],
             auth={"api_keys": {"database": directory / "keys.sqlite3"}},

@@ -14,8 +14,8 @@ import pytest
 
 from gateway.app import create_app
 from gateway.audit import AuditRecord, open_audit_store
-from gateway.config import load_settings
 from port_resolvers.loopback import serve_on_loopback
+from tests.gateway.conftest import settings_for_tests
 
 LIMITS = {"max_depth": 4, "max_aliases": 2, "max_root_fields": 3, "max_tokens": 60,
           "max_cost": 50}  # fmt: skip
@@ -75,7 +75,7 @@ async def test_each_kind_of_refusal_is_audited_with_its_outcome_and_code(
     case: str, tmp_path: Path
 ) -> None:
     document, status, code = CASES[case]
-    config = load_settings(
+    config = settings_for_tests(
         None,
         ports=[{"id": "USLAX", "name": "Port of Los Angeles", "url": closed_port_url()}],
         policy={"on_denied": "reject"},  # the shipped policy: public may not see availability
@@ -97,7 +97,7 @@ async def test_each_kind_of_refusal_is_audited_with_its_outcome_and_code(
 
 async def test_a_refused_document_is_kept_once_however_often_it_is_sent(tmp_path: Path) -> None:
     broken: dict[str, Any] = {"query": "query Broken { ports { " + "x" * 5000}
-    config = load_settings(
+    config = settings_for_tests(
         None, ports=[{"id": "USLAX", "name": "Port of Los Angeles", "url": closed_port_url()}]
     )
     async with serve_on_loopback(create_app(config)) as url, httpx.AsyncClient() as client:

@@ -18,7 +18,6 @@ from gateway.apikeys import ApiKeyStore
 from gateway.app import create_app
 from gateway.audit import AuditFilter, open_audit_store
 from gateway.audit_trail import AuditTrail
-from gateway.config import load_settings
 from port_resolvers.loopback import serve_on_loopback
 from tests.gateway.audit_helpers import (
     closed_port,
@@ -27,6 +26,7 @@ from tests.gateway.audit_helpers import (
     postgres_url_on,
     sample,
 )
+from tests.gateway.conftest import settings_for_tests
 
 QUERY = "query Boxes { ports { name } }"
 GUARD_SECONDS = 20  # past any wait here: reaching it means the trail never connected
@@ -109,7 +109,7 @@ async def test_the_gateway_serves_without_its_store_and_catches_up(
     keys = ApiKeyStore(tmp_path / "keys.sqlite3")
     auditor, _ = keys.create(client_id="auditor-1", organisation="State", roles=["auditor"])
     keys.close()
-    config = load_settings(
+    config = settings_for_tests(
         None,
         ports=[{"id": "USLAX", "name": "Port of Los Angeles",
                 "url": f"http://127.0.0.1:{closed_port()}/graphql"}],
@@ -154,7 +154,7 @@ async def test_with_required_the_gateway_does_not_start_without_its_store(
     schema_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PORTGATE_AUDIT__STORE", postgres_url_on(closed_port(), schema_url))
-    config = load_settings(
+    config = settings_for_tests(
         None,
         ports=[{"id": "USLAX", "name": "Port of Los Angeles",
                 "url": f"http://127.0.0.1:{closed_port()}/graphql"}],
@@ -170,7 +170,7 @@ async def test_with_required_the_gateway_does_not_start_without_its_store(
 async def test_a_required_trail_whose_store_fails_is_not_ready_until_it_answers(
     tmp_path: Path,
 ) -> None:
-    config = load_settings(
+    config = settings_for_tests(
         None,
         ports=[{"id": "USLAX", "name": "Port of Los Angeles",
                 "url": f"http://127.0.0.1:{closed_port()}/graphql"}],

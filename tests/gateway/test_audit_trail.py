@@ -9,9 +9,10 @@ import pytest
 from gateway.audit import AuditRecord, StoredRecord, open_audit_store
 from gateway.audit_sqlite import SqliteAuditStore
 from gateway.audit_trail import AuditTrail
-from gateway.config import AuditSettings, ConfigError, load_settings
+from gateway.config import AuditSettings, ConfigError
 from gateway.errors import AuditUnavailable
 from tests.gateway.audit_helpers import sample
+from tests.gateway.conftest import settings_for_tests
 
 
 class BrokenStore(SqliteAuditStore):
@@ -91,12 +92,12 @@ async def test_open_from_a_url(tmp_path: Path) -> None:
 def test_the_audit_config_section(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PORTGATE_AUDIT__STORE")  # set for every test by tests/conftest.py
     monkeypatch.delenv("PORTGATE_REGISTRY__STORE")
-    assert load_settings(None).audit == AuditSettings()
+    assert settings_for_tests(None).audit == AuditSettings()
     assert AuditSettings().store.startswith("sqlite:///")
-    settings = load_settings(None, audit={"required": True, "queue_size": 50})
+    settings = settings_for_tests(None, audit={"required": True, "queue_size": 50})
     assert (settings.audit.required, settings.audit.queue_size) == (True, 50)
     with pytest.raises(ConfigError) as caught:
-        load_settings(None, audit={"store": "mysql://auditor:s3cret@db/audit"})
+        settings_for_tests(None, audit={"store": "mysql://auditor:s3cret@db/audit"})
     assert "audit.store" in str(caught.value)
     assert "s3cret" not in str(caught.value)
 

@@ -426,7 +426,9 @@ async def test_a_gateway_starts_without_its_registry_store_and_says_so(
                 "/admin/ports/USLAX", json={"timeout": "1s"}, headers=gw.as_("admin")
             )
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "ports": ["USLAX"], "registryStore": "unavailable"}
+    readiness = ready.json()
+    assert (readiness["status"], readiness["ports"]) == ("ok", ["USLAX"])
+    assert readiness["registryStore"] == "unavailable"
     assert "portgate_registry_store_up 0.0" in metrics
     assert ports_of(answer.json()) == {"USLAX": "UP"}
     assert refused.status_code == 503
