@@ -354,6 +354,7 @@ def create_app(
         policy=policy,
         reject_denied=settings.policy.on_denied == "reject",
         max_cost=settings.limits.max_cost,
+        outlook=settings.outlook,
         tracer_provider=tracer_provider,
         prober=prober,
         clock=clock,

@@ -549,8 +549,39 @@ class LimitSettings(_Strict):
         DEFAULT_MAX_COST,
         ge=1,
         description="Largest estimated cost: per root field, list size (references, `first`, "
-        "metrics) x selected fields x ports asked, summed (QUERY_TOO_COMPLEX).",
+        "metrics) x selected fields x ports asked, summed (QUERY_TOO_COMPLEX). An `outlook` "
+        "costs what its inner queries cost, each page of vessel calls included.",
     )
+
+
+DEFAULT_OUTLOOK_MAX_CALL_PAGES = 3
+
+
+class OutlookSettings(_Strict):
+    """The computed `outlook` field. Its inner queries run under the operation's deadline and
+    count towards its cost (`limits.max_cost`), pages included."""
+
+    window_alignment: Duration = Field(
+        60.0,
+        description="The window starts at now floored to a whole multiple of this (since the "
+        "epoch, UTC), so outlooks asked within it send the same inner queries and share them "
+        "through the cache and coalescing. At most a day.",
+    )
+    max_call_pages: int = Field(
+        DEFAULT_OUTLOOK_MAX_CALL_PAGES,
+        ge=1,
+        le=20,
+        description="Pages of 100 vessel calls an outlook may ask, one after another; a window "
+        "holding more is counted up to the last page asked (OUTLOOK_TRUNCATED). Each page "
+        "counts in the cost estimate.",
+    )
+
+    @field_validator("window_alignment")
+    @classmethod
+    def _at_most_a_day(cls, value: float) -> float:
+        if value > 86_400:
+            raise ValueError("at most a day (24h)")
+        return value
 
 
 class RateLimitSettings(_Strict):
@@ -664,6 +695,7 @@ class GatewaySettings(BaseSettings):
         "content type nor an `X-Portgate-CSRF` (or `Apollo-Require-Preflight`) header.",
     )
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    outlook: OutlookSettings = Field(default_factory=OutlookSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     documents: DocumentSettings = Field(default_factory=DocumentSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)

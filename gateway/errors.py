@@ -18,6 +18,8 @@ translated into these at exactly one place each (:mod:`gateway.upstream`, :mod:`
     │   ├── TooManyRootFields         QUERY_TOO_MANY_ROOT_FIELDS too many root fields
     │   ├── TooManyTokens             QUERY_TOO_MANY_TOKENS      a document too long to parse
     │   └── QueryTooComplex           QUERY_TOO_COMPLEX          estimated cost over the maximum
+    ├── OutlookTruncated              OUTLOOK_TRUNCATED   an outlook's window holds more vessel
+    │                                                     calls than it may page through
     ├── RateLimited                   RATE_LIMITED        past the caller's rate (HTTP 429 with
     │                                                     Retry-After)
     ├── PersistedQueryNotFound        PERSISTED_QUERY_NOT_FOUND  an unknown hash: resend the query
@@ -150,6 +152,14 @@ class QueryTooComplex(QueryLimitExceeded):
     fields) is over ``limits.max_cost``; the message says the cost and the limit."""
 
     code = "QUERY_TOO_COMPLEX"
+
+
+class OutlookTruncated(GatewayError):
+    """An outlook's window holds more vessel calls than ``outlook.max_call_pages`` pages: its
+    figures count only the calls of the pages asked, and the message says up to when. The
+    outlook is still answered (HTTP 200)."""
+
+    code = "OUTLOOK_TRUNCATED"
 
 
 class RateLimited(GatewayError):

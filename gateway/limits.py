@@ -10,13 +10,15 @@ Three stages, each refusing with HTTP 400 and its own code (:mod:`gateway.errors
   it is spread, so a document of 18 fragments each spreading the next twice (~160 words) took
   0.75 s to check and each further fragment doubles that; here a fragment is measured once.
 - **Plan**: the cost estimate (:func:`check_cost`), once the planner knows the ports asked:
-  per root field, list size x selected fields x ports asked, summed over the root fields.
+  per root field, list size x selected fields x ports asked, summed over the root fields. A
+  computed field (the outlook) costs what its inner queries cost, planned the same way, each
+  times the number of times it may be asked (pages of vessel calls).
 
 Introspection, when switched off, is refused here too (:class:`IntrospectionDisabled`).
 """
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -236,14 +238,29 @@ def count_fields(shape: Shape) -> int:
 
 @dataclass(frozen=True, slots=True)
 class FieldCost:
+    """One root field's estimated cost; ``times`` > 1 for a computed field's inner query asked
+    page after page, and ``within`` names that computed field."""
+
     key: str
     items: int
     fields: int
     ports: int
+    times: int = 1
+    within: str | None = None
 
     @property
     def cost(self) -> int:
-        return self.items * self.fields * self.ports
+        return self.items * self.fields * self.ports * self.times
+
+    def describe(self) -> str:
+        where = self.key if self.within is None else f"{self.key} of {self.within}"
+        times = f" x {self.times} page(s)" if self.times > 1 else ""
+        return (
+            f"{where}, {self.items} item(s) x {self.fields} field(s) x {self.ports} port(s){times}"
+        )
+
+
+InnerPlans = Sequence[tuple[Plan, int]]  # a computed field's inner plans, each asked n times
 
 
 def estimate(schema: GraphQLSchema, fields: Iterable[RootFieldPlan]) -> list[FieldCost]:
@@ -254,17 +271,36 @@ def estimate(schema: GraphQLSchema, fields: Iterable[RootFieldPlan]) -> list[Fie
     ]
 
 
-def check_cost(schema: GraphQLSchema, plan: Plan, max_cost: int) -> QueryTooComplex | None:
-    """The error when the plan's estimated cost is over ``max_cost``; None when within it."""
+def estimate_computed(schema: GraphQLSchema, key: str, inner: InnerPlans) -> list[FieldCost]:
+    """The cost of a computed root field (``key``): what its inner queries cost, each as many
+    times as it may be asked; the same field asked the same way by several inner queries (the
+    first page of vessel calls and the further ones) is one entry of that many pages."""
+    times: dict[tuple[str, int, int, int], int] = {}
+    for plan, asked in inner:
+        for cost in estimate(schema, plan.fields):
+            part = (cost.key, cost.items, cost.fields, cost.ports)
+            times[part] = times.get(part, 0) + asked
+    return [FieldCost(*part, times=n, within=key) for part, n in times.items()]
+
+
+def check_cost(
+    schema: GraphQLSchema,
+    plan: Plan,
+    max_cost: int,
+    computed: Mapping[str, InnerPlans] | None = None,
+) -> QueryTooComplex | None:
+    """The error when the plan's estimated cost, computed fields' inner queries included
+    (``computed``: response key -> inner plans), is over ``max_cost``; None when within it."""
     costs = estimate(schema, plan.fields)
+    for key, inner in (computed or {}).items():
+        costs += estimate_computed(schema, key, inner)
     total = sum(c.cost for c in costs)
     if total <= max_cost:
         return None
     worst = max(costs, key=lambda c: c.cost)
     return QueryTooComplex(
-        f"query cost {total} is over the limit of {max_cost} (the most: {worst.key}, "
-        f"{worst.items} item(s) x {worst.fields} field(s) x {worst.ports} port(s)); ask for "
-        "fewer items, fields or ports",
+        f"query cost {total} is over the limit of {max_cost} (the most: {worst.describe()}); "
+        "ask for fewer items, fields or ports",
         limit=max_cost,
         actual=total,
     )

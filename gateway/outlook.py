@@ -6,8 +6,21 @@ the vessel calls of the window, the port-level aggregates and, when given, the c
 containers; then it derives each port's figures and a comparison. Nothing is stored. A port that
 did not answer is ``answered: false`` with null figures, never zeros; an aggregate the policy
 withholds (sample too small) stays null.
+
+What an outlook asks (:func:`inner_queries`) is known before any port is asked, so the query's
+cost estimate covers it and the whole operation's deadline bounds it:
+
+- the first page of the window's vessel calls, with the aggregates and the port list, in one
+  document per port; then at most ``max_call_pages - 1`` further pages, each after the previous
+  cursor (a page is the contract's largest, 100 calls across the ports asked);
+- the containers, when given, at the same time as the calls.
+
+The window starts at *now* floored to the alignment (a minute by default), so every outlook
+asked within the same minute sends the same inner queries, which the answer cache and the
+in-flight coalescing then share.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -16,32 +29,38 @@ from typing import Any
 
 from graphql import DocumentNode, GraphQLError, parse
 
-from gateway.errors import BadUserInput
-from gateway.schema.query import MAX_CONTAINER_REFERENCES, MAX_OUTLOOK_DAYS
+from gateway.errors import BadUserInput, OutlookTruncated
+from gateway.schema.query import MAX_CONTAINER_REFERENCES, MAX_OUTLOOK_DAYS, MAX_PAGE_SIZE
 from portcontract.identifiers import InvalidIdentifier, check_container_reference
 
 LOOKBACK = timedelta(days=2)  # calls planned this long ago may still be expected (late)
 LATE = timedelta(hours=1)
-MAX_CALL_PAGES = 20
 ANSWERED = frozenset({"ok", "cached", "stale", "partial"})
 NOT_COMING = frozenset({"OMIT", "BLNK"})  # omitted calls and blank sailings
 
-PORTS_AND_CALLS: DocumentNode = parse("""
-query PortgateOutlook($from: DateTime!, $to: DateTime!, $ports: [String!], $after: String) {
-  calls: vesselCalls(ports: $ports, from: $from, to: $to, first: 100, after: $after) {
-    edges { node {
+_CALLS = f"""
+  calls: vesselCalls(ports: $ports, from: $from, to: $to, first: {MAX_PAGE_SIZE}, after: $after) {{
+    edges {{ node {{
       UNLocationCode transportCallReference facilityCode statusCode
       plannedArrivalDateTime estimatedArrivalDateTime actualArrivalDateTime
-      vessel { vesselName vesselIMONumber }
-    } }
-    pageInfo { hasNextPage endCursor }
-  }
+      vessel {{ vesselName vesselIMONumber }}
+    }} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}"""
+FIRST_PAGE: DocumentNode = parse(f"""
+query PortgateOutlook($from: DateTime!, $to: DateTime!, $ports: [String!], $after: String) {{
+  {_CALLS}
   metrics: portMetrics(ports: $ports, period: LAST_7_DAYS, metrics: [VESSELS_AT_ANCHOR,
-      VESSELS_AT_BERTH, CONTAINER_DWELL_DAYS, TRUCK_TURN_TIME_MINUTES]) {
+      VESSELS_AT_BERTH, CONTAINER_DWELL_DAYS, TRUCK_TURN_TIME_MINUTES]) {{
     UNLocationCode facilityCode metric value
-  }
-  ports(ports: $ports) { UNLocationCode name status }
-}
+  }}
+  ports(ports: $ports) {{ UNLocationCode name status }}
+}}
+""")
+NEXT_PAGE: DocumentNode = parse(f"""
+query PortgateOutlookCalls($from: DateTime!, $to: DateTime!, $ports: [String!], $after: String) {{
+  {_CALLS}
+}}
 """)
 CONTAINERS: DocumentNode = parse("""
 query PortgateOutlookContainers($refs: [String!]!, $ports: [String!]) {
@@ -65,10 +84,39 @@ class Answer:
 Ask = Callable[[DocumentNode, dict[str, Any]], Awaitable[Answer]]
 
 
-async def compute_outlook(
-    ask: Ask, arguments: Mapping[str, Any], now: datetime | None = None
-) -> tuple[dict[str, Any], list[GraphQLError]]:
-    """The outlook (keyed by schema field names) and the errors to report with it."""
+@dataclass(frozen=True, slots=True)
+class OutlookRequest:
+    """One outlook's checked arguments and its window: ``start`` is now, aligned, and the
+    window ends ``days`` later. Equal requests give equal inner queries (and are computed
+    once per operation)."""
+
+    days: int
+    ports: tuple[str, ...] | None
+    containers: tuple[str, ...] | None
+    start: datetime
+    end: datetime
+
+    def calls_variables(self, after: str | None = None) -> dict[str, Any]:
+        """Variables of :data:`FIRST_PAGE` and :data:`NEXT_PAGE`: calls planned from the
+        look-back before the window to its end."""
+        return {
+            "from": (self.start - LOOKBACK).isoformat(),
+            "to": self.end.isoformat(),
+            "ports": None if self.ports is None else list(self.ports),
+            "after": after,
+        }
+
+    def containers_variables(self) -> dict[str, Any]:
+        assert self.containers is not None
+        ports = None if self.ports is None else list(self.ports)
+        return {"refs": list(self.containers), "ports": ports}
+
+
+def outlook_request(
+    arguments: Mapping[str, Any], now: datetime, alignment: timedelta
+) -> OutlookRequest:
+    """The outlook's arguments checked (``BadUserInput`` when one is wrong), and its window:
+    ``now`` floored to a whole multiple of ``alignment`` since the epoch (UTC)."""
     days = arguments.get("days", 3)
     if not 1 <= days <= MAX_OUTLOOK_DAYS:
         raise BadUserInput(f"days: must be between 1 and {MAX_OUTLOOK_DAYS}, not {days}")
@@ -77,13 +125,59 @@ async def compute_outlook(
         if len(references) > MAX_CONTAINER_REFERENCES:
             raise BadUserInput(f"containers: at most {MAX_CONTAINER_REFERENCES} per query")
         try:
-            references = [check_container_reference(r) for r in references]
+            references = tuple(check_container_reference(r) for r in references)
         except InvalidIdentifier as exc:
             raise BadUserInput(f"containers: {exc}") from None
-    now = now or datetime.now(UTC)
-    end = now + timedelta(days=days)
     ports = arguments.get("ports")
-    calls, errors, sources, first = await _all_calls(ask, now - LOOKBACK, end, ports)
+    step = alignment.total_seconds()
+    start = datetime.fromtimestamp(now.timestamp() // step * step, UTC)
+    return OutlookRequest(
+        days,
+        None if ports is None else tuple(ports),
+        references,
+        start,
+        start + timedelta(days=days),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class InnerQuery:
+    """A query an outlook asks, and at most how many times (pages of one window)."""
+
+    document: DocumentNode
+    variables: dict[str, Any]
+    times: int = 1
+
+
+def inner_queries(request: OutlookRequest, max_call_pages: int) -> list[InnerQuery]:
+    """Everything ``request`` may ask, before anything is asked (for the cost estimate):
+    further pages are planned with no cursor, which asks the same as with one."""
+    queries = [InnerQuery(FIRST_PAGE, request.calls_variables())]
+    if max_call_pages > 1:
+        queries.append(InnerQuery(NEXT_PAGE, request.calls_variables(), max_call_pages - 1))
+    if request.containers is not None:
+        queries.append(InnerQuery(CONTAINERS, request.containers_variables()))
+    return queries
+
+
+async def compute_outlook(
+    ask: Ask,
+    request: OutlookRequest,
+    *,
+    max_call_pages: int,
+    generated_at: datetime | None = None,
+) -> tuple[dict[str, Any], list[GraphQLError]]:
+    """The outlook (keyed by schema field names) and the errors to report with it. The calls
+    and the containers are asked at the same time."""
+    now, end = request.start, request.end
+    boxes: Answer | None = None
+    if request.containers is None:
+        calls, errors, sources, first = await _all_calls(ask, request, max_call_pages)
+    else:
+        (calls, errors, sources, first), boxes = await asyncio.gather(
+            _all_calls(ask, request, max_call_pages),
+            ask(CONTAINERS, request.containers_variables()),
+        )
     # A port whose calls or metrics failed (its resolver may still list it: "partial") has no
     # figures to show: missing, not zeros.
     failed = {(e.extensions or {}).get("port") for e in errors}
@@ -97,40 +191,50 @@ async def compute_outlook(
         own_metrics = [m for m in metrics if m["UNLocationCode"] == port_id]
         port_rows.append(_port(port, answered, now, end, own_calls, own_metrics))
     outlook: dict[str, Any] = {
-        "generatedAt": now.isoformat(),
+        "generatedAt": (generated_at or now).isoformat(),
         "windowStart": now.isoformat(),
         "windowEnd": end.isoformat(),
         "ports": port_rows,
         "comparison": _comparison(port_rows),
         "containers": None,
     }
-    if references is not None:
-        boxes = await ask(CONTAINERS, {"refs": list(references), "ports": ports})
+    if boxes is not None:
+        assert request.containers is not None
         errors += boxes.errors
         withheld = any(
             (e.extensions or {}).get("coordinate") == "Container.availability" for e in boxes.errors
         )
         outlook["containers"] = _containers(
-            references, boxes.data.get("containers"), now.date(), withheld
+            request.containers, boxes.data.get("containers"), now.date(), withheld
         )
     return outlook, errors
 
 
 async def _all_calls(
-    ask: Ask, start: datetime, end: datetime, ports: Sequence[str] | None
+    ask: Ask, request: OutlookRequest, max_pages: int
 ) -> tuple[list[dict[str, Any]], list[GraphQLError], list[dict[str, Any]], Answer]:
-    """Every call of the window, paged; the first page's answer carries metrics and ports."""
-    variables: dict[str, Any] = {"from": start.isoformat(), "to": end.isoformat(), "ports": ports}
-    first = page = await ask(PORTS_AND_CALLS, variables)
+    """Every call of the window, at most ``max_pages`` pages of them; the first page's answer
+    carries metrics and ports."""
+    first = page = await ask(FIRST_PAGE, request.calls_variables())
     calls, errors, sources = [], list(first.errors), list(first.sources)
-    for _ in range(MAX_CALL_PAGES):
+    for asked in range(1, max_pages + 1):
         connection = page.data.get("calls") or {}
         calls += [edge["node"] for edge in connection.get("edges") or ()]
         info = connection.get("pageInfo") or {}
         if not info.get("hasNextPage"):
             break
-        page = await ask(PORTS_AND_CALLS, variables | {"after": info["endCursor"]})
+        if asked == max_pages:
+            last = calls[-1]["plannedArrivalDateTime"] if calls else request.start.isoformat()
+            errors.append(
+                OutlookTruncated(
+                    f"the window holds more than {max_pages} page(s) of vessel calls: calls "
+                    f"planned after {last} are not counted (outlook.max_call_pages)"
+                ).to_graphql()
+            )
+            break
+        page = await ask(NEXT_PAGE, request.calls_variables(info["endCursor"]))
         errors += page.errors
+        sources += page.sources
     return calls, errors, sources, first
 
 

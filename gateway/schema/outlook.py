@@ -81,9 +81,17 @@ class ContainerOutlook:
 
 @strawberry.type(description="A cross-port outlook for a time window, computed live.")
 class Outlook:
-    generated_at: datetime = strawberry.field(name="generatedAt")
-    window_start: datetime = strawberry.field(name="windowStart")
-    window_end: datetime = strawberry.field(name="windowEnd")
+    generated_at: datetime = strawberry.field(
+        name="generatedAt", description="When it was computed"
+    )
+    window_start: datetime = strawberry.field(
+        name="windowStart",
+        description="Now, floored to the gateway's window alignment (a whole minute by "
+        "default): outlooks asked within it share the ports' answers",
+    )
+    window_end: datetime = strawberry.field(
+        name="windowEnd", description="windowStart plus the days asked"
+    )
     ports: list[PortOutlook]
     comparison: OutlookComparison
     containers: list[ContainerOutlook] | None = strawberry.field(

@@ -3,10 +3,12 @@
 import time
 from typing import Any
 
+import orjson
 import pytest
 from graphql import get_introspection_query, parse
 
 from gateway.limits import measure
+from portcontract.identifiers import iso6346_check_digit
 from tests.gateway.conftest import GatewayFactory, answering
 
 PORTS = {"ports": [{"UNLocationCode": "USLAX", "name": "LA", "_pg_port": "USLAX"}]}
@@ -177,3 +179,76 @@ def test_fragment_cycles_and_unknown_fragments_do_not_hang_the_measure() -> None
 def test_measures(query: str, depth: int, aliases: int, roots: int) -> None:
     [measures] = measure(parse(query)).values()
     assert (measures.depth, measures.aliases, measures.fields) == (depth, aliases, roots)
+
+
+# An outlook costs what its inner queries cost, counted from what it asks of each port:
+# vessel calls, 100 a page x 15 fields (edges node UNLocationCode transportCallReference
+# facilityCode statusCode planned/estimated/actualArrivalDateTime vessel vesselName
+# vesselIMONumber pageInfo hasNextPage endCursor) x ports x pages (3 by default);
+# 4 metrics x 4 fields (UNLocationCode facilityCode metric value) x ports; the port list,
+# 1 x 3 fields (UNLocationCode name status) x ports; and each container asked, 9 fields
+# (equipmentReference sourcePort status availability firstAvailableDate lastFreeDay holds
+# type status) x ports.
+def outlook_cost(ports: int, pages: int = 3, containers: int = 0) -> int:
+    return (100 * 15 * pages + 4 * 4 + 1 * 3 + containers * 9) * ports
+
+
+def container_numbers(n: int) -> list[str]:
+    serials = [f"MSCU{i:06}" for i in range(n)]
+    return [s + str(iso6346_check_digit(s)) for s in serials]
+
+
+async def test_ten_aliased_outlooks_are_too_complex_and_no_port_is_asked(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway({p: answering({}) for p in FIVE})  # the default limits
+    query = "{ " + " ".join(f"o{i}: outlook {{ ports {{ answered }} }}" for i in range(10)) + " }"
+    response = await gateway.query(query)
+    assert response.status_code == 400, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {
+        "code": "QUERY_TOO_COMPLEX", "limit": 50_000, "actual": 10 * outlook_cost(5)
+    }  # fmt: skip
+    assert "calls of o0, 100 item(s) x 15 field(s) x 5 port(s) x 3 page(s)" in error["message"]
+    assert gateway.router.requests == []
+
+
+async def test_the_largest_single_outlook_fits_the_default_limits(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway({p: answering({}) for p in FIVE})
+    boxes = container_numbers(100)
+    assert outlook_cost(5, containers=100) <= 50_000
+    response = await gateway.query(
+        "query($boxes: [String!]) { outlook(days: 14, containers: $boxes) "
+        "{ ports { answered } containers { atRisk } } }",
+        {"boxes": boxes},
+    )
+    assert response.status_code == 200, response.text
+    assert "errors" not in response.json()
+    assert gateway.router.requests != []
+
+
+@pytest.mark.parametrize(
+    ("arguments", "settings", "cost"),
+    [
+        ("", {}, outlook_cost(5)),
+        ('(ports: ["USLAX", "USOAK"])', {}, outlook_cost(2)),
+        ("", {"max_call_pages": 1}, outlook_cost(5, pages=1)),
+        (
+            "(containers: " + orjson.dumps(container_numbers(2)).decode() + ")",
+            {"max_call_pages": 5},
+            outlook_cost(5, 5, containers=2),
+        ),
+    ],
+)
+async def test_an_outlooks_cost_follows_its_ports_pages_and_containers(
+    make_gateway: GatewayFactory, arguments: str, settings: dict[str, Any], cost: int
+) -> None:
+    gateway = await make_gateway(
+        {p: answering({}) for p in FIVE}, limits={"max_cost": 1}, outlook=settings
+    )
+    response = await gateway.query(f"{{ outlook{arguments} {{ windowEnd }} }}")
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["extensions"]["actual"] == cost
+    assert gateway.router.requests == []

@@ -45,7 +45,11 @@ async def ask(
     config = load_settings(
         None,
         ports=[{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
-        **with_test_egress({"policy": {"file": OPEN_POLICY}} | settings),
+        # Generous timeouts: the five ports share this process, and the figures are on trial.
+        **with_test_egress(
+            {"policy": {"file": OPEN_POLICY}, "deadline": 30, "port_defaults": {"timeout": 20}}
+            | settings
+        ),
     )
     app = create_app(config, clock=lambda: NOW)
     async with (
