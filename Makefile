@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean bench bench-cache
+.PHONY: demo test lint install clean bench bench-cache bench-outlook
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11, or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -28,6 +28,10 @@ bench: $(STAMP)
 
 bench-cache: $(STAMP)
 	$(BIN)/python -m bench.cache_bench $(ARGS)
+
+# A warm outlook next to the queries it is made of, and what a repeated outlook costs the ports.
+bench-outlook: $(STAMP)
+	$(BIN)/python -m bench.outlook_bench $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -60,7 +60,17 @@ def start_gateway(config: Path, port: int) -> subprocess.Popen[bytes]:
 
 @contextlib.asynccontextmanager
 async def gateway_process(ports: list[RunningPort], **settings: Any) -> AsyncIterator[str]:
-    """``portgate serve`` in its own process, with a config for these ports."""
+    """``portgate serve`` in its own process, with a config for these ports: its URL."""
+    async with gateway_server(ports, **settings) as (url, _pid):
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def gateway_server(
+    ports: list[RunningPort], **settings: Any
+) -> AsyncIterator[tuple[str, int]]:
+    """``portgate serve`` in its own process, with a config for these ports: its URL and
+    process id."""
     config = {
         # Generous: the in-process simulated ports are slow under a burst, and the burst
         # figures count requests, not time.
@@ -78,14 +88,14 @@ async def gateway_process(ports: list[RunningPort], **settings: Any) -> AsyncIte
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as client:
-            for _ in range(200):  # the process starts in about a second
+            for _ in range(1200):  # it starts in about a second; a busy machine may take longer
                 with contextlib.suppress(httpx.TransportError):
                     if (await client.get(f"{url}/healthz")).status_code == 200:
                         break
                 await asyncio.sleep(0.05)
             else:
                 raise RuntimeError("the gateway did not start")
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=10)
