@@ -91,7 +91,8 @@ class _Outlook:
 
 
 class ComputedFields:
-    """The computed root fields of one operation (``Plan.computed``), prepared at once."""
+    """The computed root fields of one operation (``Plan.computed``; the outlook is the only
+    one), prepared at once: :attr:`inner` is known before :meth:`run` asks anything."""
 
     def __init__(
         self,

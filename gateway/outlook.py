@@ -184,12 +184,13 @@ async def compute_outlook(
     answered = {s["port"] for s in sources if s["status"] in ANSWERED} - failed
     listed = first.data.get("ports") or []
     metrics = first.data.get("metrics") or []
+    calls_at, metrics_at = _by_port(calls), _by_port(metrics)
     port_rows = []
     for port in listed:
-        port_id = port["UNLocationCode"]
-        own_calls = [c for c in calls if c["UNLocationCode"] == port_id]
-        own_metrics = [m for m in metrics if m["UNLocationCode"] == port_id]
-        port_rows.append(_port(port, answered, now, end, own_calls, own_metrics))
+        code = port["UNLocationCode"]
+        port_rows.append(
+            _port(port, answered, now, end, calls_at.get(code, []), metrics_at.get(code, []))
+        )
     outlook: dict[str, Any] = {
         "generatedAt": (generated_at or now).isoformat(),
         "windowStart": now.isoformat(),
@@ -236,6 +237,13 @@ async def _all_calls(
         errors += page.errors
         sources += page.sources
     return calls, errors, sources, first
+
+
+def _by_port(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row["UNLocationCode"], []).append(row)
+    return grouped
 
 
 def _time(text: str | None) -> datetime | None:
