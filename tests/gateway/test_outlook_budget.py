@@ -21,7 +21,7 @@ import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.app import create_app
-from gateway.config import load_settings
+from gateway.config import ConfigError, load_settings
 from port_resolvers.kit import (
     ContainerRecord,
     PortMetricRecord,
@@ -337,3 +337,16 @@ async def test_calls_beyond_the_last_page_are_not_counted_and_it_says_so(
     assert error["extensions"] == {"code": "OUTLOOK_TRUNCATED"}
     last = T0 + timedelta(hours=1, minutes=199)  # the 200th call
     assert f"planned after {last.isoformat()}" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("outlook", "message"),
+    [
+        ({"window_alignment": "25h"}, "at most a day"),
+        ({"max_call_pages": 0}, "greater than or equal to 1"),
+        ({"max_call_pages": 21}, "less than or equal to 20"),
+    ],
+)
+def test_outlook_settings_out_of_bounds_are_refused(outlook: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(None, outlook=outlook)
