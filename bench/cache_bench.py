@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -196,17 +196,31 @@ async def main() -> None:
         burst = await burst_cost(ports, references, args.rounds, args.burst)
 
     result = {
-        "command": " ".join([Path(sys.executable).name, "-m", "bench.cache_bench", *sys.argv[1:]]),
+        **run_facts("bench.cache_bench", vars(args)),
+        "cold_vs_warm": latency,
+        "burst": burst,
+    }
+    write_results("cache", result, render)
+
+
+def run_facts(module: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The command, the machine, the library versions and the settings of a benchmark run."""
+    return {
+        "command": " ".join([Path(sys.executable).name, "-m", module, *sys.argv[1:]]),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version()},
         "versions": versions(),
-        "settings": vars(args),
-        "cold_vs_warm": latency,
-        "burst": burst,
+        "settings": settings,
     }  # fmt: skip
+
+
+def write_results(
+    name: str, result: dict[str, Any], render: Callable[[dict[str, Any]], str]
+) -> None:
+    """bench/results/NAME.json and NAME.md, and the markdown on stdout."""
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "cache.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "cache.md").write_text(render(result))
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(render(result))
     print(render(result))
 
 

@@ -20,25 +20,20 @@ window, so nothing shared). Both have ``limits.max_cost`` raised, so ten aliased
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import statistics
-import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
 
-from bench.cache_bench import gateway_server, system_requests, versions
+from bench.cache_bench import gateway_server, run_facts, system_requests, write_results
 from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
 
-RESULTS = Path(__file__).parent / "results"
 OUTLOOK_FIELDS = """windowStart windowEnd
     ports { UNLocationCode answered vesselsAtAnchor vesselsAtBerth expectedArrivals
             lateArrivals { vesselName delayHours } averageDelayHours containerDwellDays
@@ -227,23 +222,14 @@ async def main() -> None:
             )
 
     result = {
-        "command": " ".join(
-            [Path(sys.executable).name, "-m", "bench.outlook_bench", *sys.argv[1:]]
-        ),
+        **run_facts("bench.outlook_bench", vars(args)),
         "minutes": round((time.monotonic() - started) / 60, 1),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version()},
-        "versions": versions(),
-        "settings": vars(args),
         "latency": timing,
         "port_system_requests": requests,
         "port_failures": dict(failures),
         "load_average": [round(x, 1) for x in os.getloadavg()],
-    }  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "outlook.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "outlook.md").write_text(render(result))
-    print(render(result))
+    }
+    write_results("outlook", result, render)
 
 
 def render(r: dict[str, Any]) -> str:
