@@ -120,8 +120,11 @@ async def gateway(
     config = load_settings(
         None,
         ports=[{"id": p, "name": PORT_NAMES[p], "url": port_url(p)} for p in transports],
-        **({"policy": {"file": OPEN_POLICY}} | settings),
-    )
+        # Generous timeouts unless a test sets its own: port requests are counted here, and a
+        # port timing out on a busy machine would be asked again.
+        **({"policy": {"file": OPEN_POLICY}, "deadline": 30, "port_defaults": {"timeout": 20}}
+           | settings),
+    )  # fmt: skip
     async with httpx.AsyncClient(transport=router) as upstream:
         app = create_app(config, client=upstream, clock=clock)
         async with httpx.AsyncClient(
