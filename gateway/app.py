@@ -7,14 +7,17 @@ GET      /dashboard the outlook dashboard (when enabled), assets under /dashboar
 GET      /healthz   liveness: the process answers
 GET      /readyz    readiness: at least one port to ask; says how the audit store and the
                     registry's store are (the config's ports are served without the latter)
-GET      /metrics   Prometheus metrics (gateway/metrics.py)
+GET      /metrics   Prometheus metrics (gateway/metrics.py); with `metrics.listen`, on a
+                    listener of its own instead (gateway/http/server.py)
 GET      /audit/... the audit trail, for auditors (gateway/audit_api.py)
 /admin/ports/...    the port registry, for admins (gateway/admin_api.py)
 
-Before a query runs it passes, in order: CORS (when origins are configured), the body size
-limit, authentication, the rate limit and CSRF protection (gateway/http/), the trusted
-documents and APQ (gateway/documents.py, in the view), then the token, depth, alias and root
-field limits and the cost estimate (gateway/limits.py).
+Before a query runs it passes, in order: the client address behind trusted proxies, CORS (when
+origins are configured), load shedding, the body's size and read deadline, authentication, the
+in-flight limit per client, the rate limit and CSRF protection (gateway/http/), the trusted
+documents and APQ and the choice of operation (in the view), then the token, depth, alias and
+root field limits and the cost estimate (gateway/limits.py). `portgate serve` runs the app with
+the server settings of gateway/http/server.py (header timeouts, no proxy headers of its own).
 """
 
 import asyncio
@@ -47,6 +50,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types import ExecutionResult
 
 from gateway import dashboard
@@ -81,13 +85,18 @@ from gateway.fetch import FanOut
 from gateway.graphiql import STATIC_PATH, graphiql_page, static_files
 from gateway.health import PortProber
 from gateway.http.authenticate import Authenticate
-from gateway.http.body_limit import BodySizeLimit, BodyTooLarge
+from gateway.http.body_limit import BodyLimits, BodyReadAborted, ReadDeadlines
+from gateway.http.client_address import ClientAddress
 from gateway.http.csrf import CSRF_HEADER, CsrfProtection
+from gateway.http.edge import Edge
+from gateway.http.in_flight import ClientConcurrency
+from gateway.http.metrics_endpoint import metrics_app, metrics_endpoint
+from gateway.http.operation_choice import check_operation_choice, unknown_operation
+from gateway.http.overload import EventLoopLag, Overload
 from gateway.http.rate_limit import RateLimit
 from gateway.http.responses import ORJSONResponse, graphql_error_response
 from gateway.limits import IntrospectionDisabled, limits_rule
-from gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from gateway.metrics import BoundedStore, GatewayMetrics
+from gateway.metrics import BoundedStore, EdgeReading, GatewayMetrics
 from gateway.observe import OperationObserver
 from gateway.oidc import OidcVerifier
 from gateway.pipeline import QueryPipeline
@@ -120,18 +129,22 @@ class GatewayGraphQL(GraphQL):
     """Strawberry's ASGI view with orjson, and bad requests answered as GraphQL errors.
 
     ``documents`` turns persisted-query hashes into documents (and refuses unregistered ones
-    in trusted-documents mode); ``redactor`` scrubs every error message that goes out."""
+    in trusted-documents mode); ``redactor`` scrubs every error message that goes out. Which
+    operation of a document runs follows GraphQL over HTTP (gateway/http/operation_choice.py);
+    ``max_tokens`` bounds the parse that needs."""
 
     def __init__(
         self,
         *args: Any,
         documents: DocumentResolver | None = None,
         redactor: ErrorRedactor | None = None,
+        max_tokens: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.documents = documents
         self.redactor = redactor or ErrorRedactor()
+        self.max_tokens = max_tokens
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -149,9 +162,22 @@ class GatewayGraphQL(GraphQL):
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
         data = await super().parse_http_body(request)
-        if isinstance(data, GraphQLRequestData) and self.documents is not None:
-            data.query = await self.documents.resolve(data.query, data.extensions)
+        if isinstance(data, GraphQLRequestData):
+            if self.documents is not None:
+                data.query = await self.documents.resolve(data.query, data.extensions)
+            if data.operation_name == "":  # GraphQL over HTTP: the same as no name
+                data.operation_name = None
+            if data.query is not None and self.max_tokens is not None:
+                check_operation_choice(data.query, data.operation_name, self.max_tokens)
         return data
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, CannotGetOperationTypeError):
+                raise unknown_operation(exc.__cause__.operation_name) from None
+            raise
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -182,8 +208,8 @@ class GatewayGraphQL(GraphQL):
                 {"errors": [{"message": exc.message, "extensions": exc.extensions()}]},
                 status_code=http_status(exc),
             )
-        except BodyTooLarge:
-            raise  # the body limit's own signal: it answers 413
+        except BodyReadAborted:
+            raise  # the body middleware's own signals: it answers 413 or 408, or nobody
         except Exception as exc:  # never a stack trace, never a plain-text 500
             message, extensions = incident_error(exc, "a request")
             response = ORJSONResponse(
@@ -288,6 +314,7 @@ def create_app(
     tracer_provider: trace.TracerProvider | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     resolver: AbstractResolver | None = None,
+    loop_lag: EventLoopLag | None = None,
 ) -> Starlette:
     """The gateway app. Pass ``client`` to reach ports through your own transport (tests);
     otherwise the app reaches ports through one aiohttp pool (:mod:`gateway.upstream_aiohttp`)
@@ -295,7 +322,9 @@ def create_app(
     ``tracer_provider``, by default the global one (see
     :func:`gateway.tracing.configure_tracing`). ``resolver`` resolves ports' host names for the
     egress rules (:mod:`gateway.egress`), at registration and when connecting; by default the
-    system's (tests inject one, and never resolve outside names)."""
+    system's (tests inject one, and never resolve outside names). ``loop_lag`` measures the
+    event loop's lag for load shedding (by default every ``load_shedding.lag_interval``; tests
+    pass their own)."""
     owns_client = client is None
     egress = settings.registry.egress.rules()
     sessions = (
@@ -331,6 +360,11 @@ def create_app(
     documents = document_resolver(
         settings.documents, settings.cache, graphql_schema, settings.limits.max_tokens
     )
+    shedding = settings.load_shedding
+    edge = Edge(
+        loop_lag or EventLoopLag(shedding.lag_interval),
+        ReadDeadlines(settings.server.body_timeout),
+    )
     metrics = GatewayMetrics(
         lambda: {port: b.state for port, b in fan_out.breakers().items()},
         lambda: observer.audit_counts(),
@@ -338,6 +372,12 @@ def create_app(
         lambda: bounded_stores(cache, documents),
         audit_store=lambda: observer.audit_store(),
         registry_store_up=lambda: registry.store_up,
+        edge=lambda: EdgeReading(
+            edge.counts.refused,
+            edge.counts.client_disconnects,
+            edge.counts.in_flight,
+            edge.loop_lag.latest,
+        ),
     )
     observer = OperationObserver(metrics, graphql_schema)
     policy = PolicyStore(
@@ -389,6 +429,7 @@ def create_app(
         redactor=ErrorRedactor(
             lambda: [urlsplit(e.url).hostname or "" for e in registry.snapshot().entries]
         ),
+        max_tokens=settings.limits.max_tokens,
     )
 
     async def dashboard_page(_: Request) -> Response:
@@ -397,8 +438,7 @@ def create_app(
     async def healthz(_: Request) -> Response:
         return ORJSONResponse({"status": "ok"})
 
-    async def prometheus(_: Request) -> Response:
-        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
+    prometheus = metrics_endpoint(metrics, authenticator, settings.metrics.roles)
 
     async def readyz(_: Request) -> Response:
         ports = [p.id for p in registry.snapshot().active]
@@ -454,9 +494,11 @@ def create_app(
             registry_settings.store_retry_interval,
         )
         prober.start(settings.registry.health_interval)
+        edge.start()
         try:
             yield
         finally:
+            await edge.stop()
             await prober.stop()
             await registry.detach()
             if retention is not None:
@@ -475,7 +517,19 @@ def create_app(
                 await sessions.aclose()
 
     cors = settings.cors
+    server = settings.server
     middleware: Sequence[Middleware] = [
+        *(
+            [
+                Middleware(
+                    ClientAddress,
+                    trusted_proxies=server.trusted_proxies,
+                    header=server.client_ip_header,
+                )
+            ]
+            if server.trusted_proxies
+            else []
+        ),
         *(
             [
                 Middleware(
@@ -490,16 +544,34 @@ def create_app(
             if cors.allow_origins
             else []
         ),
-        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        Middleware(
+            Overload,
+            counts=edge.counts,
+            loop_lag=edge.loop_lag,
+            max_in_flight=shedding.max_in_flight,
+            max_lag=shedding.max_event_loop_lag,
+            retry_after=shedding.retry_after,
+        ),
+        Middleware(
+            BodyLimits, max_bytes=settings.max_body_bytes, deadlines=edge.reads, counts=edge.counts
+        ),
         Middleware(Authenticate, authenticator=authenticator),
         *(
             [
+                Middleware(
+                    ClientConcurrency,
+                    counts=edge.counts,
+                    limit=settings.rate_limit.max_in_flight,
+                    ipv6_prefix=settings.rate_limit.anonymous_ipv6_prefix,
+                ),
                 Middleware(
                     RateLimit,
                     limiter=limiter,
                     requests=settings.rate_limit.requests,
                     anonymous_requests=settings.rate_limit.anonymous_requests,
-                )
+                    ipv6_prefix=settings.rate_limit.anonymous_ipv6_prefix,
+                    counts=edge.counts,
+                ),
             ]
             if limiter is not None
             else []
@@ -511,7 +583,7 @@ def create_app(
             Route("/graphql", view, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", prometheus),
+            *([] if settings.metrics.listen else [Route("/metrics", prometheus)]),
             *audit_routes(authenticator, lambda: observer.trail),
             *admin.routes(),
             *(
@@ -532,4 +604,6 @@ def create_app(
         lifespan=lifespan,
     )
     application.state.observer = observer  # what the lifespan opened (the audit trail), to inspect
+    application.state.edge = edge  # for the server that runs the app (gateway/http/server.py)
+    application.state.metrics_app = metrics_app(prometheus) if settings.metrics.listen else None
     return application

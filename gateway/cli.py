@@ -22,7 +22,6 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
-import uvicorn
 
 from gateway.app import check_seed_egress, create_app
 from gateway.cli_audit import audit_app
@@ -33,6 +32,7 @@ from gateway.cli_ports import ports_app
 from gateway.config import ConfigError, load_settings
 from gateway.documents import ManifestError
 from gateway.egress import SystemResolver
+from gateway.http import server
 from gateway.policy_file import PolicyError, PolicyStore
 from gateway.schema import build_schema, export_sdl
 from gateway.tracing import configure_tracing
@@ -65,7 +65,7 @@ def serve(
         typer.Option(help="Log every HTTP request (the audit trail already records each query)."),
     ] = False,
 ) -> None:
-    """Serve the gateway for the ports in a config file."""
+    """Serve the gateway for the ports in a config file (and /metrics on `metrics.listen`)."""
     settings = load_config(config)
     try:
         asyncio.run(check_seed_egress(settings, SystemResolver()))
@@ -81,7 +81,7 @@ def serve(
         typer.secho(f"trusted documents error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
     configure_tracing()
-    uvicorn.run(gateway, host=host, port=port, log_level="info", access_log=access_log)
+    server.run(gateway, settings, host=host, port=port, access_log=access_log)
 
 
 @app.command()
@@ -132,10 +132,7 @@ def demo(
                 f"Audit trail (while the demo runs): portgate audit search --store {audit_store}"
             )
             typer.secho(f"GraphiQL: http://{host}:{port}/graphql", fg="green", bold=True)
-            server = uvicorn.Server(
-                uvicorn.Config(create_app(settings), host=host, port=port, log_level="info")
-            )
-            await server.serve()
+            await server.serve(create_app(settings), settings, host=host, port=port)
 
     configure_tracing()
     asyncio.run(run())

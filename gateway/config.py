@@ -602,6 +602,143 @@ class RateLimitSettings(_Strict):
         repr=False,
     )
     namespace: str = Field("portgate", description="Prefix of every counter key in Redis.")
+    max_in_flight: int = Field(
+        8,
+        ge=1,
+        description="Requests being served at once for one client (the same client as for "
+        "the rate); past it, HTTP 429 `CONCURRENCY_LIMITED` with Retry-After, not counted "
+        "against the rate.",
+    )
+    anonymous_ipv6_prefix: int = Field(
+        64,
+        ge=32,
+        le=128,
+        description="A caller without a credential from an IPv6 address is counted by its "
+        "network of this prefix length (one subscriber usually holds a whole /64).",
+    )
+
+
+def _network(value: str) -> str:
+    """``value`` as a network (``10.0.0.0/8``, ``192.0.2.7``, ``::1``), normalised; else raise."""
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address or network (CIDR)") from None
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (``127.0.0.1:9464``, ``[::1]:9464``, ``0.0.0.0:9464``) as (host, port);
+    port 0 is any free port."""
+    host, colon, port = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not colon or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"{value!r} is not host:port (like 127.0.0.1:9464 or [::1]:9464)")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{host!r} is not an IP address to listen on") from None
+    return host, int(port)
+
+
+class ServerSettings(_Strict):
+    """The HTTP edge: who the client is behind a proxy, and how long a client may take to send
+    its request. `portgate serve` applies the timeouts in its HTTP server (uvicorn) and ignores
+    forwarded-for headers except as described here."""
+
+    trusted_proxies: tuple[str, ...] = Field(
+        (),
+        description="Addresses or networks (`10.0.0.0/8`, `192.0.2.7`, `::1`) of the reverse "
+        "proxies in front of the gateway. Only a request whose peer is one of them has its "
+        "client address taken from `client_ip_header`: the right-most address in it that is not "
+        "itself a trusted proxy. From any other peer, forwarded headers are ignored. Empty: the "
+        "peer is the client.",
+    )
+    client_ip_header: Literal["x-forwarded-for", "forwarded", "x-real-ip"] = Field(
+        "x-forwarded-for",
+        description="The one header the trusted proxies set with the client's address "
+        "(`Forwarded` is read for its `for=` parameters). The others are ignored, so a client "
+        "cannot slip a different one past a proxy that only appends to this one.",
+    )
+    header_timeout: Duration = Field(
+        10.0,
+        description="A request's line and headers must arrive within this, from its first "
+        "byte (or from the connection's opening, for its first request): else HTTP 408 and the "
+        "connection is closed. A connection that sends nothing is closed after it too.",
+    )
+    max_header_bytes: int = Field(
+        65_536,
+        ge=1024,
+        description="Largest request line plus headers; past it, HTTP 431 and the connection "
+        "is closed.",
+    )
+    body_timeout: Duration = Field(
+        15.0,
+        description="A request's whole body must arrive within this once the gateway starts "
+        "reading it: else HTTP 408 `REQUEST_TIMEOUT` and the connection is closed.",
+    )
+    keep_alive_timeout: Duration = Field(
+        5.0,
+        description="An idle connection between two requests is closed after this (whole "
+        "seconds, rounded up).",
+    )
+    shutdown_timeout: Duration = Field(
+        20.0,
+        description="On SIGTERM, how long requests under way may take to finish before they "
+        "are cancelled (keep it under the orchestrator's grace period).",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_network(v) for v in value)
+
+
+class LoadSheddingSettings(_Strict):
+    """Refuse work the gateway cannot do in time, early and cheaply, instead of letting every
+    client's queries (and the ports' breakers) suffer."""
+
+    max_in_flight: int = Field(
+        1024,
+        ge=1,
+        description="GraphQL requests being served at once by one gateway; past it, HTTP 503 "
+        "`OVERLOADED` with Retry-After.",
+    )
+    max_event_loop_lag: Duration | None = Field(
+        0.5,
+        description="When the gateway's event loop runs this late in two measurements in a "
+        "row (it is short of CPU), new GraphQL requests get HTTP 503 `OVERLOADED` with "
+        "Retry-After until it catches up. `null`: never shed on lag.",
+    )
+    lag_interval: Duration = Field(0.1, description="How often the event loop's lag is measured.")
+    retry_after: int = Field(
+        1, ge=1, description="Seconds a shed client is told to wait (the Retry-After header)."
+    )
+
+
+class MetricsSettings(_Strict):
+    """Where `/metrics` (Prometheus) is served and who may read it."""
+
+    listen: str | None = Field(
+        None,
+        description="`host:port` of a listener of its own for `/metrics` (`127.0.0.1:9464`), "
+        "started by `portgate serve` beside the API's; the API's listener then answers 404 "
+        "for `/metrics`. Unset: `/metrics` is on the API's listener.",
+    )
+    roles: tuple[str, ...] = Field(
+        (),
+        description="Roles whose credential (API key or bearer token) may read `/metrics`, "
+        "wherever it is served: another role is 403 (so is no credential, which is the "
+        "`public` role, unless anonymous use is off: then 401). Empty: anyone who can reach "
+        "the listener.",
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen(value)
+        return value
 
 
 class DocumentSettings(_Strict):
@@ -706,6 +843,9 @@ class GatewaySettings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    load_shedding: LoadSheddingSettings = Field(default_factory=LoadSheddingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @model_validator(mode="after")
     def _unique_ports(self) -> "GatewaySettings":

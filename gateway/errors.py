@@ -21,7 +21,20 @@ translated into these at exactly one place each (:mod:`gateway.upstream`, :mod:`
     ├── OutlookTruncated              OUTLOOK_TRUNCATED   an outlook's window holds more vessel
     │                                                     calls than it may page through
     ├── RateLimited                   RATE_LIMITED        past the caller's rate (HTTP 429 with
+    │   │                                                 Retry-After)
+    │   └── ConcurrencyLimited        CONCURRENCY_LIMITED too many of the caller's requests in
+    │                                                     flight at once (HTTP 429, Retry-After)
+    ├── Overloaded                    OVERLOADED          the gateway itself is short of capacity
+    │                                                     and sheds new work (HTTP 503,
     │                                                     Retry-After)
+    ├── RequestTimeout                REQUEST_TIMEOUT     the client sent its headers or body too
+    │                                                     slowly (HTTP 408, connection closed)
+    ├── AmbiguousCredentials          AMBIGUOUS_CREDENTIALS  more than one credential header
+    │                                                     (HTTP 400)
+    ├── OperationResolutionFailure    OPERATION_RESOLUTION_FAILURE  which operation of the
+    │                                                     document to run cannot be told (several
+    │                                                     and no operationName, or an unknown
+    │                                                     one; HTTP 400)
     ├── PersistedQueryNotFound        PERSISTED_QUERY_NOT_FOUND  an unknown hash: resend the query
     ├── PersistedQueryNotInList       PERSISTED_QUERY_NOT_IN_LIST  trusted-documents mode: not a
     │                                                     registered document (HTTP 400)
@@ -173,6 +186,49 @@ class RateLimited(GatewayError):
 
     def extensions(self) -> dict[str, Any]:
         return {"code": self.code, "retryAfter": self.retry_after}
+
+
+class ConcurrencyLimited(RateLimited):
+    """The caller already has ``rate_limit.max_in_flight`` requests being served:
+    one more would take capacity from everyone else. Wait ``retry_after`` seconds."""
+
+    code = "CONCURRENCY_LIMITED"
+
+
+class Overloaded(GatewayError):
+    """The gateway sheds new work (its event loop runs late, or too many requests are in
+    flight): answered at once with HTTP 503 rather than slowly for everyone. The fault is the
+    gateway's, never a port's, so no port's breaker counts it."""
+
+    code = "OVERLOADED"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "retryAfter": self.retry_after}
+
+
+class RequestTimeout(GatewayError):
+    """The client did not send its request's headers (``server.header_timeout``) or body
+    (``server.body_timeout``) in time; the connection is closed after the answer."""
+
+    code = "REQUEST_TIMEOUT"
+
+
+class AmbiguousCredentials(GatewayError):
+    """A request carries more than one credential header (``X-API-Key`` twice,
+    ``Authorization`` twice, or one of each): the gateway will not guess which one counts."""
+
+    code = "AMBIGUOUS_CREDENTIALS"
+
+
+class OperationResolutionFailure(GatewayError):
+    """GraphQL's GetOperation() fails: the document holds several operations and the request
+    names none (``operationName``), or names one the document does not hold. Nothing runs."""
+
+    code = "OPERATION_RESOLUTION_FAILURE"
 
 
 class PersistedQueryNotFound(GatewayError):

@@ -17,6 +17,12 @@
     portgate_registry_store_up                          1 when the registry's store is reached,
                                                         0 while the config's ports are served
                                                         without it (retried in the background)
+    portgate_requests_refused_total{reason}             turned away by the HTTP edge: rate
+                                                        limit, in-flight limits, overload, slow
+                                                        or oversized headers and bodies
+    portgate_client_disconnects_total                   clients gone before sending their body
+    portgate_requests_in_flight                         GraphQL requests being served
+    portgate_event_loop_lag_seconds                     how late the event loop last ran a timer
 
 Labels stay bounded: operation names are chosen by clients, so only the first
 ``MAX_OPERATION_NAMES`` well-formed names get a label of their own, the rest count as ``other``.
@@ -25,6 +31,7 @@ Each app has its own registry (several apps in one process, as in tests, never c
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -146,6 +153,45 @@ class _RegistryStoreUp(Collector):
         )
 
 
+@dataclass(frozen=True, slots=True)
+class EdgeReading:
+    """The HTTP edge's counts at one scrape (see gateway/http/counts.py)."""
+
+    refused: Mapping[str, int]
+    client_disconnects: int
+    in_flight: int
+    event_loop_lag: float
+
+
+class _EdgeState(Collector):
+    def __init__(self, reading: Callable[[], EdgeReading]) -> None:
+        self._reading = reading
+
+    def collect(self) -> Iterable[CounterMetricFamily | GaugeMetricFamily]:
+        reading = self._reading()
+        refused = CounterMetricFamily(
+            "portgate_requests_refused",
+            "Requests the HTTP edge turned away, by reason",
+            labels=["reason"],
+        )
+        for reason, count in reading.refused.items():
+            refused.add_metric([reason], count)
+        yield refused
+        yield CounterMetricFamily(
+            "portgate_client_disconnects",
+            "Clients that went away before sending their whole request body",
+            value=reading.client_disconnects,
+        )
+        yield GaugeMetricFamily(
+            "portgate_requests_in_flight", "GraphQL requests being served", value=reading.in_flight
+        )
+        yield GaugeMetricFamily(
+            "portgate_event_loop_lag_seconds",
+            "How late the event loop last ran a timer (the gateway is short of CPU)",
+            value=reading.event_loop_lag,
+        )
+
+
 class GatewayMetrics:
     def __init__(
         self,
@@ -156,6 +202,7 @@ class GatewayMetrics:
         audit_store: Callable[[], Mapping[str, int]] = dict,
         *,
         registry_store_up: Callable[[], bool] | None = None,
+        edge: Callable[[], EdgeReading] | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
@@ -183,6 +230,8 @@ class GatewayMetrics:
         r.register(_AuditStore(audit_store))
         if registry_store_up is not None:
             r.register(_RegistryStoreUp(registry_store_up))
+        if edge is not None:
+            r.register(_EdgeState(edge))
         self._operation_names: set[str] = set()
 
     def operation_label(self, name: str | None) -> str:

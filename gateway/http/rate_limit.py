@@ -2,21 +2,50 @@
 
 Pure ASGI middleware after authentication: a request to ``/graphql`` is counted against its
 principal's client id (``rate_limit.requests`` per window), or, without a credential, against
-the client's IP address (``rate_limit.anonymous_requests``). Behind a reverse proxy, run the
-server with the proxy's forwarded-for headers trusted (``uvicorn --forwarded-allow-ips``) so the
-IP is the client's and not the proxy's. The counting is in :mod:`gateway.ratelimit`.
+the client's IP address (``rate_limit.anonymous_requests``), an IPv6 address by its network of
+``rate_limit.anonymous_ipv6_prefix`` bits. The IP address is ``scope["client"]``: behind reverse
+proxies, :mod:`gateway.http.client_address` has put the client's own there (only when the
+proxies are listed in ``server.trusted_proxies``). The counting is in :mod:`gateway.ratelimit`.
 """
 
+import ipaddress
 import logging
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.auth import principal_of
+from gateway.auth import Principal, principal_of
 from gateway.errors import RateLimited
-from gateway.http.responses import ORJSONResponse
+from gateway.http.counts import EdgeCounts
+from gateway.http.responses import error_response
 from gateway.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
+
+DEFAULT_IPV6_PREFIX = 64
+
+
+def client_key(scope: Scope, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -> tuple[str, bool]:
+    """Who a request counts against, and whether that is an authenticated client: its client id
+    (``client:<id>``), else its IP address (``ip:<address>``, an IPv6 one as its network)."""
+    state = scope.get("state")
+    principal = state.get("principal") if type(state) is dict else principal_of(state)
+    if isinstance(principal, Principal) and principal.method != "anonymous":
+        return f"client:{principal.client_id}", True
+    client = scope.get("client")
+    host = client[0] if client else "unknown"
+    if ":" in host:
+        host = _ipv6_network(host, ipv6_prefix)
+    return f"ip:{host}", False
+
+
+def _ipv6_network(host: str, prefix: int) -> str:
+    try:
+        address = ipaddress.IPv6Address(host)
+    except ValueError:
+        return host
+    if address.ipv4_mapped is not None:  # an IPv4 client of a dual-stack socket
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((address, prefix), strict=False))
 
 
 class RateLimit:
@@ -27,37 +56,33 @@ class RateLimit:
         *,
         requests: int,
         anonymous_requests: int,
+        ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
+        counts: EdgeCounts | None = None,
         path: str = "/graphql",
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.requests = requests
         self.anonymous_requests = anonymous_requests
+        self.ipv6_prefix = ipv6_prefix
+        self.counts = counts or EdgeCounts()
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        principal = principal_of(scope.get("state", {}))
-        if principal is not None and principal.method != "anonymous":
-            key, limit = f"client:{principal.client_id}", self.requests
-        else:
-            client = scope.get("client")
-            key, limit = f"ip:{client[0] if client else 'unknown'}", self.anonymous_requests
+        key, authenticated = client_key(scope, self.ipv6_prefix)
+        limit = self.requests if authenticated else self.anonymous_requests
         decision = await self.limiter.take(key, limit)
         if decision.allowed:
             await self.app(scope, receive, send)
             return
+        self.counts.refused["rate_limited"] += 1
         error = RateLimited(
             f"rate limit of {limit} requests per {self.limiter.window:g}s exceeded; retry after "
             f"{decision.retry_after}s",
             decision.retry_after,
         )
         log.info("429 %s: %s", key, error.message)
-        response = ORJSONResponse(
-            {"errors": [{"message": error.message, "extensions": error.extensions()}]},
-            status_code=429,
-        )
-        response.headers["Retry-After"] = str(decision.retry_after)
-        await response(scope, receive, send)
+        await error_response(error, 429)(scope, receive, send)
