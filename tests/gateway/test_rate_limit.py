@@ -2,16 +2,26 @@
 memory and in the real Redis on this machine (127.0.0.1:6379), where replicas share counts.
 Time is a fake clock, or a window of an hour that no test outlives."""
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as redis
 
 from gateway.apikeys import ApiKeyStore
+from gateway.app import create_app
 from gateway.ratelimit import CounterStore, MemoryCounters, RateLimiter, RedisCounters
-from tests.gateway.conftest import REDIS_URL, answering
+from tests.gateway.conftest import (
+    OPEN_POLICY,
+    REDIS_URL,
+    PortRouter,
+    answering,
+    port_url,
+    settings_for_tests,
+)
 from tests.gateway.started import started_gateway
 
 PORTS = {"ports": [{"UNLocationCode": "USLAX", "name": "LA", "_pg_port": "USLAX"}]}
@@ -103,6 +113,7 @@ async def test_429_with_retry_after_for_one_client_only(
         {"USLAX": answering(PORTS)},
         rate_limit=rate,
         auth={"api_keys": {"database": tmp_path / "keys.sqlite3"}},
+        cache={"enabled": False},  # every request let through asks the port once
     ) as gateway:
         statuses = [(await query(gateway.client, **{"x-api-key": alice})).status_code
                     for _ in range(4)]  # fmt: skip
@@ -118,19 +129,55 @@ async def test_429_with_retry_after_for_one_client_only(
         assert (await query(gateway.client, **{"x-api-key": bob})).status_code == 200
         # Without a credential: counted per client IP, with the anonymous rate.
         assert [(await query(gateway.client)).status_code for _ in range(3)] == [200, 200, 429]
-        assert len(gateway.router.requests) <= 3 + 1 + 2  # a refused request asks no port
+        # 3 of alice's, 1 of bob's and 2 anonymous ones went through; the 3 refused asked
+        # no port.
+        assert len(gateway.router.requests) == 3 + 1 + 2
 
 
-async def test_anonymous_clients_are_told_apart_by_ip() -> None:
+@contextlib.asynccontextmanager
+async def clients_of_one_gateway(
+    addresses: list[str], **settings: Any
+) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """One started gateway, and a client of it connecting from each of ``addresses``."""
+    config = settings_for_tests(
+        None,
+        ports=[{"id": "USLAX", "name": "LA", "url": port_url("USLAX")}],
+        policy={"file": OPEN_POLICY},
+        **settings,
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        upstream = await stack.enter_async_context(
+            httpx.AsyncClient(transport=PortRouter({"USLAX": answering(PORTS)}))
+        )
+        app = create_app(config, client=upstream)
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        yield [
+            await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app, client=(address, 40000)),
+                    base_url="http://gw",
+                )
+            )
+            for address in addresses
+        ]
+
+
+async def test_anonymous_clients_of_one_gateway_are_told_apart_by_ip() -> None:
     rate = {"anonymous_requests": 1, "window": "1h"}
-    async with (
-        started_gateway({"USLAX": answering(PORTS)}, rate_limit=rate, client_ip="10.0.0.1") as a,
-    ):
-        assert (await query(a.client)).status_code == 200
-        assert (await query(a.client)).status_code == 429
-    async with started_gateway({"USLAX": answering(PORTS)}, rate_limit=rate,
-                               client_ip="10.0.0.2") as b:  # fmt: skip
-        assert (await query(b.client)).status_code == 200
+    async with clients_of_one_gateway(["10.0.0.1", "10.0.0.2"], rate_limit=rate) as (a, b):
+        assert (await query(a)).status_code == 200
+        assert (await query(a)).status_code == 429
+        assert (await query(b)).status_code == 200  # another address, its own allowance
+        assert (await query(b)).status_code == 429
+        assert (await query(a)).status_code == 429
+
+
+async def test_ipv6_callers_are_counted_by_their_network() -> None:
+    rate = {"anonymous_requests": 1, "window": "1h", "anonymous_ipv6_prefix": 64}
+    addresses = ["2001:db8:0:1::a", "2001:db8:0:1::b", "2001:db8:0:2::a", "::ffff:10.0.0.1",
+                 "::ffff:10.0.0.2"]  # fmt: skip
+    async with clients_of_one_gateway(addresses, rate_limit=rate) as clients:
+        assert [(await query(c)).status_code for c in clients] == [200, 429, 200, 200, 200]
 
 
 async def test_replicas_share_counts_through_redis(namespace: str) -> None:
