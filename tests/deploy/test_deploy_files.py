@@ -1,7 +1,9 @@
 """deploy/: the Kubernetes manifests validate offline against a fixed Kubernetes version's
 schemas (strict: unknown fields fail), the compose file parses and holds what it promises, and
-the gateway configs inside both are valid gateway configs."""
+the gateway configs inside both are valid gateway configs: each trusts exactly the proxy in
+front of it for client addresses, and keeps /metrics off the public path."""
 
+import ipaddress
 import re
 import subprocess
 import sys
@@ -10,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from gateway.config import load_settings
+from gateway.config import GatewaySettings, load_settings, parse_listen
 from port_resolvers.sim.reference import PORT_IDS
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -53,6 +55,8 @@ def test_the_manifests_hold_every_part_of_a_deployment() -> None:
         "HorizontalPodAutoscaler",
         "ConfigMap",
         "PodDisruptionBudget",
+        "Ingress",
+        "NetworkPolicy",
     } <= kinds
 
 
@@ -113,3 +117,71 @@ def test_the_image_is_multi_stage_non_root_with_a_healthcheck() -> None:
     assert re.search(r"^USER 10001", dockerfile, re.M)
     assert "HEALTHCHECK" in dockerfile
     assert "/healthz" in dockerfile
+
+
+def configmap_settings(tmp_path: Path) -> GatewaySettings:
+    config = tmp_path / "portgate.yaml"
+    config.write_text(manifests()["ConfigMap"]["data"]["portgate.yaml"], encoding="utf-8")
+    return load_settings(config)
+
+
+def test_behind_nginx_in_compose_only_nginx_is_trusted_for_client_addresses() -> None:
+    services = compose()["services"]
+    lb_address = services["lb"]["networks"]["default"]["ipv4_address"]
+    [subnet] = compose()["networks"]["default"]["ipam"]["config"]
+    assert ipaddress.ip_address(lb_address) in ipaddress.ip_network(subnet["subnet"])
+    settings = load_settings(DEPLOY / "portgate.compose.yaml")
+    assert settings.server.trusted_proxies == (f"{lb_address}/32",)
+    assert settings.server.client_ip_header == "x-forwarded-for"
+    nginx = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in nginx
+    assert "client_header_timeout" in nginx
+
+
+def test_in_compose_metrics_are_on_their_own_port_and_never_published() -> None:
+    settings = load_settings(DEPLOY / "portgate.compose.yaml")
+    assert settings.metrics.listen is not None
+    _, port = parse_listen(settings.metrics.listen)
+    gateway = compose()["services"]["gateway"]
+    assert "ports" not in gateway  # nothing of a gateway is published but through lb
+    command = gateway["command"]
+    assert port != int(command[command.index("--port") + 1])
+
+
+def test_in_kubernetes_the_ingress_controller_is_trusted_and_alone_reaches_the_api(
+    tmp_path: Path,
+) -> None:
+    settings = configmap_settings(tmp_path)
+    assert settings.server.trusted_proxies
+    ingress = manifests()["Ingress"]
+    [rule] = ingress["spec"]["rules"]
+    [path] = rule["http"]["paths"]
+    service = manifests()["Service"]
+    assert path["backend"]["service"]["name"] == service["metadata"]["name"]
+    assert path["backend"]["service"]["port"]["name"] == "http"
+    policy = manifests()["NetworkPolicy"]["spec"]
+    pod_labels = manifests()["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    api_rules = [r for r in policy["ingress"] if {"port": "http", "protocol": "TCP"} in r["ports"]]
+    [api_rule] = api_rules
+    [source] = api_rule["from"]
+    assert "ingress" in str(source["namespaceSelector"]["matchLabels"])
+
+
+def test_in_kubernetes_metrics_are_scraped_from_their_own_port(tmp_path: Path) -> None:
+    settings = configmap_settings(tmp_path)
+    assert settings.metrics.listen is not None
+    _, port = parse_listen(settings.metrics.listen)
+    template = manifests()["Deployment"]["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(port)
+    assert annotations["prometheus.io/path"] == "/metrics"
+    (container,) = template["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["metrics"] == port
+    assert ports["http"] != port
+    # The Service (and so the Ingress) exposes the API only.
+    assert [p["targetPort"] for p in manifests()["Service"]["spec"]["ports"]] == ["http"]
+    grace = template["spec"]["terminationGracePeriodSeconds"]
+    assert settings.server.shutdown_timeout < grace
