@@ -22,6 +22,7 @@ the server settings of gateway/http/server.py (header timeouts, no proxy headers
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -347,6 +348,11 @@ def create_app(
     registry = PortRegistry(settings.port_defaults, settings.ports)
     cache = build_cache(settings.cache)
     graphql_schema = build_schema()._schema
+    shedding = settings.load_shedding
+    edge = Edge(
+        loop_lag or EventLoopLag(shedding.lag_interval),
+        ReadDeadlines(settings.server.body_timeout),
+    )
     fan_out = FanOut(
         port_connector(http, sessions, max_answer_bytes=settings.port_defaults.max_answer_bytes),
         cache=cache,
@@ -355,15 +361,13 @@ def create_app(
         retry_settings=settings.retry,
         tracer_provider=tracer_provider,
         boundary=PortBoundary(graphql_schema),
+        # While the event loop lags as badly as load shedding measures it, a port timeout may
+        # be the gateway's own backlog: it is not held against the port's breaker.
+        overloaded=lambda: edge.loop_lag.sustained > (shedding.max_event_loop_lag or math.inf),
     )
     registry.on_change(forget_changed_ports(fan_out))
     documents = document_resolver(
         settings.documents, settings.cache, graphql_schema, settings.limits.max_tokens
-    )
-    shedding = settings.load_shedding
-    edge = Edge(
-        loop_lag or EventLoopLag(shedding.lag_interval),
-        ReadDeadlines(settings.server.body_timeout),
     )
     metrics = GatewayMetrics(
         lambda: {port: b.state for port, b in fan_out.breakers().items()},
