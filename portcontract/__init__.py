@@ -5,7 +5,10 @@ A port installs the resolver kit without the gateway; both sides import only thi
 
 - ``schema.graphql`` (the shared cargo schema, loaded with :func:`schema_sdl`),
 - :mod:`portcontract.identifiers`: ISO 6346, IMO, UN/LOCODE checks,
-- :mod:`portcontract.labor`: the labor-privacy rule (keys that are never passed on),
+- :mod:`portcontract.labor`: the labor-privacy rule (keys and free text never passed on),
+- :mod:`portcontract.periods`: the whole local weeks every aggregate covers,
+- :mod:`portcontract.aggregates`: what an aggregate may disclose (the sample floor no
+  configuration lowers, the vessel-call rule),
 - :mod:`portcontract.cursor`: the keyset cursor that pages vessel calls across ports.
 """
 
