@@ -3,8 +3,10 @@
 A port implements :class:`PortDataSource` (five async read-only methods returning plain record
 dicts shaped like the schema) over its terminal systems, and serves it with
 :func:`create_resolver_app`; the gateway registers the URL. The kit validates arguments, fills
-derived fields, filters and pages vessel calls with the shared cursor, drops labor data, sets
-``Cache-Control`` and continues the caller's W3C trace::
+derived fields, filters and pages vessel calls with the shared cursor, drops labor data (keys
+and free text), serves aggregates only over whole weeks that pass the disclosure rules
+(:mod:`port_resolvers.kit.metrics`), sets ``Cache-Control`` and continues the caller's W3C
+trace::
 
     import uvicorn
     from port_resolvers.kit import CacheTtls, PortDataSource, create_resolver_app
@@ -40,6 +42,7 @@ from port_resolvers.kit.source import (
     VesselCallFilter,
     VesselCallRecord,
     VesselRecord,
+    WeekFigureRecord,
 )
 
 __all__ = [
@@ -59,5 +62,6 @@ __all__ = [
     "VesselCallFilter",
     "VesselCallRecord",
     "VesselRecord",
+    "WeekFigureRecord",
     "create_resolver_app",
 ]

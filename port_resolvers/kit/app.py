@@ -14,6 +14,8 @@ Routes:
 
 import hmac
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Final
 
 import orjson
@@ -32,7 +34,7 @@ from port_resolvers.kit.execution import (
     request_error,
 )
 from port_resolvers.kit.request import DEFAULT_MAX_BODY_BYTES, RequestRejected, read_graphql_request
-from port_resolvers.kit.resolvers import PortContext
+from port_resolvers.kit.resolvers import PortContext, PortZone, utc_now
 from port_resolvers.kit.source import PortDataSource
 from portcontract.identifiers import check_unlocode
 
@@ -74,6 +76,8 @@ class ResolverEndpoints:
         document_cache_size: int,
         max_body_bytes: int,
         gateway_token: str | None = None,
+        time_zone: str | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._authorization = (
             f"Bearer {gateway_token}".encode() if gateway_token is not None else None
@@ -84,9 +88,8 @@ class ResolverEndpoints:
         self.no_store = no_store
         self.tracer = tracer
         self.max_body_bytes = max_body_bytes
-        self.graphql = PortGraphQL(
-            PortContext(source, port_id), document_cache_size=document_cache_size
-        )
+        context = PortContext(source, port_id, PortZone(time_zone), clock or utc_now)
+        self.graphql = PortGraphQL(context, document_cache_size=document_cache_size)
 
     async def graphql_endpoint(self, request: Request) -> Response:
         if not self._from_the_gateway(request):
@@ -148,6 +151,8 @@ def create_resolver_app(
     document_cache_size: int = DEFAULT_DOCUMENT_CACHE_SIZE,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     gateway_token: str | None = None,
+    time_zone: str | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Starlette:
     """A Starlette app answering the shared schema for the port ``port_id`` from ``source``.
 
@@ -161,6 +166,10 @@ def create_resolver_app(
     :param gateway_token: when set, /graphql answers only requests carrying
         ``Authorization: Bearer <gateway_token>`` (the credential registered for this port at
         the gateway) and refuses others with 401 ``UNAUTHENTICATED``; health routes stay open.
+    :param time_zone: the IANA time zone the port's metric weeks are whole weeks of (e.g.
+        ``America/Los_Angeles``); by default the source's ``PortRecord.timeZone``, else UTC.
+    :param clock: what the kit takes as now when it checks that metric periods have ended;
+        by default the current time.
     """
     endpoints = ResolverEndpoints(
         source,
@@ -171,6 +180,8 @@ def create_resolver_app(
         document_cache_size=document_cache_size,
         max_body_bytes=max_body_bytes,
         gateway_token=gateway_token,
+        time_zone=time_zone,
+        clock=clock,
     )
     routes = [
         Route("/graphql", endpoints.graphql_endpoint, methods=["GET", "POST"]),

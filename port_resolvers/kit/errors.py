@@ -19,6 +19,20 @@ that field non-null, as GraphQL prescribes); the error carries ``path`` and ``po
     SOURCE_UNAVAILABLE          the port's own system did not answer (``SourceUnavailable``)
     INTERNAL_ERROR              anything else; logged with its traceback, never shown
 
+A notice: HTTP 200, the data stands without what the labor rule took out of it (one error per
+root field, ``path`` at the root field, ``port``); it does not make an answer uncacheable::
+
+    LABOR_TEXT_WITHHELD         free-text values (a hold's description, a name) set to null
+                                because they named people, roles on the quay, shifts or
+                                per-hour rates: ``extensions.withheld`` lists the reasons,
+                                never the text
+
+Aggregates the disclosure rules withhold are no error: their ``value`` is null, their
+``sampleSize`` 0, and the answer's top-level ``extensions.withheld`` lists each with its root
+field (``path``), ``metric``, ``facilityCode``, ``code`` (``SMALL_SAMPLE``, ``FEW_CALLS``,
+``DOMINANT_CALL``, ``PORT_REMAINDER``, ``NO_WEEKLY_FIGURES``, ``PERIOD_NOT_CLOSED``) and
+``reason``.
+
 Exception tree::
 
     Exception
@@ -44,6 +58,8 @@ BAD_USER_INPUT: Final = "BAD_USER_INPUT"
 SOURCE_UNAVAILABLE: Final = "SOURCE_UNAVAILABLE"
 INTERNAL_ERROR: Final = "INTERNAL_ERROR"
 UNAUTHENTICATED: Final = "UNAUTHENTICATED"  # not the gateway: the resolver answers it only
+LABOR_TEXT_WITHHELD: Final = "LABOR_TEXT_WITHHELD"
+NOTICES: Final = frozenset({LABOR_TEXT_WITHHELD})
 
 INTERNAL_ERROR_MESSAGE: Final = "internal error in the port resolver"
 

@@ -12,8 +12,9 @@ message for anything unexpected (the details go to the log, never to the client)
 """
 
 import logging
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from typing import Any, Final
 
@@ -36,7 +37,7 @@ from graphql import (
 )
 
 from port_resolvers.kit import errors
-from port_resolvers.kit.resolvers import PortContext, attach_resolvers
+from port_resolvers.kit.resolvers import Notice, PortContext, attach_resolvers
 from port_resolvers.kit.scalars import install_scalars
 from portcontract import schema_sdl
 
@@ -76,7 +77,11 @@ class Answer:
 
     @property
     def has_errors(self) -> bool:
-        return "errors" in self.body
+        """Whether anything went wrong (notices of what was withheld do not count)."""
+        return any(
+            (error.get("extensions") or {}).get("code") not in errors.NOTICES
+            for error in self.body.get("errors") or ()
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,26 +186,57 @@ class PortGraphQL:
                 else "the document has several operations: say which one with operationName"
             )
             return Answer(400, request_error(message, errors.BAD_REQUEST))
+        context = replace(self._context, notices=[])  # this request's own notices
         outcome = execute(
             self._schema,
             prepared.document,
-            context_value=self._context,
+            context_value=context,
             variable_values=dict(request.variables) if request.variables else None,
             operation_name=request.operation_name,
         )
         result = outcome if isinstance(outcome, ExecutionResult) else await outcome
-        return self._answer(result, operation)
+        return self._answer(result, operation, context.notices)
 
-    def _answer(self, result: ExecutionResult, operation: Operation) -> Answer:
+    def _answer(
+        self, result: ExecutionResult, operation: Operation, notices: list[Notice]
+    ) -> Answer:
+        answered = result.data if isinstance(result.data, dict) else {}
+        notices = [n for n in notices if n.root in answered]
+        reported = self._text_notices(notices)
+        withheld = _withheld_metrics(notices)
+        extensions = {"extensions": {"withheld": withheld}} if withheld else {}
         if not result.errors:
-            return Answer(200, {"data": result.data}, operation.root_fields, operation.name)
+            body: dict[str, Any] = {"data": result.data, **extensions}
+            if reported:
+                body = {"errors": reported, **body}
+            return Answer(200, body, operation.root_fields, operation.name)
         if result.data is None and all(error.path is None for error in result.errors):
             # Execution never started: the variables do not fit their declared types.
             rejected = [_request_error(e, errors.BAD_USER_INPUT) for e in result.errors]
             return Answer(400, {"errors": rejected}, operation.root_fields, operation.name)
         field_errors = [self._field_error(error) for error in result.errors]
-        body = {"errors": field_errors, "data": result.data}
+        body = {"errors": field_errors + reported, "data": result.data, **extensions}
         return Answer(200, body, operation.root_fields, operation.name)
+
+    def _text_notices(self, notices: list[Notice]) -> list[FormattedError]:
+        """One ``LABOR_TEXT_WITHHELD`` error per root field whose free text was dropped."""
+        port_id = self._context.port_id
+        reasons: dict[str | int, list[str]] = {}
+        for notice in notices:
+            if notice.text:
+                reasons.setdefault(notice.root, []).extend(notice.text)
+        formatted: list[FormattedError] = []
+        for root, why in reasons.items():
+            counts = Counter(why)
+            summary = "; ".join(f"{count} {reason}" for reason, count in sorted(counts.items()))
+            formatted.append({
+                "message": f"{len(why)} free-text value(s) withheld under the labor-privacy "
+                f"rule ({summary})",
+                "path": [root],
+                "extensions": {"code": errors.LABOR_TEXT_WITHHELD, "port": port_id,
+                               "withheld": sorted(counts)},
+            })  # fmt: skip
+        return formatted
 
     def _field_error(self, error: GraphQLError) -> FormattedError:
         port_id = self._context.port_id
@@ -227,3 +263,13 @@ class PortGraphQL:
             formatted["path"] = error.path
         formatted["extensions"] = {"code": code, "port": port_id}
         return formatted
+
+
+def _withheld_metrics(notices: list[Notice]) -> list[dict[str, Any]]:
+    """``extensions.withheld``: each aggregate the disclosure rules withheld, and why."""
+    return [
+        {"path": [notice.root], "metric": item.metric, "facilityCode": item.facility_code,
+         "code": item.reason.code, "reason": item.reason.message}
+        for notice in notices
+        for item in notice.metrics
+    ]  # fmt: skip

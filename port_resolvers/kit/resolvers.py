@@ -2,20 +2,25 @@
 
 Each resolver checks its arguments first (a wrong one is ``BAD_USER_INPUT`` even when the port is
 not asked), then answers empty or ``null`` without calling the source when the ``ports``
-argument leaves this port out. Every record from the source passes through
-:func:`~portcontract.labor.drop_labor_keys` (the labor rule of
-:mod:`portcontract.labor`) before anything else touches it. Nested fields
-resolve from the record dicts with graphql-core's default resolver (keys are field names).
+argument leaves this port out. Every record from the source passes through the labor rule of
+:mod:`portcontract.labor` before anything else touches it: keys that name labor data are
+dropped, and so is a free-text value (:data:`FREE_TEXT_KEYS`) that names people, roles on the
+quay, shifts or per-hour rates, which the answer reports (:class:`Notice`). Aggregates pass the
+disclosure rules of :mod:`port_resolvers.kit.metrics`. Nested fields resolve from the record
+dicts with graphql-core's default resolver (keys are field names).
 """
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from graphql import GraphQLResolveInfo, GraphQLSchema
 
 from port_resolvers.kit.derive import Record, derive_container, empty_connection, vessel_call_page
 from port_resolvers.kit.errors import BadUserInput
+from port_resolvers.kit.metrics import WithheldMetric, disclosed_metrics
 from port_resolvers.kit.source import PortDataSource, VesselCallFilter
 from portcontract import GATEWAY_ONLY_FIELDS
 from portcontract.cursor import CallKey, decode_cursor, sort_key
@@ -25,23 +30,79 @@ from portcontract.identifiers import (
     check_unlocode,
     normalise_container_reference,
 )
-from portcontract.labor import drop_labor_keys
+from portcontract.labor import drop_labor_keys, labor_text_reason
 
 MAX_REFERENCES: Final = 100
 MAX_PAGE_SIZE: Final = 100
+FREE_TEXT_KEYS: Final = frozenset(
+    {"description", "name", "vesselName", "terminalName", "locationName"}
+)
+"""Record keys holding prose (``Hold.description``, names of ports, terminals, locations and
+vessels): their values pass :func:`~portcontract.labor.labor_text_reason`."""
 
 Resolver = Callable[..., Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the kit withheld from one root field of an answer, to be reported with it."""
+
+    root: str | int  # the root field's response key
+    text: tuple[str, ...] = ()  # why free-text values were dropped (never the text itself)
+    metrics: tuple[WithheldMetric, ...] = ()
+
+
+class PortZone:
+    """The port's time zone: as configured, else the source's ``PortRecord.timeZone`` (asked
+    once), else UTC. Metric weeks are whole weeks in this zone."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self._zone = ZoneInfo(name) if name is not None else None
+
+    async def get(self, source: PortDataSource) -> ZoneInfo:
+        if self._zone is None:
+            name = (await source.port()).get("timeZone")
+            self._zone = ZoneInfo(name) if isinstance(name, str) and name else ZoneInfo("UTC")
+        return self._zone
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
 class PortContext:
-    """What every resolver needs: the port's data source and its UN/LOCODE."""
+    """What every resolver needs: the port's data source and its UN/LOCODE, the time zone and
+    clock its metric periods are judged by, and (per request) what was withheld."""
 
     source: PortDataSource
     port_id: str
+    zone: PortZone = field(default_factory=PortZone)
+    clock: Callable[[], datetime] = utc_now
+    notices: list[Notice] = field(default_factory=list)
 
 
 Info = GraphQLResolveInfo[PortContext]
+
+
+def _without_labor_text(value: Any, dropped: list[str]) -> Any:
+    """A copy of a record without free-text values that fail the labor rule, at any depth."""
+    if isinstance(value, list):
+        return [_without_labor_text(v, dropped) if isinstance(v, dict | list) else v for v in value]
+    if not isinstance(value, dict):
+        return value
+    kept = {}
+    for key, item in value.items():
+        if isinstance(item, dict | list):
+            kept[key] = _without_labor_text(item, dropped)
+        elif key in FREE_TEXT_KEYS and isinstance(item, str):
+            reason = labor_text_reason(item)
+            kept[key] = item if reason is None else None
+            if reason is not None:
+                dropped.append(reason)
+        else:
+            kept[key] = item
+    return kept
 
 
 def asks_this_port(ports: Sequence[str] | None, port_id: str) -> bool:
@@ -51,17 +112,22 @@ def asks_this_port(ports: Sequence[str] | None, port_id: str) -> bool:
     return port_id in {check_unlocode(code) for code in ports}
 
 
-def _clean(record: Mapping[str, Any]) -> Record:
-    cleaned: Record = drop_labor_keys(record)
+def _clean(record: Mapping[str, Any], info: Info) -> Record:
+    """The record under the labor rule: labor keys dropped, and labor text (reported)."""
+    dropped: list[str] = []
+    cleaned: Record = _without_labor_text(drop_labor_keys(record), dropped)
+    if dropped:
+        info.context.notices.append(Notice(info.path.key, text=tuple(dropped)))
     return cleaned
 
 
-async def _containers(context: PortContext, references: list[str]) -> list[Record]:
+async def _containers(info: Info, references: list[str]) -> list[Record]:
     """Containers the port knows among ``references``, in that order, with derived fields."""
+    context = info.context
     records = await context.source.containers(references)
     by_reference: dict[str, Record] = {}
     for record in records:
-        cleaned = _clean(record)
+        cleaned = _clean(record, info)
         by_reference.setdefault(
             normalise_container_reference(cleaned["equipmentReference"]), cleaned
         )
@@ -85,7 +151,7 @@ async def resolve_ports(_root: None, info: Info, **args: Any) -> list[Record]:
     context = info.context
     if not asks_this_port(args.get("ports"), context.port_id):
         return []
-    return [_clean(await context.source.port())]
+    return [_clean(await context.source.port(), info)]
 
 
 async def resolve_container(_root: None, info: Info, **args: Any) -> Record | None:
@@ -93,7 +159,7 @@ async def resolve_container(_root: None, info: Info, **args: Any) -> Record | No
     reference = check_container_reference(args["reference"])
     if not asks_this_port(args.get("ports"), context.port_id):
         return None
-    found = await _containers(context, [reference])
+    found = await _containers(info, [reference])
     return found[0] if found else None
 
 
@@ -108,7 +174,7 @@ async def resolve_containers(_root: None, info: Info, **args: Any) -> list[Recor
     references = list(dict.fromkeys(check_container_reference(raw) for raw in asked))
     if not asks_this_port(args.get("ports"), context.port_id) or not references:
         return []
-    return await _containers(context, references)
+    return await _containers(info, references)
 
 
 async def resolve_vessel_calls(_root: None, info: Info, **args: Any) -> Record:
@@ -127,7 +193,7 @@ async def resolve_vessel_calls(_root: None, info: Info, **args: Any) -> Record:
     )
     if not asks_this_port(args.get("ports"), context.port_id):
         return empty_connection()
-    calls = [_clean(call) for call in await context.source.vessel_calls(filter)]
+    calls = [_clean(call, info) for call in await context.source.vessel_calls(filter)]
     return vessel_call_page(calls, filter, first=first, after=after)
 
 
@@ -137,7 +203,7 @@ async def resolve_vessel(_root: None, info: Info, **args: Any) -> Record | None:
     if not asks_this_port(args.get("ports"), context.port_id):
         return None
     vessel = await context.source.vessel(imo)
-    return None if vessel is None else _clean(vessel)
+    return None if vessel is None else _clean(vessel, info)
 
 
 async def resolve_port_metrics(_root: None, info: Info, **args: Any) -> list[Record]:
@@ -145,8 +211,19 @@ async def resolve_port_metrics(_root: None, info: Info, **args: Any) -> list[Rec
     if not asks_this_port(args.get("ports"), context.port_id):
         return []
     wanted: list[str] | None = args.get("metrics")
-    records = await context.source.metrics(args["period"], wanted)
-    return [_clean(record) for record in records if wanted is None or record["metric"] in wanted]
+    period: str = args["period"]
+    records = await context.source.metrics(period, wanted)
+    asked = [_clean(r, info) for r in records if wanted is None or r["metric"] in wanted]
+    figures, withheld = disclosed_metrics(
+        asked,
+        port_id=context.port_id,
+        period=period,
+        now=context.clock(),
+        zone=await context.zone.get(context.source),
+    )
+    if withheld:
+        context.notices.append(Notice(info.path.key, metrics=tuple(withheld)))
+    return figures
 
 
 ROOT_RESOLVERS: Final[Mapping[str, Resolver]] = {

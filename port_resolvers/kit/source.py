@@ -5,8 +5,9 @@ Methods return *records*: plain dicts shaped like the schema's types (camelCase 
 ``schema.graphql``, enum values as their names, times as timezone-aware ``datetime``, days as
 ``date``). The kit does the rest: it validates arguments, fills the derived fields
 (``isISO6346Valid``, ``status``, ``lastEventDateTime``, ``sourcePort``), filters, orders and pages
-vessel calls with the shared keyset cursor, drops any key that names labor data, and serves
-only the fields the schema has.
+vessel calls with the shared keyset cursor, drops any key that names labor data and any
+free-text value that names people, quay roles, shifts or rates, applies the disclosure rules
+to aggregates (:class:`PortMetricRecord`), and serves only the fields the schema has.
 
 A source may raise :class:`SourceUnavailable` when the port's own system does not answer; the
 kit turns it into a GraphQL error with code ``SOURCE_UNAVAILABLE``.
@@ -125,7 +126,39 @@ class VesselCallRecord(TypedDict):
     anchorageArrivalDateTime: NotRequired[datetime | None]
 
 
+class WeekFigureRecord(TypedDict):
+    """One whole local week of an aggregate over containers, trucks or moves, for one scope.
+
+    ``periodStart`` and ``periodEnd`` are Monday 00:00 in the port's time zone (one week
+    apart); ``total`` is what the metric adds up (TEU, days of dwell, minutes of truck turn
+    time) and ``sampleSize`` what it counts (containers moved or gated out, truck visits). For
+    throughput (TEU) figures, ``calls`` is the number of vessel calls whose moves are counted
+    in the week and ``largestCallTEU`` the TEU of the call that counted most: the kit needs
+    them to apply the vessel-call rule, and withholds a TEU figure without them. They stay in
+    the resolver: no answer carries them.
+    """
+
+    periodStart: datetime
+    periodEnd: datetime
+    total: float
+    sampleSize: int
+    calls: NotRequired[int]
+    largestCallTEU: NotRequired[float]
+
+
 class PortMetricRecord(TypedDict):
+    """An aggregate for the port (``facilityCode`` None) or one of its terminals.
+
+    Counts of vessels (``VESSELS_AT_ANCHOR``, ``VESSELS_AT_BERTH``) are served as given. Every
+    other metric is an aggregate over containers, trucks or moves, and needs ``weeks``: the
+    whole local weeks the asked period covers, oldest first, ended by now
+    (:mod:`portcontract.periods`). From them the kit computes ``value``, ``sampleSize``,
+    ``periodStart`` and ``periodEnd`` and applies the disclosure rules
+    (:mod:`portcontract.aggregates`); a port-level record's figure is its terminals' summed
+    when the source gives terminal records too (their weeks are then the ones checked). Without
+    valid ``weeks`` the value is withheld.
+    """
+
     UNLocationCode: str
     facilityCode: NotRequired[str | None]
     metric: str  # a PortMetricType name
@@ -134,6 +167,7 @@ class PortMetricRecord(TypedDict):
     periodStart: datetime
     periodEnd: datetime
     sampleSize: int
+    weeks: NotRequired[list[WeekFigureRecord]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +196,8 @@ class PortDataSource(Protocol):
         """A vessel that has called or will call at this port, by IMO number."""
 
     async def metrics(self, period: str, metrics: Sequence[str] | None) -> list[PortMetricRecord]:
-        """Aggregates for a ``MetricPeriod`` name, all metrics when ``metrics`` is None."""
+        """Aggregates for a ``MetricPeriod`` name (its whole weeks ending at the last closed
+        boundary: :mod:`portcontract.periods`), all metrics when ``metrics`` is None."""
 
 
 JSON = dict[str, Any]

@@ -5,6 +5,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from port_resolvers.kit import (
     VesselRecord,
     create_resolver_app,
 )
+from portcontract.periods import PERIOD_WEEKS, closed_weeks
 
 PORT = "USLAX"
 T0 = datetime(2026, 11, 21, tzinfo=UTC)
@@ -132,21 +134,32 @@ def make_vessel_calls() -> list[VesselCallRecord]:
     return calls
 
 
-def make_metrics() -> list[PortMetricRecord]:
-    def metric(name: str, value: float | None, unit: str, sample: int) -> PortMetricRecord:
-        return {
+def make_metrics(period: str = "LAST_7_DAYS") -> list[PortMetricRecord]:
+    """The port's figures over the whole Los Angeles weeks of ``period`` closed by T0: each
+    week 5,120 boxes gated out after 3.4 days on average, 45,000 boxes (81,000 TEU) loaded
+    from 40 vessel calls, the largest 4,000 TEU; and 2 vessels at anchor at T0."""
+    weeks = closed_weeks(period, T0, ZoneInfo("America/Los_Angeles"))
+
+    def metric(name: str, value: float | None, unit: str, sample: int, **week: Any) -> Any:
+        record: dict[str, Any] = {
             "UNLocationCode": PORT,
             "metric": name,
             "value": value,
             "unit": unit,
-            "periodStart": T0 - timedelta(days=7),
-            "periodEnd": T0,
+            "periodStart": weeks[0].start if week else T0,
+            "periodEnd": weeks[-1].end if week else T0,
             "sampleSize": sample,
         }
+        if week:
+            record["weeks"] = [
+                {"periodStart": w.start, "periodEnd": w.end, "sampleSize": sample, **week}
+                for w in weeks
+            ]
+        return record
 
     return [
-        metric("CONTAINER_DWELL_DAYS", 3.4, "days", 5120),
-        metric("TEU_LOADED", 81000.0, "TEU", 45000),
+        metric("CONTAINER_DWELL_DAYS", 3.4, "days", 5120, total=3.4 * 5120),
+        metric("TEU_LOADED", 81000.0, "TEU", 45000, total=81000.0, calls=40, largestCallTEU=4000.0),
         metric("VESSELS_AT_ANCHOR", 2.0, "vessels", 2),
     ]
 
@@ -161,7 +174,9 @@ class FakeSource:
         self.container_records: list[dict[str, Any]] = list(make_containers())
         self.call_records: list[dict[str, Any]] = list(make_vessel_calls())
         self.vessel_records: dict[str, dict[str, Any]] = dict(VESSELS)
-        self.metric_records: list[dict[str, Any]] = list(make_metrics())
+        self.metrics_by_period: dict[str, list[dict[str, Any]]] = {
+            period: list(make_metrics(period)) for period in PERIOD_WEEKS
+        }
         self.calls: list[tuple[str, Any]] = []
         self.injected: list[dict[str, str]] = []
         self.failing: set[str] = set()
@@ -198,9 +213,18 @@ class FakeSource:
         self._enter("vessel", imo)
         return copy.deepcopy(self.vessel_records.get(imo))
 
+    @property
+    def metric_records(self) -> list[dict[str, Any]]:
+        """The figures of LAST_7_DAYS (the default period)."""
+        return self.metrics_by_period["LAST_7_DAYS"]
+
+    @metric_records.setter
+    def metric_records(self, records: list[dict[str, Any]]) -> None:
+        self.metrics_by_period["LAST_7_DAYS"] = records
+
     async def metrics(self, period: str, metrics: Sequence[str] | None) -> list[PortMetricRecord]:
         self._enter("metrics", (period, metrics))
-        return copy.deepcopy(self.metric_records)
+        return copy.deepcopy(self.metrics_by_period[period])  # type: ignore[arg-type]
 
 
 GraphQL = Callable[..., Awaitable[httpx.Response]]

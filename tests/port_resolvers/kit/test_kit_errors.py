@@ -138,15 +138,14 @@ async def test_unexpected_error_is_masked_and_logged(gql, source, caplog):
 async def test_bad_data_from_the_source_is_an_internal_error(gql, source, caplog):
     # A naive datetime breaks the source contract: refused, not guessed, not shown.
     source.vessel_records["9321483"] = {"vesselIMONumber": None}
-    source.metric_records[0]["periodEnd"] = source.metric_records[0]["periodEnd"].replace(
-        tzinfo=None
-    )
+    vessels = source.metric_records[2]  # a count of vessels is served as the source says
+    vessels["periodEnd"] = vessels["periodEnd"].replace(tzinfo=None)
     body = (await gql('{ vessel(imo: "9321483") { vesselIMONumber } }')).json()
     assert codes(body) == ["INTERNAL_ERROR"]
     assert body["errors"][0]["message"] == "internal error in the port resolver"
     body = (await gql("{ portMetrics { periodEnd } }")).json()
     assert codes(body) == ["INTERNAL_ERROR"]
-    assert body["errors"][0]["path"] == ["portMetrics", 0, "periodEnd"]
+    assert body["errors"][0]["path"] == ["portMetrics", 2, "periodEnd"]
 
 
 # --- requests that cannot run: 400 with a GraphQL-shaped body, never a 500 ---

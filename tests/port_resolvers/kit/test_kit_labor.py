@@ -148,3 +148,63 @@ def test_no_name_in_the_sdl_is_a_labor_key():
     assert {"vesselOperatorSMDGLinerCode", "TRUCK_TURN_TIME_MINUTES"} <= collector.names
     assert sorted(name for name in collector.names if is_labor_key(name)) == []
     assert is_labor_key("craneOperatorID")  # the check itself does catch one
+
+
+# The keys issue 15 found passing the filter, with values that must not come out.
+ISSUE_15 = {
+    "craneId": "QC-07", "qcId": "QC-08", "cheId": "CHE-431", "rtgId": "RTG-12",
+    "powId": "POW-3", "pointOfWork": "POW-4", "workQueue": "WQ-99", "userId": "u-7731",
+    "createdBy": "jsmith", "handledBy": "mlopez", "checker": "Checker Ann",
+    "foreman": "Davis", "walkingBoss": "Okafor", "lasherId": "L-55", "tractorId": "UTR-9",
+    "truckNumber": "T-4411", "truckTag": "TAG-77", "GMPH": 28.5, "NMPH": 24.25,
+    "BMPH": 31.75, "hoot": "hoot-gang-2",
+}  # fmt: skip
+
+
+async def test_the_keys_issue_15_found_never_reach_an_answer(gql, source):
+    source.port_record.update(ISSUE_15)
+    for container in source.container_records:
+        container.update(ISSUE_15)
+        container["events"] = [{**e, **ISSUE_15} for e in container["events"]]
+    source.call_records = [{**c, **ISSUE_15} for c in source.call_records]
+    response = await gql(EVERYTHING)
+    assert "errors" not in response.json()
+    for value in [*ISSUE_15, *map(str, ISSUE_15.values())]:
+        assert value not in response.text
+
+
+async def test_free_text_naming_people_roles_shifts_or_rates_is_dropped_and_reported(gql, source):
+    holds = source.container_records[0]["availability"]["holds"]
+    holds[0]["description"] = "Released by J. Smith, hoot gang"
+    holds.append({"type": "LINE", "status": "HOLD", "description": "Line hold: unpaid demurrage"})
+    source.port_record["terminals"][1]["name"] = "TraPac (32 moves/hr)"
+    response = await gql(
+        '{ container(reference: "CSQU3054383") { equipmentReference '
+        "availability { holds { type description } } } "
+        "ports { name terminals { facilityCode name } } }"
+    )
+    body = response.json()
+    assert body["data"]["container"] == {
+        "equipmentReference": "CSQU3054383",
+        "availability": {"holds": [{"type": "CUSTOMS", "description": None},
+                                   {"type": "LINE", "description": "Line hold: unpaid demurrage"}]},
+    }  # fmt: skip
+    assert body["data"]["ports"][0]["terminals"] == [
+        {"facilityCode": "APMT", "name": "APM Pier 400"},
+        {"facilityCode": "TRAP", "name": None},
+    ]
+    assert body["errors"] == [
+        {"message": "1 free-text value(s) withheld under the labor-privacy rule (1 names a shift)",
+         "path": ["container"],
+         "extensions": {"code": "LABOR_TEXT_WITHHELD", "port": "USLAX",
+                        "withheld": ["names a shift"]}},
+        {"message": "1 free-text value(s) withheld under the labor-privacy rule (1 gives a "
+                    "per-hour work rate)",
+         "path": ["ports"],
+         "extensions": {"code": "LABOR_TEXT_WITHHELD", "port": "USLAX",
+                        "withheld": ["gives a per-hour work rate"]}},
+    ]  # fmt: skip
+    for secret in ("Smith", "hoot", "32 moves"):
+        assert secret not in response.text
+    # A notice of what was withheld is no failure: the answer may still be cached.
+    assert response.headers["cache-control"].startswith("max-age=")

@@ -125,21 +125,25 @@ async def test_vessel_unknown_is_null(gql):
 
 async def test_port_metrics_all_for_the_default_period(gql, source):
     query = "{ portMetrics { metric value unit sampleSize periodStart periodEnd } }"
-    metrics = data(await gql(query))["portMetrics"]
-    assert [m["metric"] for m in metrics] == [
-        "CONTAINER_DWELL_DAYS",
-        "TEU_LOADED",
-        "VESSELS_AT_ANCHOR",
-    ]
-    assert metrics[0]["periodEnd"] == "2026-11-21T00:00:00+00:00"
-    assert source.calls == [("metrics", ("LAST_7_DAYS", None))]
+    dwell, teu, vessels = data(await gql(query))["portMetrics"]
+    # The last whole Los Angeles week closed by T0 (Saturday 2026-11-21 00:00 UTC).
+    week = {"periodStart": "2026-11-09T08:00:00+00:00", "periodEnd": "2026-11-16T08:00:00+00:00"}
+    assert dwell == {"metric": "CONTAINER_DWELL_DAYS", "value": 3.4, "unit": "days",
+                     "sampleSize": 5120, **week}  # fmt: skip
+    assert teu == {"metric": "TEU_LOADED", "value": 81000.0, "unit": "TEU", "sampleSize": 45000,
+                   **week}  # fmt: skip
+    assert vessels == {"metric": "VESSELS_AT_ANCHOR", "value": 2.0, "unit": "vessels",
+                       "sampleSize": 2, "periodStart": "2026-11-21T00:00:00+00:00",
+                       "periodEnd": "2026-11-21T00:00:00+00:00"}  # fmt: skip
+    # The port's time zone is asked of the source once, after the figures.
+    assert source.calls == [("metrics", ("LAST_7_DAYS", None)), ("port", None)]
 
 
 async def test_port_metrics_filtered_again_by_the_kit(gql, source):
     query = "{ portMetrics(metrics: [TEU_LOADED], period: LAST_30_DAYS) { metric value } }"
     metrics = data(await gql(query))["portMetrics"]
-    assert metrics == [{"metric": "TEU_LOADED", "value": 81000.0}]
-    assert source.calls == [("metrics", ("LAST_30_DAYS", ["TEU_LOADED"]))]
+    assert metrics == [{"metric": "TEU_LOADED", "value": 4 * 81000.0}]  # four weeks
+    assert source.calls[0] == ("metrics", ("LAST_30_DAYS", ["TEU_LOADED"]))
 
 
 ROOT_FIELDS_ASKING_ANOTHER_PORT = [
