@@ -11,7 +11,7 @@ stops the ports.
 
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,6 +40,10 @@ class RunningPort:
     gateway_token: str | None = None  # what the gateway must present to the resolver
 
 
+def _frozen(now: datetime) -> Callable[[], datetime]:
+    return lambda: now
+
+
 @contextlib.asynccontextmanager
 async def run_simulated_ports(
     *,
@@ -50,6 +54,7 @@ async def run_simulated_ports(
     port_ids: Sequence[str] = PORT_IDS,
     gateway_tokens: bool = False,
     base_port: int = 0,
+    clock: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[list[RunningPort]]:
     """Serve the simulated systems and resolvers of ``port_ids``; yields them, in that order.
 
@@ -57,6 +62,8 @@ async def run_simulated_ports(
     (``RunningPort.gateway_token``), which the gateway must present for that port.
     With ``base_port`` the servers listen on fixed ports (for containers): the i-th port's
     system on ``base_port + 2i``, its resolver on ``base_port + 2i + 1``; else on free ones.
+    ``clock`` is what the systems' statistics and the resolvers take as now for metric periods
+    (the weeks that have ended by then); by default the data's ``now``.
     """
     data = generate_all_ports(seed=seed, now=now, scale=scale)
     async with (
@@ -66,13 +73,17 @@ async def run_simulated_ports(
         ports = []
         for i, port_id in enumerate(port_ids):
             fixed = base_port + 2 * i if base_port else 0
-            system = create_port_system(port_id, data=data[port_id], seed=seed)
+            now_of_port = clock or _frozen(data[port_id].now)
+            system = create_port_system(port_id, data=data[port_id], seed=seed, clock=now_of_port)
             system_url = await servers.enter_async_context(
                 serve_on_loopback(system.app, host=host, port=fixed)
             )
             token = secrets.token_urlsafe(24) if gateway_tokens else None
             resolver = create_resolver_app(
-                source_for(port_id, system_url, client), port_id, gateway_token=token
+                source_for(port_id, system_url, client),
+                port_id,
+                gateway_token=token,
+                clock=now_of_port,
             )
             resolver_url = await servers.enter_async_context(
                 serve_on_loopback(resolver, host=host, port=fixed + 1 if fixed else 0)

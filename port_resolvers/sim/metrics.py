@@ -1,105 +1,141 @@
-"""Port- and terminal-level aggregates, computed from the generated data.
+"""Port- and terminal-level aggregates of a simulated port, as its statistics store keeps them.
 
-The generated boxes and truck visits cover the last :data:`LIVE_HISTORY` (14 days) in full;
-that part of every period is computed from them. Older days come from a seeded daily archive
-per terminal, drawn around the live daily rates, the way a port's statistics store keeps
-history beyond what its operational systems still show. Snapshot metrics (vessels at anchor or
-at berth) count the vessel calls as of ``now``: their period is the instant ``now``.
+Figures are kept per terminal and per whole local week (Monday 00:00 to Monday 00:00 in the
+port's time zone: :mod:`portcontract.periods`) and served for the weeks a ``MetricPeriod``
+covers as of some moment: the last closed ones, never a period that ends "now". Each weekly
+TEU figure carries its vessel calls (how many, and the TEU of the largest), which the resolver
+kit needs to apply the vessel-call rule. A port's figure is its terminals' summed.
+
+Weeks that began within the last :data:`LIVE_HISTORY` (14 days) are computed from the
+generated boxes, truck visits and the vessel calls that moved the boxes. Older weeks come from
+a seeded archive per terminal and week, drawn around the last closed week's figures with vessel
+calls of their own, the way a port's statistics store keeps history beyond what its operational
+systems still show. Snapshot metrics (vessels at anchor or at berth) count the vessel calls as
+of ``now``: their period is that instant.
+
+The figures are what the port knows; what may be disclosed is the kit's to decide.
 """
 
 import random
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from port_resolvers.sim.model import Container, Port, PortMetric, TruckVisit, VesselCall
+from port_resolvers.sim.model import (
+    Container,
+    Port,
+    PortMetric,
+    TruckVisit,
+    VesselCall,
+    WeekFigure,
+)
+from portcontract.aggregates import METRIC_UNITS, THROUGHPUT_METRICS, WeekTally, metric_value
+from portcontract.periods import PERIOD_WEEKS, Week, closed_weeks
 
 LIVE_HISTORY = timedelta(days=14)
-METRIC_PERIODS = {"LAST_7_DAYS": 7, "LAST_30_DAYS": 30, "LAST_90_DAYS": 90}
-METRIC_UNITS = {
-    "CONTAINER_DWELL_DAYS": "days",
-    "TRUCK_TURN_TIME_MINUTES": "minutes",
-    "VESSELS_AT_ANCHOR": "vessels",
-    "VESSELS_AT_BERTH": "vessels",
-    "TEU_DISCHARGED": "TEU",
-    "TEU_LOADED": "TEU",
-}
+METRIC_PERIODS = tuple(PERIOD_WEEKS)
+WEEKLY_METRICS = ("CONTAINER_DWELL_DAYS", "TRUCK_TURN_TIME_MINUTES", "TEU_DISCHARGED", "TEU_LOADED")
+_MOVES = {"DISC": "TEU_DISCHARGED", "LOAD": "TEU_LOADED"}
 _DAY = timedelta(days=1)
+_UNKNOWN_CALL = "?"
 
 
 @dataclass(slots=True)
-class _Tally:
-    """Sums of one terminal over some span: TEU moved, dwell days and truck turn minutes."""
+class _Week:
+    """A terminal's running sums for one metric and week."""
 
-    teu_discharged: int = 0
-    teu_loaded: int = 0
-    discharges: int = 0
-    loads: int = 0
-    dwell_days: float = 0.0
-    dwell_count: int = 0
-    turn_minutes: float = 0.0
-    turn_count: int = 0
+    total: float = 0.0
+    samples: int = 0
+    by_call: dict[str, float] = field(default_factory=dict)
 
-    def add(self, other: "_Tally") -> None:
-        for name in self.__slots__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+    def figure(self, week: Week, metric: str) -> WeekFigure:
+        if metric not in THROUGHPUT_METRICS:
+            return WeekFigure(week.start, week.end, self.total, self.samples)
+        largest = max(self.by_call.values(), default=0.0)
+        calls = len(self.by_call)
+        return WeekFigure(week.start, week.end, self.total, self.samples, calls, largest)
 
 
-def _live_tally(
-    containers: Iterable[Container], visits: Iterable[TruckVisit], start: datetime, end: datetime
-) -> dict[str, _Tally]:
-    tallies: dict[str, _Tally] = {}
+Figures = dict[tuple[str, str], WeekFigure]  # (metric, facility code) -> one week's figure
+
+
+def _live_week(
+    containers: Iterable[Container], visits: Iterable[TruckVisit], week: Week, codes: Sequence[str]
+) -> Figures:
+    sums: dict[tuple[str, str], _Week] = defaultdict(_Week)
     for box in containers:
         discharged = None
         for event in box.actual_events:
-            tally = tallies.setdefault(event.facility_code, _Tally())
-            in_span = start <= event.event_datetime < end
+            in_week = week.start <= event.event_datetime < week.end
             if event.type_code == "DISC":
                 discharged = event.event_datetime
-                if in_span:
-                    tally.teu_discharged += box.teu
-                    tally.discharges += 1
-            elif event.type_code == "LOAD" and in_span:
-                tally.teu_loaded += box.teu
-                tally.loads += 1
-            elif event.type_code == "GTOT" and in_span and discharged is not None:
-                tally.dwell_days += (event.event_datetime - discharged) / _DAY
-                tally.dwell_count += 1
+            if event.type_code in _MOVES and in_week:
+                tally = sums[_MOVES[event.type_code], event.facility_code]
+                tally.total += box.teu
+                tally.samples += 1
+                call = event.call.reference if event.call is not None else _UNKNOWN_CALL
+                tally.by_call[call] = tally.by_call.get(call, 0.0) + box.teu
+            elif event.type_code == "GTOT" and in_week and discharged is not None:
+                tally = sums["CONTAINER_DWELL_DAYS", event.facility_code]
+                tally.total += (event.event_datetime - discharged) / _DAY
+                tally.samples += 1
     for visit in visits:
-        if start <= visit.gate_out < end:
-            tally = tallies.setdefault(visit.facility_code, _Tally())
-            tally.turn_minutes += (visit.gate_out - visit.gate_in) / timedelta(minutes=1)
-            tally.turn_count += 1
-    return tallies
-
-
-def _archive_day(rng: random.Random, live: _Tally, live_days: float) -> _Tally:
-    """One archived day of a terminal, drawn around its live daily rates."""
-
-    def around(total: float) -> int:
-        return round(total / live_days * rng.uniform(0.7, 1.3))
-
-    dwell_mean = live.dwell_days / live.dwell_count if live.dwell_count else 0.0
-    turn_mean = live.turn_minutes / live.turn_count if live.turn_count else 0.0
-    day = _Tally(discharges=around(live.discharges), loads=around(live.loads))
-    day.teu_discharged = round(day.discharges * live.teu_discharged / max(live.discharges, 1))
-    day.teu_loaded = round(day.loads * live.teu_loaded / max(live.loads, 1))
-    day.dwell_count = around(live.dwell_count)
-    day.dwell_days = day.dwell_count * dwell_mean * rng.uniform(0.85, 1.15)
-    day.turn_count = around(live.turn_count)
-    day.turn_minutes = day.turn_count * turn_mean * rng.uniform(0.85, 1.15)
-    return day
-
-
-def _values(tally: _Tally) -> dict[str, tuple[float | None, int]]:
-    dwell = round(tally.dwell_days / tally.dwell_count, 2) if tally.dwell_count else None
-    turn = round(tally.turn_minutes / tally.turn_count, 1) if tally.turn_count else None
+        if week.start <= visit.gate_out < week.end:
+            tally = sums["TRUCK_TURN_TIME_MINUTES", visit.facility_code]
+            tally.total += (visit.gate_out - visit.gate_in) / timedelta(minutes=1)
+            tally.samples += 1
     return {
-        "CONTAINER_DWELL_DAYS": (dwell, tally.dwell_count),
-        "TRUCK_TURN_TIME_MINUTES": (turn, tally.turn_count),
-        "TEU_DISCHARGED": (float(tally.teu_discharged), tally.discharges),
-        "TEU_LOADED": (float(tally.teu_loaded), tally.loads),
+        (metric, code): sums[metric, code].figure(week, metric)
+        for metric in WEEKLY_METRICS
+        for code in codes
     }
+
+
+def _archive_week(
+    port: Port, seed: int, week: Week, reference: Figures, calls_per_week: Mapping[str, int]
+) -> Figures:
+    """One archived week of every terminal, drawn around the reference (live) week."""
+    figures: Figures = {}
+    for terminal in port.terminals:
+        code = terminal.facility_code
+        rng = random.Random(f"{seed}:{port.port_id}:{code}:{week.start.date()}:archive")
+        for metric in WEEKLY_METRICS:
+            live = reference[metric, code]
+            if metric in THROUGHPUT_METRICS:
+                calls = live.calls or calls_per_week.get(code, 0)
+                per_call = live.total / live.calls if live.calls else 0.0
+                per_box = live.total / live.sample_size if live.sample_size else 1.5
+                moved = [round(per_call * rng.uniform(0.6, 1.4)) for _ in range(calls)]
+                total = float(sum(moved))
+                boxes = round(total / per_box)
+                figures[metric, code] = WeekFigure(
+                    week.start, week.end, total, boxes, calls, float(max(moved, default=0))
+                )
+            else:
+                mean = live.total / live.sample_size if live.sample_size else 0.0
+                samples = round(live.sample_size * rng.uniform(0.7, 1.3))
+                total = samples * mean * rng.uniform(0.85, 1.15)
+                figures[metric, code] = WeekFigure(week.start, week.end, total, samples)
+    return figures
+
+
+def _port_week(figures: Iterable[WeekFigure], week: Week, metric: str) -> WeekFigure:
+    """The port's week: its terminals' summed (a vessel call is at one terminal only)."""
+    parts = list(figures)
+    total = sum(f.total for f in parts)
+    samples = sum(f.sample_size for f in parts)
+    if metric not in THROUGHPUT_METRICS:
+        return WeekFigure(week.start, week.end, total, samples)
+    calls = sum(f.calls or 0 for f in parts)
+    largest = max((f.largest_call_teu or 0.0 for f in parts), default=0.0)
+    return WeekFigure(week.start, week.end, total, samples, calls, largest)
+
+
+def _value(metric: str, weeks: Sequence[WeekFigure]) -> tuple[float | None, int]:
+    tally = WeekTally(sum(w.total for w in weeks), sum(w.sample_size for w in weeks))
+    return metric_value(metric, tally), tally.samples
 
 
 def compute_metrics(
@@ -109,67 +145,61 @@ def compute_metrics(
     calls: Iterable[VesselCall],
     containers: Iterable[Container],
     visits: Iterable[TruckVisit],
+    *,
+    as_of: datetime | None = None,
 ) -> tuple[PortMetric, ...]:
-    """Every metric for every period, for the port (facility None) and each terminal."""
+    """Every metric for every period, for the port (facility None) and each terminal, over the
+    weeks each period covers as of ``as_of`` (by default ``now``, the data's own moment)."""
     containers, visits, calls = tuple(containers), tuple(visits), tuple(calls)
-    cut = now - LIVE_HISTORY
-    live = _live_tally(containers, visits, cut, now)
-    rng = random.Random(f"{seed}:{port.port_id}:archive")
-    archive_days = max(METRIC_PERIODS.values()) - LIVE_HISTORY.days
+    zone = ZoneInfo(port.time_zone)
     codes = [t.facility_code for t in port.terminals]
-    archive = [
-        {code: _archive_day(rng, live.get(code, _Tally()), LIVE_HISTORY.days) for code in codes}
-        for _ in range(archive_days)
-    ]
+    reference_week = closed_weeks("LAST_7_DAYS", now, zone)[0]
+    reference = _live_week(containers, visits, reference_week, codes)
+    recent = [c for c in calls if now - LIVE_HISTORY <= c.berth_arrival < now]
+    calls_per_week = {
+        code: round(sum(1 for c in recent if c.facility_code == code) * 7 / LIVE_HISTORY.days)
+        for code in codes
+    }
+    cache: dict[Week, Figures] = {}
+
+    def figures_of(week: Week) -> Figures:
+        if week not in cache:
+            if week.start >= now - LIVE_HISTORY:
+                cache[week] = _live_week(containers, visits, week, codes)
+            else:
+                cache[week] = _archive_week(port, seed, week, reference, calls_per_week)
+        return cache[week]
+
+    at = as_of or now
     metrics: list[PortMetric] = []
-    for period, days in METRIC_PERIODS.items():
-        start = now - timedelta(days=days)
-        if start >= cut:
-            per_terminal = _live_tally(containers, visits, start, now)
-        else:
-            per_terminal = {code: _Tally() for code in codes}
-            for code in codes:
-                per_terminal[code].add(live.get(code, _Tally()))
-                for day in archive[: (cut - start).days]:
-                    per_terminal[code].add(day[code])
-        whole_port = _Tally()
-        for code in codes:
-            whole_port.add(per_terminal.get(code, _Tally()))
-        scopes: list[tuple[str | None, _Tally]] = [(None, whole_port)]
-        scopes += [(code, per_terminal.get(code, _Tally())) for code in codes]
-        for facility_code, tally in scopes:
-            for metric, (value, sample) in _values(tally).items():
+    for period in METRIC_PERIODS:
+        weeks = closed_weeks(period, at, zone)
+        start, end = weeks[0].start, weeks[-1].end
+        for metric in WEEKLY_METRICS:
+            per_terminal = {c: tuple(figures_of(w)[metric, c] for w in weeks) for c in codes}
+            port_weeks = tuple(
+                _port_week((per_terminal[code][i] for code in codes), week, metric)
+                for i, week in enumerate(weeks)
+            )
+            scopes: list[tuple[str | None, tuple[WeekFigure, ...]]] = [(None, port_weeks)]
+            scopes += list(per_terminal.items())
+            for facility_code, figures in scopes:
+                value, sample = _value(metric, figures)
                 metrics.append(
                     PortMetric(
-                        metric,
-                        period,
-                        facility_code,
-                        value,
-                        METRIC_UNITS[metric],
-                        start,
-                        now,
-                        sample,
+                        metric, period, facility_code, value, METRIC_UNITS[metric],
+                        start, end, sample, figures,
                     )
-                )
-            for metric, phase in (
-                ("VESSELS_AT_ANCHOR", "AT_ANCHOR"),
-                ("VESSELS_AT_BERTH", "AT_BERTH"),
-            ):
+                )  # fmt: skip
+        for metric, phase in (("VESSELS_AT_ANCHOR", "AT_ANCHOR"), ("VESSELS_AT_BERTH", "AT_BERTH")):
+            for facility_code in (None, *codes):
                 count = sum(
-                    1
-                    for c in calls
-                    if c.phase == phase and facility_code in (None, c.facility_code)
+                    c.phase == phase and facility_code in (None, c.facility_code) for c in calls
                 )
                 metrics.append(
                     PortMetric(
-                        metric,
-                        period,
-                        facility_code,
-                        float(count),
-                        METRIC_UNITS[metric],
-                        now,
-                        now,
-                        count,
+                        metric, period, facility_code, float(count), METRIC_UNITS[metric],
+                        now, now, count,
                     )
-                )
+                )  # fmt: skip
     return tuple(metrics)

@@ -155,6 +155,18 @@ class TruckVisit:
 
 
 @dataclass(frozen=True, slots=True)
+class WeekFigure:
+    """One whole local week of an aggregate, for a terminal or the port (see sim.metrics)."""
+
+    start: datetime
+    end: datetime
+    total: float  # TEU, days of dwell or minutes of truck turn time, summed
+    sample_size: int  # containers moved or gated out, truck visits
+    calls: int | None = None  # throughput: vessel calls whose moves are counted
+    largest_call_teu: float | None = None  # throughput: TEU of the call that counted most
+
+
+@dataclass(frozen=True, slots=True)
 class PortMetric:
     metric: str  # a PortMetricType name
     period: str  # a MetricPeriod name
@@ -164,6 +176,7 @@ class PortMetric:
     period_start: datetime
     period_end: datetime
     sample_size: int
+    weeks: tuple[WeekFigure, ...] = ()  # the period's weeks, oldest first (not vessel counts)
 
 
 @dataclass(frozen=True, slots=True)

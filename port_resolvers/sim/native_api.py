@@ -33,11 +33,15 @@ dates are ``MM/DD/YYYY``; money is in cents. Routes:
 ``GET /api/v1/stats?window=7d|30d|90d``
     ``{"port_code", "window": {"label", "from", "to"}, "figures": [{"terminal_id"|null,
     "figure": "dwell_days_avg"|"truck_turn_minutes_avg"|"ships_at_anchor"|"ships_at_berth"|
-    "teu_in"|"teu_out", "value", "n", "from", "to"}]}``.
+    "teu_in"|"teu_out", "value", "n", "from", "to", "weeks"}]}``: the last 1, 4 or 13 whole
+    local weeks that have ended as of the system's clock; every figure but the ship counts
+    carries its ``weeks``: ``[{"from", "to", "total", "n", "calls", "largest_call_teu"}]``
+    (the call counts for ``teu_in`` and ``teu_out`` only).
 
 Bad parameters are a 400 ``{"error": {"status", "message"}}``.
 """
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,7 +51,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from port_resolvers.sim.knobs import SimKnobs
-from port_resolvers.sim.model import Container, EquipmentEvent, PortData, Vessel, VesselCall
+from port_resolvers.sim.metrics import compute_metrics
+from port_resolvers.sim.model import (
+    Container,
+    EquipmentEvent,
+    PortData,
+    PortMetric,
+    Vessel,
+    VesselCall,
+    WeekFigure,
+)
+from portcontract.periods import last_closed_boundary
 
 MAX_IDS = 100
 MOVE_TYPES = {
@@ -91,6 +105,20 @@ def _us_date(day: date | None) -> str | None:
     return day.strftime("%m/%d/%Y") if day else None
 
 
+def _week(week: WeekFigure) -> dict[str, Any]:
+    figure: dict[str, Any] = {
+        "from": _epoch(week.start),
+        "to": _epoch(week.end),
+        "total": week.total,
+        "n": week.sample_size,
+    }
+    if week.calls is not None:
+        figure["calls"] = week.calls
+    if week.largest_call_teu is not None:
+        figure["largest_call_teu"] = week.largest_call_teu
+    return figure
+
+
 def _labor_number(key: str, modulo: int) -> int:
     return sum(ord(c) * (i + 1) for i, c in enumerate(key)) % modulo
 
@@ -98,11 +126,22 @@ def _labor_number(key: str, modulo: int) -> int:
 class TerminalSystemApi:
     """The proprietary terminal API over one port's :class:`PortData`."""
 
-    def __init__(self, data: PortData, knobs: SimKnobs, *, with_moves: bool = True) -> None:
+    def __init__(
+        self,
+        data: PortData,
+        knobs: SimKnobs,
+        *,
+        with_moves: bool = True,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.data = data
         self.knobs = knobs
         self.with_moves = with_moves
         self.local = ZoneInfo(data.port.time_zone)
+        self.clock = clock or (lambda: data.now)  # what stats take as now
+        self._metrics: dict[datetime, tuple[PortMetric, ...]] = {
+            last_closed_boundary(data.now, self.local): data.metrics
+        }
 
     def routes(self) -> list[Route]:
         return [
@@ -289,7 +328,7 @@ class TerminalSystemApi:
         label = request.query_params.get("window", "7d")
         if label not in WINDOWS:
             return _bad_request(f"window must be one of {', '.join(WINDOWS)}")
-        chosen = [m for m in self.data.metrics if m.period == WINDOWS[label]]
+        chosen = [m for m in self._metrics_now() if m.period == WINDOWS[label]]
         figures = [
             {
                 "terminal_id": m.facility_code,
@@ -298,6 +337,7 @@ class TerminalSystemApi:
                 "n": m.sample_size,
                 "from": _epoch(m.period_start),
                 "to": _epoch(m.period_end),
+                **({"weeks": [_week(w) for w in m.weeks]} if m.weeks else {}),
             }
             for m in chosen
         ]
@@ -313,6 +353,21 @@ class TerminalSystemApi:
                 }
                 for t in self.data.port.terminals
             ]
-        start = min(m.period_start for m in chosen)
-        window = {"label": label, "from": _epoch(start), "to": _epoch(self.data.now)}
+        weekly = [m for m in chosen if m.weeks]
+        window = {
+            "label": label,
+            "from": _epoch(min(m.period_start for m in weekly)),
+            "to": _epoch(max(m.period_end for m in weekly)),
+        }
         return JSONResponse({"port_code": self.data.port_id, "window": window, "figures": figures})
+
+    def _metrics_now(self) -> tuple[PortMetric, ...]:
+        """The figures over the weeks that have ended as of the clock (the same all week)."""
+        boundary = last_closed_boundary(self.clock(), self.local)
+        if boundary not in self._metrics:
+            data = self.data
+            self._metrics[boundary] = compute_metrics(
+                data.port, data.seed, data.now, data.vessel_calls, data.containers,
+                data.truck_visits, as_of=boundary,
+            )  # fmt: skip
+        return self._metrics[boundary]

@@ -20,6 +20,7 @@ from port_resolvers.kit.source import (
     VesselCallFilter,
     VesselCallRecord,
     VesselRecord,
+    WeekFigureRecord,
 )
 from port_resolvers.sim.model import (
     Availability,
@@ -30,6 +31,7 @@ from port_resolvers.sim.model import (
     PortMetric,
     Vessel,
     VesselCall,
+    WeekFigure,
 )
 
 
@@ -159,8 +161,22 @@ def vessel_call_record(call: VesselCall) -> VesselCallRecord:
     }
 
 
+def week_figure_record(week: WeekFigure) -> WeekFigureRecord:
+    record: WeekFigureRecord = {
+        "periodStart": week.start,
+        "periodEnd": week.end,
+        "total": week.total,
+        "sampleSize": week.sample_size,
+    }
+    if week.calls is not None:
+        record["calls"] = week.calls
+    if week.largest_call_teu is not None:
+        record["largestCallTEU"] = week.largest_call_teu
+    return record
+
+
 def metric_record(metric: PortMetric, port_id: str) -> PortMetricRecord:
-    return {
+    record: PortMetricRecord = {
         "UNLocationCode": port_id,
         "facilityCode": metric.facility_code,
         "metric": metric.metric,
@@ -170,6 +186,9 @@ def metric_record(metric: PortMetric, port_id: str) -> PortMetricRecord:
         "periodEnd": metric.period_end,
         "sampleSize": metric.sample_size,
     }
+    if metric.weeks:
+        record["weeks"] = [week_figure_record(w) for w in metric.weeks]
+    return record
 
 
 def call_matches(call: VesselCall, filter: VesselCallFilter) -> bool:

@@ -9,6 +9,7 @@ Every system also serves the ``/_sim`` knob and statistics routes and applies it
 other requests (:mod:`port_resolvers.sim.knobs`, :mod:`port_resolvers.sim.conditions`).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -69,8 +70,13 @@ def create_port_system(
     seed: int = DEFAULT_SEED,
     now: datetime | None = None,
     scale: float = DEFAULT_SCALE,
+    clock: Callable[[], datetime] | None = None,
 ) -> SimulatedPortSystem:
-    """The simulated system of ``port_id``, over ``data`` or data generated from seed and now."""
+    """The simulated system of ``port_id``, over ``data`` or data generated from seed and now.
+
+    ``clock`` is what the system's statistics take as now, to serve the weeks that have ended
+    by then; by default the data's own ``now``.
+    """
     if data is None:
         data = generate_port_data(port_id, seed=seed, now=now, scale=scale)
     elif data.port_id != port_id:
@@ -81,10 +87,10 @@ def create_port_system(
     routes: list[BaseRoute] = []
     if kind is SystemKind.DCSA:
         routes += TrackAndTraceApi(data, knobs).routes()
-        routes += TerminalSystemApi(data, knobs, with_moves=False).routes()
+        routes += TerminalSystemApi(data, knobs, with_moves=False, clock=clock).routes()
         error_body = _error_body_by_api
     else:
-        routes += TerminalSystemApi(data, knobs).routes()
+        routes += TerminalSystemApi(data, knobs, clock=clock).routes()
         error_body = plain_error_body
     conditions = Middleware(
         SimulatedConditions, knobs=knobs, stats=stats, routes=routes, error_body=error_body

@@ -28,6 +28,7 @@ from port_resolvers.kit.source import (
     VesselCallFilter,
     VesselCallRecord,
     VesselRecord,
+    WeekFigureRecord,
 )
 from port_resolvers.sources.fetch import get_json, require_json, translating
 
@@ -174,19 +175,35 @@ class NativeJsonSource:
                 if metrics is not None and metric not in metrics:
                     continue
                 value = figure["value"]
-                records.append(
-                    {
-                        "UNLocationCode": payload["port_code"],
-                        "facilityCode": figure["terminal_id"],
-                        "metric": metric,
-                        "value": None if value is None else float(value),
-                        "unit": unit,
-                        "periodStart": _epoch(figure["from"]),
-                        "periodEnd": _epoch(figure["to"]),
-                        "sampleSize": int(figure["n"]),
-                    }
-                )
+                record: PortMetricRecord = {
+                    "UNLocationCode": payload["port_code"],
+                    "facilityCode": figure["terminal_id"],
+                    "metric": metric,
+                    "value": None if value is None else float(value),
+                    "unit": unit,
+                    "periodStart": _epoch(figure["from"]),
+                    "periodEnd": _epoch(figure["to"]),
+                    "sampleSize": int(figure["n"]),
+                }
+                if "weeks" in figure:
+                    record["weeks"] = [self._week(week) for week in figure["weeks"]]
+                records.append(record)
         return records
+
+    @staticmethod
+    def _week(raw: dict[str, Any]) -> WeekFigureRecord:
+        """One week of a figure; the call counts the kit needs for TEU come along."""
+        week: WeekFigureRecord = {
+            "periodStart": _epoch(raw["from"]),
+            "periodEnd": _epoch(raw["to"]),
+            "total": float(raw["total"]),
+            "sampleSize": int(raw["n"]),
+        }
+        if "calls" in raw:
+            week["calls"] = int(raw["calls"])
+        if "largest_call_teu" in raw:
+            week["largestCallTEU"] = float(raw["largest_call_teu"])
+        return week
 
     # translation -------------------------------------------------------------------------
 

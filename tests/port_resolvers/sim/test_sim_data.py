@@ -251,41 +251,6 @@ def test_metrics_cover_every_metric_period_and_terminal(all_ports: dict[str, Por
         assert len(grid) == len(data.metrics) == 6 * 3 * len(scopes), port_id
 
 
-def test_metrics_are_computed_from_the_data(all_ports: dict[str, PortData], now: datetime):
-    data = all_ports["USLAX"]
-    metrics = {(m.metric, m.period, m.facility_code): m for m in data.metrics}
-    start = now - timedelta(days=7)
-    discharged = [
-        b
-        for b in data.containers
-        for e in b.actual_events
-        if e.type_code == "DISC" and start <= e.event_datetime < now
-    ]
-    teu = metrics["TEU_DISCHARGED", "LAST_7_DAYS", None]
-    assert teu.value == sum(b.teu for b in discharged)
-    assert teu.sample_size == len(discharged)
-    assert (teu.period_start, teu.period_end) == (start, now)
-    anchored = sum(1 for c in data.vessel_calls if c.phase == "AT_ANCHOR")
-    assert metrics["VESSELS_AT_ANCHOR", "LAST_30_DAYS", None].value == anchored
-    for metric in ("TEU_DISCHARGED", "TEU_LOADED"):
-        week, month, quarter = (
-            metrics[metric, p, None].value or 0
-            for p in ("LAST_7_DAYS", "LAST_30_DAYS", "LAST_90_DAYS")
-        )
-        assert 0 < week < month < quarter
-        by_terminal = sum(
-            metrics[metric, "LAST_90_DAYS", t.facility_code].value or 0 for t in data.port.terminals
-        )
-        assert by_terminal == quarter
-    dwell = metrics["CONTAINER_DWELL_DAYS", "LAST_7_DAYS", None]
-    assert dwell.value is not None
-    assert 0.5 < dwell.value < 10
-    assert dwell.sample_size > 50
-    turn = metrics["TRUCK_TURN_TIME_MINUTES", "LAST_7_DAYS", None]
-    assert turn.value is not None
-    assert 30 < turn.value < 120
-
-
 def test_a_later_now_moves_the_call_window_but_keeps_the_schedule(now: datetime):
     earlier = generate_port_data("USSAN", now=now)
     later = generate_port_data("USSAN", now=now + timedelta(days=3))
