@@ -152,7 +152,11 @@ def _withhold_small_samples(
     field_plan: RootFieldPlan, access: Access, answers: Answers
 ) -> tuple[Answers, int]:
     """Metrics with ``value`` nulled where ``sampleSize`` is below the caller's minimum for that
-    metric (a missing sample size counts as too small), and how many were nulled."""
+    metric (a missing sample size counts as too small), and how many values were nulled. The
+    minimum is never below the hard one for aggregates over containers, trucks or moves
+    (:meth:`Access.min_sample_size`), whatever the port and the policy: a port resolver not
+    built on the resolver kit is held to the floor here. A value the kit withheld under its
+    disclosure rules comes with ``sampleSize`` 0, so it is counted here too."""
     value_keys = [key for key, _ in field_plan.shape.keys_named("value")]
     if not value_keys:
         return answers, 0

@@ -12,7 +12,7 @@ when it changes (:mod:`gateway.policy_file`). Its format::
           - VesselCall.*            #   every field of a type
           - Container.status        #   one field
         min_sample_size:            # PortMetric.value is null below this sampleSize:
-          TRUCK_TURN_TIME_MINUTES: 10   # per metric, or one number for every metric
+          TRUCK_TURN_TIME_MINUTES: 20   # per metric, or one number for every metric
       trucker:
         inherits: [public]          # everything public may see, plus:
         allow: [Container.availability, ImportAvailability.*, Hold.*]
@@ -31,7 +31,13 @@ when it changes (:mod:`gateway.policy_file`). Its format::
 Rules:
 
 - A role sees what its ``allow`` list and the roles it ``inherits`` grant, nothing else. A
-  caller with several roles sees what any of them sees.
+  caller with several roles sees what any of them sees: the union of their fields, and for each
+  metric the lowest of the minimum sample sizes of its roles that may see metric values.
+- Aggregates over containers, trucks or moves (dwell, truck turn time, TEU) are never shown
+  over fewer than :data:`~portcontract.aggregates.HARD_MIN_SAMPLE_SIZE` (10) samples, for any
+  role, admins included: ``min_sample_size`` may raise that floor, and a policy that would
+  lower it is refused. Counts of vessels at anchor or at berth are public facts and have no
+  floor unless a role sets one.
 - Non-null fields (identifying keys such as ``Container.equipmentReference``) come with their
   object: they cannot be withheld, and a port's sharing rule may not name them.
 - A field the caller may not see is removed from the document sent to each port before it is
@@ -48,6 +54,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gateway.auth import Principal
+from portcontract.aggregates import hard_floor
 
 ALL_METRICS = "*"  # min_sample_size key that applies to every metric
 
@@ -84,8 +91,10 @@ class Access:
         return coordinate in self.structural or coordinate in self.granted
 
     def min_sample_size(self, metric: str) -> int:
+        """The least ``sampleSize`` a value of ``metric`` is shown with: never below the hard
+        minimum for aggregates over containers, trucks or moves."""
         sizes = self.min_sample_sizes
-        return sizes.get(metric, sizes.get(ALL_METRICS, 0))
+        return max(sizes.get(metric, sizes.get(ALL_METRICS, 0)), hard_floor(metric))
 
 
 class Policy:
@@ -142,13 +151,14 @@ class Policy:
 
 
 def _least_sample_sizes(rules: list[RoleRule]) -> dict[str, int]:
-    """Per metric, the most lenient minimum among the roles that may see metric values."""
+    """Per metric, the most lenient minimum among the roles that may see metric values (each
+    role's own never below the hard minimum: :meth:`Access.min_sample_size`)."""
     if not rules:
         return {}
     metrics = set().union(*(r.min_sample_size for r in rules)) | {ALL_METRICS}
-    return {
-        metric: min(
-            r.min_sample_size.get(metric, r.min_sample_size.get(ALL_METRICS, 0)) for r in rules
-        )
-        for metric in metrics
-    }
+
+    def floor(rule: RoleRule, metric: str) -> int:
+        sizes = rule.min_sample_size
+        return max(sizes.get(metric, sizes.get(ALL_METRICS, 0)), hard_floor(metric))
+
+    return {metric: min(floor(r, metric) for r in rules) for metric in metrics}

@@ -2,8 +2,10 @@
 
 Every mistake is reported with the line it is on (``policy.yaml:12: unknown field
 Container.availabilty; did you mean availability?``): unknown keys, roles, types, fields,
-ports and metrics, inheritance cycles, aggregate-only roles granted more than aggregates, and
-sharing rules that name a non-null field. All mistakes are reported at once.
+ports and metrics, inheritance cycles, aggregate-only roles granted more than aggregates,
+sharing rules that name a non-null field, and a ``min_sample_size`` below the hard minimum for
+aggregates over containers, trucks or moves (:mod:`portcontract.aggregates`), which no
+configuration can lower. All mistakes are reported at once.
 
 :class:`PolicyStore` holds the policy in force. ``reload_if_changed()`` costs one ``stat`` when
 nothing changed (the pipeline calls it on every operation); a changed file is read again, and a
@@ -25,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.auth import PUBLIC_ROLE
 from gateway.policy import ALL_METRICS, Policy, RoleRule
+from portcontract.aggregates import HARD_MIN_SAMPLE_SIZE, SAMPLED_METRICS
 from portcontract.identifiers import UNLOCODE_PATTERN
 from portcontract.labor import is_labor_key
 
@@ -292,6 +295,15 @@ class _Reader:
                 self.error(
                     (*at, metric), f"unknown metric {metric}{_suggest(metric, self.metrics)}"
                 )
+        for where, value, metrics in _floors(sizes, at):
+            if 0 <= value < HARD_MIN_SAMPLE_SIZE and metrics:
+                self.error(
+                    where,
+                    f"min_sample_size {value} for {', '.join(metrics)} is below the hard "
+                    f"minimum of {HARD_MIN_SAMPLE_SIZE} samples for aggregates over "
+                    "containers, trucks or moves (labor privacy, Cal. Gov. Code "
+                    "12100.131(b)(3)): a policy may raise it, never lower it",
+                )
 
     @staticmethod
     def _unknown_role(name: str, known: Any) -> str:
@@ -300,6 +312,22 @@ class _Reader:
 
 def _is_aggregate(coordinate: str) -> bool:
     return coordinate in AGGREGATE_ROOT_FIELDS or coordinate.partition(".")[0] in AGGREGATE_TYPES
+
+
+def _floors(sizes: int | dict[str, int] | None, at: Path_) -> list[tuple[Path_, int, list[str]]]:
+    """Each floor a role sets, where it is, and which sampled metrics it would apply to."""
+    if sizes is None:
+        return []
+    if isinstance(sizes, int):
+        return [(at, sizes, sorted(SAMPLED_METRICS))]
+    floors = []
+    for metric, value in sizes.items():
+        if metric == ALL_METRICS:  # applies to the sampled metrics the role does not name
+            applies = sorted(SAMPLED_METRICS - set(sizes))
+        else:
+            applies = [metric] if metric in SAMPLED_METRICS else []
+        floors.append(((*at, metric), value, applies))
+    return floors
 
 
 def _sample_sizes(value: int | dict[str, int] | None) -> dict[str, int]:

@@ -137,12 +137,10 @@ async def test_each_default_role_gets_exactly_what_the_policy_grants(
     assert len(forbidden) == len(denied)  # one error per denied field
     for error in forbidden:
         assert null_at(body["data"], error["path"]), error
-    # The only other error: metric values withheld below the role's minimum sample size (the
-    # in-memory ports report 2 vessels at berth; only the state analyst's minimum covers that).
-    small = [{"code": "FORBIDDEN_FIELD", "coordinate": "PortMetric.value", "withheld": 2}]
-    assert [e["extensions"] for e in errors if e not in forbidden] == (
-        small if role == "state_analyst" else []
-    )
+    # No metric value is withheld: every shipped role has the same floor (10 samples for
+    # aggregates over containers, trucks or moves; the ports' dwell counts 40), and the 2
+    # vessels at berth are a public count with no floor.
+    assert [e for e in errors if e not in forbidden] == []
 
     selected = coordinates(EVERYTHING)
     denied_paths = [p for p, c in selected if c in denied]
@@ -292,13 +290,22 @@ async def test_a_role_limited_to_some_ports_and_a_key_bound_to_a_port(
 async def test_metric_values_below_the_minimum_sample_size_are_withheld(
     make_gateway: GatewayFactory, tmp_path: Path
 ) -> None:
-    gateway, store = await keyed_gateway(make_gateway, tmp_path)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        default_policy_text()
+        .replace(
+            "  state_analyst:\n",
+            "  state_analyst:\n    min_sample_size: {CONTAINER_DWELL_DAYS: 41}\n",
+        )
+        .replace("    min_sample_size: *small_samples\n\n  auditor:", "\n  auditor:")
+    )
+    gateway, store = await keyed_gateway(make_gateway, tmp_path, policy={"file": policy})
     query = '{ portMetrics(ports: ["USLAX"]) { metric value } }'
     body = (await gateway.query(query, headers=key_for(store, "state_analyst"))).json()
     [sent] = gateway.router.requests
     assert "sampleSize" in graphql_body(sent)["query"]  # hidden: the client did not select it
     values = {m["metric"]: m["value"] for m in body["data"]["portMetrics"]}
-    assert values == {"VESSELS_AT_BERTH": None, "CONTAINER_DWELL_DAYS": 3.5}  # samples 2, 40
+    assert values == {"VESSELS_AT_BERTH": 2.0, "CONTAINER_DWELL_DAYS": None}  # samples 2, 40
     assert body["errors"] == [
         {"message": "PortMetric.value withheld in 1 metric(s) whose sampleSize is below your "
                     "role's minimum",

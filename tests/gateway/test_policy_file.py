@@ -43,7 +43,7 @@ def test_the_shipped_policy_defines_the_roles_of_the_domain() -> None:
     analyst = policy.access(Principal("a", "", frozenset({"state_analyst"}), None, "api_key"))
     assert analyst.allows("PortMetric.value", "USLAX")
     assert not analyst.allows("Query.container", "USLAX")
-    assert analyst.min_sample_size("TEU_LOADED") == 20
+    assert analyst.min_sample_size("TEU_LOADED") == 10
 
 
 def test_a_typo_is_rejected_with_its_line(tmp_path: Path) -> None:
