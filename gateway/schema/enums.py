@@ -115,28 +115,48 @@ class VesselCallPhase(Enum):
 class PortMetricType(Enum):
     CONTAINER_DWELL_DAYS = strawberry.enum_value(
         "CONTAINER_DWELL_DAYS",
-        description="Mean days import containers stayed in the terminal, discharge to gate-out",
+        description="Mean days import containers stayed in the terminal, discharge to gate-out, "
+        "counted in the week they left",
     )
     TRUCK_TURN_TIME_MINUTES = strawberry.enum_value(
         "TRUCK_TURN_TIME_MINUTES",
-        description="Mean minutes of all truck visits, gate-in to gate-out (aggregate only)",
+        description="Mean minutes of all truck visits, gate-in to gate-out (aggregate only), "
+        "counted in the week the truck left",
     )
     VESSELS_AT_ANCHOR = strawberry.enum_value(
-        "VESSELS_AT_ANCHOR", description="Container vessels waiting at anchor now"
+        "VESSELS_AT_ANCHOR",
+        description="Container vessels waiting at anchor when counted (a public fact: no "
+        "minimum sample size)",
     )
     VESSELS_AT_BERTH = strawberry.enum_value(
-        "VESSELS_AT_BERTH", description="Container vessels at berth now"
+        "VESSELS_AT_BERTH",
+        description="Container vessels at berth when counted (a public fact: no minimum sample "
+        "size)",
     )
     TEU_DISCHARGED = strawberry.enum_value(
-        "TEU_DISCHARGED", description="TEU discharged from vessels in the period (imports)"
+        "TEU_DISCHARGED",
+        description="TEU discharged from vessels in the period (imports); shown only when every "
+        "week had at least 3 vessel calls, none making more than half of the week's TEU",
     )
     TEU_LOADED = strawberry.enum_value(
-        "TEU_LOADED", description="TEU loaded onto vessels in the period (exports)"
+        "TEU_LOADED",
+        description="TEU loaded onto vessels in the period (exports); shown only when every "
+        "week had at least 3 vessel calls, none making more than half of the week's TEU",
     )
 
 
-@strawberry.enum(description="The period an aggregate covers, ending now.")
+@strawberry.enum(
+    description="The period an aggregate covers: whole weeks (Monday 00:00 to Monday 00:00 in "
+    "the port's time zone) ending at the last Monday 00:00 that has passed, never now. The "
+    "answer is the same all week and changes by whole weeks; periodStart and periodEnd say "
+    "exactly what is covered. Names keep their historical spelling: periods are whole weeks so "
+    "that no two of them differ by less than a week."
+)
 class MetricPeriod(Enum):
-    LAST_7_DAYS = "LAST_7_DAYS"
-    LAST_30_DAYS = "LAST_30_DAYS"
-    LAST_90_DAYS = "LAST_90_DAYS"
+    LAST_7_DAYS = strawberry.enum_value("LAST_7_DAYS", description="The last whole week")
+    LAST_30_DAYS = strawberry.enum_value(
+        "LAST_30_DAYS", description="The last 4 whole weeks (28 days)"
+    )
+    LAST_90_DAYS = strawberry.enum_value(
+        "LAST_90_DAYS", description="The last 13 whole weeks (91 days)"
+    )

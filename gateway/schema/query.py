@@ -141,7 +141,10 @@ class Query:
 
     @strawberry.field(
         name="portMetrics",
-        description="Port- and terminal-level aggregates, each with its period and sample size.",
+        description="Port- and terminal-level aggregates, each with its period and sample size. "
+        "Aggregates over containers, trucks or moves cover whole weeks that have ended, so two "
+        "calls in the same week give the same answer; a value that could single out a truck, "
+        "a few boxes or a vessel call is null (labor privacy).",
     )
     def port_metrics(
         self,
@@ -151,6 +154,9 @@ class Query:
             list[PortMetricType] | None,
             strawberry.argument(description="Which metrics; by default all"),
         ] = None,
-        period: MetricPeriod = MetricPeriod.LAST_7_DAYS,
+        period: Annotated[
+            MetricPeriod,
+            strawberry.argument(description="How many whole weeks, ending at the last closed one"),
+        ] = MetricPeriod.LAST_7_DAYS,
     ) -> list[PortMetric] | None:
         _fanned_out(info)

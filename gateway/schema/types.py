@@ -2,7 +2,7 @@
 
 Names follow DCSA Track & Trace 2.2 and Operational Vessel Schedules 3.0 where DCSA has a name.
 Every field a policy may deny is nullable; identifying keys are not. No type or field tracks or
-monitors labor (DOMAIN.md): there is no person, crew, shift or crane, no per-hour rate, and no
+monitors labor (docs/privacy.md): there is no person, crew, shift or crane, no per-hour rate, and no
 per-call move count that could be turned into one.
 """
 
@@ -224,7 +224,9 @@ class VesselCallConnection:
 
 @strawberry.type(
     description="A port- or terminal-level aggregate with its period and sample size. Never "
-    "about a person, a truck or a crane."
+    "about a person, a truck or a crane. Aggregates over containers, trucks or moves cover "
+    "whole weeks that have ended (Monday 00:00 to Monday 00:00 in the port's time zone), so "
+    "they are the same all week; counts of vessels are as of the moment they were counted."
 )
 class PortMetric:
     un_location_code: str = strawberry.field(name="UNLocationCode")
@@ -232,10 +234,25 @@ class PortMetric:
         name="facilityCode", description="SMDG terminal code; null for the whole port"
     )
     metric: PortMetricType
-    value: float | None = strawberry.field(description="Null when the sample is too small to share")
-    unit: str
-    period_start: datetime = strawberry.field(name="periodStart")
-    period_end: datetime = strawberry.field(name="periodEnd")
+    value: float | None = strawberry.field(
+        description="Null when it may not be shared (labor privacy): fewer than 10 samples in "
+        "some week of the period (or more than your role's minimum sample size), for TEU fewer "
+        "than 3 vessel calls in a week or one call making more than half of a week's TEU, or a "
+        "port's figure that would give away a terminal withheld; an error says why"
+    )
+    unit: str = strawberry.field(description="days, minutes, vessels or TEU")
+    period_start: datetime = strawberry.field(
+        name="periodStart",
+        description="Start of the period covered: a Monday 00:00 in the port's time zone (for "
+        "counts of vessels, the moment they were counted)",
+    )
+    period_end: datetime = strawberry.field(
+        name="periodEnd",
+        description="End of the period covered, excluded: the Monday 00:00 (port time) that "
+        "closed its last week, never now (for counts of vessels, the moment they were counted)",
+    )
     sample_size: int = strawberry.field(
-        name="sampleSize", description="Containers, truck visits or vessels the value is based on"
+        name="sampleSize",
+        description="Containers moved or gated out, truck visits, or vessels the value is based "
+        "on; 0 when the port withheld the value",
     )
