@@ -6,6 +6,7 @@ Each port is the resolver kit over a small in-memory source, reached through ASG
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -18,6 +19,7 @@ from port_resolvers.kit import (
     VesselRecord,
     create_resolver_app,
 )
+from portcontract.periods import closed_weeks
 from tests.gateway.conftest import PORT_NAMES, GatewayFactory
 
 T0 = datetime(2026, 11, 21, tzinfo=UTC)
@@ -43,12 +45,18 @@ class MemoryPort:
         return self.vessels.get(imo)
 
     async def metrics(self, period: str, metrics: Sequence[str] | None) -> list[PortMetricRecord]:
+        # Dwell over the period's whole weeks (UTC: the port names no time zone), 40 boxes and
+        # 3.5 days on average each week.
+        weeks = closed_weeks(period, T0, ZoneInfo("UTC"))
         return [
             {"UNLocationCode": self.port_id, "metric": "VESSELS_AT_BERTH", "value": 2.0,
              "unit": "vessels", "periodStart": T0, "periodEnd": T0, "sampleSize": 2},
             {"UNLocationCode": self.port_id, "facilityCode": "T1",
              "metric": "CONTAINER_DWELL_DAYS", "value": 3.5, "unit": "days",
-             "periodStart": T0 - timedelta(days=7), "periodEnd": T0, "sampleSize": 40},
+             "periodStart": weeks[0].start, "periodEnd": weeks[-1].end,
+             "sampleSize": 40 * len(weeks),
+             "weeks": [{"periodStart": w.start, "periodEnd": w.end, "total": 140.0,
+                        "sampleSize": 40} for w in weeks]},
         ]  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from gateway.config import load_settings
 from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
 from port_resolvers.sim.data import containers_only_at, generate_all_ports
 from port_resolvers.sim.model import PortData
-from tests.gateway.conftest import TEST_EGRESS, with_test_egress
+from tests.gateway.conftest import TEST_EGRESS, besides_withheld_metrics, with_test_egress
 
 NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
 SEED = 7
@@ -96,7 +96,7 @@ def expected_port(data: PortData) -> dict[str, Any]:
 async def test_figures_match_each_ports_own_data(ports: list[RunningPort]) -> None:
     data = generate_all_ports(seed=SEED, now=NOW)
     body = await ask(ports, {"days": DAYS})
-    assert "errors" not in body, body.get("errors")
+    assert besides_withheld_metrics(body) == []
     outlook = body["data"]["outlook"]
     assert outlook["windowEnd"] == (NOW + timedelta(days=DAYS)).isoformat()
     rows = {p["UNLocationCode"]: p for p in outlook["ports"]}
@@ -109,7 +109,8 @@ async def test_figures_match_each_ports_own_data(ports: list[RunningPort]) -> No
         assert row["averageDelayHours"] == want["averageDelayHours"], port_id
         assert row["vesselsAtAnchor"] == want["vesselsAtAnchor"], port_id
         assert row["vesselsAtBerth"] == want["vesselsAtBerth"], port_id
-        assert row["containerDwellDays"] is not None
+        # Null where the port's week counts too few boxes to share (labor privacy).
+        assert row["containerDwellDays"] is None or 0.5 < row["containerDwellDays"] < 10
     anchors = {p: r["vesselsAtAnchor"] for p, r in rows.items()}
     assert anchors[outlook["comparison"]["mostVesselsAtAnchor"]] == max(anchors.values())
     assert outlook["comparison"]["missing"] == []
@@ -128,7 +129,7 @@ async def test_a_port_that_is_down_is_missing_not_zero(ports: list[RunningPort])
                           "truckTurnTimeMinutes"])  # fmt: skip
     assert outlook["comparison"]["missing"] == ["USLGB"]
     assert rows["USLAX"]["answered"] is True
-    assert {e["extensions"]["port"] for e in body["errors"]} == {"USLGB"}
+    assert {e["extensions"]["port"] for e in besides_withheld_metrics(body)} == {"USLGB"}
     assert all(e["path"] == ["outlook"] for e in body["errors"])
 
 
@@ -224,4 +225,4 @@ async def test_the_audit_record_names_what_the_outlook_asked_of_which_ports(
     assert {"Query.outlook", "Query.vesselCalls", "VesselCall.estimatedArrivalDateTime",
             "Query.portMetrics", "PortMetric.value"} <= set(record.requested)  # fmt: skip
     assert {p.port for p in record.ports} == {"USLAX", "USLGB", "USOAK", "USNTD", "USSAN"}
-    assert record.outcome == "ok"
+    assert record.outcome == "partial"  # dwell over too few boxes at some ports is withheld
