@@ -20,6 +20,8 @@ Codes of one root field (HTTP 200, ``null`` at that field, or part of it left ou
     BAD_USER_INPUT              an argument is wrong
     SOURCE_UNAVAILABLE          the port's own system did not answer
     INTERNAL_ERROR              anything else, inside the resolver
+    LABOR_TEXT_WITHHELD         the resolver set free text naming labor to null (the data
+                                stands: a notice, :func:`portcontract.labor.labor_text_reason`)
 """
 
 from collections.abc import Mapping
@@ -33,6 +35,7 @@ UNAUTHENTICATED: Final = "UNAUTHENTICATED"
 BAD_USER_INPUT: Final = "BAD_USER_INPUT"
 SOURCE_UNAVAILABLE: Final = "SOURCE_UNAVAILABLE"
 INTERNAL_ERROR: Final = "INTERNAL_ERROR"
+LABOR_TEXT_WITHHELD: Final = "LABOR_TEXT_WITHHELD"
 
 # What each code means, in the words the gateway uses for it ("port USLAX <meaning>").
 CONTRACT_CODES: Final[Mapping[str, str]] = {
@@ -44,4 +47,5 @@ CONTRACT_CODES: Final[Mapping[str, str]] = {
     BAD_USER_INPUT: "refused an argument",
     SOURCE_UNAVAILABLE: "could not reach its own system",
     INTERNAL_ERROR: "failed inside its resolver",
+    LABOR_TEXT_WITHHELD: "withheld free text that named labor (people, quay roles, shifts, rates)",
 }

@@ -47,6 +47,7 @@ Foreign exceptions are translated into codes here, in :func:`field_error_code`, 
 from typing import Final
 
 from port_resolvers.kit.source import SourceUnavailable
+from portcontract import errors as contract
 from portcontract.cursor import InvalidCursor
 from portcontract.identifiers import InvalidIdentifier
 
@@ -58,7 +59,7 @@ BAD_USER_INPUT: Final = "BAD_USER_INPUT"
 SOURCE_UNAVAILABLE: Final = "SOURCE_UNAVAILABLE"
 INTERNAL_ERROR: Final = "INTERNAL_ERROR"
 UNAUTHENTICATED: Final = "UNAUTHENTICATED"  # not the gateway: the resolver answers it only
-LABOR_TEXT_WITHHELD: Final = "LABOR_TEXT_WITHHELD"
+LABOR_TEXT_WITHHELD: Final = contract.LABOR_TEXT_WITHHELD
 NOTICES: Final = frozenset({LABOR_TEXT_WITHHELD})
 
 INTERNAL_ERROR_MESSAGE: Final = "internal error in the port resolver"
