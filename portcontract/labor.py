@@ -64,6 +64,7 @@ LABOR_KEYS: Final = frozenset({
 ALLOWED_KEYS: Final = frozenset({
     "vesseloperatorsmdglinercode", "terminaloperator", "vesseloperator", "carrieroperator",
     "vesseloperatorcarriercode", "vesseloperatorcarriercodelistprovider",  # DCSA vessel fields
+    "vesseloperatorscaccode",  # the carrier's SCAC, as the shared schema names it
 })  # fmt: skip
 
 # camelCase and PascalCase humps, acronyms ("QCId" -> QC, Id), digits, and separators.

@@ -5,26 +5,57 @@ from enum import Enum
 import strawberry
 
 
-@strawberry.enum(description="DCSA eventClassifierCode: planned, estimated or actual.")
+@strawberry.enum(
+    description="DCSA eventClassifierCode: planned, estimated, actual, or requested (JIT)."
+)
 class EventClassifierCode(Enum):
-    PLN = "PLN"
-    EST = "EST"
-    ACT = "ACT"
+    PLN = strawberry.enum_value("PLN", description="Planned")
+    EST = strawberry.enum_value("EST", description="Estimated")
+    ACT = strawberry.enum_value("ACT", description="Actual")
+    REQ = strawberry.enum_value(
+        "REQ", description="Requested, e.g. a terminal's requested berth arrival (JIT RTA)"
+    )
 
 
-@strawberry.enum(description="DCSA Track & Trace 2.2 equipmentEventTypeCode.")
+@strawberry.enum(
+    description="DCSA equipmentEventTypeCode (Track & Trace 2.2, and the codes DCSA added in "
+    "its event domain 3). OTHER stands for a code newer than this schema: the event's "
+    "sourceEquipmentEventTypeCode holds it as the port sent it."
+)
 class EquipmentEventTypeCode(Enum):
-    LOAD = strawberry.enum_value("LOAD", description="Loaded onto a vessel")
-    DISC = strawberry.enum_value("DISC", description="Discharged from a vessel")
-    GTIN = strawberry.enum_value("GTIN", description="Gated in to the terminal")
-    GTOT = strawberry.enum_value("GTOT", description="Gated out of the terminal")
-    STUF = strawberry.enum_value("STUF", description="Stuffed")
-    STRP = strawberry.enum_value("STRP", description="Stripped")
-    PICK = strawberry.enum_value("PICK", description="Picked up")
-    DROP = strawberry.enum_value("DROP", description="Dropped off")
-    INSP = strawberry.enum_value("INSP", description="Inspected")
+    LOAD = strawberry.enum_value(
+        "LOAD", description="Loaded onto a means of transport: vessel, barge, train or truck"
+    )
+    DISC = strawberry.enum_value(
+        "DISC", description="Discharged from a means of transport: vessel, barge, train or truck"
+    )
+    GTIN = strawberry.enum_value("GTIN", description="Gated in to a terminal or depot")
+    GTOT = strawberry.enum_value("GTOT", description="Gated out of a terminal or depot")
+    STUF = strawberry.enum_value("STUF", description="Stuffed: cargo loaded into the container")
+    STRP = strawberry.enum_value("STRP", description="Stripped: cargo unloaded from the container")
+    PICK = strawberry.enum_value(
+        "PICK", description="Picked up at the customer's premises (not the terminal gate)"
+    )
+    DROP = strawberry.enum_value(
+        "DROP", description="Dropped off at the customer's premises (not the terminal gate)"
+    )
+    INSP = strawberry.enum_value(
+        "INSP", description="Inspected: the seal was inspected (not a customs exam)"
+    )
     RSEA = strawberry.enum_value("RSEA", description="Resealed")
-    RMVD = strawberry.enum_value("RMVD", description="Removed")
+    RMVD = strawberry.enum_value("RMVD", description="Removed: the seal was removed")
+    AVPU = strawberry.enum_value("AVPU", description="Available for pick-up")
+    AVDO = strawberry.enum_value("AVDO", description="Available for drop-off")
+    CUSS = strawberry.enum_value("CUSS", description="Customs selected the container for a scan")
+    CUSI = strawberry.enum_value(
+        "CUSI", description="Customs selected the container for inspection (an exam)"
+    )
+    CUSR = strawberry.enum_value("CUSR", description="Customs released the container")
+    CROS = strawberry.enum_value("CROS", description="Crossed a border")
+    OTHER = strawberry.enum_value(
+        "OTHER",
+        description="A code this schema does not know yet; sourceEquipmentEventTypeCode has it",
+    )
 
 
 @strawberry.enum(description="DCSA emptyIndicatorCode.")
@@ -33,16 +64,32 @@ class EmptyIndicatorCode(Enum):
     LADEN = "LADEN"
 
 
-@strawberry.enum(description="Where a container stands, derived from its latest actual event.")
+@strawberry.enum(
+    description="Where a container stands, derived from its latest actual event that moves it "
+    "(seal, customs and availability events do not move it)."
+)
 class ContainerStatus(Enum):
     INBOUND = strawberry.enum_value(
         "INBOUND", description="On a vessel expected at the port: discharge planned or estimated"
     )
     IN_TERMINAL = strawberry.enum_value(
-        "IN_TERMINAL", description="Discharged or gated in, and still in the terminal"
+        "IN_TERMINAL",
+        description="Discharged (from a vessel or a train) or gated in, and still in the terminal",
     )
-    GATED_OUT = strawberry.enum_value("GATED_OUT", description="Left the terminal through the gate")
-    LOADED = strawberry.enum_value("LOADED", description="Loaded onto an outbound vessel")
+    GATED_OUT = strawberry.enum_value(
+        "GATED_OUT", description="Left the terminal through the gate, or loaded onto a truck"
+    )
+    LOADED = strawberry.enum_value("LOADED", description="Loaded onto an outbound vessel or barge")
+    LOADED_ON_RAIL = strawberry.enum_value(
+        "LOADED_ON_RAIL", description="Loaded onto a train (e.g. on-dock rail): leaves by rail"
+    )
+    DELIVERED_TO_CUSTOMER = strawberry.enum_value(
+        "DELIVERED_TO_CUSTOMER", description="Dropped off at the customer's premises (DCSA DROP)"
+    )
+    COLLECTED_FROM_CUSTOMER = strawberry.enum_value(
+        "COLLECTED_FROM_CUSTOMER",
+        description="Picked up at the customer's premises (DCSA PICK), on its way",
+    )
 
 
 @strawberry.enum(description="Kind of hold on an import container.")
@@ -67,6 +114,54 @@ class ModeOfTransport(Enum):
     RAIL = "RAIL"
     TRUCK = "TRUCK"
     BARGE = "BARGE"
+
+
+@strawberry.enum(description="DCSA transportEventTypeCode.")
+class TransportEventTypeCode(Enum):
+    ARRI = strawberry.enum_value("ARRI", description="Arrival")
+    DEPA = strawberry.enum_value("DEPA", description="Departure")
+
+
+@strawberry.enum(
+    description="Where a vessel-call timestamp applies, as DCSA Just-In-Time Port Call 2.0 "
+    "names the places (JIT 1: BRTH, ANCH, PBPL)."
+)
+class CallPlace(Enum):
+    BERTH = strawberry.enum_value("BERTH", description="At the terminal's berth")
+    ANCHORAGE = strawberry.enum_value("ANCHORAGE", description="At anchor, waiting for a berth")
+    PILOT_BOARDING_PLACE = strawberry.enum_value(
+        "PILOT_BOARDING_PLACE", description="Where the pilot boards on arrival"
+    )
+
+
+@strawberry.enum(description="DCSA facilityCodeListProvider: whose list a facility code is from.")
+class FacilityCodeListProvider(Enum):
+    SMDG = strawberry.enum_value("SMDG", description="SMDG terminal facility codes")
+    BIC = strawberry.enum_value("BIC", description="BIC facility codes")
+
+
+@strawberry.enum(description="DCSA documentReferenceType: what a document reference points to.")
+class DocumentReferenceType(Enum):
+    BKG = strawberry.enum_value("BKG", description="Booking (carrierBookingReference)")
+    TRD = strawberry.enum_value(
+        "TRD", description="Transport document: bill of lading or sea waybill"
+    )
+
+
+@strawberry.enum(description="DCSA sealSource: who affixed a seal.")
+class SealSource(Enum):
+    CAR = strawberry.enum_value("CAR", description="Carrier")
+    SHI = strawberry.enum_value("SHI", description="Shipper")
+    PHY = strawberry.enum_value("PHY", description="Phytosanitary")
+    VET = strawberry.enum_value("VET", description="Veterinary")
+    CUS = strawberry.enum_value("CUS", description="Customs")
+
+
+@strawberry.enum(description="DCSA sealType.")
+class SealType(Enum):
+    KLP = strawberry.enum_value("KLP", description="Keyless padlock")
+    BLT = strawberry.enum_value("BLT", description="Bolt")
+    WIR = strawberry.enum_value("WIR", description="Wire")
 
 
 @strawberry.enum(

@@ -11,16 +11,22 @@ from datetime import date, datetime
 import strawberry
 
 from gateway.schema.enums import (
+    CallPlace,
     ContainerStatus,
+    DocumentReferenceType,
     EmptyIndicatorCode,
     EquipmentEventTypeCode,
     EventClassifierCode,
+    FacilityCodeListProvider,
     HoldStatus,
     HoldType,
     ModeOfTransport,
     PortMetricType,
     PortStatus,
+    SealSource,
+    SealType,
     TransportCallStatusCode,
+    TransportEventTypeCode,
     VesselCallPhase,
 )
 
@@ -53,7 +59,11 @@ class Location:
     location_name: str | None = strawberry.field(name="locationName")
     un_location_code: str | None = strawberry.field(name="UNLocationCode")
     facility_code: str | None = strawberry.field(
-        name="facilityCode", description="SMDG terminal code"
+        name="facilityCode",
+        description="Facility code, from the list facilityCodeListProvider names",
+    )
+    facility_code_list_provider: FacilityCodeListProvider | None = strawberry.field(
+        name="facilityCodeListProvider", description="SMDG (terminals) or BIC"
     )
     latitude: float | None
     longitude: float | None
@@ -73,17 +83,54 @@ class Vessel:
     vessel_operator_smdg_liner_code: str | None = strawberry.field(
         name="vesselOperatorSMDGLinerCode", description="SMDG liner code of the operator, e.g. MSC"
     )
+    vessel_operator_scac_code: str | None = strawberry.field(
+        name="vesselOperatorSCACCode",
+        description="SCAC (NMFTA) code of the carrier operating the vessel, e.g. MSCU",
+    )
 
 
 @strawberry.type(description="DCSA transportCall an equipment event refers to.")
 class TransportCall:
     transport_call_reference: str | None = strawberry.field(name="transportCallReference")
+    port_visit_reference: str | None = strawberry.field(
+        name="portVisitReference", description="The port's own reference of the vessel's visit"
+    )
+    transport_call_sequence_number: int | None = strawberry.field(
+        name="transportCallSequenceNumber",
+        description="Tells two calls at the same place within one voyage apart",
+    )
     carrier_import_voyage_number: str | None = strawberry.field(name="carrierImportVoyageNumber")
     carrier_export_voyage_number: str | None = strawberry.field(name="carrierExportVoyageNumber")
     un_location_code: str | None = strawberry.field(name="UNLocationCode")
-    facility_code: str | None = strawberry.field(name="facilityCode")
+    facility_code: str | None = strawberry.field(
+        name="facilityCode",
+        description="Facility code, from the list facilityCodeListProvider names",
+    )
+    facility_code_list_provider: FacilityCodeListProvider | None = strawberry.field(
+        name="facilityCodeListProvider"
+    )
+    facility_type_code: str | None = strawberry.field(
+        name="facilityTypeCode",
+        description="DCSA facilityTypeCode of the call's place, e.g. POTE (port terminal) or "
+        "RAMP (rail ramp)",
+    )
     mode_of_transport: ModeOfTransport | None = strawberry.field(name="modeOfTransport")
     vessel: Vessel | None
+
+
+@strawberry.type(description="DCSA seal on a container.")
+class Seal:
+    seal_number: str = strawberry.field(name="sealNumber")
+    seal_source: SealSource | None = strawberry.field(name="sealSource")
+    seal_type: SealType | None = strawberry.field(name="sealType")
+
+
+@strawberry.type(
+    description="DCSA documentReference: a booking or transport document an event is about."
+)
+class DocumentReference:
+    document_reference_type: DocumentReferenceType = strawberry.field(name="documentReferenceType")
+    document_reference_value: str = strawberry.field(name="documentReferenceValue")
 
 
 @strawberry.type(description="DCSA Track & Trace 2.2 equipment event.")
@@ -95,9 +142,21 @@ class EquipmentEvent:
     equipment_event_type_code: EquipmentEventTypeCode = strawberry.field(
         name="equipmentEventTypeCode"
     )
+    source_equipment_event_type_code: str = strawberry.field(
+        name="sourceEquipmentEventTypeCode",
+        description="The code exactly as the port's system sent it; differs from "
+        "equipmentEventTypeCode only when that is OTHER",
+    )
+    iso_equipment_code: str | None = strawberry.field(
+        name="ISOEquipmentCode", description="ISO 6346 size and type code, e.g. 45G1"
+    )
     empty_indicator_code: EmptyIndicatorCode | None = strawberry.field(name="emptyIndicatorCode")
     event_location: Location | None = strawberry.field(name="eventLocation")
     transport_call: TransportCall | None = strawberry.field(name="transportCall")
+    seals: list[Seal] | None
+    document_references: list[DocumentReference] | None = strawberry.field(
+        name="documentReferences", description="Bookings and transport documents of the event"
+    )
 
 
 @strawberry.type(description="Where a container is: port, terminal and yard block, no finer.")
@@ -163,10 +222,37 @@ class Container:
     )
 
 
+@strawberry.type(
+    description="One timestamp of a vessel call: the latest one the port knows for its place, "
+    "type and classifier (JIT-style: ETA, RTA, PTA and ATA at berth, anchorage, pilot boarding)."
+)
+class CallTimestamp:
+    place: CallPlace
+    event_type_code: TransportEventTypeCode = strawberry.field(name="eventTypeCode")
+    event_classifier_code: EventClassifierCode = strawberry.field(name="eventClassifierCode")
+    event_date_time: datetime = strawberry.field(name="eventDateTime")
+    event_created_date_time: datetime | None = strawberry.field(
+        name="eventCreatedDateTime", description="When the port's system recorded it"
+    )
+    delay_reason_code: str | None = strawberry.field(
+        name="delayReasonCode", description="SMDG delay reason code, e.g. WEA (weather)"
+    )
+    change_remark: str | None = strawberry.field(name="changeRemark")
+
+
 @strawberry.type(description="A vessel's call at a port terminal (DCSA transport call).")
 class VesselCall:
     transport_call_reference: str = strawberry.field(
         name="transportCallReference", description="Unique within the port"
+    )
+    port_visit_reference: str | None = strawberry.field(
+        name="portVisitReference",
+        description="The port's own reference of the visit (DCSA OVS 3); when present it "
+        "identifies the call across carriers",
+    )
+    transport_call_sequence_number: int | None = strawberry.field(
+        name="transportCallSequenceNumber",
+        description="Tells two calls at the same port within one voyage apart",
     )
     un_location_code: str = strawberry.field(name="UNLocationCode", description="The port")
     facility_code: str | None = strawberry.field(
@@ -194,6 +280,24 @@ class VesselCall:
     actual_departure_date_time: datetime | None = strawberry.field(name="actualDepartureDateTime")
     anchorage_arrival_date_time: datetime | None = strawberry.field(
         name="anchorageArrivalDateTime", description="When the vessel anchored to wait for a berth"
+    )
+    requested_arrival_date_time: datetime | None = strawberry.field(
+        name="requestedArrivalDateTime",
+        description="Berth arrival requested by the terminal (JIT RTA-Berth)",
+    )
+    pilot_boarding_date_time: datetime | None = strawberry.field(
+        name="pilotBoardingDateTime",
+        description="When the vessel reached the pilot boarding place on arrival",
+    )
+    delay_reason_code: str | None = strawberry.field(
+        name="delayReasonCode",
+        description="SMDG delay reason code of the latest estimate or actual, e.g. WEA",
+    )
+    change_remark: str | None = strawberry.field(
+        name="changeRemark", description="The vessel operator's remark on the latest change"
+    )
+    timestamps: list[CallTimestamp] | None = strawberry.field(
+        description="The latest timestamp per place, type and classifier"
     )
 
 

@@ -33,6 +33,14 @@ field (``path``), ``metric``, ``facilityCode``, ``code`` (``SMALL_SAMPLE``, ``FE
 ``DOMINANT_CALL``, ``PORT_REMAINDER``, ``NO_WEEKLY_FIGURES``, ``PERIOD_NOT_CLOSED``) and
 ``reason``.
 
+Notices: HTTP 200 with the data, and beside it one error per root field saying what the
+source left out (:mod:`port_resolvers.kit.notices`); the field's data is served all the same::
+
+    EVENTS_QUARANTINED          events the port's system sent that are invalid or belong to
+                                another port were skipped (``extensions.count`` says how many)
+    EVENTS_TRUNCATED            the system had more events than the resolver reads for one
+                                answer
+
 Exception tree::
 
     Exception

@@ -8,7 +8,8 @@ fields (for ``Cache-Control``) and its name (for tracing).
 
 Errors get their ``extensions.code`` here (see :mod:`port_resolvers.kit.errors`): request errors
 make a 400 answer without ``data``; field errors are served beside the data, with a generic
-message for anything unexpected (the details go to the log, never to the client).
+message for anything unexpected (the details go to the log, never to the client). What a
+source reports it left out (:mod:`port_resolvers.kit.notices`) is served beside the data too.
 """
 
 import logging
@@ -36,7 +37,7 @@ from graphql import (
     validate,
 )
 
-from port_resolvers.kit import errors
+from port_resolvers.kit import errors, notices
 from port_resolvers.kit.resolvers import Notice, PortContext, attach_resolvers
 from port_resolvers.kit.scalars import install_scalars
 from portcontract import schema_sdl
@@ -187,23 +188,31 @@ class PortGraphQL:
             )
             return Answer(400, request_error(message, errors.BAD_REQUEST))
         context = replace(self._context, notices=[])  # this request's own notices
-        outcome = execute(
-            self._schema,
-            prepared.document,
-            context_value=context,
-            variable_values=dict(request.variables) if request.variables else None,
-            operation_name=request.operation_name,
-        )
-        result = outcome if isinstance(outcome, ExecutionResult) else await outcome
-        return self._answer(result, operation, context.notices)
+        with notices.for_request() as left_out:
+            outcome = execute(
+                self._schema,
+                prepared.document,
+                context_value=context,
+                variable_values=dict(request.variables) if request.variables else None,
+                operation_name=request.operation_name,
+            )
+            result = outcome if isinstance(outcome, ExecutionResult) else await outcome
+        reported = notices.as_errors(left_out, self._context.port_id)
+        return self._answer(result, operation, context.notices, reported)
 
     def _answer(
-        self, result: ExecutionResult, operation: Operation, notices: list[Notice]
+        self,
+        result: ExecutionResult,
+        operation: Operation,
+        withheld_here: list[Notice],
+        left_out: list[FormattedError],
     ) -> Answer:
+        """The answer: its data, errors, what the kit withheld under the labor and disclosure
+        rules (``withheld_here``) and what the source left out (``left_out``)."""
         answered = result.data if isinstance(result.data, dict) else {}
-        notices = [n for n in notices if n.root in answered]
-        reported = self._text_notices(notices)
-        withheld = _withheld_metrics(notices)
+        withheld_here = [n for n in withheld_here if n.root in answered]
+        reported = self._text_notices(withheld_here) + left_out
+        withheld = _withheld_metrics(withheld_here)
         extensions = {"extensions": {"withheld": withheld}} if withheld else {}
         if not result.errors:
             body: dict[str, Any] = {"data": result.data, **extensions}

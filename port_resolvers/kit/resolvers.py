@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from graphql import GraphQLResolveInfo, GraphQLSchema
 
+from port_resolvers.kit import notices
 from port_resolvers.kit.derive import Record, derive_container, empty_connection, vessel_call_page
 from port_resolvers.kit.errors import BadUserInput
 from port_resolvers.kit.metrics import WithheldMetric, disclosed_metrics
@@ -236,6 +237,16 @@ ROOT_RESOLVERS: Final[Mapping[str, Resolver]] = {
 }
 
 
+def _gathering_notices(resolver: Resolver) -> Resolver:
+    """``resolver``, with what its source reports left out gathered for its root field."""
+
+    async def resolve(root: None, info: Info, **args: Any) -> Any:
+        with notices.for_root_field(str(info.path.key)):
+            return await resolver(root, info, **args)
+
+    return resolve
+
+
 def attach_resolvers(schema: GraphQLSchema) -> None:
     """Give the schema's Query fields their resolvers (every Query field a port answers must
     have one); the fields the gateway computes itself are taken out of a resolver's schema."""
@@ -246,4 +257,4 @@ def attach_resolvers(schema: GraphQLSchema) -> None:
     if query is None or set(query.fields) != set(ROOT_RESOLVERS):
         raise RuntimeError("the shared schema's Query fields and the kit's resolvers differ")
     for name, resolver in ROOT_RESOLVERS.items():
-        query.fields[name].resolve = resolver
+        query.fields[name].resolve = _gathering_notices(resolver)

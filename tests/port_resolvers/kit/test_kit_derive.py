@@ -13,13 +13,18 @@ from portcontract.cursor import decode_cursor
 T0 = datetime(2026, 11, 21, 10, tzinfo=UTC)
 
 
-def ev(kind: str, classifier: str = "ACT", hours: int = 0) -> dict[str, Any]:
-    return {
+def ev(
+    kind: str, classifier: str = "ACT", hours: int = 0, onto: str | None = None
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
         "eventID": f"{kind}-{classifier}-{hours}",
         "equipmentEventTypeCode": kind,
         "eventClassifierCode": classifier,
         "eventDateTime": T0 + timedelta(hours=hours),
     }
+    if onto is not None:
+        event["transportCall"] = {"transportCallReference": "TC1", "modeOfTransport": onto}
+    return event
 
 
 @pytest.mark.parametrize(
@@ -31,8 +36,22 @@ def ev(kind: str, classifier: str = "ACT", hours: int = 0) -> dict[str, Any]:
         ([ev("GTIN"), ev("STUF", hours=1)], "IN_TERMINAL"),
         ([ev("DISC"), ev("INSP", hours=1)], "IN_TERMINAL"),
         ([ev("DISC"), ev("GTOT", hours=1)], "GATED_OUT"),
-        ([ev("DISC"), ev("PICK", hours=1)], "GATED_OUT"),
+        # PICK and DROP happen at the customer's premises, not at the terminal gate.
+        ([ev("DISC"), ev("GTOT", hours=1), ev("DROP", hours=3)], "DELIVERED_TO_CUSTOMER"),
+        ([ev("DROP"), ev("STUF", hours=1), ev("PICK", hours=2)], "COLLECTED_FROM_CUSTOMER"),
         ([ev("GTIN"), ev("LOAD", hours=1)], "LOADED"),
+        ([ev("GTIN"), ev("LOAD", hours=1, onto="VESSEL")], "LOADED"),
+        ([ev("GTIN"), ev("LOAD", hours=1, onto="BARGE")], "LOADED"),
+        # On-dock rail: a LOAD onto a train is not a load onto an outbound vessel.
+        ([ev("DISC"), ev("LOAD", hours=9, onto="RAIL")], "LOADED_ON_RAIL"),
+        ([ev("DISC"), ev("LOAD", hours=9, onto="TRUCK")], "GATED_OUT"),
+        ([ev("DISC", onto="RAIL")], "IN_TERMINAL"),
+        # Availability and customs events do not move the box.
+        ([ev("DISC"), ev("AVPU", hours=1)], "IN_TERMINAL"),
+        ([ev("DISC"), ev("CUSI", hours=1), ev("CUSR", hours=30)], "IN_TERMINAL"),
+        ([ev("GTOT"), ev("CUSR", hours=1)], "GATED_OUT"),
+        ([ev("CUSS")], None),
+        ([ev("STUF")], None),
         ([ev("DISC"), ev("RSEA", hours=1), ev("RMVD", hours=2)], "IN_TERMINAL"),
         ([ev("DISC", "PLN")], "INBOUND"),
         ([ev("DISC", "EST")], "INBOUND"),
