@@ -28,6 +28,11 @@ NON_NULL_ALLOWED = {
     "LateArrival.plannedArrivalDateTime", "LateArrival.estimatedArrivalDateTime",
     "LateArrival.delayHours", "OutlookComparison.missing", "ContainerOutlook.equipmentReference",
     "ContainerOutlook.found", "ContainerOutlook.reasons",
+    # DCSA structure inside objects a policy may already deny as a whole.
+    "EquipmentEvent.sourceEquipmentEventTypeCode", "Seal.sealNumber",
+    "DocumentReference.documentReferenceType", "DocumentReference.documentReferenceValue",
+    "CallTimestamp.place", "CallTimestamp.eventTypeCode", "CallTimestamp.eventClassifierCode",
+    "CallTimestamp.eventDateTime",
 }  # fmt: skip
 
 
