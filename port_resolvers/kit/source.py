@@ -43,35 +43,59 @@ class VesselRecord(TypedDict):
     vesselFlag: NotRequired[str | None]
     vesselCallSign: NotRequired[str | None]
     vesselOperatorSMDGLinerCode: NotRequired[str | None]
+    vesselOperatorSCACCode: NotRequired[str | None]
 
 
 class LocationRecord(TypedDict, total=False):
     locationName: str | None
     UNLocationCode: str | None
     facilityCode: str | None
+    facilityCodeListProvider: str | None  # SMDG | BIC
     latitude: float | None
     longitude: float | None
 
 
 class TransportCallRecord(TypedDict, total=False):
     transportCallReference: str | None
+    portVisitReference: str | None
+    transportCallSequenceNumber: int | None
     carrierImportVoyageNumber: str | None
     carrierExportVoyageNumber: str | None
     UNLocationCode: str | None
     facilityCode: str | None
+    facilityCodeListProvider: str | None  # SMDG | BIC
+    facilityTypeCode: str | None  # POTE | RAMP | ... (DCSA facilityTypeCodeTRN)
     modeOfTransport: str | None  # VESSEL | RAIL | TRUCK | BARGE
     vessel: VesselRecord | None
 
 
+class SealRecord(TypedDict):
+    sealNumber: str
+    sealSource: NotRequired[str | None]  # CAR | SHI | PHY | VET | CUS
+    sealType: NotRequired[str | None]  # KLP | BLT | WIR
+
+
+class DocumentReferenceRecord(TypedDict):
+    documentReferenceType: str  # BKG | TRD
+    documentReferenceValue: str
+
+
 class EquipmentEventRecord(TypedDict):
+    """An equipment event; a code newer than the schema is served as OTHER, the code as sent
+    in ``sourceEquipmentEventTypeCode`` (the kit fills it when a source leaves it out)."""
+
     eventID: str
     eventCreatedDateTime: NotRequired[datetime | None]
     eventDateTime: datetime
-    eventClassifierCode: str  # PLN | EST | ACT
-    equipmentEventTypeCode: str  # LOAD | DISC | GTIN | GTOT | ... (DCSA T&T 2.2)
+    eventClassifierCode: str  # PLN | EST | ACT | REQ
+    equipmentEventTypeCode: str  # LOAD | DISC | GTIN | GTOT | AVPU | CUSS | ... (DCSA)
+    sourceEquipmentEventTypeCode: NotRequired[str | None]
+    ISOEquipmentCode: NotRequired[str | None]
     emptyIndicatorCode: NotRequired[str | None]  # EMPTY | LADEN
     eventLocation: NotRequired[LocationRecord | None]
     transportCall: NotRequired[TransportCallRecord | None]
+    seals: NotRequired[list[SealRecord] | None]
+    documentReferences: NotRequired[list[DocumentReferenceRecord] | None]
 
 
 class ContainerLocationRecord(TypedDict):
@@ -107,9 +131,21 @@ class ContainerRecord(TypedDict):
     events: list[EquipmentEventRecord]  # any order; the kit sorts oldest first
 
 
+class CallTimestampRecord(TypedDict):
+    place: str  # BERTH | ANCHORAGE | PILOT_BOARDING_PLACE
+    eventTypeCode: str  # ARRI | DEPA
+    eventClassifierCode: str  # PLN | EST | ACT | REQ
+    eventDateTime: datetime
+    eventCreatedDateTime: NotRequired[datetime | None]
+    delayReasonCode: NotRequired[str | None]
+    changeRemark: NotRequired[str | None]
+
+
 class VesselCallRecord(TypedDict):
     transportCallReference: str
     UNLocationCode: str
+    portVisitReference: NotRequired[str | None]
+    transportCallSequenceNumber: NotRequired[int | None]
     facilityCode: NotRequired[str | None]
     vessel: NotRequired[VesselRecord | None]
     carrierServiceCode: NotRequired[str | None]
@@ -124,6 +160,11 @@ class VesselCallRecord(TypedDict):
     estimatedDepartureDateTime: NotRequired[datetime | None]
     actualDepartureDateTime: NotRequired[datetime | None]
     anchorageArrivalDateTime: NotRequired[datetime | None]
+    requestedArrivalDateTime: NotRequired[datetime | None]
+    pilotBoardingDateTime: NotRequired[datetime | None]
+    delayReasonCode: NotRequired[str | None]
+    changeRemark: NotRequired[str | None]
+    timestamps: NotRequired[list[CallTimestampRecord] | None]
 
 
 class WeekFigureRecord(TypedDict):

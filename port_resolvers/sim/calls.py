@@ -3,9 +3,14 @@
 Planned times come from the service schedule (the same at every port of a rotation); each call
 then gets its own delay from a generator seeded with the call's reference, so a call looks the
 same whatever else is generated. Past calls have actual times, future ones planned and
-estimated; a few vessels wait at anchor now and a couple of future calls are omitted.
+estimated; a few vessels wait at anchor now and a couple of future calls are omitted. A
+carrier publishes an ETA two weeks out and revises it about daily until the vessel berths, the
+delay showing bit by bit (``eta_revisions``); long delays are often the weather's (SMDG WEA).
+Each call has the port's own visit reference, and the time its vessel reached the pilot
+boarding place on its way to the berth.
 """
 
+import hashlib
 import random
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -19,6 +24,31 @@ ESTIMATES_AHEAD = timedelta(days=14)  # carriers publish ETAs for the next two w
 ANCHOR_WAIT_FROM_DELAY = timedelta(hours=6)  # later than this, a vessel waits at anchor
 AT_ANCHOR_NOW = {"USLAX": 3, "USLGB": 3, "USOAK": 1}
 OMITTED_CALLS = {"USLAX": 2, "USLGB": 2, "USOAK": 1}
+ETA_EVERY = timedelta(hours=24)  # carriers revise an ETA about daily until the vessel berths
+PILOT_BEFORE_BERTH = timedelta(minutes=90)  # pilot boarding place to berth, San Pedro Bay
+WEATHER_DELAY_FROM = timedelta(hours=12)
+
+
+def _port_visit_reference(port: Port, reference: str, planned: datetime) -> str:
+    digest = hashlib.sha256(reference.encode()).hexdigest()[:6].upper()
+    return f"{port.port_id[2:]}{planned:%y%m}-{digest}"
+
+
+def _eta_revisions(
+    rng: random.Random, planned: datetime, final: datetime, now: datetime
+) -> tuple[tuple[datetime, datetime], ...]:
+    """Daily ETAs from two weeks out: the delay becomes known bit by bit, the last is final."""
+    first = planned - ESTIMATES_AHEAD
+    last_published = min(now, final - timedelta(hours=1))
+    count = max(1, int((last_published - first) / ETA_EVERY) + 1)
+    delay = final - planned
+    revisions = []
+    for k in range(count):
+        created = min(first + k * ETA_EVERY + _minutes(rng, 0, 2), now)
+        known = timedelta(minutes=round(delay / timedelta(minutes=1) * ((k + 1) / count) ** 2))
+        noise = _minutes(rng, -0.5, 0.5) if k < count - 1 else timedelta()
+        revisions.append((created, planned + known + noise))
+    return tuple(revisions)
 
 
 def _minutes(rng: random.Random, low_hours: float, high_hours: float) -> timedelta:
@@ -69,6 +99,8 @@ def _call(
     berth = planned + delay
     departure = berth + stop.planned_stay + _minutes(rng, -1, 8)
     known_ahead = planned <= now + ESTIMATES_AHEAD
+    # The carrier names the weather with its estimates: once it publishes one.
+    weather = delay >= WEATHER_DELAY_FROM and rng.random() < 0.5 and known_ahead
     call = VesselCall(
         reference=reference,
         port_id=port.port_id,
@@ -86,10 +118,18 @@ def _call(
         actual_arrival=berth if berth <= now else None,
         actual_departure=departure if departure <= now else None,
         anchorage_arrival=anchorage,
+        port_visit_reference=_port_visit_reference(port, reference, planned),
+        sequence_number=service.stops.index(stop) + 1,
+        pilot_boarding=berth - PILOT_BEFORE_BERTH,
+        delay_reason="WEA" if weather else None,
+        change_remark="Bad weather on the crossing" if weather else None,
     )
     if call.actual_arrival is not None:  # the last estimate was a little off
         estimate = berth - _minutes(rng, -1, 1)
         call = replace(call, estimated_arrival=estimate)
+    if call.estimated_arrival is not None:
+        revisions = _eta_revisions(rng, planned, call.estimated_arrival, now)
+        call = replace(call, eta_revisions=revisions)
     if call.actual_departure is not None:
         call = replace(call, estimated_departure=departure - _minutes(rng, -1, 1))
     return call
@@ -127,6 +167,10 @@ def generate_vessel_calls(port: Port, seed: int, now: datetime) -> tuple[VesselC
             estimated_arrival=None,
             estimated_departure=None,
             anchorage_arrival=None,
+            pilot_boarding=None,
+            eta_revisions=(),
+            delay_reason=None,
+            change_remark=None,
         )
     with_phase = (replace(c, phase=_phase(c, now)) for c in calls.values())
     return tuple(sorted(with_phase, key=lambda c: (c.planned_arrival, c.reference)))

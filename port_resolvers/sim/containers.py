@@ -2,11 +2,19 @@
 
 Each story follows the port's vessel calls and ``now``:
 
-- import: PLN / EST DISC -> ACT DISC -> maybe ACT INSP -> ACT GTOT, with holds that are all
-  released before the gate-out, a last free day a few days after discharge and demurrage due
-  once it has passed;
+- import: PLN / EST DISC -> ACT DISC -> maybe a customs exam -> ACT AVPU once every hold is
+  released -> ACT GTOT (a truck picks it up), or ACT LOAD onto on-dock rail; holds are all
+  released before the box leaves, the last free day is a few days after discharge and
+  demurrage is due once it has passed;
 - export: ACT GTIN (laden) -> PLN / EST / ACT LOAD;
 - empty return: ACT GTIN (empty), sometimes loaded back onto a vessel.
+
+Customs exams follow CBP practice: about 4 % of import boxes are selected for a scan (non-
+intrusive inspection: ``CUSS``, released with ``CUSR`` one to three days later) and about 1 %
+for an intensive exam (``CUSI``; the seal is removed at the exam station and a customs seal put
+on, ``RMVD`` / ``RSEA``; released five to ten days later). Laden boxes carry their carrier seal
+and their booking and bill of lading on every event; several boxes often share one bill of
+lading. On-dock rail takes a share of San Pedro Bay imports straight from the terminal.
 
 A :class:`ContainerFactory` builds them with one seeded generator, so the same seed, port and
 ``now`` always give the same boxes.
@@ -25,6 +33,7 @@ from port_resolvers.sim.model import (
     EquipmentEvent,
     Hold,
     Port,
+    Seal,
     TruckVisit,
     VesselCall,
     YardPosition,
@@ -32,6 +41,7 @@ from port_resolvers.sim.model import (
 from port_resolvers.sim.reference import (
     DEMURRAGE_USD_PER_DAY,
     FREE_DAYS,
+    FRUIT_OWNER_CODES,
     OWNER_CODES,
     TMF_PORTS,
 )
@@ -44,11 +54,32 @@ _HOLD_CHANCES = (
     ("USDA", 0.05, "USDA inspection required"),
 )
 _TMF = ("TMF", 0.6, "Traffic Mitigation Fee due")
-_REEFER_PORTS = frozenset({"USNTD", "USSAN"})
+_FRUIT_PORTS = frozenset({"USNTD", "USSAN"})
+# CBP exams of import boxes: (share selected, event, description, days until release)
+CUSTOMS_SCAN = (0.04, "CUSS", "CBP exam: scan (non-intrusive inspection)", (1.0, 3.0))
+CUSTOMS_INTENSIVE = (0.01, "CUSI", "CBP exam: intensive inspection", (5.0, 10.0))
+SHARED_BILL_OF_LADING = 0.4  # a box shares its bill of lading with the previous one
 
 
 def _minutes(rng: random.Random, low_hours: float, high_hours: float) -> timedelta:
     return timedelta(minutes=round(rng.uniform(low_hours, high_hours) * 60))
+
+
+class _Exam(NamedTuple):
+    code: str  # CUSS | CUSI
+    description: str
+    selected: datetime
+    released: datetime
+
+
+class _Documents(NamedTuple):
+    booking: str
+    bill_of_lading: str
+    seal: Seal
+
+    @property
+    def references(self) -> tuple[tuple[str, str], ...]:
+        return (("BKG", self.booking), ("TRD", self.bill_of_lading))
 
 
 class _HoldPlan(NamedTuple):
@@ -79,13 +110,16 @@ class ContainerFactory:
         self.truck_visits: list[TruckVisit] = []
         self._references: set[str] = set()
         self._turn_minutes = {t.facility_code: rng.uniform(45, 95) for t in port.terminals}
+        self._last_documents: dict[str, _Documents] = {}
 
     # identifiers -------------------------------------------------------------------------
 
-    def new_reference(self) -> str:
+    def new_reference(self, reefer: bool = False) -> str:
+        fruit = reefer and self.port.port_id in _FRUIT_PORTS
+        owners = FRUIT_OWNER_CODES if fruit else OWNER_CODES
         while True:
             serial = f"{self.serial_block}{self.rng.randrange(100_000):05d}"
-            first_ten = f"{self.rng.choice(OWNER_CODES)}U{serial}"
+            first_ten = f"{self.rng.choice(owners)}U{serial}"
             reference = first_ten + str(iso6346_check_digit(first_ten))
             if reference not in self._references:
                 self._references.add(reference)
@@ -97,10 +131,27 @@ class ContainerFactory:
         self._references.add(reference)
         return reference
 
-    def iso_code(self) -> str:
-        if self.port.port_id in _REEFER_PORTS and self.rng.random() < 0.5:
-            return "45R1"
+    def iso_code(self, laden: bool = True) -> str:
+        """About 80 % of boxes are 40 ft; a share of laden ones, by the port's trade, reefers."""
+        if laden and self.rng.random() < self.port.trade.reefer_share:
+            return self.rng.choices(("45R1", "22R1"), weights=(85, 15))[0]
         return self.rng.choices(("45G1", "42G1", "22G1"), weights=(50, 30, 20))[0]
+
+    def _documents(self, call: VesselCall | None, flow: str) -> _Documents:
+        """Booking, bill of lading and carrier seal of a laden box; boxes of one call often
+        share a bill of lading."""
+        scac = call.vessel.scac if call is not None else "MSCU"
+        key = f"{call.reference if call else ''}:{flow}"
+        previous = self._last_documents.get(key)
+        seal = Seal(f"{scac[:2]}{self.rng.randrange(10_000_000):07d}", "CAR", "BLT")
+        if previous is not None and self.rng.random() < SHARED_BILL_OF_LADING:
+            documents = previous._replace(seal=seal)
+        else:
+            documents = _Documents(
+                f"{self.rng.randrange(10**9):09d}", f"{scac}{self.rng.randrange(10**9):09d}", seal
+            )
+        self._last_documents[key] = documents
+        return documents
 
     # building blocks ---------------------------------------------------------------------
 
@@ -112,6 +163,9 @@ class ContainerFactory:
         facility_code: str,
         empty: str = "LADEN",
         call: VesselCall | None = None,
+        papers: _Documents | None = None,
+        train: str | None = None,
+        seals: tuple[Seal, ...] | None = None,
     ) -> EquipmentEvent:
         if classifier == "ACT":
             created = min(self.now, at + _minutes(self.rng, 0.02, 0.3))
@@ -128,23 +182,30 @@ class ContainerFactory:
             empty_indicator=empty,
             facility_code=facility_code,
             call=call,
+            train=train,
+            seals=seals if seals is not None else ((papers.seal,) if papers else ()),
+            documents=papers.references if papers else (),
         )
 
     def _vessel_move(
-        self, type_code: str, call: VesselCall, offset: timedelta, empty: str
+        self,
+        type_code: str,
+        call: VesselCall,
+        offset: timedelta,
+        empty: str,
+        papers: _Documents | None = None,
     ) -> list[EquipmentEvent]:
         """PLN, EST and (once it happened) ACT events of a discharge or load at ``call``."""
+        code = call.facility_code
         events = [
-            self._event(
-                "PLN", type_code, call.planned_arrival + offset, call.facility_code, empty, call
-            )
+            self._event("PLN", type_code, call.planned_arrival + offset, code, empty, call, papers)
         ]
         if call.estimated_arrival is not None:
             at = call.estimated_arrival + offset
-            events.append(self._event("EST", type_code, at, call.facility_code, empty, call))
+            events.append(self._event("EST", type_code, at, code, empty, call, papers))
         if call.actual_arrival is not None and call.actual_arrival + offset <= self.now:
             at = call.actual_arrival + offset
-            events.append(self._event("ACT", type_code, at, call.facility_code, empty, call))
+            events.append(self._event("ACT", type_code, at, code, empty, call, papers))
         return events
 
     def _yard(self) -> YardPosition:
@@ -159,12 +220,26 @@ class ContainerFactory:
         if gate_out <= self.now:
             self.truck_visits.append(TruckVisit(facility_code, gate_in, gate_out))
 
+    def _exam(self, discharge: datetime) -> _Exam | None:
+        """Whether CBP selects the box for a scan or an intensive exam, and when it releases it."""
+        draw = self.rng.random()
+        for share, code, description, (low_days, high_days) in (
+            CUSTOMS_INTENSIVE,
+            CUSTOMS_SCAN,
+        ):
+            if draw < share:
+                selected = discharge + _minutes(self.rng, 0.5, 8)
+                released = selected + _minutes(self.rng, 24 * low_days, 24 * high_days)
+                return _Exam(code, description, selected, released)
+            draw -= share
+        return None
+
     def _holds(
-        self, discharge: datetime, inspected: datetime | None, latest_release: datetime | None
+        self, discharge: datetime, exam: _Exam | None, latest_release: datetime | None
     ) -> list[_HoldPlan]:
         """When each hold on an import is placed and released.
 
-        A box picked for a customs exam keeps its customs hold until a while after the exam;
+        A box picked for a customs exam keeps its customs hold until customs releases it;
         ``latest_release`` (a fixed pickup time) bounds every release.
         """
         chances = list(_HOLD_CHANCES)
@@ -172,13 +247,13 @@ class ContainerFactory:
             chances.append(_TMF)
         holds: list[_HoldPlan] = []
         for hold_type, chance, description in chances:
-            exam = inspected is not None and hold_type == "CUSTOMS"
-            if not (exam or self.rng.random() < chance):
+            examined = exam is not None and hold_type == "CUSTOMS"
+            if not (examined or self.rng.random() < chance):
                 continue
             placed = discharge - _minutes(self.rng, 24, 96)
             released = discharge + _minutes(self.rng, -48, 96)
-            if inspected is not None and exam:
-                description, released = "CBP exam", inspected + _minutes(self.rng, 2, 24)
+            if exam is not None and examined:
+                description, released = exam.description, exam.released
             if latest_release is not None:
                 released = min(released, latest_release - _minutes(self.rng, 1, 24))
             released = max(released, placed + timedelta(hours=1))
@@ -188,48 +263,110 @@ class ContainerFactory:
     # stories -----------------------------------------------------------------------------
 
     def import_container(
-        self, call: VesselCall, shared: SharedPickup | None = None
+        self, call: VesselCall, shared: SharedPickup | None = None, reference: str | None = None
     ) -> Container | None:
         """A laden box discharged from ``call``; ``shared`` fixes its number and pickup time."""
         stay = call.planned_departure - call.planned_arrival
         offset = _minutes(self.rng, 2, 0.7 * stay.total_seconds() / 3600)
-        reference = shared.reference if shared else self.new_reference()
         iso_code = shared.iso_code if shared else self.iso_code()
-        events = self._vessel_move("DISC", call, offset, "LADEN")
+        if shared is not None:
+            reference = shared.reference
+        reference = reference or self.new_reference("R" in iso_code)
+        papers = self._documents(call, "IMPORT")
+        events = self._vessel_move("DISC", call, offset, "LADEN", papers)
         discharge = events[-1].event_datetime
         discharged = events[-1].classifier == "ACT"
         if shared and (not discharged or discharge >= shared.gate_out - timedelta(hours=12)):
             return None
-        inspected = None
-        if shared is None and self.rng.random() < 0.12:
-            inspected = discharge + _minutes(self.rng, 20, 60)
-        holds = self._holds(discharge, inspected, shared.gate_out if shared else None)
+        exam = None if shared else self._exam(discharge)
+        holds = self._holds(discharge, exam, shared.gate_out if shared else None)
+        by_rail = shared is None and self.rng.random() < self.port.trade.on_dock_rail_share
+        code = call.facility_code
         gate_out = None
+        left = None
         if discharged:
-            if inspected is not None and inspected <= self.now:
-                events.append(self._event("ACT", "INSP", inspected, call.facility_code))
+            if exam is not None:
+                events += self._exam_events(exam, code, papers)
             last_release = max((h.released for h in holds), default=discharge)
-            pickup = max(
+            available = max(discharge + _minutes(self.rng, 1, 3), last_release)
+            leaves = max(
                 discharge + _minutes(self.rng, 12, 168), last_release + _minutes(self.rng, 1, 12)
             )
             if shared is not None:
-                pickup = shared.gate_out
-            if pickup <= self.now:
-                gate_out = pickup
-                events.append(self._event("ACT", "GTOT", pickup, call.facility_code))
-                turn = self._truck_turn(call.facility_code)
-                self._truck_visit(call.facility_code, pickup - turn, pickup)
+                leaves = shared.gate_out
+            if not by_rail and available <= min(self.now, leaves):
+                events.append(self._event("ACT", "AVPU", available, code, papers=papers))
+            if leaves <= self.now:
+                left = leaves
+                if by_rail:
+                    train = f"{self.port.port_id}-{code}-RAIL-{leaves:%y%m%d}"
+                    events.append(self._event("ACT", "LOAD", leaves, code, papers=papers,
+                                              train=train))  # fmt: skip
+                else:
+                    gate_out = leaves
+                    events.append(self._event("ACT", "GTOT", leaves, code, papers=papers))
+                    turn = self._truck_turn(code)
+                    self._truck_visit(code, leaves - turn, leaves)
         return Container(
             reference=reference,
             iso_code=iso_code,
             flow="IMPORT",
             port_id=self.port.port_id,
-            facility_code=call.facility_code,
+            facility_code=code,
             empty_indicator="LADEN",
             events=tuple(sorted(events, key=lambda e: e.event_datetime)),
-            yard=self._yard() if discharged and gate_out is None else None,
-            availability=self._availability(discharge, discharged, gate_out, holds),
+            yard=self._yard() if discharged and left is None else None,
+            availability=None
+            if by_rail
+            else self._availability(discharge, discharged, gate_out, holds),
+            booking=papers.booking,
+            bill_of_lading=papers.bill_of_lading,
         )
+
+    def waiting_for_pickup(self, call: VesselCall, reference: str) -> Container:
+        """A box discharged from ``call`` whose holds are all released and that is available
+        for pick-up now, its last free day still ahead (the demo's trucker example)."""
+        assert call.actual_arrival is not None
+        code = call.facility_code
+        papers = self._documents(call, "IMPORT")
+        discharge = call.actual_arrival + timedelta(hours=3)
+        available = discharge + timedelta(hours=5)
+        events = list(self._vessel_move("DISC", call, timedelta(hours=3), "LADEN", papers))
+        events.append(self._event("ACT", "AVPU", available, code, papers=papers))
+        customs = _HoldPlan(
+            "CUSTOMS", "CBP entry released", discharge - timedelta(days=2), available
+        )
+        return Container(
+            reference=reference,
+            iso_code="45G1",
+            flow="IMPORT",
+            port_id=self.port.port_id,
+            facility_code=code,
+            empty_indicator="LADEN",
+            events=tuple(sorted(events, key=lambda e: e.event_datetime)),
+            yard=YardPosition("C14", "07", 2),
+            availability=self._availability(discharge, True, None, [customs]),
+            booking=papers.booking,
+            bill_of_lading=papers.bill_of_lading,
+        )
+
+    def _exam_events(self, exam: _Exam, code: str, papers: _Documents) -> list[EquipmentEvent]:
+        """Selection, (for an intensive exam) seal removed and customs seal put on, release:
+        those that happened by now."""
+        events: list[tuple[str, datetime, tuple[Seal, ...] | None]] = [
+            (exam.code, exam.selected, None)
+        ]
+        if exam.code == "CUSI":
+            opened = exam.selected + _minutes(self.rng, 48, 120)
+            customs_seal = Seal(f"CBP{self.rng.randrange(10_000_000):07d}", "CUS", "BLT")
+            events += [("RMVD", opened, ()), ("RSEA", opened + _minutes(self.rng, 1, 3),
+                                               (customs_seal,))]  # fmt: skip
+        events.append(("CUSR", exam.released, None))
+        return [
+            self._event("ACT", kind, at, code, papers=papers, seals=seals)
+            for kind, at, seals in events
+            if at <= self.now
+        ]
 
     def _availability(
         self,
@@ -262,12 +399,20 @@ class ContainerFactory:
 
     def export_container(self, call: VesselCall, reference: str | None = None) -> Container:
         """A laden box gated in for ``call`` and loaded once the vessel works."""
-        reference = reference or self.new_reference()
+        iso_code = self.iso_code()
+        reference = reference or self.new_reference("R" in iso_code)
         gate_in = call.berth_arrival - _minutes(self.rng, 12, 120)
         if gate_in > self.now:
             gate_in = self.now - _minutes(self.rng, 0.2, 12)
         return self._gated_in(
-            reference, self.iso_code(), "EXPORT", "LADEN", gate_in, call.facility_code, call
+            reference,
+            iso_code,
+            "EXPORT",
+            "LADEN",
+            gate_in,
+            call.facility_code,
+            call,
+            self._documents(call, "EXPORT"),
         )
 
     def empty_return(
@@ -276,7 +421,7 @@ class ContainerFactory:
         """An empty returned at ``gate_in``; loaded back onto ``load_on`` when given."""
         return self._gated_in(
             self.new_reference(),
-            self.iso_code(),
+            self.iso_code(laden=False),
             "EMPTY_RETURN",
             "EMPTY",
             gate_in,
@@ -300,15 +445,16 @@ class ContainerFactory:
         gate_in: datetime,
         facility_code: str,
         load_on: VesselCall | None,
+        papers: _Documents | None = None,
     ) -> Container:
-        events = [self._event("ACT", "GTIN", gate_in, facility_code, empty)]
+        events = [self._event("ACT", "GTIN", gate_in, facility_code, empty, papers=papers)]
         self._truck_visit(facility_code, gate_in, gate_in + self._truck_turn(facility_code))
         if load_on is not None:
             stay = load_on.planned_departure - load_on.planned_arrival
             offset = _minutes(
                 self.rng, 0.3 * stay.total_seconds() / 3600, 0.8 * stay.total_seconds() / 3600
             )
-            events += self._vessel_move("LOAD", load_on, offset, empty)
+            events += self._vessel_move("LOAD", load_on, offset, empty, papers)
         loaded = any(e.type_code == "LOAD" and e.classifier == "ACT" for e in events)
         return Container(
             reference=reference,
@@ -320,4 +466,6 @@ class ContainerFactory:
             events=tuple(sorted(events, key=lambda e: e.event_datetime)),
             yard=None if loaded else self._yard(),
             availability=None,
+            booking=papers.booking if papers else None,
+            bill_of_lading=papers.bill_of_lading if papers else None,
         )

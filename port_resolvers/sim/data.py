@@ -5,9 +5,17 @@ terminals, vessel calls from ``now`` - 14 days to ``now`` + 21 days, container h
 truck visits of the last weeks, and aggregates. The same seed and ``now`` always give identical
 data; ``now`` is floored to the minute and every time is relative to it.
 
-Volumes follow the ports' 2024 TEU (LAX 10.0, LGB 9.6, OAK 2.3, Hueneme 0.1, San Diego 0.1
-million): at ``scale=1.0`` Los Angeles holds about 1,000 containers and every port at least 10.
-Vessels come from one fleet shared by all ports (:mod:`port_resolvers.sim.fleet`).
+The container sample follows the ports' 2024 TEU (LAX 10.0, LGB 9.6, OAK 2.3, Hueneme 0.1, San
+Diego 0.1 million): at ``scale=1.0`` Los Angeles holds about 1,000 containers and every port at
+least 10, each port with its own trade (:data:`~port_resolvers.sim.reference.TRADES`). The TEU
+aggregates are the ports' own full volumes (:mod:`port_resolvers.sim.volumes`), not sums over
+the sample; the dwell and truck-turn aggregates are computed over the sample and say so in
+their ``sampleSize``. Vessels come from one fleet shared by all ports
+(:mod:`port_resolvers.sim.fleet`).
+
+A few boxes have fixed numbers and stories, whatever the seed and ``now``, for the README and
+the guides (:data:`SHOWCASE`): one waiting for pick-up at Los Angeles, one inbound to Oakland,
+and a shipper-owned export there.
 
 Every port knows containers no other port knows. A handful appear at two ports (discharged
 and picked up at one, returned empty at the other later), and Oakland knows a few shipper-owned
@@ -24,7 +32,7 @@ from functools import lru_cache
 from port_resolvers.sim.calls import generate_vessel_calls
 from port_resolvers.sim.containers import ContainerFactory, SharedPickup
 from port_resolvers.sim.metrics import compute_metrics
-from port_resolvers.sim.model import Container, Port, PortData, VesselCall
+from port_resolvers.sim.model import Container, Port, PortData, PortMetric, VesselCall
 from port_resolvers.sim.reference import (
     CONTAINERS_PER_MILLION_TEU,
     MIN_CONTAINERS_PER_PORT,
@@ -32,12 +40,17 @@ from port_resolvers.sim.reference import (
     PORT_IDS,
     PORTS,
 )
+from port_resolvers.sim.volumes import volume_metrics
 from portcontract.identifiers import iso6346_check_digit
 
 DEFAULT_SEED = 2024
 DEFAULT_SCALE = 1.0
-FLOW_WEIGHTS = {"IMPORT": 55, "EXPORT": 25, "EMPTY_RETURN": 20}
 SOC_BOXES = {"USOAK": 3}  # shipper-owned boxes with non-ISO references, by port
+# Boxes with fixed numbers for the README and the guides: (port, story, reference).
+WAITING_FOR_PICKUP = ("USLAX", "MSCU9123450")  # discharged, released, available now
+INBOUND = ("USOAK", "CMAU9022176")  # on a vessel due at Oakland
+SHIPPER_OWNED_EXPORT = ("USOAK", "SOC9048655")  # not an ISO 6346 number: fine for DCSA
+SHOWCASE = (WAITING_FOR_PICKUP, INBOUND, SHIPPER_OWNED_EXPORT)
 # (port that discharges and releases the box, port it is returned to empty later)
 SHARED_ROUTES = (("USLAX", "USLGB"), ("USLAX", "USLGB"), ("USLGB", "USLAX"), ("USNTD", "USLGB"))
 _SHARED_SERIAL_BLOCK = 8
@@ -113,7 +126,12 @@ def _own_containers(
     exports = [
         c for c in usable if now - timedelta(days=12) <= c.berth_arrival <= now + timedelta(days=6)
     ]
-    flows = rng.choices(list(FLOW_WEIGHTS), weights=list(FLOW_WEIGHTS.values()), k=count)
+    trade = factory.port.trade
+    flows = rng.choices(
+        ("IMPORT", "EXPORT", "EMPTY_RETURN"),
+        weights=(trade.import_share, trade.export_share, trade.empty_share),
+        k=count,
+    )
     soc_left = SOC_BOXES.get(factory.port.port_id, 0)
     boxes: list[Container] = []
     for flow in flows:
@@ -164,6 +182,7 @@ def generate_port_data(
         serial_block=PORT_IDS.index(port_id),
     )
     containers = _own_containers(factory, calls, container_count(port_id, scale), now)
+    containers += _showcase(factory, calls, now)
     for shared in shared_boxes(seed, now):
         if shared.import_port == port_id:
             box = factory.import_container(shared.call, shared.pickup)
@@ -179,8 +198,48 @@ def generate_port_data(
         vessel_calls=calls,
         containers=tuple(containers),
         truck_visits=visits,
-        metrics=compute_metrics(port, seed, now, calls, containers, visits),
+        metrics=_with_port_volumes(
+            compute_metrics(port, seed, now, calls, containers, visits),
+            volume_metrics(port, seed, now),
+        ),
     )
+
+
+def _with_port_volumes(
+    metrics: tuple[PortMetric, ...], volumes: tuple[PortMetric, ...]
+) -> tuple[PortMetric, ...]:
+    """The sample's aggregates, with TEU taken from the port's own volumes."""
+    replaced = {m.metric for m in volumes}
+    return tuple(m for m in metrics if m.metric not in replaced) + volumes
+
+
+def _showcase(
+    factory: ContainerFactory, calls: tuple[VesselCall, ...], now: datetime
+) -> list[Container]:
+    """This port's boxes with fixed numbers (see :data:`SHOWCASE`)."""
+    port_id = factory.port.port_id
+    boxes: list[Container] = []
+    usable = [c for c in calls if c.status_code != "OMIT"]
+    if WAITING_FOR_PICKUP[0] == port_id:
+        berthed = [
+            c
+            for c in usable
+            if c.actual_arrival is not None
+            and now - timedelta(days=3) <= c.actual_arrival <= now - timedelta(hours=12)
+        ]
+        call = max(berthed, key=lambda c: (c.actual_arrival, c.reference))
+        boxes.append(factory.waiting_for_pickup(call, WAITING_FOR_PICKUP[1]))
+    if INBOUND[0] == port_id:
+        due = [c for c in usable if now + timedelta(days=1) <= c.planned_arrival]
+        call = min(due, key=lambda c: (c.planned_arrival, c.reference))
+        box = factory.import_container(call, reference=INBOUND[1])
+        assert box is not None
+        boxes.append(box)
+    if SHIPPER_OWNED_EXPORT[0] == port_id:
+        loading = [c for c in usable if c.actual_arrival is None and c.planned_arrival > now]
+        call = min(loading, key=lambda c: (c.planned_arrival, c.reference))
+        boxes.append(factory.export_container(call, SHIPPER_OWNED_EXPORT[1]))
+    return boxes
 
 
 def generate_all_ports(

@@ -1,23 +1,33 @@
 """A port's DCSA Track & Trace 2.2 API, simulated: ``GET /v2/events``.
 
-Follows the DCSA T&T 2.2.0 OpenAPI (``shared/reference/dcsa/tnt-2.2-bundled.yaml``):
+Follows the DCSA T&T 2.2.0 OpenAPI (vendored in ``port_resolvers/sources/dcsa_spec/``), with
+what real feeds add from DCSA's later event domains:
 
-- equipment events (DISC, LOAD, GTIN, GTOT, INSP; PLN / EST / ACT) of every container the port
-  knows, each with ``eventLocation`` (terminal name, UN/LOCODE, SMDG facility code, latitude and
-  longitude as strings) and, for vessel moves, ``transportCall`` with its ``vessel``;
-- transport events: PLN / EST / ACT ``ARRI`` and ``DEPA`` of every vessel call at berth
-  (``facilityTypeCode`` POTE), one ``transportCallID`` per call.
+- equipment events (DISC, LOAD, GTIN, GTOT; the customs codes CUSS / CUSI / CUSR and AVPU, which
+  DCSA added in event domain 3; RMVD / RSEA at a customs exam; PLN / EST / ACT) of every
+  container the port knows, each with ``ISOEquipmentCode``, ``eventLocation`` (terminal name,
+  UN/LOCODE, SMDG facility code, latitude and longitude as strings), ``seals`` and
+  ``documentReferences`` (booking, bill of lading) of laden boxes, and a ``transportCall``: the
+  vessel's, or a train's (``modeOfTransport`` RAIL) for a load onto on-dock rail;
+- transport events of every vessel call at berth (``facilityTypeCode`` POTE): the plan
+  (published three weeks ahead), every ETA revision the carrier published (``delayReasonCode``
+  and ``changeRemark`` when it gave them), the actual times; with the ``jit_places`` knob also
+  the actual arrivals at anchorage (``ANCH``) and at the pilot boarding place (``PBPL``). A
+  transport call carries its ``portVisitReference`` and ``transportCallSequenceNumber``.
 - Filters: ``eventType``, ``transportEventTypeCode``, ``equipmentEventTypeCode`` (comma lists,
   OR; the type-code filters only narrow their own kind of event), ``equipmentReference``,
   ``transportCallID``, ``vesselIMONumber``, ``carrierVoyageNumber`` (import or export),
   ``exportVoyageNumber``, ``carrierServiceCode``, ``UNLocationCode``,
-  ``eventCreatedDateTime[:gte|:gt|:lte|:lt|:eq]``, ``sort`` (``eventDateTime`` or
-  ``eventCreatedDateTime``, ``:ASC`` / ``:DESC``). Shipment filters match nothing: the port
-  publishes no shipment events. Unknown parameters and bad values are a 400 in the DCSA error
-  format.
+  ``transportDocumentReference`` and ``carrierBookingReference`` (the equipment events naming
+  that document), ``eventCreatedDateTime[:gte|:gt|:lte|:lt|:eq]``,
+  ``eventDateTime[:gte|...]`` (event domain 3), ``sort`` (``eventDateTime`` or
+  ``eventCreatedDateTime``, ``:ASC`` / ``:DESC``). Other shipment filters match nothing: the
+  port publishes no shipment events. Unknown parameters and bad values are a 400 in the DCSA
+  error format.
 - Paging: ``limit`` (default 100) and ``cursor``. The response headers ``Current-Page``,
   ``Next-Page`` (absent on the last page), ``Prev-Page``, ``First-Page`` and ``Last-Page`` are
-  links ``<base>/v2/events?cursor=<opaque>``; a cursor carries the filters of its query.
+  links ``<base>/v2/events?cursor=<opaque>``; ``Next-Page-Cursor`` (as DCSA's newer APIs send
+  it) is the bare cursor; a cursor carries the filters of its query.
 - ``API-Version: 2.2.0`` on every answer; a request ``API-Version`` header must be ``2``.
 
 What T&T 2.2 cannot say lives in the same system's terminal API (``native_api``): omitted
@@ -42,6 +52,9 @@ from port_resolvers.sim.model import Container, EquipmentEvent, PortData, Vessel
 
 API_VERSION = "2.2.0"
 _EVENT_NAMESPACE = uuid.UUID("5b0c3f4e-2f7d-4b8e-9a61-7d2f7c1e9a10")
+SCHEDULE_LEAD = timedelta(days=21)  # a call's plan is published three weeks ahead
+DAY = timedelta(days=1)
+RECORDED_AFTER = timedelta(minutes=10)  # an actual time is recorded a little after
 
 
 def dcsa_error_body(scope: Scope, status: int, reason: str) -> dict[str, Any]:
@@ -70,6 +83,10 @@ class TrackAndTraceApi:
         events = [self._equipment(box, e) for box in data.containers for e in box.events]
         events += [e for call in data.vessel_calls for e in self._transport(call)]
         self.events = sorted(events, key=lambda e: (e.at, e.body["eventID"]))
+        places = [e for call in data.vessel_calls for e in self._places(call)]
+        self.with_places = sorted(
+            self.events + places, key=lambda e: (e.at, e.body["eventID"])
+        )  # what the jit_places knob serves
         self.by_reference: dict[str, list[IndexedEvent]] = {}
         for event in self.events:
             if event.reference is not None:
@@ -83,17 +100,19 @@ class TrackAndTraceApi:
     def _time(self, at: datetime) -> str:
         return at.astimezone(self.local).isoformat()
 
-    def _transport_call(self, call: VesselCall) -> dict[str, Any]:
+    def _transport_call(self, call: VesselCall, facility_type: str = "POTE") -> dict[str, Any]:
         vessel = call.vessel
         return {
             "transportCallID": call.reference,
+            "portVisitReference": call.port_visit_reference,
             "carrierServiceCode": call.service_code,
             "exportVoyageNumber": call.export_voyage,
             "importVoyageNumber": call.import_voyage,
+            "transportCallSequenceNumber": call.sequence_number,
             "UNLocationCode": call.port_id,
             "facilityCode": call.facility_code,
             "facilityCodeListProvider": "SMDG",
-            "facilityTypeCode": "POTE",
+            "facilityTypeCode": facility_type,
             "modeOfTransport": "VESSEL",
             "vessel": {
                 "vesselIMONumber": vessel.imo,
@@ -103,6 +122,17 @@ class TrackAndTraceApi:
                 "vesselOperatorCarrierCode": vessel.liner_code,
                 "vesselOperatorCarrierCodeListProvider": "SMDG",
             },
+        }
+
+    def _train_call(self, train: str, facility_code: str) -> dict[str, Any]:
+        """The transport call of a train at the terminal's on-dock rail yard."""
+        return {
+            "transportCallID": train,
+            "UNLocationCode": self.data.port_id,
+            "facilityCode": facility_code,
+            "facilityCodeListProvider": "SMDG",
+            "facilityTypeCode": "POTE",
+            "modeOfTransport": "RAIL",
         }
 
     def _equipment(self, box: Container, event: EquipmentEvent) -> IndexedEvent:
@@ -128,39 +158,96 @@ class TrackAndTraceApi:
         }
         if event.call is not None:
             body["transportCall"] = self._transport_call(event.call)
+        elif event.train is not None:
+            body["transportCall"] = self._train_call(event.train, event.facility_code)
+        if event.documents:
+            body["documentReferences"] = [
+                {"documentReferenceType": kind, "documentReferenceValue": value}
+                for kind, value in event.documents
+            ]
+        if event.seals:
+            body["seals"] = [
+                {"sealNumber": seal.number, "sealSource": seal.source, "sealType": seal.type}
+                for seal in event.seals
+            ]
         return IndexedEvent(
-            body, "EQUIPMENT", event.type_code, box.reference, event.created, event.event_datetime
+            body,
+            "EQUIPMENT",
+            event.type_code,
+            box.reference,
+            event.created,
+            event.event_datetime,
+            event.documents,
         )
 
+    def _transport_event(
+        self,
+        call: VesselCall,
+        type_code: str,
+        classifier: str,
+        at: datetime,
+        created: datetime,
+        facility_type: str = "POTE",
+        revision: int = 0,
+    ) -> IndexedEvent:
+        created = min(created, self.data.now)
+        event_id = uuid.uuid5(
+            _EVENT_NAMESPACE,
+            f"{call.reference}:{facility_type}:{type_code}:{classifier}:{revision}",
+        )
+        body: dict[str, Any] = {
+            "eventID": str(event_id),
+            "eventType": "TRANSPORT",
+            "eventCreatedDateTime": self._time(created),
+            "eventDateTime": self._time(at),
+            "eventClassifierCode": classifier,
+            "transportEventTypeCode": type_code,
+            "transportCall": self._transport_call(call, facility_type),
+        }
+        if classifier in ("EST", "ACT") and type_code == "ARRI" and call.delay_reason:
+            body["delayReasonCode"] = call.delay_reason
+        if classifier in ("EST", "ACT") and type_code == "ARRI" and call.change_remark:
+            body["changeRemark"] = call.change_remark
+        return IndexedEvent(body, "TRANSPORT", type_code, None, created, at)
+
     def _transport(self, call: VesselCall) -> list[IndexedEvent]:
+        """The call's berth arrivals and departures: the plan, every ETA revision, the actual
+        times."""
         events = []
-        for type_code, times in (
-            ("ARRI", (call.planned_arrival, call.estimated_arrival, call.actual_arrival)),
-            ("DEPA", (call.planned_departure, call.estimated_departure, call.actual_departure)),
+        for type_code, planned, estimated, actual in (
+            ("ARRI", call.planned_arrival, call.estimated_arrival, call.actual_arrival),
+            ("DEPA", call.planned_departure, call.estimated_departure, call.actual_departure),
         ):
-            for classifier, at in zip(("PLN", "EST", "ACT"), times, strict=True):
-                if at is None:
-                    continue
-                created = {
-                    "PLN": at - timedelta(days=21),
-                    "EST": at - timedelta(days=1),
-                    "ACT": at + timedelta(minutes=10),
-                }[classifier]
-                created = min(created, self.data.now)
-                event_id = uuid.uuid5(
-                    _EVENT_NAMESPACE, f"{call.reference}:{type_code}:{classifier}"
+            events.append(
+                self._transport_event(call, type_code, "PLN", planned, planned - SCHEDULE_LEAD)
+            )
+            if type_code == "ARRI":
+                for revision, (created, eta) in enumerate(call.eta_revisions):
+                    events.append(
+                        self._transport_event(
+                            call, type_code, "EST", eta, created, revision=revision
+                        )
+                    )
+            elif estimated is not None:
+                events.append(
+                    self._transport_event(call, type_code, "EST", estimated, estimated - DAY)
                 )
-                body = {
-                    "eventID": str(event_id),
-                    "eventType": "TRANSPORT",
-                    "eventCreatedDateTime": self._time(created),
-                    "eventDateTime": self._time(at),
-                    "eventClassifierCode": classifier,
-                    "transportEventTypeCode": type_code,
-                    "transportCall": self._transport_call(call),
-                }
-                events.append(IndexedEvent(body, "TRANSPORT", type_code, None, created, at))
+            if actual is not None:
+                events.append(
+                    self._transport_event(call, type_code, "ACT", actual, actual + RECORDED_AFTER)
+                )
         return events
+
+    def _places(self, call: VesselCall) -> list[IndexedEvent]:
+        """The call's actual arrivals at the anchorage and the pilot boarding place (JIT)."""
+        return [
+            self._transport_event(call, "ARRI", "ACT", at, at + RECORDED_AFTER, facility_type)
+            for facility_type, at in (
+                ("ANCH", call.anchorage_arrival),
+                ("PBPL", call.pilot_boarding),
+            )
+            if at is not None and at <= self.data.now
+        ]
 
     def _with_labor_keys(self, body: dict[str, Any]) -> dict[str, Any]:
         """The event as a terminal system that leaks labor data would send it."""
@@ -191,7 +278,7 @@ class TrackAndTraceApi:
         except BadQuery as exc:
             body = dcsa_error_body(request.scope, 400, str(exc))
             return JSONResponse(body, 400, headers=headers)
-        candidates = self.events
+        candidates = self.with_places if self.knobs.jit_places else self.events
         if query.reference is not None:
             candidates = self.by_reference.get(query.reference, [])
         selected = query.ordered(e for e in candidates if query.matches(e))
@@ -208,5 +295,6 @@ class TrackAndTraceApi:
             headers["Prev-Page"] = link + query.cursor(max(0, offset - limit))
         if offset + limit < len(selected):
             headers["Next-Page"] = link + query.cursor(offset + limit)
+            headers["Next-Page-Cursor"] = query.cursor(offset + limit)
             headers["Last-Page"] = link + query.cursor((len(selected) - 1) // limit * limit)
         return JSONResponse(bodies, headers=headers)

@@ -17,14 +17,18 @@ from typing import Any
 DEFAULT_LIMIT = 100
 EVENT_TYPES = frozenset({"SHIPMENT", "TRANSPORT", "EQUIPMENT"})
 TRANSPORT_CODES = frozenset({"ARRI", "DEPA"})
-EQUIPMENT_CODES = frozenset(
-    {"LOAD", "DISC", "GTIN", "GTOT", "STUF", "STRP", "PICK", "DROP", "INSP", "RSEA", "RMVD"}
-)
+# T&T 2.2's codes and those DCSA added in its event domain 3, which the simulated ports send.
+EQUIPMENT_CODES = frozenset({
+    "LOAD", "DISC", "GTIN", "GTOT", "STUF", "STRP", "PICK", "DROP", "INSP", "RSEA", "RMVD",
+    "AVPU", "AVDO", "CUSS", "CUSI", "CUSR", "CROS",
+})  # fmt: skip
 # Filters of shipment events: the simulated ports publish none, so these match nothing.
 SHIPMENT_FILTERS = frozenset({
-    "shipmentEventTypeCode", "documentTypeCode", "carrierBookingReference", "bookingReference",
-    "transportDocumentID", "transportDocumentReference", "scheduleID",
+    "shipmentEventTypeCode", "documentTypeCode", "bookingReference", "transportDocumentID",
+    "scheduleID",
 })  # fmt: skip
+# Document filters: the equipment events that name the booking or transport document.
+DOCUMENT_FILTERS = {"carrierBookingReference": "BKG", "transportDocumentReference": "TRD"}
 # Transport-call filters and the path to the value they compare, inside ``transportCall``.
 CALL_FILTERS = {
     "transportCallID": ("transportCallID",),
@@ -36,6 +40,11 @@ CREATED_FILTERS = {
     "eventCreatedDateTime": "eq",
     **{f"eventCreatedDateTime:{op}": op for op in ("gte", "gt", "lte", "lt", "eq")},
 }
+# eventDateTime ranges: DCSA event domain 3 (T&T 3); the simulated ports accept them too.
+HAPPENED_FILTERS = {
+    "eventDateTime": "eq",
+    **{f"eventDateTime:{op}": op for op in ("gte", "gt", "lte", "lt", "eq")},
+}
 _COMPARISONS: dict[str, Callable[[datetime, datetime], bool]] = {
     "eq": lambda a, b: a == b,
     "gte": lambda a, b: a >= b,
@@ -46,7 +55,9 @@ _COMPARISONS: dict[str, Callable[[datetime, datetime], bool]] = {
 KNOWN_PARAMETERS = frozenset({
     "eventType", "transportEventTypeCode", "equipmentEventTypeCode", "equipmentReference",
     "carrierVoyageNumber", "UNLocationCode", "limit", "cursor", "sort",
-}) | SHIPMENT_FILTERS | set(CALL_FILTERS) | set(CREATED_FILTERS)  # fmt: skip
+}) | SHIPMENT_FILTERS | set(DOCUMENT_FILTERS) | set(CALL_FILTERS) | set(CREATED_FILTERS) | set(
+    HAPPENED_FILTERS
+)  # fmt: skip
 
 
 class BadQuery(ValueError):
@@ -63,6 +74,7 @@ class IndexedEvent:
     reference: str | None
     created: datetime
     at: datetime
+    documents: tuple[tuple[str, str], ...] = ()
 
 
 def _codes(params: Mapping[str, str], name: str, allowed: frozenset[str]) -> frozenset[str]:
@@ -118,6 +130,8 @@ class EventQuery:
     equipment_codes: frozenset[str]
     reference: str | None
     created: tuple[tuple[str, datetime], ...]
+    happened: tuple[tuple[str, datetime], ...]
+    documents: tuple[tuple[str, str], ...]  # (BKG | TRD, reference)
     sort: tuple[tuple[str, bool], ...]  # (field, descending)
 
     @classmethod
@@ -153,6 +167,14 @@ class EventQuery:
                 for name, op in CREATED_FILTERS.items()
                 if name in params
             ),
+            happened=tuple(
+                (op, _datetime(params[name], name))
+                for name, op in HAPPENED_FILTERS.items()
+                if name in params
+            ),
+            documents=tuple(
+                (kind, params[name]) for name, kind in DOCUMENT_FILTERS.items() if name in params
+            ),
             sort=_sort_keys(params.get("sort")),
         )
 
@@ -170,7 +192,11 @@ class EventQuery:
                 return False
             if self.reference is not None and event.reference != self.reference:
                 return False
+        if self.documents and not set(self.documents) <= set(event.documents):
+            return False
         if not all(_COMPARISONS[op](event.created, at) for op, at in self.created):
+            return False
+        if not all(_COMPARISONS[op](event.at, at) for op, at in self.happened):
             return False
         return self._matches_call(event.body)
 
@@ -190,7 +216,8 @@ class EventQuery:
                     return False
         voyage = self.params.get("carrierVoyageNumber")
         return voyage is None or (
-            call is not None and voyage in (call["importVoyageNumber"], call["exportVoyageNumber"])
+            call is not None
+            and voyage in (call.get("importVoyageNumber"), call.get("exportVoyageNumber"))
         )
 
     def ordered(self, events: Iterable[IndexedEvent]) -> list[IndexedEvent]:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from port_resolvers.sim.model import Vessel
-from port_resolvers.sim.reference import FLAGS, LINERS, NAME_WORDS, PORTS
+from port_resolvers.sim.reference import FLAGS, LINERS, NAME_WORDS, PORTS, SCACS
 from portcontract.identifiers import imo_check_digit
 
 # Monday 2024-01-01 00:00 UTC: week numbers and weekly departures count from here.
@@ -19,18 +19,22 @@ SCHEDULE_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 WEEK = timedelta(days=7)
 VESSELS_PER_SERVICE = 6  # a weekly service with a six-week round trip
 
-# Port rotations of the weekly services and how many services sail each one.
-ROTATIONS: tuple[tuple[tuple[str, ...], int], ...] = (
-    (("USLAX",), 8),
-    (("USLGB",), 8),
-    (("USLAX", "USOAK"), 6),
-    (("USLGB", "USOAK"), 5),
-    (("USLAX", "USLGB"), 3),
-    (("USLGB", "USLAX", "USOAK"), 2),
-    (("USNTD", "USSAN"), 1),
-    (("USNTD",), 1),
-    (("USSAN",), 1),
+# Port rotations of the weekly services, how many services sail each one, and who sails them
+# (None: the transpacific carriers in turn).
+ROTATIONS: tuple[tuple[tuple[str, ...], int, str | None], ...] = (
+    (("USLAX",), 8, None),
+    (("USLGB",), 8, None),
+    (("USLAX", "USOAK"), 6, None),
+    (("USLGB", "USOAK"), 5, None),
+    (("USLAX", "USLGB"), 3, None),
+    (("USLGB", "USLAX", "USOAK"), 2, None),
+    (("USLGB", "USOAK"), 1, "MAT"),  # Matson's China express: its own terminal at Long Beach
+    (("USNTD",), 2, "GWF"),  # Chiquita's Great White Fleet: bananas to Hueneme
+    (("USSAN",), 1, "DOL"),  # Dole's reefer ships to San Diego
 )
+TRANSPACIFIC = ("MSC", "MSK", "CMA", "EMC", "HLC", "ONE", "YML", "ZIM", "COS", "OOL", "HMM")
+# Terminals only their own carrier uses.
+DEDICATED_TERMINALS = {("USLGB", "MAT"): "MATU"}
 _SERVICE_PREFIX = {
     "MSC": "MX",
     "MSK": "TP",
@@ -40,6 +44,12 @@ _SERVICE_PREFIX = {
     "ONE": "PC",
     "YML": "PA",
     "ZIM": "ZP",
+    "COS": "AA",
+    "OOL": "PV",
+    "HMM": "PH",
+    "MAT": "CL",
+    "GWF": "GW",
+    "DOL": "DL",
 }
 _PLANNED_STAY_HOURS = {"USLAX": (48, 96), "USLGB": (48, 96), "USOAK": (24, 48)}
 _SMALL_PORT_STAY_HOURS = (12, 30)
@@ -109,12 +119,22 @@ def _vessels(
                 flag=flag,
                 call_sign=call_prefix + "".join(rng.choices("ABCDEFGHJKLMNPRSTUVWXYZ2345", k=3)),
                 liner_code=liner,
+                scac=SCACS[liner],
             )
         )
     return vessels
 
 
-def _stops(rng: random.Random, rotation: tuple[str, ...]) -> tuple[PortStop, ...]:
+def _terminal(rng: random.Random, port_id: str, liner: str) -> str:
+    dedicated = DEDICATED_TERMINALS.get((port_id, liner))
+    if dedicated is not None:
+        return dedicated
+    reserved = {code for (port, _), code in DEDICATED_TERMINALS.items() if port == port_id}
+    open_to_all = [t for t in PORTS[port_id].terminals if t.facility_code not in reserved]
+    return rng.choice(open_to_all).facility_code
+
+
+def _stops(rng: random.Random, rotation: tuple[str, ...], liner: str) -> tuple[PortStop, ...]:
     stops: list[PortStop] = []
     offset = timedelta()
     previous: str | None = None
@@ -123,9 +143,9 @@ def _stops(rng: random.Random, rotation: tuple[str, ...]) -> tuple[PortStop, ...
             sailing = _SAILING_HOURS.get(frozenset({previous, port_id}), _COASTAL_SAILING_HOURS)
             offset += stops[-1].planned_stay + timedelta(hours=sailing)
         low, high = _PLANNED_STAY_HOURS.get(port_id, _SMALL_PORT_STAY_HOURS)
-        terminal = rng.choice(PORTS[port_id].terminals)
+        terminal = _terminal(rng, port_id, liner)
         stay = timedelta(hours=rng.randint(low, high))
-        stops.append(PortStop(port_id, terminal.facility_code, offset, stay))
+        stops.append(PortStop(port_id, terminal, offset, stay))
         previous = port_id
     return tuple(stops)
 
@@ -134,20 +154,21 @@ def _stops(rng: random.Random, rotation: tuple[str, ...]) -> tuple[PortStop, ...
 def liner_services(seed: int) -> tuple[Service, ...]:
     """Every weekly service calling at the five ports, with its vessels, for ``seed``."""
     rng = random.Random(f"{seed}:fleet")
-    liners = list(_SERVICE_PREFIX)
     taken: set[str] = set()
     names: dict[str, list[str]] = {}
     services: list[Service] = []
-    for rotation, count in ROTATIONS:
+    turn = 0
+    for rotation, count, sailed_by in ROTATIONS:
         for _ in range(count):
-            liner = liners[len(services) % len(liners)]
+            liner = sailed_by or TRANSPACIFIC[turn % len(TRANSPACIFIC)]
+            turn += sailed_by is None
             number = len([s for s in services if s.liner_code == liner]) + 1
             services.append(
                 Service(
                     code=f"{_SERVICE_PREFIX[liner]}{number}",
                     liner_code=liner,
                     weekly_offset=timedelta(minutes=30 * rng.randrange(7 * 48)),
-                    stops=_stops(rng, rotation),
+                    stops=_stops(rng, rotation, liner),
                     vessels=tuple(_vessels(rng, liner, VESSELS_PER_SERVICE, taken, names)),
                     voyage_base=rng.randrange(100, 400),
                 )

@@ -8,7 +8,10 @@ Knobs (all off by default):
 - ``down``: every request is answered with HTTP 503;
 - ``labor_keys``: raw payloads also carry labor-type keys (crane operator, gang, shift, clerk,
   truck driver, TWIC, plate, moves per hour) inside events, yard, visit and statistics
-  objects, the way a real terminal system's payload might; adapters must drop them.
+  objects, the way a real terminal system's payload might; adapters must drop them;
+- ``jit_places``: the DCSA T&T API also sends each vessel's actual arrivals at the anchorage
+  (``facilityTypeCode`` ``ANCH``) and at the pilot boarding place (``PBPL``), the way a port
+  that runs DCSA Just-In-Time Port Call does (these codes are not T&T 2.2's).
 
 Set them from Python (``system.knobs.down = True``) or over HTTP on the system itself:
 
@@ -41,6 +44,7 @@ class KnobChanges(BaseModel):
     error_rate: float | None = Field(default=None, ge=0, le=1)
     down: bool | None = None
     labor_keys: bool | None = None
+    jit_places: bool | None = None
     seed: int | None = None
 
 
@@ -52,6 +56,7 @@ class SimKnobs:
     error_rate: float = 0.0
     down: bool = False
     labor_keys: bool = False
+    jit_places: bool = False
     seed: int = 0
     _errors: random.Random = field(init=False, repr=False, compare=False)
 

@@ -7,6 +7,9 @@ whole minutes; days are local (America/Los_Angeles) calendar dates.
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Final
+
+_MOVES: Final = frozenset({"DISC", "LOAD", "GTIN", "GTOT", "AVPU"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,12 +23,33 @@ class Terminal:
 
 
 @dataclass(frozen=True, slots=True)
+class Trade:
+    """What a port's boxes are: the mix of flows and how many are reefers."""
+
+    import_share: float
+    export_share: float
+    empty_share: float
+    reefer_share: float  # of laden boxes
+    on_dock_rail_share: float  # of imports that leave by on-dock rail
+
+
+@dataclass(frozen=True, slots=True)
+class Volumes:
+    """A port's 2024 volumes, in TEU a week, as its statistics report them."""
+
+    discharged_teu_per_week: float
+    loaded_teu_per_week: float
+
+
+@dataclass(frozen=True, slots=True)
 class Port:
     port_id: str  # UN/LOCODE
     name: str
     time_zone: str
     teu_2024_millions: float
     terminals: tuple[Terminal, ...]
+    trade: Trade
+    volumes: Volumes
 
     def terminal(self, facility_code: str) -> Terminal:
         return next(t for t in self.terminals if t.facility_code == facility_code)
@@ -39,6 +63,7 @@ class Vessel:
     flag: str  # ISO 3166 alpha-2
     call_sign: str
     liner_code: str  # SMDG liner code of the operator
+    scac: str  # the operator's SCAC (NMFTA)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +86,13 @@ class VesselCall:
     actual_arrival: datetime | None
     actual_departure: datetime | None
     anchorage_arrival: datetime | None
+    port_visit_reference: str = ""  # the port's own number of the visit (DCSA OVS 3)
+    sequence_number: int = 1  # the port's place in the service's rotation
+    pilot_boarding: datetime | None = None  # reached the pilot boarding place, to berth
+    # (created, estimated berth arrival) of every ETA the carrier published, oldest first
+    eta_revisions: tuple[tuple[datetime, datetime], ...] = ()
+    delay_reason: str | None = None  # SMDG delay reason code of the latest estimate
+    change_remark: str | None = None
 
     @property
     def berth_arrival(self) -> datetime:
@@ -73,6 +105,13 @@ class VesselCall:
 
 
 @dataclass(frozen=True, slots=True)
+class Seal:
+    number: str
+    source: str  # DCSA sealSource: CAR | SHI | CUS ...
+    type: str  # DCSA sealType: BLT | WIR | KLP
+
+
+@dataclass(frozen=True, slots=True)
 class EquipmentEvent:
     """A DCSA equipment event at one of the port's terminals."""
 
@@ -80,10 +119,20 @@ class EquipmentEvent:
     created: datetime
     event_datetime: datetime
     classifier: str  # PLN | EST | ACT
-    type_code: str  # DISC | LOAD | GTIN | GTOT | INSP
+    type_code: str  # DISC | LOAD | GTIN | GTOT | AVPU | CUSS | CUSI | CUSR | RMVD | RSEA
     empty_indicator: str  # EMPTY | LADEN
     facility_code: str
-    call: VesselCall | None  # set for vessel moves (DISC, LOAD)
+    call: VesselCall | None  # set for vessel moves (DISC, LOAD onto a vessel)
+    train: str | None = None  # the train's reference, for a LOAD onto on-dock rail
+    seals: tuple[Seal, ...] = ()
+    documents: tuple[tuple[str, str], ...] = ()  # (BKG | TRD, reference)
+
+    @property
+    def mode(self) -> str | None:
+        """What the box is loaded onto or discharged from: VESSEL, RAIL, or None."""
+        if self.call is not None:
+            return "VESSEL"
+        return "RAIL" if self.train is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +176,8 @@ class Container:
     events: tuple[EquipmentEvent, ...]  # oldest first by event time
     yard: YardPosition | None  # set while the box is in the terminal
     availability: Availability | None  # imports only
+    booking: str | None = None  # carrierBookingReference (laden boxes)
+    bill_of_lading: str | None = None  # transportDocumentReference (laden boxes)
 
     @property
     def teu(self) -> int:
@@ -137,12 +188,21 @@ class Container:
         return tuple(e for e in self.events if e.classifier == "ACT")
 
     @property
+    def moves(self) -> tuple[EquipmentEvent, ...]:
+        """Actual events that move the box (customs, seal and availability events do not)."""
+        return tuple(e for e in self.actual_events if e.type_code in _MOVES)
+
+    @property
     def status(self) -> str:
-        """INBOUND | IN_TERMINAL | GATED_OUT | LOADED, from the latest actual event."""
-        actual = self.actual_events
-        if not actual:
+        """INBOUND | IN_TERMINAL | GATED_OUT | LOADED | LOADED_ON_RAIL, from the latest
+        actual event that moves the box."""
+        moves = self.moves
+        if not moves:
             return "INBOUND"
-        return {"GTOT": "GATED_OUT", "LOAD": "LOADED"}.get(actual[-1].type_code, "IN_TERMINAL")
+        last = moves[-1]
+        if last.type_code == "LOAD":
+            return "LOADED_ON_RAIL" if last.mode == "RAIL" else "LOADED"
+        return "GATED_OUT" if last.type_code == "GTOT" else "IN_TERMINAL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,3 +266,8 @@ class PortData:
 
     def container(self, reference: str) -> Container | None:
         return self._by_reference.get(reference)
+
+    def containers_of_document(self, kind: str, reference: str) -> list[Container]:
+        """Boxes of a bill of lading (TRD) or a booking (BKG)."""
+        key = "bill_of_lading" if kind == "TRD" else "booking"
+        return [box for box in self.containers if getattr(box, key) == reference]

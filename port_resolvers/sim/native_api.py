@@ -16,8 +16,11 @@ dates are ``MM/DD/YYYY``; money is in cents. Routes:
     "size_type", "full_empty": "F"|"E", "category": "IMPORT"|"EXPORT"|"STORAGE",
     "terminal_id", "yard": {"block", "row", "tier"}|null, "moves": [...], "import_status":
     {...}|null}``. A move is ``{"move_id", "move_type": "Discharge"|"Load"|"Gate In"|"Gate
-    Out"|"Inspection", "stage": "Planned"|"Expected"|"Done", "ts", "logged_ts", "terminal_id",
-    "full_empty", "vessel_visit": {"visit_id", "voyage_in", "voyage_out", "vessel"}|null}``.
+    Out"|"Inspection"|"Available"|"Customs Scan"|"Customs Exam"|"Customs Release"|"Seal Cut"|
+    "Seal Applied"|"Rail Load", "stage": "Planned"|"Expected"|"Done", "ts", "logged_ts",
+    "terminal_id", "full_empty", "train": str|null, "seals": [{"no", "by", "kind"}],
+    "vessel_visit": {"visit_id", "port_visit_no", "rotation_no", "voyage_in", "voyage_out",
+    "vessel"}|null}``. A laden container also has ``"bl_no"`` and ``"booking_no"``.
     ``import_status`` is ``{"pickup_ok", "holds": [{"hold_code": "CUS"|"FRT"|"SSL"|"USDA"|
     "TMF", "state": "ACTIVE"|"CLEARED", "note", "changed"}], "first_available",
     "last_free_day", "fees_due_cents"}``.
@@ -26,8 +29,9 @@ dates are ``MM/DD/YYYY``; money is in cents. Routes:
     vessel, in some ``visit_state`` (comma list): ``{"visits": [{"visit_id", "terminal_id",
     "service", "voyage_in", "voyage_out", "visit_state": "EXPECTED"|"ANCHORED"|"WORKING"|
     "SAILED"|"CANCELLED", "vessel": {"imo", "mmsi", "name", "flag", "call_sign",
-    "liner_code"}, "berth_window": {"planned_arrival", "planned_departure"}, "eta", "etd",
-    "ata", "atd", "anchored_at"}]}``.
+    "liner_code", "scac"}, "berth_window": {"planned_arrival", "planned_departure"}, "eta",
+    "etd", "ata", "atd", "anchored_at", "pilot_on", "port_visit_no", "rotation_no",
+    "delay_code", "remark"}]}``.
 ``GET /api/v1/vessels/{imo}``
     A vessel that called or will call here (the ``vessel`` object above), else 404.
 ``GET /api/v1/stats?window=7d|30d|90d``
@@ -70,7 +74,14 @@ MOVE_TYPES = {
     "GTIN": "Gate In",
     "GTOT": "Gate Out",
     "INSP": "Inspection",
+    "AVPU": "Available",
+    "CUSS": "Customs Scan",
+    "CUSI": "Customs Exam",
+    "CUSR": "Customs Release",
+    "RMVD": "Seal Cut",
+    "RSEA": "Seal Applied",
 }
+RAIL_LOAD = "Rail Load"  # a load onto on-dock rail
 STAGES = {"PLN": "Planned", "EST": "Expected", "ACT": "Done"}
 HOLD_CODES = {"CUSTOMS": "CUS", "FREIGHT": "FRT", "LINE": "SSL", "USDA": "USDA", "TMF": "TMF"}
 VISIT_STATES = {
@@ -166,22 +177,27 @@ class TerminalSystemApi:
             "flag": vessel.flag,
             "call_sign": vessel.call_sign,
             "liner_code": vessel.liner_code,
+            "scac": vessel.scac,
         }
 
     def _move(self, box: Container, event: EquipmentEvent) -> dict[str, Any]:
         move: dict[str, Any] = {
             "move_id": event.event_id,
-            "move_type": MOVE_TYPES[event.type_code],
+            "move_type": RAIL_LOAD if event.mode == "RAIL" else MOVE_TYPES[event.type_code],
             "stage": STAGES[event.classifier],
             "ts": _epoch(event.event_datetime),
             "logged_ts": _epoch(event.created),
             "terminal_id": event.facility_code,
             "full_empty": FULL_EMPTY[event.empty_indicator],
+            "train": event.train,
+            "seals": [{"no": s.number, "by": s.source, "kind": s.type} for s in event.seals],
             "vessel_visit": None,
         }
         if event.call is not None:
             move["vessel_visit"] = {
                 "visit_id": event.call.reference,
+                "port_visit_no": event.call.port_visit_reference,
+                "rotation_no": event.call.sequence_number,
                 "voyage_in": event.call.import_voyage,
                 "voyage_out": event.call.export_voyage,
                 "vessel": self._vessel(event.call.vessel),
@@ -225,6 +241,8 @@ class TerminalSystemApi:
             }
         return {
             "container_no": box.reference,
+            "bl_no": box.bill_of_lading,
+            "booking_no": box.booking,
             "size_type": box.iso_code,
             "full_empty": FULL_EMPTY[box.empty_indicator],
             "category": CATEGORIES[box.flow],
@@ -252,6 +270,13 @@ class TerminalSystemApi:
             "ata": self._local(call.actual_arrival),
             "atd": self._local(call.actual_departure),
             "anchored_at": self._local(call.anchorage_arrival),
+            "pilot_on": self._local(call.pilot_boarding)
+            if call.pilot_boarding is not None and call.pilot_boarding <= self.data.now
+            else None,
+            "port_visit_no": call.port_visit_reference,
+            "rotation_no": call.sequence_number,
+            "delay_code": call.delay_reason,
+            "remark": call.change_remark,
         }
         if self.knobs.labor_keys:
             n = _labor_number(call.reference, 1000)

@@ -1,13 +1,21 @@
 """The simulated data as the resolver kit's records, and a source that serves them directly.
 
-This is what an adapter reading a simulated port system should produce: the tests compare
-adapters against it, and :class:`InMemoryPortSource` serves a port with no HTTP in between
-(for kit and gateway tests that do not care about the wire).
+This is what an adapter reading a simulated port system should produce, everything the port
+knows (each wire format carries part of it: T&T has no MMSI and no call status, the terminal
+API no event creation times for a call's timestamps): the tests compare adapters against it,
+and :class:`InMemoryPortSource` serves a port with no HTTP in between (for kit and gateway
+tests that do not care about the wire).
+
+A call's ``timestamps`` are the latest berth arrivals and departures as the DCSA feed publishes
+them (:mod:`port_resolvers.sim.dcsa_api`: the plan three weeks ahead, the last ETA revision, the
+actual times a little after).
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from port_resolvers.kit.source import (
+    CallTimestampRecord,
     ContainerLocationRecord,
     ContainerRecord,
     EquipmentEventRecord,
@@ -22,6 +30,7 @@ from port_resolvers.kit.source import (
     VesselRecord,
     WeekFigureRecord,
 )
+from port_resolvers.sim.dcsa_api import DAY, RECORDED_AFTER, SCHEDULE_LEAD
 from port_resolvers.sim.model import (
     Availability,
     Container,
@@ -55,18 +64,35 @@ def vessel_record(vessel: Vessel) -> VesselRecord:
         "vesselFlag": vessel.flag,
         "vesselCallSign": vessel.call_sign,
         "vesselOperatorSMDGLinerCode": vessel.liner_code,
+        "vesselOperatorSCACCode": vessel.scac,
     }
 
 
 def transport_call_record(call: VesselCall) -> TransportCallRecord:
     return {
         "transportCallReference": call.reference,
+        "portVisitReference": call.port_visit_reference,
+        "transportCallSequenceNumber": call.sequence_number,
         "carrierImportVoyageNumber": call.import_voyage,
         "carrierExportVoyageNumber": call.export_voyage,
         "UNLocationCode": call.port_id,
         "facilityCode": call.facility_code,
+        "facilityCodeListProvider": "SMDG",
+        "facilityTypeCode": "POTE",
         "modeOfTransport": "VESSEL",
         "vessel": vessel_record(call.vessel),
+    }
+
+
+def train_call_record(train: str, port: Port, facility_code: str) -> TransportCallRecord:
+    """A train's call at a terminal's on-dock rail yard."""
+    return {
+        "transportCallReference": train,
+        "UNLocationCode": port.port_id,
+        "facilityCode": facility_code,
+        "facilityCodeListProvider": "SMDG",
+        "facilityTypeCode": "POTE",
+        "modeOfTransport": "RAIL",
     }
 
 
@@ -76,23 +102,39 @@ def location_record(port: Port, facility_code: str) -> LocationRecord:
         "locationName": terminal.name,
         "UNLocationCode": port.port_id,
         "facilityCode": facility_code,
+        "facilityCodeListProvider": "SMDG",
         "latitude": terminal.latitude,
         "longitude": terminal.longitude,
     }
 
 
-def equipment_event_record(event: EquipmentEvent, port: Port) -> EquipmentEventRecord:
+def equipment_event_record(
+    box: Container, event: EquipmentEvent, port: Port
+) -> EquipmentEventRecord:
     record: EquipmentEventRecord = {
         "eventID": event.event_id,
         "eventCreatedDateTime": event.created,
         "eventDateTime": event.event_datetime,
         "eventClassifierCode": event.classifier,
         "equipmentEventTypeCode": event.type_code,
+        "ISOEquipmentCode": box.iso_code,
         "emptyIndicatorCode": event.empty_indicator,
         "eventLocation": location_record(port, event.facility_code),
     }
     if event.call is not None:
         record["transportCall"] = transport_call_record(event.call)
+    elif event.train is not None:
+        record["transportCall"] = train_call_record(event.train, port, event.facility_code)
+    if event.seals:
+        record["seals"] = [
+            {"sealNumber": s.number, "sealSource": s.source, "sealType": s.type}
+            for s in event.seals
+        ]
+    if event.documents:
+        record["documentReferences"] = [
+            {"documentReferenceType": kind, "documentReferenceValue": value}
+            for kind, value in event.documents
+        ]
     return record
 
 
@@ -136,14 +178,54 @@ def container_record(box: Container, port: Port) -> ContainerRecord:
         "emptyIndicatorCode": box.empty_indicator,
         "location": container_location_record(box, port),
         "availability": availability_record(box.availability) if box.availability else None,
-        "events": [equipment_event_record(e, port) for e in box.events],
+        "events": [equipment_event_record(box, e, port) for e in box.events],
     }
 
 
-def vessel_call_record(call: VesselCall) -> VesselCallRecord:
+def _timestamp(
+    type_code: str, classifier: str, at: datetime, created: datetime, call: VesselCall
+) -> CallTimestampRecord:
+    remarked = type_code == "ARRI" and classifier in ("EST", "ACT")
+    return {
+        "place": "BERTH",
+        "eventTypeCode": type_code,
+        "eventClassifierCode": classifier,
+        "eventDateTime": at,
+        "eventCreatedDateTime": created,
+        "delayReasonCode": call.delay_reason if remarked else None,
+        "changeRemark": call.change_remark if remarked else None,
+    }
+
+
+def call_timestamps(call: VesselCall, now: datetime) -> list[CallTimestampRecord]:
+    """The call's latest berth timestamps, as its DCSA feed publishes them."""
+    stamps = []
+    for type_code, planned, actual in (
+        ("ARRI", call.planned_arrival, call.actual_arrival),
+        ("DEPA", call.planned_departure, call.actual_departure),
+    ):
+        stamps.append(
+            _timestamp(type_code, "PLN", planned, min(now, planned - SCHEDULE_LEAD), call)
+        )
+        if type_code == "ARRI" and call.eta_revisions:
+            created, eta = call.eta_revisions[-1]
+            stamps.append(_timestamp(type_code, "EST", eta, min(now, created), call))
+        if type_code == "DEPA" and call.estimated_departure is not None:
+            etd = call.estimated_departure
+            stamps.append(_timestamp(type_code, "EST", etd, min(now, etd - DAY), call))
+        if actual is not None:
+            stamps.append(
+                _timestamp(type_code, "ACT", actual, min(now, actual + RECORDED_AFTER), call)
+            )
+    return stamps
+
+
+def vessel_call_record(call: VesselCall, now: datetime) -> VesselCallRecord:
     return {
         "transportCallReference": call.reference,
         "UNLocationCode": call.port_id,
+        "portVisitReference": call.port_visit_reference,
+        "transportCallSequenceNumber": call.sequence_number,
         "facilityCode": call.facility_code,
         "vessel": vessel_record(call.vessel),
         "carrierServiceCode": call.service_code,
@@ -158,6 +240,12 @@ def vessel_call_record(call: VesselCall) -> VesselCallRecord:
         "estimatedDepartureDateTime": call.estimated_departure,
         "actualDepartureDateTime": call.actual_departure,
         "anchorageArrivalDateTime": call.anchorage_arrival,
+        "pilotBoardingDateTime": call.pilot_boarding
+        if call.pilot_boarding is not None and call.pilot_boarding <= now
+        else None,
+        "delayReasonCode": call.delay_reason,
+        "changeRemark": call.change_remark,
+        "timestamps": call_timestamps(call, now),
     }
 
 
@@ -216,7 +304,18 @@ class InMemoryPortSource:
         return [container_record(b, self.data.port) for b in boxes if b is not None]
 
     async def vessel_calls(self, filter: VesselCallFilter) -> list[VesselCallRecord]:
-        return [vessel_call_record(c) for c in self.data.vessel_calls if call_matches(c, filter)]
+        return [
+            vessel_call_record(c, self.data.now)
+            for c in self.data.vessel_calls
+            if call_matches(c, filter)
+        ]
+
+    async def containers_by_document(
+        self, *, transport_document: str | None = None, booking: str | None = None
+    ) -> list[ContainerRecord]:
+        kind, reference = ("TRD", transport_document) if transport_document else ("BKG", booking)
+        boxes = self.data.containers_of_document(kind, reference or "")
+        return [container_record(b, self.data.port) for b in boxes]
 
     async def vessel(self, imo: str) -> VesselRecord | None:
         found = next((v for v in self.data.vessels if v.imo == imo), None)

@@ -1,116 +1,123 @@
 """Adapter for any DCSA Track & Trace 2.2 REST API (``GET /v2/events``).
 
 :class:`DcsaTrackAndTraceSource` implements :class:`~port_resolvers.kit.source.PortDataSource`
-with an injected ``httpx.AsyncClient``:
+with an injected ``httpx.AsyncClient``. Each question is one bounded query of the feed
+(:mod:`~port_resolvers.sources.dcsa_feed`: paging, de-duplication, bounds), in
+``eventCreatedDateTime`` order, for the window it needs (:class:`Windows`), never the whole
+history:
 
-- ``containers``: the equipment events of each reference at the port (one query per reference,
-  ``max_concurrency`` at a time) -> events, ISO size-type, empty/laden, and location from the
-  latest actual event's facility;
-- ``vessel_calls``: the port's transport events grouped by ``transportCallID``; PLN / EST / ACT
-  ``ARRI`` / ``DEPA`` give planned / estimated / actual berth times, the phase is derived from
-  the actual times and the clock;
-- ``vessel``: the ``transportCall.vessel`` of one of the vessel's transport events.
+- ``containers``: the equipment events of each reference at the port created within
+  ``container_history`` (one query per reference, ``max_concurrency`` at a time), and the
+  ``HOLD`` / ``RELS`` shipment events of their documents
+  (:mod:`~port_resolvers.sources.dcsa_containers`);
+- ``containers_by_document``: the equipment events naming a transport document (bill of lading)
+  or a booking, grouped by container;
+- ``vessel_calls``: the port's transport events for the calls planned in the asked window (or
+  :attr:`Windows.calls_past` / :attr:`Windows.calls_ahead` around now), created at most
+  ``schedule_horizon`` before it and happening around it
+  (:mod:`~port_resolvers.sources.dcsa_calls`: latest-created timestamp per call, place, type
+  and classifier; only berth calls);
+- ``vessel``: the newest transport event of that vessel at the port.
 
-Pages are followed through the ``Next-Page`` header (only its ``cursor``, always against
-``base_url``) up to ``max_pages``; more than that is a SourceUnavailable rather than a silently
-short answer.
+Event by event (:mod:`~port_resolvers.sources.dcsa_events`): an invalid event, or one for
+another port, is left out, logged, and reported (``EVENTS_QUARANTINED``, so the answer is
+``partial`` with the count); a question cut at the page bound is reported as
+``EVENTS_TRUNCATED``. Only a system that does not answer, or answers something that is not DCSA
+at all, is ``SourceUnavailable``.
 
-T&T 2.2 cannot say everything the shared schema asks: omitted calls, anchorage, MMSI, import
-availability (holds, free days, fees, yard block), aggregates and the terminal list. For those
-the adapter asks ``supplement``, another ``PortDataSource`` over the port's own system (at the
-simulated ports: :class:`~port_resolvers.sources.native_json.NativeJsonSource` on the same base
-URL), and merges by container reference, transport call reference and IMO number. Without a
-supplement those fields stay empty, ``port()`` names only the UN/LOCODE and ``metrics()`` is [].
+T&T 2.2 cannot say everything the shared schema asks: omitted calls, MMSI, most of import
+availability (free days, fees, yard block), aggregates and the terminal list. The port's name,
+time zone and terminals can be given as ``port_info``; for the rest the adapter asks
+``supplement``, another ``PortDataSource`` over the port's own system (at the simulated ports:
+:class:`~port_resolvers.sources.native_json.NativeJsonSource`), and merges by container
+reference, transport call reference and IMO number.
 
 The DCSA vessel keys ``vesselOperatorCarrierCode`` / ``...ListProvider`` name the carrier that
-runs the vessel, not a person: the labor-key rule allows them, and an SMDG code becomes
-``vesselOperatorSMDGLinerCode``.
+runs the vessel, not a person: an SMDG code becomes ``vesselOperatorSMDGLinerCode``, an NMFTA
+code ``vesselOperatorSCACCode``.
 """
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import httpx
 
+from port_resolvers.kit import notices
 from port_resolvers.kit.source import (
     ContainerRecord,
     EquipmentEventRecord,
-    LocationRecord,
     PortDataSource,
     PortMetricRecord,
     PortRecord,
-    SourceUnavailable,
-    TransportCallRecord,
     VesselCallFilter,
     VesselCallRecord,
     VesselRecord,
 )
-from port_resolvers.sources.fetch import require_json, translating
+from port_resolvers.sources.dcsa_calls import build_calls
+from port_resolvers.sources.dcsa_containers import build_container
+from port_resolvers.sources.dcsa_events import (
+    EventReader,
+    NotAsked,
+    Quarantined,
+    ShipmentEvent,
+    TransportEvent,
+)
+from port_resolvers.sources.dcsa_feed import (
+    DEFAULT_MAX_PAGES,
+    DEFAULT_PAGE_SIZE,
+    DESCENDING_BY_CREATION,
+    EventFeed,
+    EventQuery,
+    FeedRead,
+)
+from portcontract.notices import EVENTS_QUARANTINED, EVENTS_TRUNCATED
 
-API_VERSION_MAJOR = "2"
-DEFAULT_PAGE_SIZE = 250
-DEFAULT_MAX_PAGES = 20
-DEFAULT_MAX_CONCURRENCY = 8  # T&T queries in flight at once for one containers() call
-_TIMES = {
-    ("ARRI", "PLN"): "plannedArrivalDateTime",
-    ("ARRI", "EST"): "estimatedArrivalDateTime",
-    ("ARRI", "ACT"): "actualArrivalDateTime",
-    ("DEPA", "PLN"): "plannedDepartureDateTime",
-    ("DEPA", "EST"): "estimatedDepartureDateTime",
-    ("DEPA", "ACT"): "actualDepartureDateTime",
-}
+logger = logging.getLogger("port_resolvers.sources.dcsa")
+
+DEFAULT_MAX_CONCURRENCY: Final = 8  # T&T queries in flight at once for one containers() call
+VESSEL_EVENTS_ASKED: Final = 50  # the newest transport events of a vessel read to name it
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError(f"date-time {value!r} has no UTC offset")
-    return parsed.astimezone(UTC)
+@dataclass(frozen=True, slots=True)
+class Windows:
+    """How far back and ahead each question reaches.
 
+    - ``container_history``: a container's events created this long ago at most;
+    - ``calls_past`` / ``calls_ahead``: ``vesselCalls`` without ``from`` / ``to`` covers calls
+      planned from now - past to now + ahead;
+    - ``schedule_horizon``: a call's plan may be published this long before the call;
+    - ``early`` / ``late``: a call's events may happen this long before its planned arrival
+      (an early arrival, an anchorage) and after it (delays, the stay, departure);
+    - ``vessel_history``: a vessel's newest event at the port is looked for this far back.
+    """
 
-def _float(value: Any) -> float | None:
-    return None if value in (None, "") else float(value)
-
-
-def _merged_vessel(dcsa: VesselRecord, own: VesselRecord | None) -> VesselRecord:
-    """The vessel as T&T names it, completed with what the port's own system adds."""
-    if own is None:
-        return dcsa
-    return {
-        "vesselIMONumber": dcsa["vesselIMONumber"],
-        "MMSINumber": dcsa.get("MMSINumber") or own.get("MMSINumber"),
-        "vesselName": dcsa.get("vesselName") or own.get("vesselName"),
-        "vesselFlag": dcsa.get("vesselFlag") or own.get("vesselFlag"),
-        "vesselCallSign": dcsa.get("vesselCallSign") or own.get("vesselCallSign"),
-        "vesselOperatorSMDGLinerCode": (
-            dcsa.get("vesselOperatorSMDGLinerCode") or own.get("vesselOperatorSMDGLinerCode")
-        ),
-    }
-
-
-def phase_of(call: VesselCallRecord, now: datetime) -> str:
-    """Where a call stands at ``now``: OMITTED, DEPARTED, AT_BERTH, AT_ANCHOR or SCHEDULED."""
-    if call.get("statusCode") == "OMIT":
-        return "OMITTED"
-    for key, phase in (
-        ("actualDepartureDateTime", "DEPARTED"),
-        ("actualArrivalDateTime", "AT_BERTH"),
-        ("anchorageArrivalDateTime", "AT_ANCHOR"),
-    ):
-        at = call.get(key)
-        if isinstance(at, datetime) and at <= now:
-            return phase
-    return "SCHEDULED"
+    container_history: timedelta = timedelta(days=90)
+    calls_past: timedelta = timedelta(days=30)
+    calls_ahead: timedelta = timedelta(days=60)
+    schedule_horizon: timedelta = timedelta(days=60)
+    early: timedelta = timedelta(days=3)
+    late: timedelta = timedelta(days=21)
+    vessel_history: timedelta = timedelta(days=180)
 
 
 class DcsaTrackAndTraceSource:
-    """A port served from a DCSA T&T 2.2 API at ``base_url``, completed by ``supplement``."""
+    """A port served from a DCSA T&T 2.2 API at ``base_url``, completed by ``supplement``.
+
+    :param port_info: the port's name, time zone and terminals, when no supplement says them.
+    :param time_zone: reads timestamps without a UTC offset (IANA name); else they are invalid.
+    :param event_time_filter: ask ``eventDateTime`` ranges too (DCSA event domain 3); a source
+        that refuses them is asked again without.
+    :param headers: sent with every request (the source's credential).
+    """
 
     def __init__(
         self,
@@ -119,116 +126,232 @@ class DcsaTrackAndTraceSource:
         port_id: str,
         *,
         supplement: PortDataSource | None = None,
+        port_info: PortRecord | None = None,
+        time_zone: str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         max_pages: int = DEFAULT_MAX_PAGES,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        windows: Windows | None = None,
+        event_time_filter: bool = True,
+        headers: dict[str, str] | None = None,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
-        self.client = client
-        self.base_url = base_url.rstrip("/")
         self.port_id = port_id
         self.supplement = supplement
-        self.page_size = page_size
-        self.max_pages = max_pages
+        self.port_info = port_info
         self.max_concurrency = max_concurrency
+        self.windows = windows or Windows()
         self.clock = clock
+        zone: tzinfo | None = ZoneInfo(time_zone) if time_zone else None
+        self.reader = EventReader(port_id, zone)
+        self.feed = EventFeed(
+            client,
+            base_url,
+            page_size=page_size,
+            max_pages=max_pages,
+            event_time_filter=event_time_filter,
+            headers=headers,
+        )
+        terminals = port_info["terminals"] if port_info is not None else []
+        self._terminals = {t["facilityCode"]: t["name"] or "" for t in terminals}
 
-    async def _events(
-        self, params: dict[str, str | int], *, first_page_only: bool = False
+    # reading ----------------------------------------------------------------------------
+
+    async def _read(self, query: EventQuery) -> FeedRead:
+        read = await self.feed.read(query)
+        if read.truncated:
+            notices.report(EVENTS_TRUNCATED)
+        return read
+
+    def _checked(
+        self, raw_events: list[dict[str, Any]], read: Callable[[dict[str, Any]], Any]
     ) -> list[Any]:
-        """The events of a query, following ``Next-Page`` cursors (up to ``max_pages``)."""
-        url = f"{self.base_url}/v2/events"
-        headers = {"API-Version": API_VERSION_MAJOR}
-        query: dict[str, str | int] = {"limit": self.page_size, **params}
-        events: list[Any] = []
-        for _ in range(self.max_pages):
-            answer = await require_json(self.client, url, params=query, headers=headers)
-            if not isinstance(answer.payload, list):
-                raise SourceUnavailable("GET /v2/events answered something that is not a list")
-            events += answer.payload
-            next_page = answer.headers.get("Next-Page")
-            if not next_page or first_page_only:
-                return events
-            # Only the cursor is taken from the link: requests stay on the configured base URL.
-            query = {"cursor": httpx.URL(next_page).params.get("cursor") or next_page}
-        raise SourceUnavailable(f"GET /v2/events has more than {self.max_pages} pages")
+        """Each event read by ``read``; the quarantined ones logged and reported."""
+        kept, quarantined = [], 0
+        for raw in raw_events:
+            try:
+                kept.append(read(raw))
+            except Quarantined as exc:
+                quarantined += 1
+                logger.warning(
+                    "%s: event %s quarantined: %s", self.port_id, raw.get("eventID"), exc
+                )
+            except NotAsked as exc:
+                logger.info("%s: event %s skipped: %s", self.port_id, raw.get("eventID"), exc)
+        notices.report(EVENTS_QUARANTINED, quarantined)
+        return kept
 
     # PortDataSource ----------------------------------------------------------------------
 
     async def port(self) -> PortRecord:
         if self.supplement is not None:
             return await self.supplement.port()
+        if self.port_info is not None:
+            return self.port_info
         return {"UNLocationCode": self.port_id, "name": None, "terminals": []}
 
     async def containers(self, references: Sequence[str]) -> list[ContainerRecord]:
         if not references:
             return []
         gate = asyncio.Semaphore(self.max_concurrency)
+        since = self.clock() - self.windows.container_history
 
-        async def events_of(reference: str) -> list[Any]:
-            params: dict[str, str | int] = {
-                "eventType": "EQUIPMENT",
-                "equipmentReference": reference,
-                "UNLocationCode": self.port_id,
-            }
+        async def events_of(reference: str) -> FeedRead:
+            query = EventQuery(
+                event_types=("EQUIPMENT",),
+                un_location_code=self.port_id,
+                equipment_reference=reference,
+                created_from=since,
+            )
             async with gate:
-                return await self._events(params)
+                return await self._read(query)
 
-        per_reference, supplemented = await asyncio.gather(
+        reads, supplemented = await asyncio.gather(
             asyncio.gather(*(events_of(r) for r in references)),
             self._supplement_containers(references),
         )
-        known = {c["equipmentReference"]: c for c in supplemented}
-        records = []
-        with translating("DCSA equipment event"):
-            for reference, raw_events in zip(references, per_reference, strict=True):
-                if raw_events:
-                    records.append(self._container(reference, raw_events, known.get(reference)))
-        return records
+        by_reference: dict[str, list[EquipmentEventRecord]] = {}
+        for read in reads:
+            notices.report(EVENTS_QUARANTINED, read.invalid)
+            for reference, event in self._checked(read.events, self.reader.equipment_event):
+                by_reference.setdefault(reference, []).append(event)
+        asked = {r.upper() for r in references}
+        found = {r: events for r, events in by_reference.items() if r in asked and events}
+        return await self._containers(found, supplemented, gate, since)
+
+    async def containers_by_document(
+        self, *, transport_document: str | None = None, booking: str | None = None
+    ) -> list[ContainerRecord]:
+        """The containers whose events at the port name this bill of lading or booking."""
+        gate = asyncio.Semaphore(self.max_concurrency)
+        since = self.clock() - self.windows.container_history
+        read = await self._read(
+            EventQuery(
+                event_types=("EQUIPMENT",),
+                un_location_code=self.port_id,
+                transport_document_reference=transport_document,
+                carrier_booking_reference=booking,
+                created_from=since,
+            )
+        )
+        notices.report(EVENTS_QUARANTINED, read.invalid)
+        wanted = ("TRD", transport_document) if transport_document else ("BKG", booking)
+        by_reference: dict[str, list[EquipmentEventRecord]] = {}
+        for reference, event in self._checked(read.events, self.reader.equipment_event):
+            by_reference.setdefault(reference, []).append(event)
+        # A source that ignores the filter must not hand out other shippers' boxes.
+        found = {
+            r: events
+            for r, events in by_reference.items()
+            if any(_names(e, *wanted) for e in events)
+        }
+        supplemented = await self._supplement_containers(sorted(found))
+        return await self._containers(found, supplemented, gate, since)
+
+    async def _containers(
+        self,
+        found: dict[str, list[EquipmentEventRecord]],
+        supplemented: list[ContainerRecord],
+        gate: asyncio.Semaphore,
+        since: datetime,
+    ) -> list[ContainerRecord]:
+        own = {c["equipmentReference"].upper(): c for c in supplemented}
+        documents = {  # holds on the documents of the boxes the port's own system lacks
+            (d["documentReferenceType"], d["documentReferenceValue"])
+            for reference, events in found.items()
+            if reference not in own
+            for e in events
+            for d in e.get("documentReferences") or ()
+        }
+        holds = await self._document_events(documents, gate, since)
+        return [
+            build_container(
+                reference,
+                events,
+                port_id=self.port_id,
+                terminals=self._terminals,
+                own=own.get(reference),
+                shipment_events=[
+                    h
+                    for d in (e.get("documentReferences") or () for e in events)
+                    for doc in d
+                    for h in holds.get(
+                        (doc["documentReferenceType"], doc["documentReferenceValue"]), []
+                    )
+                ],
+            )
+            for reference, events in found.items()
+        ]
+
+    async def _document_events(
+        self, documents: set[tuple[str, str]], gate: asyncio.Semaphore, since: datetime
+    ) -> dict[tuple[str, str], list[ShipmentEvent]]:
+        """HOLD / RELS shipment events of each document, by document."""
+
+        async def of(kind: str, value: str) -> list[ShipmentEvent]:
+            query = EventQuery(
+                event_types=("SHIPMENT",),
+                shipment_event_types=("HOLD", "RELS"),
+                transport_document_reference=value if kind == "TRD" else None,
+                carrier_booking_reference=value if kind == "BKG" else None,
+                created_from=since,
+            )
+            async with gate:
+                read = await self._read(query)
+            notices.report(EVENTS_QUARANTINED, read.invalid)
+            return self._checked(read.events, self.reader.shipment_event)
+
+        ordered = sorted(documents)
+        found = await asyncio.gather(*(of(kind, value) for kind, value in ordered))
+        return dict(zip(ordered, found, strict=True))
 
     async def vessel_calls(self, filter: VesselCallFilter) -> list[VesselCallRecord]:
-        params: dict[str, str | int] = {"eventType": "TRANSPORT", "UNLocationCode": self.port_id}
-        if filter.vessel_imo_number is not None:
-            params["vesselIMONumber"] = filter.vessel_imo_number
-        raw_events, supplemented = await asyncio.gather(
-            self._events(params), self._supplement_calls(filter)
-        )
-        with translating("DCSA transport event"):
-            calls = self._calls(raw_events)
-        known = {c["transportCallReference"]: c for c in supplemented}
         now = self.clock()
+        start = filter.planned_from or now - self.windows.calls_past
+        end = filter.planned_to or now + self.windows.calls_ahead
+        query = EventQuery(
+            event_types=("TRANSPORT",),
+            un_location_code=self.port_id,
+            vessel_imo_number=filter.vessel_imo_number,
+            created_from=start - self.windows.schedule_horizon,
+            happened_from=start - self.windows.early,
+            happened_to=end + self.windows.late,
+        )
+        read, supplemented = await asyncio.gather(self._read(query), self._supplement_calls(filter))
+        notices.report(EVENTS_QUARANTINED, read.invalid)
+        events: list[TransportEvent] = self._checked(list(read.events), _positioned(self.reader))
+        known = {c["transportCallReference"]: c for c in supplemented}
         selected = []
-        for call in calls:
+        for call in build_calls(events):
             extra = known.get(call["transportCallReference"])
             if extra is not None:
-                call["statusCode"] = call.get("statusCode") or extra.get("statusCode")
-                call["anchorageArrivalDateTime"] = call.get(
-                    "anchorageArrivalDateTime"
-                ) or extra.get("anchorageArrivalDateTime")
-                vessel = call.get("vessel")
-                if vessel is not None:
-                    call["vessel"] = _merged_vessel(vessel, extra.get("vessel"))
+                _complete(call, extra)
+            call["UNLocationCode"] = self.port_id
             call["phase"] = phase_of(call, now)
-            if _passes(call, filter):
+            if _passes(call, filter, start, end):
                 selected.append(call)
         return selected
 
     async def vessel(self, imo: str) -> VesselRecord | None:
-        params: dict[str, str | int] = {
-            "eventType": "TRANSPORT",
-            "vesselIMONumber": imo,
-            "UNLocationCode": self.port_id,
-            "limit": 1,
-        }
-        own: VesselRecord | None
-        raw_events, own = await asyncio.gather(
-            self._events(params, first_page_only=True), self._supplement_vessel(imo)
+        query = EventQuery(
+            event_types=("TRANSPORT",),
+            un_location_code=self.port_id,
+            vessel_imo_number=imo,
+            created_from=self.clock() - self.windows.vessel_history,
+            sort=DESCENDING_BY_CREATION,
+            limit=VESSEL_EVENTS_ASKED,
+            first_page_only=True,
         )
-        if not raw_events:
+        read, own = await asyncio.gather(self._read(query), self._supplement_vessel(imo))
+        events: list[TransportEvent] = self._checked(read.events, _positioned(self.reader))
+        named = [
+            vessel
+            for event in events
+            if (vessel := event.call.get("vessel")) and vessel["vesselIMONumber"] == imo
+        ]
+        if not named:
             return own
-        with translating("DCSA transport event"):
-            vessel = self._vessel(raw_events[0]["transportCall"]["vessel"])
-        return _merged_vessel(vessel, own)
+        return _merged_vessel(named[0], own)
 
     async def metrics(self, period: str, metrics: Sequence[str] | None) -> list[PortMetricRecord]:
         if self.supplement is None:
@@ -246,122 +369,75 @@ class DcsaTrackAndTraceSource:
     async def _supplement_vessel(self, imo: str) -> VesselRecord | None:
         return await self.supplement.vessel(imo) if self.supplement else None
 
-    # translation -------------------------------------------------------------------------
 
-    @staticmethod
-    def _vessel(raw: dict[str, Any]) -> VesselRecord:
-        vessel: VesselRecord = {
-            "vesselIMONumber": raw["vesselIMONumber"],
-            "vesselName": raw.get("vesselName"),
-            "vesselFlag": raw.get("vesselFlag"),
-            "vesselCallSign": raw.get("vesselCallSignNumber"),
-        }
-        if raw.get("vesselOperatorCarrierCodeListProvider") == "SMDG":
-            vessel["vesselOperatorSMDGLinerCode"] = raw.get("vesselOperatorCarrierCode")
-        return vessel
-
-    def _transport_call(self, raw: dict[str, Any]) -> TransportCallRecord:
-        return {
-            "transportCallReference": raw["transportCallID"],
-            "carrierImportVoyageNumber": raw.get("importVoyageNumber"),
-            "carrierExportVoyageNumber": raw.get("exportVoyageNumber"),
-            "UNLocationCode": raw.get("UNLocationCode"),
-            "facilityCode": raw.get("facilityCode"),
-            "modeOfTransport": raw.get("modeOfTransport"),
-            "vessel": self._vessel(raw["vessel"]) if raw.get("vessel") else None,
-        }
-
-    def _event(self, raw: dict[str, Any]) -> EquipmentEventRecord:
-        event: EquipmentEventRecord = {
-            "eventID": raw["eventID"],
-            "eventCreatedDateTime": _time(raw["eventCreatedDateTime"]),
-            "eventDateTime": _time(raw["eventDateTime"]),
-            "eventClassifierCode": raw["eventClassifierCode"],
-            "equipmentEventTypeCode": raw["equipmentEventTypeCode"],
-            "emptyIndicatorCode": raw.get("emptyIndicatorCode"),
-        }
-        place = raw.get("eventLocation")
-        if place:
-            location: LocationRecord = {
-                "locationName": place.get("locationName"),
-                "UNLocationCode": place.get("UNLocationCode"),
-                "facilityCode": place.get("facilityCode"),
-                "latitude": _float(place.get("latitude")),
-                "longitude": _float(place.get("longitude")),
-            }
-            event["eventLocation"] = location
-        if raw.get("transportCall"):
-            event["transportCall"] = self._transport_call(raw["transportCall"])
-        return event
-
-    def _container(
-        self, reference: str, raw_events: list[Any], extra: ContainerRecord | None
-    ) -> ContainerRecord:
-        events = sorted((self._event(e) for e in raw_events), key=lambda e: e["eventDateTime"])
-        actual = [e for e in events if e["eventClassifierCode"] == "ACT"]
-        latest = actual[-1] if actual else events[-1]
-        iso_codes = [e.get("ISOEquipmentCode") for e in raw_events if e.get("ISOEquipmentCode")]
-        record: ContainerRecord = {
-            "equipmentReference": reference,
-            "isoEquipmentCode": iso_codes[-1] if iso_codes else None,
-            "emptyIndicatorCode": latest.get("emptyIndicatorCode"),
-            "location": None,
-            "availability": extra.get("availability") if extra else None,
-            "events": events,
-        }
-        place = actual[-1].get("eventLocation") if actual else None
-        if place:
-            facility_code = place.get("facilityCode")
-            own = extra.get("location") if extra else None
-            # The port's own yard block, if it places the box where T&T last saw it.
-            same_terminal = own is not None and own.get("facilityCode") == facility_code
-            record["location"] = {
-                "UNLocationCode": place.get("UNLocationCode") or self.port_id,
-                "facilityCode": facility_code,
-                "terminalName": place.get("locationName"),
-                "yardBlock": own.get("yardBlock") if own is not None and same_terminal else None,
-            }
-        return record
-
-    def _calls(self, raw_events: list[Any]) -> list[VesselCallRecord]:
-        grouped: dict[str, dict[str, Any]] = {}
-        for raw in raw_events:
-            if raw.get("eventType") != "TRANSPORT":
-                continue
-            call = raw["transportCall"]
-            record = grouped.setdefault(
-                call["transportCallID"],
-                {
-                    "transportCallReference": call["transportCallID"],
-                    "UNLocationCode": call.get("UNLocationCode") or self.port_id,
-                    "facilityCode": call.get("facilityCode"),
-                    "vessel": self._vessel(call["vessel"]) if call.get("vessel") else None,
-                    "carrierServiceCode": call.get("carrierServiceCode"),
-                    "carrierImportVoyageNumber": call.get("importVoyageNumber"),
-                    "carrierExportVoyageNumber": call.get("exportVoyageNumber"),
-                },
-            )
-            key = _TIMES.get((raw["transportEventTypeCode"], raw["eventClassifierCode"]))
-            if key is not None:
-                record[key] = _time(raw["eventDateTime"])
-        calls: list[VesselCallRecord] = []
-        for record in grouped.values():
-            planned = (
-                record.get("plannedArrivalDateTime")
-                or record.get("estimatedArrivalDateTime")
-                or record.get("actualArrivalDateTime")
-            )
-            if planned is None:
-                continue  # only departures known: not a call the schema can order
-            record["plannedArrivalDateTime"] = planned
-            calls.append(record)  # type: ignore[arg-type]
-        return calls
+def _positioned(reader: EventReader) -> Callable[[dict[str, Any]], TransportEvent]:
+    """Reads transport events, numbering them in feed order (the later wins a tie)."""
+    counter = iter(range(1 << 62))
+    return lambda raw: reader.transport_event(raw, next(counter))
 
 
-def _passes(call: VesselCallRecord, filter: VesselCallFilter) -> bool:
+def _names(event: EquipmentEventRecord, kind: str | None, value: str | None) -> bool:
+    return any(
+        d["documentReferenceType"] == kind and d["documentReferenceValue"] == value
+        for d in event.get("documentReferences") or ()
+    )
+
+
+def _merged_vessel(dcsa: VesselRecord, own: VesselRecord | None) -> VesselRecord:
+    """The vessel as T&T names it, completed with what the port's own system adds."""
+    if own is None:
+        return dcsa
+    return {
+        "vesselIMONumber": dcsa["vesselIMONumber"],
+        "MMSINumber": dcsa.get("MMSINumber") or own.get("MMSINumber"),
+        "vesselName": dcsa.get("vesselName") or own.get("vesselName"),
+        "vesselFlag": dcsa.get("vesselFlag") or own.get("vesselFlag"),
+        "vesselCallSign": dcsa.get("vesselCallSign") or own.get("vesselCallSign"),
+        "vesselOperatorSMDGLinerCode": dcsa.get("vesselOperatorSMDGLinerCode")
+        or own.get("vesselOperatorSMDGLinerCode"),
+        "vesselOperatorSCACCode": dcsa.get("vesselOperatorSCACCode")
+        or own.get("vesselOperatorSCACCode"),
+    }
+
+
+def _complete(call: VesselCallRecord, extra: VesselCallRecord) -> None:
+    """What the port's own system adds to a call: status, anchorage, MMSI and the like."""
+    call["statusCode"] = call.get("statusCode") or extra.get("statusCode")
+    call["anchorageArrivalDateTime"] = call.get("anchorageArrivalDateTime") or extra.get(
+        "anchorageArrivalDateTime"
+    )
+    call["pilotBoardingDateTime"] = call.get("pilotBoardingDateTime") or extra.get(
+        "pilotBoardingDateTime"
+    )
+    call["portVisitReference"] = call.get("portVisitReference") or extra.get("portVisitReference")
+    vessel = call.get("vessel")
+    if vessel is not None:
+        call["vessel"] = _merged_vessel(vessel, extra.get("vessel"))
+
+
+def phase_of(call: VesselCallRecord, now: datetime) -> str:
+    """Where a call stands at ``now``: OMITTED, DEPARTED, AT_BERTH, AT_ANCHOR or SCHEDULED."""
+    if call.get("statusCode") == "OMIT":
+        return "OMITTED"
+    for key, phase in (
+        ("actualDepartureDateTime", "DEPARTED"),
+        ("actualArrivalDateTime", "AT_BERTH"),
+        ("anchorageArrivalDateTime", "AT_ANCHOR"),
+    ):
+        at = call.get(key)
+        if isinstance(at, datetime) and at <= now:
+            return phase
+    return "SCHEDULED"
+
+
+def _passes(
+    call: VesselCallRecord, filter: VesselCallFilter, start: datetime, end: datetime
+) -> bool:
     planned = call["plannedArrivalDateTime"]
-    if filter.planned_from is not None and planned < filter.planned_from:
+    if not start <= planned < end:
         return False
-    if filter.planned_to is not None and planned >= filter.planned_to:
-        return False
+    if filter.vessel_imo_number is not None:
+        vessel = call.get("vessel")
+        if vessel is None or vessel["vesselIMONumber"] != filter.vessel_imo_number:
+            return False
     return filter.status_codes is None or call.get("statusCode") in filter.status_codes

@@ -3,7 +3,8 @@
 
 :func:`get_json` sends a GET with the current W3C trace context, turns every httpx error
 (timeouts, refused connections, protocol errors), every HTTP error status and any body that is
-not JSON into ``SourceUnavailable`` with a short reason, and drops labor-type keys from the
+not JSON into ``SourceUnavailable`` with a short reason (``SourceRefused``, which keeps the
+status, for an HTTP error), and drops labor-type keys from the
 payload before anyone reads it. :func:`translating` does the same for a payload whose shape is
 not what the adapter expects (a missing key, a bad date).
 """
@@ -20,6 +21,14 @@ from port_resolvers.kit.source import SourceUnavailable
 from portcontract.labor import drop_labor_keys
 
 QueryParams = Mapping[str, str | int]
+
+
+class SourceRefused(SourceUnavailable):
+    """The port's system answered with an HTTP error status (kept in ``status``)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +60,9 @@ async def get_json(
     if missing_ok and response.status_code == 404:
         return None
     if response.is_error:
-        raise SourceUnavailable(f"GET {path} answered HTTP {response.status_code}")
+        raise SourceRefused(
+            f"GET {path} answered HTTP {response.status_code}", response.status_code
+        )
     try:
         payload = response.json()
     except ValueError as exc:

@@ -36,10 +36,18 @@ MAX_IDS_PER_REQUEST = 100
 EVENT_TYPES = {
     "Discharge": "DISC",
     "Load": "LOAD",
+    "Rail Load": "LOAD",
     "Gate In": "GTIN",
     "Gate Out": "GTOT",
     "Inspection": "INSP",
+    "Available": "AVPU",
+    "Customs Scan": "CUSS",
+    "Customs Exam": "CUSI",
+    "Customs Release": "CUSR",
+    "Seal Cut": "RMVD",
+    "Seal Applied": "RSEA",
 }
+MOVES_OF_THE_BOX = frozenset({"Discharge", "Load", "Rail Load", "Gate In", "Gate Out"})
 CLASSIFIERS = {"Planned": "PLN", "Expected": "EST", "Done": "ACT"}
 EMPTY_INDICATORS = {"F": "LADEN", "E": "EMPTY"}
 HOLD_TYPES = {"CUS": "CUSTOMS", "FRT": "FREIGHT", "SSL": "LINE", "USDA": "USDA", "TMF": "TMF"}
@@ -216,44 +224,76 @@ class NativeJsonSource:
             "vesselFlag": raw.get("flag"),
             "vesselCallSign": raw.get("call_sign"),
             "vesselOperatorSMDGLinerCode": raw.get("liner_code"),
+            "vesselOperatorSCACCode": raw.get("scac"),
         }
 
-    def _event(self, facility: dict[str, Any], raw: dict[str, Any]) -> EquipmentEventRecord | None:
+    def _event(
+        self, facility: dict[str, Any], box: dict[str, Any], raw: dict[str, Any]
+    ) -> EquipmentEventRecord | None:
         if raw["move_type"] not in EVENT_TYPES or raw["stage"] not in CLASSIFIERS:
             return None
         code = raw["terminal_id"]
         terminal = facility["terminals"].get(code, {})
+        laden = raw.get("full_empty") == "F"
         event: EquipmentEventRecord = {
             "eventID": raw["move_id"],
             "eventCreatedDateTime": _epoch(raw["logged_ts"]) if raw.get("logged_ts") else None,
             "eventDateTime": _epoch(raw["ts"]),
             "eventClassifierCode": CLASSIFIERS[raw["stage"]],
             "equipmentEventTypeCode": EVENT_TYPES[raw["move_type"]],
+            "ISOEquipmentCode": box.get("size_type"),
             "emptyIndicatorCode": EMPTY_INDICATORS.get(raw.get("full_empty", "")),
             "eventLocation": {
                 "locationName": terminal.get("terminal_name"),
                 "UNLocationCode": facility["port_code"],
                 "facilityCode": code,
+                "facilityCodeListProvider": "SMDG",
                 "latitude": terminal.get("lat"),
                 "longitude": terminal.get("lon"),
             },
+            "seals": [
+                {"sealNumber": s["no"], "sealSource": s.get("by"), "sealType": s.get("kind")}
+                for s in raw.get("seals") or []
+            ]
+            or None,
+            "documentReferences": [
+                {"documentReferenceType": kind, "documentReferenceValue": box[key]}
+                for kind, key in (("BKG", "booking_no"), ("TRD", "bl_no"))
+                if laden and box.get(key)
+            ]
+            or None,
         }
         visit = raw.get("vessel_visit")
         if visit:
             event["transportCall"] = {
                 "transportCallReference": visit["visit_id"],
+                "portVisitReference": visit.get("port_visit_no"),
+                "transportCallSequenceNumber": visit.get("rotation_no"),
                 "carrierImportVoyageNumber": visit.get("voyage_in"),
                 "carrierExportVoyageNumber": visit.get("voyage_out"),
                 "UNLocationCode": facility["port_code"],
                 "facilityCode": code,
+                "facilityCodeListProvider": "SMDG",
+                "facilityTypeCode": "POTE",
                 "modeOfTransport": "VESSEL",
                 "vessel": self._vessel(visit["vessel"]) if visit.get("vessel") else None,
+            }
+        elif raw.get("train"):
+            event["transportCall"] = {
+                "transportCallReference": raw["train"],
+                "UNLocationCode": facility["port_code"],
+                "facilityCode": code,
+                "facilityCodeListProvider": "SMDG",
+                "facilityTypeCode": "POTE",
+                "modeOfTransport": "RAIL",
             }
         return event
 
     def _container(self, facility: dict[str, Any], raw: dict[str, Any]) -> ContainerRecord:
-        events = [e for m in raw["moves"] if (e := self._event(facility, m)) is not None]
-        done = [m for m in raw["moves"] if m["stage"] == "Done" and m["move_type"] in EVENT_TYPES]
+        events = [e for m in raw["moves"] if (e := self._event(facility, raw, m)) is not None]
+        done = [
+            m for m in raw["moves"] if m["stage"] == "Done" and m["move_type"] in MOVES_OF_THE_BOX
+        ]
         yard = raw.get("yard")
         location: ContainerLocationRecord | None = None
         facility_code = max(done, key=lambda m: int(m["ts"]))["terminal_id"] if done else None
@@ -321,4 +361,9 @@ class NativeJsonSource:
             "estimatedDepartureDateTime": self._local(facility, raw.get("etd")),
             "actualDepartureDateTime": self._local(facility, raw.get("atd")),
             "anchorageArrivalDateTime": self._local(facility, raw.get("anchored_at")),
+            "pilotBoardingDateTime": self._local(facility, raw.get("pilot_on")),
+            "portVisitReference": raw.get("port_visit_no"),
+            "transportCallSequenceNumber": raw.get("rotation_no"),
+            "delayReasonCode": raw.get("delay_code"),
+            "changeRemark": raw.get("remark"),
         }

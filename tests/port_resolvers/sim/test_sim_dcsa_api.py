@@ -136,21 +136,37 @@ async def test_transport_events_give_planned_estimated_and_actual_times_per_call
         dcsa_openapi,
         {"eventType": "TRANSPORT", "transportCallID": departed.reference},
     )
-    times = {
-        (e["transportEventTypeCode"], e["eventClassifierCode"]): datetime.fromisoformat(
-            e["eventDateTime"]
-        )
+
+    def at(e: dict[str, Any]) -> datetime:
+        return datetime.fromisoformat(e["eventDateTime"])
+
+    def created(e: dict[str, Any]) -> datetime:
+        return datetime.fromisoformat(e["eventCreatedDateTime"])
+
+    once = {
+        (e["transportEventTypeCode"], e["eventClassifierCode"]): at(e)
         for e in events
+        if (e["transportEventTypeCode"], e["eventClassifierCode"]) != ("ARRI", "EST")
     }
-    assert times == {
+    assert once == {
         ("ARRI", "PLN"): departed.planned_arrival,
-        ("ARRI", "EST"): departed.estimated_arrival,
         ("ARRI", "ACT"): departed.actual_arrival,
         ("DEPA", "PLN"): departed.planned_departure,
         ("DEPA", "EST"): departed.estimated_departure,
         ("DEPA", "ACT"): departed.actual_departure,
     }
+    # Every ETA the carrier published, each when it published it; the newest is the estimate.
+    etas = sorted(
+        (created(e), at(e)) for e in events if e["transportEventTypeCode"] == "ARRI"
+        and e["eventClassifierCode"] == "EST"
+    )  # fmt: skip
+    assert etas == list(departed.eta_revisions)
+    assert len(etas) > 3
+    assert etas[-1][1] == departed.estimated_arrival
     assert {e["transportCall"]["facilityTypeCode"] for e in events} == {"POTE"}
+    assert {e["transportCall"]["portVisitReference"] for e in events} == {
+        departed.port_visit_reference
+    }
 
 
 async def test_filters_narrow_only_their_own_kind_of_event(
@@ -220,11 +236,11 @@ async def test_every_generated_event_is_served(
     served = [e["eventID"] for e in response.json()]
     generated = [e.event_id for b in all_ports["USOAK"].containers for e in b.events]
     transport = sum(
-        sum(
+        len(c.eta_revisions)
+        + sum(
             t is not None
             for t in (
                 c.planned_arrival,
-                c.estimated_arrival,
                 c.actual_arrival,
                 c.planned_departure,
                 c.estimated_departure,
@@ -235,3 +251,87 @@ async def test_every_generated_event_is_served(
     )
     assert len(served) == len(set(served)) == len(generated) + transport
     assert set(generated) <= set(served)
+
+
+async def test_sorted_by_creation_and_bounded_by_event_time(
+    lax: SimulatedPortSystem, client_for: Client, dcsa_openapi: OpenAPI, now: datetime
+):
+    client = client_for(lax)
+    start, end = now - timedelta(days=2), now + timedelta(days=3)
+    params = {
+        "eventType": "TRANSPORT",
+        "sort": "eventCreatedDateTime:ASC",
+        "eventDateTime:gte": start.isoformat(),
+        "eventDateTime:lt": end.isoformat(),
+        "limit": 40,
+    }
+    events, pages = await _all_pages(client, dcsa_openapi, params)
+    assert pages > 1
+    created = [datetime.fromisoformat(e["eventCreatedDateTime"]) for e in events]
+    assert created == sorted(created)
+    assert all(start <= datetime.fromisoformat(e["eventDateTime"]) < end for e in events)
+    everything, _ = await _all_pages(
+        client, dcsa_openapi, {"eventType": "TRANSPORT", "limit": 5000}
+    )
+    inside = [e for e in everything if start <= datetime.fromisoformat(e["eventDateTime"]) < end]
+    assert sorted(e["eventID"] for e in events) == sorted(e["eventID"] for e in inside)
+
+
+async def test_next_page_cursor_is_the_bare_cursor_of_the_next_page_link(
+    lax: SimulatedPortSystem, client_for: Client
+):
+    response = await client_for(lax).get("/v2/events", params={"limit": 3})
+    link, bare = response.headers["Next-Page"], response.headers["Next-Page-Cursor"]
+    assert link.endswith(f"?cursor={bare}")
+    by_cursor = await client_for(lax).get("/v2/events", params={"cursor": bare})
+    assert by_cursor.json() == (await client_for(lax).get(link)).json()
+
+
+async def test_a_bill_of_lading_or_booking_gives_its_boxes_events(
+    lax: SimulatedPortSystem, client_for: Client, dcsa_openapi: OpenAPI
+):
+    shared = next(
+        b
+        for b in lax.data.containers
+        if b.bill_of_lading and len(lax.data.containers_of_document("TRD", b.bill_of_lading)) > 1
+    )
+    boxes = lax.data.containers_of_document("TRD", shared.bill_of_lading or "")
+    events, _ = await _all_pages(
+        client_for(lax), dcsa_openapi, {"transportDocumentReference": shared.bill_of_lading}
+    )
+    assert {e["equipmentReference"] for e in events} == {b.reference for b in boxes}
+    assert all(
+        {"documentReferenceType": "TRD", "documentReferenceValue": shared.bill_of_lading}
+        in e["documentReferences"]
+        for e in events
+    )
+    booked, _ = await _all_pages(
+        client_for(lax), dcsa_openapi, {"carrierBookingReference": shared.booking}
+    )
+    assert shared.reference in {e["equipmentReference"] for e in booked}
+
+
+async def test_customs_exams_and_availability_are_dcsa_equipment_events(
+    lax: SimulatedPortSystem, client_for: Client, dcsa_openapi: OpenAPI
+):
+    events, _ = await _all_pages(
+        client_for(lax),
+        dcsa_openapi,
+        {"equipmentEventTypeCode": "AVPU,CUSS,CUSI,CUSR", "eventType": "EQUIPMENT", "limit": 1000},
+    )
+    assert {e["equipmentEventTypeCode"] for e in events} >= {"AVPU", "CUSS", "CUSR"}
+    assert "INSP" not in {e.type_code for b in lax.data.containers for e in b.events}
+
+
+async def test_the_jit_places_knob_adds_anchorage_and_pilot_boarding_arrivals(
+    lax: SimulatedPortSystem, client_for: Client, now: datetime
+):
+    anchored = next(c for c in lax.data.vessel_calls if c.phase == "AT_ANCHOR")
+    params = {"eventType": "TRANSPORT", "transportCallID": anchored.reference, "limit": 500}
+    without = (await client_for(lax).get("/v2/events", params=params)).json()
+    assert {e["transportCall"]["facilityTypeCode"] for e in without} == {"POTE"}
+    lax.knobs.jit_places = True
+    with_places = (await client_for(lax).get("/v2/events", params=params)).json()
+    anchorage = [e for e in with_places if e["transportCall"]["facilityTypeCode"] == "ANCH"]
+    assert [(e["eventClassifierCode"], datetime.fromisoformat(e["eventDateTime"]))
+            for e in anchorage] == [("ACT", anchored.anchorage_arrival)]  # fmt: skip

@@ -24,6 +24,7 @@ async def test_knobs_over_http(san: SimulatedPortSystem, client_for: Client):
         "error_rate": 0.0,
         "down": False,
         "labor_keys": False,
+        "jit_places": False,
         "seed": 2024,
     }
     changed = await client.post("/_sim/knobs", json={"down": True, "latency_ms": 250})

@@ -28,6 +28,7 @@ async def test_facility_lists_the_terminals(lgb: SimulatedPortSystem, client_for
         "SSAPCT",
         "SSATA",
         "ITS",
+        "MATU",
     ]
 
 
@@ -92,7 +93,7 @@ async def test_stats_by_window(lgb: SimulatedPortSystem, client_for: Client):
     figures = {(f["terminal_id"], f["figure"]) for f in body["figures"]}
     assert (None, "teu_in") in figures
     assert ("LBCT", "truck_turn_minutes_avg") in figures
-    assert len(figures) == 6 * 6
+    assert len(figures) == 6 * 7  # the port and its six terminals
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """The simulated ports' systems behind in-process clients, and the adapters that read them."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from port_resolvers.kit import notices
 from port_resolvers.kit.source import PortDataSource
 from port_resolvers.sim.data import generate_all_ports
 from port_resolvers.sim.model import PortData
@@ -73,6 +75,15 @@ def without_nones(value: Any) -> Any:
 @pytest.fixture(scope="session")
 def normalise() -> Callable[[Any], Any]:
     return without_nones
+
+
+@contextmanager
+def collected() -> Iterator[list[tuple[str, int]]]:
+    """What a source reports it left out inside the block, as (code, count) pairs."""
+    result: list[tuple[str, int]] = []
+    with notices.for_request() as gathered, notices.for_root_field("field"):
+        yield result
+    result.extend((n.code, n.count) for f in gathered for n in f.notices)
 
 
 def all_keys(value: Any) -> set[str]:

@@ -8,23 +8,24 @@ from typing import Any
 import httpx
 import pytest
 
-from port_resolvers.kit.source import SourceUnavailable, VesselCallFilter
+from port_resolvers.kit.source import VesselCallFilter
 from port_resolvers.sources.dcsa import DcsaTrackAndTraceSource
 from portcontract.labor import is_labor_key
-from tests.port_resolvers.sources.conftest import all_keys
+from tests.port_resolvers.sources.conftest import all_keys, collected
 
 DCSA_PORTS = ["USLAX", "USOAK"]
 
 
 def _as_tnt_reports_it(records: list[Any]) -> list[Any]:
-    """Expected containers as T&T carries them: vessels inside events lack MMSI (T&T has
-    none), events sorted."""
+    """Expected containers as T&T carries them: vessels inside events lack MMSI and SCAC (T&T
+    has no MMSI, and one operator code: the SMDG one here), events sorted."""
     records = copy.deepcopy(records)
     for record in records:
         record["events"].sort(key=lambda e: (e["eventDateTime"], e["eventID"]))
         for event in record["events"]:
             vessel = (event.get("transportCall") or {}).get("vessel") or {}
             vessel.pop("MMSINumber", None)
+            vessel.pop("vesselOperatorSCACCode", None)
     return records
 
 
@@ -114,10 +115,17 @@ async def test_pages_are_followed_up_to_the_bound(wire: Callable[..., Any]):
     assert len(calls) == len(port.data.vessel_calls)
     assert port.system.stats.requests["GET /v2/events"] > 5
     too_few = DcsaTrackAndTraceSource(
-        port.client, "http://usoak.sim", "USOAK", page_size=20, max_pages=2
+        port.client,
+        "http://usoak.sim",
+        "USOAK",
+        page_size=20,
+        max_pages=2,
+        clock=lambda: port.data.now,
     )
-    with pytest.raises(SourceUnavailable, match="more than 2 pages"):
-        await too_few.vessel_calls(VesselCallFilter())
+    with collected() as left_out:
+        fewer = await too_few.vessel_calls(VesselCallFilter())
+    assert left_out == [("EVENTS_TRUNCATED", 1)]  # an answer from what was read, flagged
+    assert len(fewer) < len(calls)
 
 
 async def test_next_page_is_followed_by_cursor_on_the_configured_host():
@@ -145,10 +153,26 @@ async def test_without_a_supplement_what_tnt_cannot_say_stays_empty(wire: Callab
     )
     assert await alone.port() == {"UNLocationCode": "USLAX", "name": None, "terminals": []}
     assert await alone.metrics("LAST_7_DAYS", None) == []
-    box = next(b for b in port.data.containers if b.status == "IN_TERMINAL" and b.availability)
-    (record,) = await alone.containers([box.reference])
-    assert record["availability"] is None
+    # What T&T's own events tell of availability: AVPU, and customs selection and release.
+    available = next(
+        b
+        for b in port.data.containers
+        if b.status == "IN_TERMINAL" and b.availability and b.availability.available_for_pickup
+    )
+    (record,) = await alone.containers([available.reference])
+    assert record["availability"] == {"availableForPickup": True, "holds": []}
     assert record["location"]["yardBlock"] is None
+    examined = next(
+        b
+        for b in port.data.containers
+        if {"CUSS", "CUSI"} & {e.type_code for e in b.actual_events}
+        and "CUSR" not in {e.type_code for e in b.actual_events}
+    )
+    (record,) = await alone.containers([examined.reference])
+    assert record["availability"]["availableForPickup"] is False
+    assert [(h["type"], h["status"]) for h in record["availability"]["holds"]] == [
+        ("CUSTOMS", "HOLD")
+    ]
     omitted = next(c for c in port.data.vessel_calls if c.status_code == "OMIT")
     calls = await alone.vessel_calls(VesselCallFilter(planned_from=omitted.planned_arrival))
     assert next(c for c in calls if c["transportCallReference"] == omitted.reference)["phase"] == (

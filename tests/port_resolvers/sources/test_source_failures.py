@@ -55,14 +55,22 @@ def _source(kind: str, client: httpx.AsyncClient) -> PortDataSource:
     return NativeJsonSource(client, "http://port.sim")
 
 
-@pytest.mark.parametrize("kind", ["dcsa", "native"])
 @pytest.mark.parametrize(
-    ("answer", "reason"),
+    ("kind", "answer", "reason"),
     [
-        (httpx.ConnectError("refused"), "ConnectError"),
-        (httpx.Response(200, text="<html>maintenance</html>"), "not JSON"),
-        (httpx.Response(200, json={"unexpected": True}), "unexpected|not a list"),
-        (httpx.Response(200, json=[{"eventType": "TRANSPORT"}]), "unexpected"),
+        *[
+            (kind, answer, reason)
+            for kind in ("dcsa", "native")
+            for answer, reason in (
+                (httpx.ConnectError("refused"), "ConnectError"),
+                (httpx.Response(200, text="<html>maintenance</html>"), "not JSON"),
+                (httpx.Response(200, json={"unexpected": True}), "unexpected|not a list"),
+            )
+        ],
+        ("native", httpx.Response(200, json=[{"eventType": "TRANSPORT"}]), "unexpected"),
+        # Not DCSA at all: a list, but of things that are no DCSA event.
+        ("dcsa", httpx.Response(200, json=[{"id": 1, "status": "ok"}]), "no DCSA event"),
+        ("dcsa", httpx.Response(200, json=["a", "b"]), "no DCSA event"),
     ],
 )
 async def test_unreachable_or_unparseable(

@@ -16,6 +16,12 @@ NATIVE_PORTS = ["USLGB", "USNTD", "USSAN"]
 METRIC_PERIODS = ["LAST_7_DAYS", "LAST_30_DAYS", "LAST_90_DAYS"]
 
 
+def _as_the_terminal_api_reports_it(calls: list[Any]) -> list[Any]:
+    """Expected calls as the terminal API carries them: the times, not their history (no
+    creation times, so no timestamps list)."""
+    return [{k: v for k, v in call.items() if k != "timestamps"} for call in calls]
+
+
 def _by_time(records: list[Any]) -> list[Any]:
     for record in records:
         record["events"].sort(key=lambda e: (e["eventDateTime"], e["eventID"]))
@@ -40,7 +46,8 @@ async def test_vessel_calls_match_the_generated_data(
 ):
     port = wire(port_id)
     got = await port.source.vessel_calls(VesselCallFilter())
-    assert normalise(got) == normalise(await port.expected.vessel_calls(VesselCallFilter()))
+    expected = await port.expected.vessel_calls(VesselCallFilter())
+    assert normalise(got) == normalise(_as_the_terminal_api_reports_it(expected))
 
 
 @pytest.mark.parametrize(
@@ -61,7 +68,8 @@ async def test_vessel_call_filters(
     filter = make_filter(now)
     got = await port.source.vessel_calls(filter)
     assert got
-    assert normalise(got) == normalise(await port.expected.vessel_calls(filter))
+    expected = await port.expected.vessel_calls(filter)
+    assert normalise(got) == normalise(_as_the_terminal_api_reports_it(expected))
 
 
 async def test_vessel_by_imo(wire: Callable[..., Any]):
