@@ -6,6 +6,7 @@ portgate schema export | check            write / compare schema.graphql
 portgate config check portgate.yaml       validate a config file and explain every error
 portgate config reference [FILE]          the config reference, from the settings model
 portgate conformance URL --port USXXX     check a port resolver against the contract
+portgate resolver dcsa --port-id USXXX ...  a ready-made resolver for a DCSA T&T 2.2 port
 portgate sim-ports --base-port 9100       the five simulated ports on fixed ports
 portgate keys create | list | revoke      API keys (see gateway/cli_keys.py)
 portgate audit verify | search | export | prune ...   the audit trail (see gateway/cli_audit.py)
@@ -36,6 +37,7 @@ from gateway.http import server
 from gateway.policy_file import PolicyError, PolicyStore
 from gateway.schema import build_schema, export_sdl
 from gateway.tracing import configure_tracing
+from port_resolvers.cli import resolver_app  # what a port runs; it never imports the gateway
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -50,6 +52,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(documents_app, name="documents")
 app.add_typer(ports_app, name="ports")
+app.add_typer(resolver_app, name="resolver")
 
 HostOption = Annotated[str, typer.Option(help="Interface to listen on.")]
 PortOption = Annotated[int, typer.Option(help="TCP port to listen on.")]

@@ -80,6 +80,10 @@ from portcontract.notices import EVENTS_QUARANTINED, EVENTS_TRUNCATED
 logger = logging.getLogger("port_resolvers.sources.dcsa")
 
 DEFAULT_MAX_CONCURRENCY: Final = 8  # T&T queries in flight at once for one containers() call
+CONTAINER_HISTORY: Final = timedelta(days=90)
+CALLS_PAST: Final = timedelta(days=30)
+CALLS_AHEAD: Final = timedelta(days=60)
+SCHEDULE_HORIZON: Final = timedelta(days=60)
 VESSEL_EVENTS_ASKED: Final = 50  # the newest transport events of a vessel read to name it
 
 
@@ -100,10 +104,10 @@ class Windows:
     - ``vessel_history``: a vessel's newest event at the port is looked for this far back.
     """
 
-    container_history: timedelta = timedelta(days=90)
-    calls_past: timedelta = timedelta(days=30)
-    calls_ahead: timedelta = timedelta(days=60)
-    schedule_horizon: timedelta = timedelta(days=60)
+    container_history: timedelta = CONTAINER_HISTORY
+    calls_past: timedelta = CALLS_PAST
+    calls_ahead: timedelta = CALLS_AHEAD
+    schedule_horizon: timedelta = SCHEDULE_HORIZON
     early: timedelta = timedelta(days=3)
     late: timedelta = timedelta(days=21)
     vessel_history: timedelta = timedelta(days=180)
