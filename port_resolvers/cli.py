@@ -34,6 +34,11 @@ resolver_app = typer.Typer(
 Duration = Annotated[str, typer.Option(help="e.g. 10s, 30m, 12h, 90d.")]
 
 
+@resolver_app.callback()
+def resolvers() -> None:
+    """Ready-made port resolvers (one command per kind of source system)."""
+
+
 def _fail(message: str) -> typer.Exit:
     typer.secho(message, fg="red", err=True)
     return typer.Exit(2)

@@ -35,12 +35,14 @@ calls (T&T has no call status), anchorage (``facilityTypeCodeTRN`` has no ANCH),
 availability (holds, last free day, fees, yard block), aggregates and the terminal list.
 """
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -87,6 +89,9 @@ class TrackAndTraceApi:
         self.with_places = sorted(
             self.events + places, key=lambda e: (e.at, e.body["eventID"])
         )  # what the jit_places knob serves
+        self.calls = [e for e in self.events if e.event_type == "TRANSPORT"]
+        self.calls_with_places = [e for e in self.with_places if e.event_type == "TRANSPORT"]
+        self._last_selection: tuple[tuple[str, bool], list[IndexedEvent]] | None = None
         self.by_reference: dict[str, list[IndexedEvent]] = {}
         for event in self.events:
             if event.reference is not None:
@@ -268,6 +273,22 @@ class TrackAndTraceApi:
 
     # the endpoint ------------------------------------------------------------------------
 
+    def _candidates(self, query: EventQuery) -> list[IndexedEvent]:
+        if query.reference is not None:
+            return self.by_reference.get(query.reference, [])
+        if query.kinds == {"TRANSPORT"}:
+            return self.calls_with_places if self.knobs.jit_places else self.calls
+        return self.with_places if self.knobs.jit_places else self.events
+
+    def _selected(self, query: EventQuery) -> list[IndexedEvent]:
+        """The events of a query in its order; the pages of one query share one selection."""
+        key = (json.dumps(query.params, sort_keys=True), self.knobs.jit_places)
+        if self._last_selection is not None and self._last_selection[0] == key:
+            return self._last_selection[1]
+        selected = query.ordered(e for e in self._candidates(query) if query.matches(e))
+        self._last_selection = (key, selected)
+        return selected
+
     async def get_events(self, request: Request) -> Response:
         headers = {"API-Version": API_VERSION}
         try:
@@ -278,10 +299,7 @@ class TrackAndTraceApi:
         except BadQuery as exc:
             body = dcsa_error_body(request.scope, 400, str(exc))
             return JSONResponse(body, 400, headers=headers)
-        candidates = self.with_places if self.knobs.jit_places else self.events
-        if query.reference is not None:
-            candidates = self.by_reference.get(query.reference, [])
-        selected = query.ordered(e for e in candidates if query.matches(e))
+        selected = self._selected(query)
         offset, limit = query.offset, query.limit
         page = selected[offset : offset + limit]
         if self.knobs.labor_keys:
@@ -297,4 +315,4 @@ class TrackAndTraceApi:
             headers["Next-Page"] = link + query.cursor(offset + limit)
             headers["Next-Page-Cursor"] = query.cursor(offset + limit)
             headers["Last-Page"] = link + query.cursor((len(selected) - 1) // limit * limit)
-        return JSONResponse(bodies, headers=headers)
+        return Response(orjson.dumps(bodies), media_type="application/json", headers=headers)

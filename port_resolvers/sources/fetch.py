@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 from opentelemetry.propagate import inject
 
 from port_resolvers.kit.source import SourceUnavailable
@@ -64,8 +65,8 @@ async def get_json(
             f"GET {path} answered HTTP {response.status_code}", response.status_code
         )
     try:
-        payload = response.json()
-    except ValueError as exc:
+        payload = orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
         raise SourceUnavailable(f"GET {path} answered something that is not JSON") from exc
     return JsonAnswer(drop_labor_keys(payload), response.headers)
 
