@@ -28,7 +28,7 @@ HEADERS_HINT = json.dumps(
 
 TRUCKER = """# Trucker: is my box available, what holds, last free day, which yard block?
 query TruckerPickup {
-  container(reference: "EGHU0239805") {
+  container(reference: "MSCU9123450") {
     equipmentReference status sourcePort
     location { facilityCode terminalName yardBlock }
     availability { availableForPickup lastFreeDay holds { type status } outstandingFeesUSD }
@@ -74,7 +74,7 @@ EXAMPLE_TABS: tuple[ExampleTab, ...] = (
     ExampleTab(
         "cargo owner",
         CARGO_OWNER,
-        '{"refs": ["MAEU2852050", "EGHU0239805", "MSCU1299280", "SOC9048655"]}',
+        '{"refs": ["MSCU9123450", "CMAU9022176", "SOC9048655"]}',
     ),
     ExampleTab("port operator", PORT_OPERATOR, '{"after": null}'),
     ExampleTab("state analyst", STATE_ANALYST),

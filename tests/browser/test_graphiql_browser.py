@@ -29,7 +29,7 @@ def visit() -> dict[str, Any]:
 
 def test_the_page_shows_the_result_of_a_query(visit: dict[str, Any]) -> None:
     response = visit["response"]
-    assert '"equipmentReference": "EGHU0239805"' in response
+    assert '"equipmentReference": "MSCU9123450"' in response
     assert '"availableForPickup":' in response
     assert '"sources":' in response
     assert SCREENSHOT.stat().st_size > 10_000
