@@ -9,9 +9,7 @@ A port installs the resolver kit without the gateway; both sides import only thi
 - :mod:`portcontract.periods`: the whole local weeks every aggregate covers,
 - :mod:`portcontract.aggregates`: what an aggregate may disclose (the sample floor no
   configuration lowers, the vessel-call rule),
-- :mod:`portcontract.cursor`: the keyset cursor that pages vessel calls across ports,
-- :mod:`portcontract.notices`: the codes a resolver reports beside an answer it still gives
-  (events it left out), which the gateway shows as ``partial``.
+- :mod:`portcontract.cursor`: the keyset cursor that pages vessel calls across ports.
 """
 
 from importlib import resources

@@ -20,8 +20,16 @@ Codes of one root field (HTTP 200, ``null`` at that field, or part of it left ou
     BAD_USER_INPUT              an argument is wrong
     SOURCE_UNAVAILABLE          the port's own system did not answer
     INTERNAL_ERROR              anything else, inside the resolver
-    LABOR_TEXT_WITHHELD         the resolver set free text naming labor to null (the data
-                                stands: a notice, :func:`portcontract.labor.labor_text_reason`)
+
+Notices: codes of one root field that *is* answered, beside its data, saying what the resolver
+left out of what its own system sent; ``extensions.count`` says how many where it is counted
+(an answer with a notice is partial, not failed)::
+
+    LABOR_TEXT_WITHHELD         free text naming labor set to null
+                                (:func:`portcontract.labor.labor_text_reason`)
+    EVENTS_QUARANTINED          events that are invalid, or belong to another port, were skipped
+    EVENTS_TRUNCATED            the system had more events for the question than the resolver
+                                reads for one answer (its page bound): built from those read
 """
 
 from collections.abc import Mapping
@@ -36,6 +44,10 @@ BAD_USER_INPUT: Final = "BAD_USER_INPUT"
 SOURCE_UNAVAILABLE: Final = "SOURCE_UNAVAILABLE"
 INTERNAL_ERROR: Final = "INTERNAL_ERROR"
 LABOR_TEXT_WITHHELD: Final = "LABOR_TEXT_WITHHELD"
+EVENTS_QUARANTINED: Final = "EVENTS_QUARANTINED"
+EVENTS_TRUNCATED: Final = "EVENTS_TRUNCATED"
+COUNT_EXTENSION: Final = "count"  # a notice's extensions key: how many items were left out
+NOTICE_CODES: Final = frozenset({EVENTS_QUARANTINED, EVENTS_TRUNCATED})
 
 # What each code means, in the words the gateway uses for it ("port USLAX <meaning>").
 CONTRACT_CODES: Final[Mapping[str, str]] = {
@@ -48,4 +60,6 @@ CONTRACT_CODES: Final[Mapping[str, str]] = {
     SOURCE_UNAVAILABLE: "could not reach its own system",
     INTERNAL_ERROR: "failed inside its resolver",
     LABOR_TEXT_WITHHELD: "withheld free text that named labor (people, quay roles, shifts, rates)",
+    EVENTS_QUARANTINED: "left out events of its own system that were invalid or another port's",
+    EVENTS_TRUNCATED: "had more events than its resolver reads for one answer",
 }

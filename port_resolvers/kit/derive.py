@@ -20,8 +20,8 @@ from port_resolvers.kit import notices
 from port_resolvers.kit.codes import enum_values
 from port_resolvers.kit.source import VesselCallFilter
 from portcontract.cursor import CallKey, call_key, encode_cursor, sort_key
+from portcontract.errors import EVENTS_QUARANTINED
 from portcontract.identifiers import is_iso6346
-from portcontract.notices import EVENTS_QUARANTINED
 
 Record = dict[str, Any]
 logger = logging.getLogger("port_resolvers.kit")

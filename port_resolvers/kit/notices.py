@@ -8,7 +8,7 @@ serves them beside the data, one GraphQL error per root field and code::
      port", "path": ["containers"],
      "extensions": {"code": "EVENTS_QUARANTINED", "port": "USLAX", "count": 2}}
 
-The codes are the contract's (:mod:`portcontract.notices`); the gateway shows such an answer as
+The codes are the contract's (:mod:`portcontract.errors`); the gateway shows such an answer as
 ``partial``. :func:`report` outside a request (a source used on its own) only logs.
 
 Collection uses context variables: :func:`for_request` opens the request's list, and
@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from portcontract.notices import COUNT_EXTENSION, EVENTS_QUARANTINED, EVENTS_TRUNCATED
+from portcontract.errors import COUNT_EXTENSION, EVENTS_QUARANTINED, EVENTS_TRUNCATED
 
 logger = logging.getLogger("port_resolvers.kit")
 

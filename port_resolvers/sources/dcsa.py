@@ -75,7 +75,7 @@ from port_resolvers.sources.dcsa_feed import (
     EventQuery,
     FeedRead,
 )
-from portcontract.notices import EVENTS_QUARANTINED, EVENTS_TRUNCATED
+from portcontract.errors import EVENTS_QUARANTINED, EVENTS_TRUNCATED
 
 logger = logging.getLogger("port_resolvers.sources.dcsa")
 
