@@ -63,8 +63,8 @@ PORT_LATENCY_MS = 20.0
 
 CONTAINER_QUERY = """query Box($ref: String!) {
   container(reference: $ref) {
-    equipmentReference status sourcePort isoEquipmentCode lastEventDateTime
-    location { facilityCode terminalName yardBlock }
+    equipmentReference status sourcePort ISOEquipmentCode lastEventDateTime
+    location { facilitySMDGCode terminalName yardBlock }
     events { eventID equipmentEventTypeCode eventClassifierCode eventDateTime }
   }
 }"""

@@ -56,6 +56,7 @@ from opentelemetry import trace
 from gateway.config import ResolvedPort
 from gateway.plan import AskedField, PortQuery
 from gateway.redact import ErrorRedactor
+from gateway.rootfields import DOCUMENT_ARGUMENTS
 from gateway.selection import Shape
 from gateway.upstream import PortAnswer
 from portcontract.cursor import InvalidCursor, decode_cursor, sort_key
@@ -94,8 +95,8 @@ OWN_PORT: Final = frozenset({
 })  # fmt: skip
 # Fields naming one of the answering port's terminals (SMDG code).
 OWN_TERMINAL: Final = frozenset({
-    "Terminal.facilityCode", "ContainerLocation.facilityCode", "VesselCall.facilityCode",
-    "PortMetric.facilityCode",
+    "Terminal.facilitySMDGCode", "ContainerLocation.facilitySMDGCode",
+    "VesselCall.facilitySMDGCode", "PortMetric.facilitySMDGCode",
 })  # fmt: skip
 # Times of things that have happened: never later than now.
 PAST_TIMES: Final = frozenset({
@@ -305,6 +306,8 @@ def _values_named(shape: Shape, name: str, row: Any) -> Iterator[Any]:
 
 
 def _asked_reference(field: AskedField, row: Any) -> bool:
+    if any(field.arguments.get(name) for name in DOCUMENT_ARGUMENTS):
+        return True  # the boxes of a bill of lading or booking: only the port knows which
     wanted = {field.arguments.get("reference"), *(field.arguments.get("references") or ())}
     return all(v in wanted for v in _values_named(field.shape, "equipmentReference", row))
 

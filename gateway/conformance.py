@@ -10,7 +10,8 @@ report, passed or failed with the reason; one failed check does not stop the oth
 - ``ports``: ``ports`` lists exactly this port.
 - ``bad container number``: an ISO 6346 number with a wrong check digit is ``BAD_USER_INPUT``.
 - ``vessel calls paging``: every page in planned-arrival order, each cursor the shared
-  keyset cursor (:mod:`portcontract.cursor`) of its call, all pages together without gaps or
+  keyset cursor (:mod:`portcontract.cursor`) of its call (keyed by its port visit reference
+  when it has one), all pages together without gaps or
   duplicates (two page sizes give the same list), ``totalCount`` and ``pageInfo`` consistent.
 - ``derived fields``: for the containers named with ``--container``, ``isISO6346Valid`` agrees
   with the number and ``sourcePort`` is this port.
@@ -49,7 +50,9 @@ BAD_CONTAINER_PREFIX = "MSCU123456"
 
 CALLS = """query ConformanceCalls($first: Int!, $after: String) {
   vesselCalls(first: $first, after: $after) {
-    edges { cursor node { UNLocationCode transportCallReference plannedArrivalDateTime } }
+    edges { cursor node {
+      UNLocationCode transportCallReference portVisitReference plannedArrivalDateTime
+    } }
     pageInfo { hasNextPage endCursor }
     totalCount
   }
@@ -177,7 +180,8 @@ class ResolverConformance:
             _require(len(edges) <= size, f"page {page + 1} has {len(edges)} calls, asked {size}")
             for edge in edges:
                 node = edge["node"]
-                reference = node["transportCallReference"]
+                # A call is keyed by its port visit reference when the port gives one.
+                reference = node.get("portVisitReference") or node["transportCallReference"]
                 _require(node["UNLocationCode"] == self.port, f"{reference} is at another port")
                 key = call_key(
                     datetime.fromisoformat(node["plannedArrivalDateTime"]), self.port, reference

@@ -10,7 +10,7 @@ if the port sent it anyway; fields withheld at every port asked are null in the 
 ``PortMetric.value`` whose ``sampleSize`` is below the caller's minimum is nulled, with one
 ``FORBIDDEN_FIELD`` error per root field. When the policy withholds a hidden field the merge
 uses, the merge falls back: without ``lastEventDateTime`` a port's container ranks below every
-port that shares it (ties go to registry order); without ``facilityCode`` metrics are ordered
+port that shares it (ties go to registry order); without ``facilitySMDGCode`` metrics are ordered
 by port and metric only. Port failures become
 one error per port naming it; port-reported errors become errors naming the port, in the
 gateway's words: a port's code is passed on as ``portCode`` when it is a contract code
@@ -255,7 +255,8 @@ def _containers_by_reference(field_plan: RootFieldPlan, answers: Answers) -> lis
             rank = _freshness(field_plan, position, item)
             if reference not in best or rank > best[reference][0]:
                 best[reference] = (rank, item)
-    ordered = [best[r][1] for r in field_plan.arguments["references"] if r in best]
+    asked = field_plan.arguments.get("references") or sorted(best)  # a document's: by number
+    ordered = [best[r][1] for r in asked if r in best]
     return field_plan.shape.project(ordered)  # type: ignore[no-any-return]
 
 

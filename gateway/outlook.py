@@ -41,7 +41,7 @@ NOT_COMING = frozenset({"OMIT", "BLNK"})  # omitted calls and blank sailings
 _CALLS = f"""
   calls: vesselCalls(ports: $ports, from: $from, to: $to, first: {MAX_PAGE_SIZE}, after: $after) {{
     edges {{ node {{
-      UNLocationCode transportCallReference facilityCode statusCode
+      UNLocationCode transportCallReference facilitySMDGCode statusCode
       plannedArrivalDateTime estimatedArrivalDateTime actualArrivalDateTime
       vessel {{ vesselName vesselIMONumber }}
     }} }}
@@ -52,7 +52,7 @@ query PortgateOutlook($from: DateTime!, $to: DateTime!, $ports: [String!], $afte
   {_CALLS}
   metrics: portMetrics(ports: $ports, period: LAST_7_DAYS, metrics: [VESSELS_AT_ANCHOR,
       VESSELS_AT_BERTH, CONTAINER_DWELL_DAYS, TRUCK_TURN_TIME_MINUTES]) {{
-    UNLocationCode facilityCode metric value
+    UNLocationCode facilitySMDGCode metric value
   }}
   ports(ports: $ports) {{ UNLocationCode name status }}
 }}
@@ -267,7 +267,7 @@ def _port(
     }  # fmt: skip
     if not row["answered"]:
         return row  # missing, never zero
-    whole_port = {m["metric"]: m.get("value") for m in metrics if m.get("facilityCode") is None}
+    whole_port = {m["metric"]: m.get("value") for m in metrics if m.get("facilitySMDGCode") is None}
     for metric, key, kind in (
         ("VESSELS_AT_ANCHOR", "vesselsAtAnchor", int), ("VESSELS_AT_BERTH", "vesselsAtBerth", int),
         ("CONTAINER_DWELL_DAYS", "containerDwellDays", float),
@@ -302,7 +302,7 @@ def _late(
     vessel = call.get("vessel") or {}
     return {
         "transportCallReference": call["transportCallReference"],
-        "UNLocationCode": call["UNLocationCode"], "facilityCode": call.get("facilityCode"),
+        "UNLocationCode": call["UNLocationCode"], "facilitySMDGCode": call.get("facilitySMDGCode"),
         "vesselName": vessel.get("vesselName"), "vesselIMONumber": vessel.get("vesselIMONumber"),
         "plannedArrivalDateTime": planned.isoformat(),
         "estimatedArrivalDateTime": estimated.isoformat(),

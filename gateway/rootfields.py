@@ -14,7 +14,12 @@ from typing import Any
 from gateway.errors import BadUserInput
 from gateway.schema.query import MAX_CONTAINER_REFERENCES, MAX_PAGE_SIZE
 from portcontract.cursor import InvalidCursor, decode_cursor
-from portcontract.identifiers import InvalidIdentifier, check_container_reference, check_imo
+from portcontract.identifiers import (
+    InvalidIdentifier,
+    check_container_reference,
+    check_document_reference,
+    check_imo,
+)
 
 PORTS_ARGUMENT = "ports"
 
@@ -49,8 +54,23 @@ def _container(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+DOCUMENT_ARGUMENTS = ("transportDocumentReference", "carrierBookingReference")
+
+
 def _containers(args: dict[str, Any]) -> dict[str, Any]:
-    references = args["references"]
+    """By numbers, or by one transport document (bill of lading) or booking: exactly one."""
+    documents = [name for name in DOCUMENT_ARGUMENTS if args.get(name) is not None]
+    references = args.get("references")
+    if len(documents) + (references is not None) != 1:
+        raise BadUserInput(
+            "give exactly one of references, transportDocumentReference and carrierBookingReference"
+        )
+    if documents:
+        (name,) = documents
+        try:
+            return {**args, name: check_document_reference(name, args[name])}
+        except InvalidIdentifier as exc:
+            raise BadUserInput(f"{name}: {exc}") from None
     if not references:
         raise BadUserInput("references: give at least one container number")
     if len(references) > MAX_CONTAINER_REFERENCES:
@@ -118,7 +138,7 @@ ROOT_FIELDS: Mapping[str, RootFieldSpec] = {
         MergeKind.METRIC_LIST,
         {
             "port": "UNLocationCode",
-            "facility": "facilityCode",
+            "facility": "facilitySMDGCode",
             "metric": "metric",
             "sample": "sampleSize",
         },

@@ -172,7 +172,7 @@ class DcsaResolverSettings(BaseModel):
             "name": self.port_name,
             "timeZone": self.time_zone,
             "terminals": [
-                {"facilityCode": t.code, "name": t.name, "UNLocationCode": self.port_id}
+                {"facilitySMDGCode": t.code, "name": t.name, "UNLocationCode": self.port_id}
                 for t in self.terminals
             ],
         }

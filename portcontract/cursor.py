@@ -1,10 +1,12 @@
 """The keyset cursor for vessel calls, shared by the gateway and every port resolver.
 
 Vessel calls are ordered the same way at every port: by planned berth arrival, then port
-UN/LOCODE, then transport call reference. A cursor encodes that key of one call, so ``after``
-means "calls strictly after this one in the global order" for every port alike: the gateway
-forwards a client's cursor to each port unchanged and merges the answers, with no state kept
-between pages. Clients treat cursors as opaque strings.
+UN/LOCODE, then the call's reference: its port visit reference (DCSA OVS 3) when the port gives
+one, which names a visit once whichever carrier reports it, else its transport call reference.
+A cursor encodes that key of one call, so ``after`` means "calls strictly after this one in the
+global order" for every port alike: the gateway forwards a client's cursor to each port
+unchanged and merges the answers (one call per key), with no state kept between pages. Clients
+treat cursors as opaque strings.
 """
 
 import base64
@@ -19,7 +21,8 @@ class InvalidCursor(ValueError):
 
 
 class CallKey(NamedTuple):
-    """The sort key of a vessel call: planned berth arrival (UTC, ISO 8601), port, reference."""
+    """The sort key of a vessel call: planned berth arrival (UTC, ISO 8601), port, reference
+    (port visit reference, else transport call reference)."""
 
     planned_arrival: str
     port: str

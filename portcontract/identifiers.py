@@ -120,3 +120,20 @@ def check_unlocode(raw: str) -> str:
 
 def is_smdg_terminal_code(code: str) -> bool:
     return bool(SMDG_PATTERN.match(code))
+
+
+# DCSA: transportDocumentReference at most 20 characters, carrierBookingReference at most 35.
+DOCUMENT_REFERENCE_LIMITS = {"transportDocumentReference": 20, "carrierBookingReference": 35}
+DOCUMENT_REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+
+
+def check_document_reference(kind: str, raw: str) -> str:
+    """A transport document (bill of lading) or booking reference, trimmed; raises
+    :class:`InvalidIdentifier` when it cannot be one (empty, too long, spaces or symbols)."""
+    reference = raw.strip()
+    limit = DOCUMENT_REFERENCE_LIMITS[kind]
+    if not reference or len(reference) > limit:
+        raise InvalidIdentifier(f"{kind} must be 1 to {limit} characters, not {len(reference)}")
+    if not DOCUMENT_REFERENCE_PATTERN.match(reference):
+        raise InvalidIdentifier(f"{kind} {reference!r} may hold letters, digits and . _ / - only")
+    return reference

@@ -30,7 +30,7 @@ TRUCKER = """# Trucker: is my box available, what holds, last free day, which ya
 query TruckerPickup {
   container(reference: "MSCU9123450") {
     equipmentReference status sourcePort
-    location { facilityCode terminalName yardBlock }
+    location { facilitySMDGCode terminalName yardBlock }
     availability { availableForPickup lastFreeDay holds { type status } outstandingFeesUSD }
   }
 }
@@ -52,7 +52,7 @@ PORT_OPERATOR = """# Port operator: vessel calls at every port in planned-arriva
 query PortOperatorCalls($after: String) {
   vesselCalls(first: 20, after: $after) {
     edges { node {
-      UNLocationCode facilityCode phase statusCode vessel { vesselName vesselIMONumber }
+      UNLocationCode facilitySMDGCode phase statusCode vessel { vesselName vesselIMONumber }
       plannedArrivalDateTime estimatedArrivalDateTime actualArrivalDateTime
     } }
     pageInfo { hasNextPage endCursor }
@@ -64,7 +64,7 @@ query PortOperatorCalls($after: String) {
 STATE_ANALYST = """# State analyst: aggregates only, each with its period and sample size.
 query StateAnalystMetrics {
   portMetrics(period: LAST_30_DAYS, metrics: [TEU_DISCHARGED, TEU_LOADED, CONTAINER_DWELL_DAYS]) {
-    UNLocationCode facilityCode metric value unit sampleSize periodStart periodEnd
+    UNLocationCode facilitySMDGCode metric value unit sampleSize periodStart periodEnd
   }
 }
 """

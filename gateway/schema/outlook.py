@@ -16,7 +16,7 @@ from gateway.schema.enums import ContainerStatus, HoldType, PortStatus
 class LateArrival:
     transport_call_reference: str = strawberry.field(name="transportCallReference")
     un_location_code: str = strawberry.field(name="UNLocationCode")
-    facility_code: str | None = strawberry.field(name="facilityCode")
+    facility_smdg_code: str | None = strawberry.field(name="facilitySMDGCode")
     vessel_name: str | None = strawberry.field(name="vesselName")
     vessel_imo_number: str | None = strawberry.field(name="vesselIMONumber")
     planned_arrival_date_time: datetime = strawberry.field(name="plannedArrivalDateTime")

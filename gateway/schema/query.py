@@ -62,18 +62,34 @@ class Query:
 
     @strawberry.field(
         description=f"Containers by number (at most {MAX_CONTAINER_REFERENCES}), in the order "
-        "asked; numbers no port knows are left out."
+        "asked, numbers no port knows left out; or the containers of one transport document "
+        "(bill of lading) or one booking, by number. Give exactly one of the three."
     )
     def containers(
         self,
         info: Info,
         references: Annotated[
-            list[str],
+            list[str] | None,
             strawberry.argument(
                 description=f"At most {MAX_CONTAINER_REFERENCES} container numbers"
             ),
-        ],
+        ] = None,
         ports: PortsArgument = None,
+        transport_document_reference: Annotated[
+            str | None,
+            strawberry.argument(
+                name="transportDocumentReference",
+                description="A bill of lading or sea waybill number (DCSA "
+                "transportDocumentReference)",
+            ),
+        ] = None,
+        carrier_booking_reference: Annotated[
+            str | None,
+            strawberry.argument(
+                name="carrierBookingReference",
+                description="A carrier's booking number (DCSA carrierBookingReference)",
+            ),
+        ] = None,
     ) -> list[Container] | None:
         _fanned_out(info)
 

@@ -33,8 +33,10 @@ from gateway.schema.enums import (
 
 @strawberry.type(description="A container terminal, identified by its SMDG code within a port.")
 class Terminal:
-    facility_code: str = strawberry.field(
-        name="facilityCode", description="SMDG terminal code (DCSA facilityCode), e.g. APMT"
+    facility_smdg_code: str = strawberry.field(
+        name="facilitySMDGCode",
+        description="SMDG terminal code (DCSA OVS 3 facilitySMDGCode), e.g. APMT; meaningful "
+        "only with the port's UN/LOCODE",
     )
     name: str | None
     un_location_code: str = strawberry.field(
@@ -162,8 +164,8 @@ class EquipmentEvent:
 @strawberry.type(description="Where a container is: port, terminal and yard block, no finer.")
 class ContainerLocation:
     un_location_code: str = strawberry.field(name="UNLocationCode")
-    facility_code: str | None = strawberry.field(
-        name="facilityCode", description="SMDG terminal code"
+    facility_smdg_code: str | None = strawberry.field(
+        name="facilitySMDGCode", description="SMDG terminal code"
     )
     terminal_name: str | None = strawberry.field(name="terminalName")
     yard_block: str | None = strawberry.field(
@@ -200,7 +202,7 @@ class Container:
         "most 15 characters",
     )
     iso_equipment_code: str | None = strawberry.field(
-        name="isoEquipmentCode", description="ISO 6346 size and type code, e.g. 45G1"
+        name="ISOEquipmentCode", description="ISO 6346 size and type code, e.g. 45G1"
     )
     is_iso6346_valid: bool = strawberry.field(
         name="isISO6346Valid",
@@ -255,8 +257,8 @@ class VesselCall:
         description="Tells two calls at the same port within one voyage apart",
     )
     un_location_code: str = strawberry.field(name="UNLocationCode", description="The port")
-    facility_code: str | None = strawberry.field(
-        name="facilityCode", description="SMDG terminal code"
+    facility_smdg_code: str | None = strawberry.field(
+        name="facilitySMDGCode", description="SMDG terminal code"
     )
     vessel: Vessel | None
     carrier_service_code: str | None = strawberry.field(name="carrierServiceCode")
@@ -315,7 +317,7 @@ class PageInfo:
 
 @strawberry.type(
     description="One page of vessel calls from every port asked, in one order: planned berth "
-    "arrival, then port, then transport call reference."
+    "arrival, then port, then port visit reference (else transport call reference)."
 )
 class VesselCallConnection:
     edges: list[VesselCallEdge]
@@ -334,8 +336,8 @@ class VesselCallConnection:
 )
 class PortMetric:
     un_location_code: str = strawberry.field(name="UNLocationCode")
-    facility_code: str | None = strawberry.field(
-        name="facilityCode", description="SMDG terminal code; null for the whole port"
+    facility_smdg_code: str | None = strawberry.field(
+        name="facilitySMDGCode", description="SMDG terminal code; null for the whole port"
     )
     metric: PortMetricType
     value: float | None = strawberry.field(

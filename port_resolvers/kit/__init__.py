@@ -14,6 +14,8 @@ trace::
     class TerminalSystems(PortDataSource):
         async def port(self): ...                  # PortRecord
         async def containers(self, references): ...  # list[ContainerRecord]
+        # optional (DocumentLookup): boxes of a bill of lading or a booking
+        async def containers_by_document(self, *, transport_document=None, booking=None): ...
         async def vessel_calls(self, filter): ...     # list[VesselCallRecord]
         async def vessel(self, imo): ...             # VesselRecord | None
         async def metrics(self, period, metrics): ...  # list[PortMetricRecord]
@@ -21,14 +23,18 @@ trace::
     app = create_resolver_app(TerminalSystems(), "USLAX", cache_ttls=CacheTtls(containers=15))
     uvicorn.run(app, port=8101)  # POST /graphql, GET /healthz, GET /readyz
 
-Raise :class:`SourceUnavailable` when the port's systems do not answer.
+Raise :class:`SourceUnavailable` when the port's systems do not answer; call
+:func:`port_resolvers.kit.notices.report` for what the source left out of an answer it gives.
 """
 
 from port_resolvers.kit.app import create_resolver_app
 from port_resolvers.kit.cache_control import CacheTtls
 from port_resolvers.kit.source import (
+    CallTimestampRecord,
     ContainerLocationRecord,
     ContainerRecord,
+    DocumentLookup,
+    DocumentReferenceRecord,
     EquipmentEventRecord,
     HoldRecord,
     ImportAvailabilityRecord,
@@ -36,6 +42,7 @@ from port_resolvers.kit.source import (
     PortDataSource,
     PortMetricRecord,
     PortRecord,
+    SealRecord,
     SourceUnavailable,
     TerminalRecord,
     TransportCallRecord,
@@ -47,8 +54,11 @@ from port_resolvers.kit.source import (
 
 __all__ = [
     "CacheTtls",
+    "CallTimestampRecord",
     "ContainerLocationRecord",
     "ContainerRecord",
+    "DocumentLookup",
+    "DocumentReferenceRecord",
     "EquipmentEventRecord",
     "HoldRecord",
     "ImportAvailabilityRecord",
@@ -56,6 +66,7 @@ __all__ = [
     "PortDataSource",
     "PortMetricRecord",
     "PortRecord",
+    "SealRecord",
     "SourceUnavailable",
     "TerminalRecord",
     "TransportCallRecord",

@@ -6,7 +6,8 @@ are held to the schema's code lists (:mod:`port_resolvers.kit.codes`): a newer c
 fails an answer.
 
 Vessel calls: the filters are applied again (a source may return more than asked), calls are
-ordered by the shared key (planned arrival, port, reference: :mod:`portcontract.cursor`) and
+ordered by the shared key (planned arrival, port, then the port visit reference where the port
+gives one, else the transport call reference: :mod:`portcontract.cursor`), one call per key, and
 paged with the keyset cursor, so a page from this port merges with the other ports' pages.
 """
 
@@ -134,8 +135,12 @@ def matches(call: Mapping[str, Any], filter: VesselCallFilter) -> bool:
 
 
 def key_of(call: Mapping[str, Any]) -> CallKey:
+    """A call's place in the shared order; the port's visit reference identifies a visit when
+    the port gives one (several carriers' transport calls of one visit are one call)."""
     return call_key(
-        call["plannedArrivalDateTime"], call["UNLocationCode"], call["transportCallReference"]
+        call["plannedArrivalDateTime"],
+        call["UNLocationCode"],
+        call.get("portVisitReference") or call["transportCallReference"],
     )
 
 
@@ -157,10 +162,13 @@ def vessel_call_page(
 ) -> Record:
     """One ``VesselCallConnection`` page: filtered, ordered, strictly after ``after``."""
     keyed = []
+    seen = set()
     for call in calls:
         if matches(call, filter):
             key = key_of(call)
-            keyed.append((sort_key(key), key, call))
+            if key not in seen:  # one visit listed twice (two carriers' calls): once
+                seen.add(key)
+                keyed.append((sort_key(key), key, call))
     keyed.sort(key=_first)
     start = 0 if after is None else bisect_right(keyed, sort_key(after), key=_first)
     page = keyed[start : start + first]

@@ -22,11 +22,12 @@ from port_resolvers.kit import notices
 from port_resolvers.kit.derive import Record, derive_container, empty_connection, vessel_call_page
 from port_resolvers.kit.errors import BadUserInput
 from port_resolvers.kit.metrics import WithheldMetric, disclosed_metrics
-from port_resolvers.kit.source import PortDataSource, VesselCallFilter
+from port_resolvers.kit.source import DocumentLookup, PortDataSource, VesselCallFilter
 from portcontract import GATEWAY_ONLY_FIELDS
 from portcontract.cursor import CallKey, decode_cursor, sort_key
 from portcontract.identifiers import (
     check_container_reference,
+    check_document_reference,
     check_imo,
     check_unlocode,
     normalise_container_reference,
@@ -164,8 +165,44 @@ async def resolve_container(_root: None, info: Info, **args: Any) -> Record | No
     return found[0] if found else None
 
 
+def _document(args: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The document a ``containers`` lookup names, checked; None for a lookup by numbers."""
+    given: dict[str, Any] = {
+        name: args[name]
+        for name in ("references", "transportDocumentReference", "carrierBookingReference")
+        if args.get(name) is not None
+    }
+    if len(given) != 1:
+        raise BadUserInput(
+            "give exactly one of references, transportDocumentReference and carrierBookingReference"
+        )
+    ((name, value),) = given.items()
+    if name == "references":
+        return None
+    return name, check_document_reference(name, value)
+
+
+async def _containers_of_document(context: PortContext, kind: str, value: str) -> list[Record]:
+    if not isinstance(context.source, DocumentLookup):
+        return []  # this port's systems cannot look boxes up by document
+    if kind == "transportDocumentReference":
+        records = await context.source.containers_by_document(transport_document=value)
+    else:
+        records = await context.source.containers_by_document(booking=value)
+    cleaned: dict[str, Record] = {}
+    for record in records:
+        box = _clean(record)
+        cleaned.setdefault(normalise_container_reference(box["equipmentReference"]), box)
+    return [derive_container(cleaned[r], context.port_id) for r in sorted(cleaned)]
+
+
 async def resolve_containers(_root: None, info: Info, **args: Any) -> list[Record]:
     context = info.context
+    document = _document(args)
+    if document is not None:
+        if not asks_this_port(args.get("ports"), context.port_id):
+            return []
+        return await _containers_of_document(context, *document)
     asked: list[str] = args["references"]
     if len(asked) > MAX_REFERENCES:
         raise BadUserInput(

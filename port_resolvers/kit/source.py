@@ -16,7 +16,7 @@ kit turns it into a GraphQL error with code ``SOURCE_UNAVAILABLE``.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, NotRequired, Protocol, TypedDict
+from typing import Any, NotRequired, Protocol, TypedDict, runtime_checkable
 
 
 class SourceUnavailable(Exception):
@@ -24,7 +24,7 @@ class SourceUnavailable(Exception):
 
 
 class TerminalRecord(TypedDict):
-    facilityCode: str
+    facilitySMDGCode: str
     name: str | None
     UNLocationCode: str
 
@@ -100,7 +100,7 @@ class EquipmentEventRecord(TypedDict):
 
 class ContainerLocationRecord(TypedDict):
     UNLocationCode: str
-    facilityCode: NotRequired[str | None]
+    facilitySMDGCode: NotRequired[str | None]
     terminalName: NotRequired[str | None]
     yardBlock: NotRequired[str | None]  # block only, never row / tier / slot
 
@@ -124,7 +124,7 @@ class ContainerRecord(TypedDict):
     """A container as the port knows it. Derived fields may be left out; the kit fills them."""
 
     equipmentReference: str
-    isoEquipmentCode: NotRequired[str | None]
+    ISOEquipmentCode: NotRequired[str | None]
     emptyIndicatorCode: NotRequired[str | None]
     location: NotRequired[ContainerLocationRecord | None]
     availability: NotRequired[ImportAvailabilityRecord | None]
@@ -146,7 +146,7 @@ class VesselCallRecord(TypedDict):
     UNLocationCode: str
     portVisitReference: NotRequired[str | None]
     transportCallSequenceNumber: NotRequired[int | None]
-    facilityCode: NotRequired[str | None]
+    facilitySMDGCode: NotRequired[str | None]
     vessel: NotRequired[VesselRecord | None]
     carrierServiceCode: NotRequired[str | None]
     carrierImportVoyageNumber: NotRequired[str | None]
@@ -201,7 +201,7 @@ class PortMetricRecord(TypedDict):
     """
 
     UNLocationCode: str
-    facilityCode: NotRequired[str | None]
+    facilitySMDGCode: NotRequired[str | None]
     metric: str  # a PortMetricType name
     value: float | None
     unit: str
@@ -219,6 +219,19 @@ class VesselCallFilter:
     planned_to: datetime | None = None
     status_codes: frozenset[str] | None = None
     vessel_imo_number: str | None = None
+
+
+@runtime_checkable
+class DocumentLookup(Protocol):
+    """A source that can also find containers by their documents (optional for a source: the
+    kit answers ``containers(transportDocumentReference:)`` and ``(carrierBookingReference:)``
+    with an empty list for a source without it)."""
+
+    async def containers_by_document(
+        self, *, transport_document: str | None = None, booking: str | None = None
+    ) -> list[ContainerRecord]:
+        """The containers at the port on this transport document (bill of lading or sea
+        waybill) or this booking; exactly one of the two is given."""
 
 
 class PortDataSource(Protocol):

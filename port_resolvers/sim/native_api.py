@@ -11,7 +11,7 @@ dates are ``MM/DD/YYYY``; money is in cents. Routes:
 ``GET /api/v1/facility``
     ``{"port_code", "port_name", "tz", "terminals": [{"terminal_id", "terminal_name", "lat",
     "lon"}]}``
-``GET /api/v1/containers?ids=A,B,...`` (at most 100)
+``GET /api/v1/containers?ids=A,B,...`` (at most 100), or ``?bl_no=...`` / ``?booking_no=...``
     ``{"containers": [...], "unknown_ids": [...]}``; a container is ``{"container_no",
     "size_type", "full_empty": "F"|"E", "category": "IMPORT"|"EXPORT"|"STORAGE",
     "terminal_id", "yard": {"block", "row", "tier"}|null, "moves": [...], "import_status":
@@ -312,6 +312,13 @@ class TerminalSystemApi:
         )
 
     async def containers(self, request: Request) -> Response:
+        for parameter, kind in (("bl_no", "TRD"), ("booking_no", "BKG")):
+            document = request.query_params.get(parameter)
+            if document is not None:
+                boxes = self.data.containers_of_document(kind, document)
+                return JSONResponse(
+                    {"containers": [self._container(b) for b in boxes], "unknown_ids": []}
+                )
         ids = [i.strip() for i in request.query_params.get("ids", "").split(",") if i.strip()]
         if not ids or len(ids) > MAX_IDS:
             return _bad_request(f"ids must list 1 to {MAX_IDS} container numbers")

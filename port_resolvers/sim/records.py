@@ -50,7 +50,7 @@ def port_record(port: Port) -> PortRecord:
         "name": port.name,
         "timeZone": port.time_zone,
         "terminals": [
-            {"facilityCode": t.facility_code, "name": t.name, "UNLocationCode": port.port_id}
+            {"facilitySMDGCode": t.facility_code, "name": t.name, "UNLocationCode": port.port_id}
             for t in port.terminals
         ],
     }
@@ -165,7 +165,7 @@ def container_location_record(box: Container, port: Port) -> ContainerLocationRe
     facility_code = actual[-1].facility_code
     return {
         "UNLocationCode": port.port_id,
-        "facilityCode": facility_code,
+        "facilitySMDGCode": facility_code,
         "terminalName": port.terminal(facility_code).name,
         "yardBlock": box.yard.block if box.yard else None,
     }
@@ -174,7 +174,7 @@ def container_location_record(box: Container, port: Port) -> ContainerLocationRe
 def container_record(box: Container, port: Port) -> ContainerRecord:
     return {
         "equipmentReference": box.reference,
-        "isoEquipmentCode": box.iso_code,
+        "ISOEquipmentCode": box.iso_code,
         "emptyIndicatorCode": box.empty_indicator,
         "location": container_location_record(box, port),
         "availability": availability_record(box.availability) if box.availability else None,
@@ -226,7 +226,7 @@ def vessel_call_record(call: VesselCall, now: datetime) -> VesselCallRecord:
         "UNLocationCode": call.port_id,
         "portVisitReference": call.port_visit_reference,
         "transportCallSequenceNumber": call.sequence_number,
-        "facilityCode": call.facility_code,
+        "facilitySMDGCode": call.facility_code,
         "vessel": vessel_record(call.vessel),
         "carrierServiceCode": call.service_code,
         "carrierImportVoyageNumber": call.import_voyage,
@@ -266,7 +266,7 @@ def week_figure_record(week: WeekFigure) -> WeekFigureRecord:
 def metric_record(metric: PortMetric, port_id: str) -> PortMetricRecord:
     record: PortMetricRecord = {
         "UNLocationCode": port_id,
-        "facilityCode": metric.facility_code,
+        "facilitySMDGCode": metric.facility_code,
         "metric": metric.metric,
         "value": metric.value,
         "unit": metric.unit,

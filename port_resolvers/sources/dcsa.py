@@ -157,7 +157,7 @@ class DcsaTrackAndTraceSource:
             headers=headers,
         )
         terminals = port_info["terminals"] if port_info is not None else []
-        self._terminals = {t["facilityCode"]: t["name"] or "" for t in terminals}
+        self._terminals = {t["facilitySMDGCode"]: t["name"] or "" for t in terminals}
 
     # reading ----------------------------------------------------------------------------
 

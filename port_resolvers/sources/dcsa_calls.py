@@ -125,7 +125,7 @@ def _record(call: _Call) -> VesselCallRecord | None:
         "UNLocationCode": str(newest.call.get("UNLocationCode") or ""),
         "portVisitReference": newest.port_visit_reference,
         "transportCallSequenceNumber": newest.sequence_number,
-        "facilityCode": newest.call.get("facilityCode"),
+        "facilitySMDGCode": newest.call.get("facilityCode"),
         "vessel": _vessel(every),
         "carrierServiceCode": newest.service_code,
         "carrierImportVoyageNumber": newest.call.get("carrierImportVoyageNumber"),

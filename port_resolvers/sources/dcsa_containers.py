@@ -89,10 +89,10 @@ def _location(
     code = place.get("facilityCode")
     if code is None and not place:
         return None
-    same_terminal = own is not None and own.get("facilityCode") == code
+    same_terminal = own is not None and own.get("facilitySMDGCode") == code
     return {
         "UNLocationCode": place.get("UNLocationCode") or port_id,
-        "facilityCode": code,
+        "facilitySMDGCode": code,
         "terminalName": terminals.get(code or "") or place.get("locationName"),
         "yardBlock": own.get("yardBlock") if own is not None and same_terminal else None,
     }
@@ -189,7 +189,7 @@ def build_container(
         availability = availability_from_events(actual, shipment_events)
     return {
         "equipmentReference": reference,
-        "isoEquipmentCode": _newest(kept, "ISOEquipmentCode"),
+        "ISOEquipmentCode": _newest(kept, "ISOEquipmentCode"),
         "emptyIndicatorCode": _newest(deciding[-1:], "emptyIndicatorCode")
         or _newest(kept, "emptyIndicatorCode"),
         "location": _location(

@@ -123,7 +123,7 @@ class NativeJsonSource:
                 "timeZone": facility["tz"],
                 "terminals": [
                     {
-                        "facilityCode": code,
+                        "facilitySMDGCode": code,
                         "name": t.get("terminal_name"),
                         "UNLocationCode": facility["port_code"],
                     }
@@ -144,6 +144,21 @@ class NativeJsonSource:
         )
         with translating("containers"):
             return [self._container(facility, raw) for a in answers for raw in a["containers"]]
+
+    async def containers_by_document(
+        self, *, transport_document: str | None = None, booking: str | None = None
+    ) -> list[ContainerRecord]:
+        """The boxes of a bill of lading or a booking (the terminal API's ``bl_no`` /
+        ``booking_no`` lookup)."""
+        facility = await self._facility_info()
+        params: dict[str, str | int]
+        if transport_document is not None:
+            params = {"bl_no": transport_document}
+        else:
+            params = {"booking_no": booking or ""}
+        answer = await self._get("/api/v1/containers", params)
+        with translating("containers"):
+            return [self._container(facility, raw) for raw in answer["containers"]]
 
     async def vessel_calls(self, filter: VesselCallFilter) -> list[VesselCallRecord]:
         params: dict[str, str | int] = {}
@@ -185,7 +200,7 @@ class NativeJsonSource:
                 value = figure["value"]
                 record: PortMetricRecord = {
                     "UNLocationCode": payload["port_code"],
-                    "facilityCode": figure["terminal_id"],
+                    "facilitySMDGCode": figure["terminal_id"],
                     "metric": metric,
                     "value": None if value is None else float(value),
                     "unit": unit,
@@ -303,14 +318,14 @@ class NativeJsonSource:
             terminal = facility["terminals"].get(facility_code, {})
             location = {
                 "UNLocationCode": facility["port_code"],
-                "facilityCode": facility_code,
+                "facilitySMDGCode": facility_code,
                 "terminalName": terminal.get("terminal_name"),
                 "yardBlock": yard["block"] if yard else None,
             }
         status = raw.get("import_status")
         return {
             "equipmentReference": raw["container_no"],
-            "isoEquipmentCode": raw.get("size_type"),
+            "ISOEquipmentCode": raw.get("size_type"),
             "emptyIndicatorCode": EMPTY_INDICATORS.get(raw.get("full_empty", "")),
             "location": location,
             "availability": self._availability(facility, status) if status else None,
@@ -347,7 +362,7 @@ class NativeJsonSource:
         return {
             "transportCallReference": raw["visit_id"],
             "UNLocationCode": facility["port_code"],
-            "facilityCode": raw.get("terminal_id"),
+            "facilitySMDGCode": raw.get("terminal_id"),
             "vessel": self._vessel(raw["vessel"]) if raw.get("vessel") else None,
             "carrierServiceCode": raw.get("service"),
             "carrierImportVoyageNumber": raw.get("voyage_in"),

@@ -48,17 +48,19 @@ def test_an_answer_within_the_contract_is_kept_as_it_is() -> None:
     data = {
         "ports": [
             {"UNLocationCode": "USLAX", "name": "Port of Los Angeles",
-             "terminals": [{"facilityCode": "APMT", "UNLocationCode": "USLAX"}]}
+             "terminals": [{"facilitySMDGCode": "APMT", "UNLocationCode": "USLAX"}]}
         ]
     }  # fmt: skip
-    held = hold("{ ports { UNLocationCode name terminals { facilityCode UNLocationCode } } }", data)
+    held = hold(
+        "{ ports { UNLocationCode name terminals { facilitySMDGCode UNLocationCode } } }", data
+    )
     assert held.data == data
     assert held.dropped == {}
 
 
 def test_rows_claiming_another_port_are_dropped_whole() -> None:
-    document = "{ portMetrics { UNLocationCode facilityCode metric value sampleSize } }"
-    own = {"UNLocationCode": "USLAX", "facilityCode": "APMT", "metric": "TEU_LOADED",
+    document = "{ portMetrics { UNLocationCode facilitySMDGCode metric value sampleSize } }"
+    own = {"UNLocationCode": "USLAX", "facilitySMDGCode": "APMT", "metric": "TEU_LOADED",
            "value": 10.0, "sampleSize": 12}  # fmt: skip
     other = {**own, "UNLocationCode": "USOAK"}
     held = hold(document, {"portMetrics": [own, other, own]})
@@ -83,8 +85,8 @@ def test_a_root_object_of_another_port_is_null() -> None:
 
 
 def test_terminals_are_checked_only_when_registered() -> None:
-    document = "{ vesselCalls { nodes { UNLocationCode facilityCode } } }"
-    page = {"vesselCalls": {"nodes": [{"UNLocationCode": "USLAX", "facilityCode": "B58"}]}}
+    document = "{ vesselCalls { nodes { UNLocationCode facilitySMDGCode } } }"
+    page = {"vesselCalls": {"nodes": [{"UNLocationCode": "USLAX", "facilitySMDGCode": "B58"}]}}
     assert hold(document, page).data == {"vesselCalls": {"nodes": []}}
     unregistered = LAX.model_copy(update={"terminals": frozenset()})
     held = BOUNDARY.hold(query(document, unregistered), PortAnswer(page, []))

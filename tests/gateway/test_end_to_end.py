@@ -57,7 +57,7 @@ OVERVIEW = """
 query Overview($refs: [String!]!, $after: String) {
   containers(references: $refs) {
     equipmentReference sourcePort isISO6346Valid status
-    location { UNLocationCode facilityCode yardBlock }
+    location { UNLocationCode facilitySMDGCode yardBlock }
     events { equipmentEventTypeCode eventClassifierCode eventDateTime }
   }
   vesselCalls(first: 40, after: $after) {
@@ -65,7 +65,7 @@ query Overview($refs: [String!]!, $after: String) {
     pageInfo { hasNextPage endCursor }
     totalCount
   }
-  portMetrics(period: LAST_7_DAYS) { UNLocationCode facilityCode metric value sampleSize }
+  portMetrics(period: LAST_7_DAYS) { UNLocationCode facilitySMDGCode metric value sampleSize }
 }
 """
 

@@ -51,7 +51,7 @@ class MemoryPort:
         return [
             {"UNLocationCode": self.port_id, "metric": "VESSELS_AT_BERTH", "value": 2.0,
              "unit": "vessels", "periodStart": T0, "periodEnd": T0, "sampleSize": 2},
-            {"UNLocationCode": self.port_id, "facilityCode": "T1",
+            {"UNLocationCode": self.port_id, "facilitySMDGCode": "T1",
              "metric": "CONTAINER_DWELL_DAYS", "value": 3.5, "unit": "days",
              "periodStart": weeks[0].start, "periodEnd": weeks[-1].end,
              "sampleSize": 40 * len(weeks),
@@ -186,12 +186,12 @@ async def test_metrics_and_ports_from_each_port_in_registry_order(
     gateway = await make_gateway(transports(MemoryPort("USOAK"), MemoryPort("USLAX")))
     body = (
         await gateway.query(
-            "{ ports { UNLocationCode name } portMetrics { UNLocationCode facilityCode metric "
+            "{ ports { UNLocationCode name } portMetrics { UNLocationCode facilitySMDGCode metric "
             "sampleSize } }"
         )
     ).json()
     assert [p["UNLocationCode"] for p in body["data"]["ports"]] == ["USOAK", "USLAX"]
-    assert [(m["UNLocationCode"], m["facilityCode"]) for m in body["data"]["portMetrics"]] == [
+    assert [(m["UNLocationCode"], m["facilitySMDGCode"]) for m in body["data"]["portMetrics"]] == [
         ("USOAK", None), ("USOAK", "T1"), ("USLAX", None), ("USLAX", "T1"),
     ]  # fmt: skip
 

@@ -58,7 +58,7 @@ def boxed(port: str, seen_days_ago: int) -> ContainerRecord:
     moment = T0 - timedelta(days=seen_days_ago)
     return {
         "equipmentReference": REFERENCE,
-        "location": {"UNLocationCode": port, "facilityCode": "T1", "yardBlock": "B7"},
+        "location": {"UNLocationCode": port, "facilitySMDGCode": "T1", "yardBlock": "B7"},
         "availability": {"availableForPickup": True, "lastFreeDay": T0.date(),
                          "holds": [{"type": "CUSTOMS", "status": "RELEASED"}]},
         "events": [{"eventID": f"{port}-1", "eventDateTime": moment,

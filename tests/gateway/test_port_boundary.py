@@ -32,10 +32,10 @@ from tests.gateway.test_end_to_end import NOW, SEED
 
 SPOOFABLE = """
 query Everything($refs: [String!]!) {
-  ports { UNLocationCode name terminals { facilityCode UNLocationCode } }
-  portMetrics(period: LAST_30_DAYS) { UNLocationCode facilityCode metric sampleSize }
+  ports { UNLocationCode name terminals { facilitySMDGCode UNLocationCode } }
+  portMetrics(period: LAST_30_DAYS) { UNLocationCode facilitySMDGCode metric sampleSize }
   vesselCalls(first: 100) {
-    edges { cursor node { UNLocationCode transportCallReference facilityCode } }
+    edges { cursor node { UNLocationCode transportCallReference facilitySMDGCode } }
     totalCount
   }
   containers(references: $refs) { equipmentReference sourcePort location { UNLocationCode } }

@@ -110,7 +110,9 @@ async def test_the_ready_made_resolver_in_front_of_a_simulated_dcsa_port_conform
 async def test_the_gateway_token_is_required_and_the_port_answers_from_its_settings():
     data = generate_port_data("USOAK", seed=DEFAULT_SEED)
     system = create_port_system("USOAK", data=data, seed=DEFAULT_SEED)
-    query = {"query": "{ ports { UNLocationCode name timeZone terminals { facilityCode name } } }"}
+    query = {
+        "query": "{ ports { UNLocationCode name timeZone terminals { facilitySMDGCode name } } }"
+    }
     async with (
         serve_on_loopback(system.app) as source,
         running_resolver(
@@ -131,7 +133,7 @@ async def test_the_gateway_token_is_required_and_the_port_answers_from_its_setti
                     "UNLocationCode": "USOAK",
                     "name": "Port of Oakland",
                     "timeZone": "America/Los_Angeles",
-                    "terminals": [{"facilityCode": "B58", "name": "OICT"}],
+                    "terminals": [{"facilitySMDGCode": "B58", "name": "OICT"}],
                 }
             ]
         }

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 # Identifying keys and structure that no policy denies; every other field must be nullable.
 NON_NULL_ALLOWED = {
-    "Terminal.facilityCode", "Terminal.UNLocationCode", "Port.UNLocationCode",
+    "Terminal.facilitySMDGCode", "Terminal.UNLocationCode", "Port.UNLocationCode",
     "Vessel.vesselIMONumber", "EquipmentEvent.eventID", "EquipmentEvent.eventDateTime",
     "EquipmentEvent.eventClassifierCode", "EquipmentEvent.equipmentEventTypeCode",
     "ContainerLocation.UNLocationCode", "Hold.type", "Hold.status",

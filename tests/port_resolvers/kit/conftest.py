@@ -47,8 +47,8 @@ def make_port() -> PortRecord:
         "name": "Port of Los Angeles",
         "timeZone": "America/Los_Angeles",
         "terminals": [
-            {"facilityCode": "APMT", "name": "APM Pier 400", "UNLocationCode": PORT},
-            {"facilityCode": "TRAP", "name": "TraPac", "UNLocationCode": PORT},
+            {"facilitySMDGCode": "APMT", "name": "APM Pier 400", "UNLocationCode": PORT},
+            {"facilitySMDGCode": "TRAP", "name": "TraPac", "UNLocationCode": PORT},
         ],
     }
 
@@ -70,9 +70,9 @@ def make_containers() -> list[ContainerRecord]:
     return [
         {
             "equipmentReference": "CSQU3054383",
-            "isoEquipmentCode": "45G1",
+            "ISOEquipmentCode": "45G1",
             "emptyIndicatorCode": "LADEN",
-            "location": {"UNLocationCode": PORT, "facilityCode": "APMT", "yardBlock": "B12"},
+            "location": {"UNLocationCode": PORT, "facilitySMDGCode": "APMT", "yardBlock": "B12"},
             "availability": {
                 "availableForPickup": False,
                 "holds": [{"type": "CUSTOMS", "status": "HOLD", "updatedDateTime": T0}],
@@ -122,7 +122,7 @@ def make_vessel_calls() -> list[VesselCallRecord]:
             {
                 "transportCallReference": f"LAX{(i * 7) % CALL_COUNT:03d}",
                 "UNLocationCode": PORT,
-                "facilityCode": "APMT",
+                "facilitySMDGCode": "APMT",
                 "vessel": VESSELS[IMO_CYCLE[i % 3]],
                 "statusCode": STATUS_CYCLE[i % 4],
                 "phase": "SCHEDULED",

@@ -54,17 +54,17 @@ def labor_source(source):
 
 
 EVERYTHING = """{
-  ports { UNLocationCode name timeZone terminals { facilityCode name UNLocationCode } }
+  ports { UNLocationCode name timeZone terminals { facilitySMDGCode name UNLocationCode } }
   containers(references: ["CSQU3054383", "MSCU1234566", "APZU4812090"]) {
-    equipmentReference isoEquipmentCode isISO6346Valid emptyIndicatorCode status
+    equipmentReference ISOEquipmentCode isISO6346Valid emptyIndicatorCode status
     lastEventDateTime sourcePort
-    location { UNLocationCode facilityCode terminalName yardBlock }
+    location { UNLocationCode facilitySMDGCode terminalName yardBlock }
     availability { availableForPickup lastFreeDay holds { type status } }
     events { eventID eventDateTime eventClassifierCode equipmentEventTypeCode
              transportCall { vessel { vesselIMONumber vesselName } } }
   }
   vesselCalls(first: 100) {
-    nodes { transportCallReference UNLocationCode facilityCode statusCode phase
+    nodes { transportCallReference UNLocationCode facilitySMDGCode statusCode phase
             plannedArrivalDateTime vessel { vesselIMONumber vesselName } }
   }
   vessel(imo: "9321483") { vesselIMONumber vesselName vesselOperatorSMDGLinerCode }

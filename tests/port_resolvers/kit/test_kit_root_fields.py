@@ -5,9 +5,9 @@ from typing import Any
 import pytest
 
 CONTAINER_FIELDS = """
-    equipmentReference isoEquipmentCode isISO6346Valid emptyIndicatorCode status
+    equipmentReference ISOEquipmentCode isISO6346Valid emptyIndicatorCode status
     lastEventDateTime sourcePort
-    location { UNLocationCode facilityCode terminalName yardBlock }
+    location { UNLocationCode facilitySMDGCode terminalName yardBlock }
     availability {
       availableForPickup firstAvailableDate lastFreeDay outstandingFeesUSD
       holds { type status description updatedDateTime }
@@ -28,14 +28,14 @@ def data(response: Any) -> Any:
 
 async def test_ports_answers_this_port_with_its_terminals(gql, source):
     result = data(
-        await gql("{ ports { UNLocationCode name timeZone terminals { facilityCode } } }")
+        await gql("{ ports { UNLocationCode name timeZone terminals { facilitySMDGCode } } }")
     )
     assert result["ports"] == [
         {
             "UNLocationCode": "USLAX",
             "name": "Port of Los Angeles",
             "timeZone": "America/Los_Angeles",
-            "terminals": [{"facilityCode": "APMT"}, {"facilityCode": "TRAP"}],
+            "terminals": [{"facilitySMDGCode": "APMT"}, {"facilitySMDGCode": "TRAP"}],
         }
     ]
     assert source.methods_called() == ["port"]

@@ -194,3 +194,25 @@ async def test_labor_keys_never_reach_the_records(wire: Callable[..., Any]):
     leaky_calls = await port.source.vessel_calls(VesselCallFilter())
     assert (leaky, leaky_calls) == (clean, clean_calls)
     assert not [k for k in all_keys([leaky, leaky_calls]) if is_labor_key(k)]
+
+
+@pytest.mark.parametrize("kind", ["TRD", "BKG"])
+async def test_containers_of_a_bill_of_lading_or_booking(
+    wire: Callable[..., Any], normalise: Callable[[Any], Any], kind: str
+):
+    port = wire("USLAX")
+    shared = next(
+        b
+        for b in port.data.containers
+        if b.bill_of_lading and len(port.data.containers_of_document("TRD", b.bill_of_lading)) > 1
+    )
+    reference = shared.bill_of_lading if kind == "TRD" else shared.booking
+    assert reference is not None
+    ask = {"transport_document": reference} if kind == "TRD" else {"booking": reference}
+    got = await port.source.containers_by_document(**ask)
+    expected = await port.expected.containers_by_document(**ask)
+    assert len(got) >= (2 if kind == "TRD" else 1)
+    by_number = sorted(_sorted_events(got), key=lambda c: c["equipmentReference"])
+    assert normalise(by_number) == normalise(
+        sorted(_as_tnt_reports_it(expected), key=lambda c: c["equipmentReference"])
+    )

@@ -140,3 +140,18 @@ async def test_local_times_are_read_across_the_autumn_dst_change():
         datetime(2026, 11, 1, 8, 30, tzinfo=UTC),
         datetime(2026, 11, 1, 9, 30, tzinfo=UTC),
     ]
+
+
+async def test_containers_of_a_bill_of_lading(
+    wire: Callable[..., Any], normalise: Callable[[Any], Any]
+):
+    port = wire("USLGB")
+    shared = next(
+        b
+        for b in port.data.containers
+        if b.bill_of_lading and len(port.data.containers_of_document("TRD", b.bill_of_lading)) > 1
+    )
+    got = await port.source.containers_by_document(transport_document=shared.bill_of_lading)
+    expected = await port.expected.containers_by_document(transport_document=shared.bill_of_lading)
+    assert len(got) > 1
+    assert normalise(_by_time(got)) == normalise(_by_time(expected))
