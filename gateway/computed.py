@@ -106,6 +106,7 @@ class ComputedFields:
     ) -> None:
         self._now = now
         self._max_pages = settings.max_call_pages
+        self._late_after = timedelta(seconds=settings.late_after)
         self._plan_inner = plan_inner
         self._run_inner = run_inner
         self._positions = positions
@@ -168,7 +169,11 @@ class ComputedFields:
             return answer
 
         done.value, done.errors = await compute_outlook(
-            ask, request, max_call_pages=self._max_pages, generated_at=self._now
+            ask,
+            request,
+            max_call_pages=self._max_pages,
+            late_after=self._late_after,
+            generated_at=self._now,
         )
         return done
 

@@ -576,6 +576,13 @@ class OutlookSettings(_Strict):
         "counts in the cost estimate.",
     )
 
+    late_after: Duration = Field(
+        86_400.0,
+        description="An expected call is late when its estimated berth arrival is this much or "
+        "more after its planned one. A day, as schedule-reliability measures count a vessel on "
+        "time within a day of its schedule; lower it to see smaller slips.",
+    )
+
     @field_validator("window_alignment")
     @classmethod
     def _at_most_a_day(cls, value: float) -> float:

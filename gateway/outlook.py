@@ -34,7 +34,7 @@ from gateway.schema.query import MAX_CONTAINER_REFERENCES, MAX_OUTLOOK_DAYS, MAX
 from portcontract.identifiers import InvalidIdentifier, check_container_reference
 
 LOOKBACK = timedelta(days=2)  # calls planned this long ago may still be expected (late)
-LATE = timedelta(hours=1)
+LATE = timedelta(days=1)  # schedule reliability: on time within a day (outlook.late_after)
 ANSWERED = frozenset({"ok", "cached", "stale", "partial"})
 NOT_COMING = frozenset({"OMIT", "BLNK"})  # omitted calls and blank sailings
 
@@ -165,6 +165,7 @@ async def compute_outlook(
     request: OutlookRequest,
     *,
     max_call_pages: int,
+    late_after: timedelta = LATE,
     generated_at: datetime | None = None,
 ) -> tuple[dict[str, Any], list[GraphQLError]]:
     """The outlook (keyed by schema field names) and the errors to report with it. The calls
@@ -189,7 +190,15 @@ async def compute_outlook(
     for port in listed:
         code = port["UNLocationCode"]
         port_rows.append(
-            _port(port, answered, now, end, calls_at.get(code, []), metrics_at.get(code, []))
+            _port(
+                port,
+                answered,
+                now,
+                end,
+                calls_at.get(code, []),
+                metrics_at.get(code, []),
+                late_after,
+            )
         )
     outlook: dict[str, Any] = {
         "generatedAt": (generated_at or now).isoformat(),
@@ -257,6 +266,7 @@ def _port(
     end: datetime,
     calls: list[dict[str, Any]],
     metrics: list[dict[str, Any]],
+    late_after: timedelta,
 ) -> dict[str, Any]:
     port_id = port["UNLocationCode"]
     row: dict[str, Any] = {
@@ -288,7 +298,7 @@ def _port(
         if estimated is not None:
             delay = estimated - planned
             delays.append(delay.total_seconds() / 3600)
-            if delay >= LATE:
+            if delay >= late_after:
                 late.append(_late(call, planned, estimated, delay))
     row["expectedArrivals"] = expected
     row["lateArrivals"] = sorted(late, key=lambda c: -c["delayHours"])

@@ -40,7 +40,9 @@ class PortOutlook:
         "in the window",
     )
     late_arrivals: list[LateArrival] | None = strawberry.field(
-        name="lateArrivals", description="Expected calls estimated an hour or more late"
+        name="lateArrivals",
+        description="Expected calls estimated late by the gateway's lateness threshold or more "
+        "(outlook.late_after; by default a day, as schedule-reliability measures count)",
     )
     average_delay_hours: float | None = strawberry.field(
         name="averageDelayHours", description="Mean estimated delay of the expected calls"

@@ -182,7 +182,8 @@ def _document(args: Mapping[str, Any]) -> tuple[str, str] | None:
     return name, check_document_reference(name, value)
 
 
-async def _containers_of_document(context: PortContext, kind: str, value: str) -> list[Record]:
+async def _containers_of_document(info: Info, kind: str, value: str) -> list[Record]:
+    context = info.context
     if not isinstance(context.source, DocumentLookup):
         return []  # this port's systems cannot look boxes up by document
     if kind == "transportDocumentReference":
@@ -191,7 +192,7 @@ async def _containers_of_document(context: PortContext, kind: str, value: str) -
         records = await context.source.containers_by_document(booking=value)
     cleaned: dict[str, Record] = {}
     for record in records:
-        box = _clean(record)
+        box = _clean(record, info)
         cleaned.setdefault(normalise_container_reference(box["equipmentReference"]), box)
     return [derive_container(cleaned[r], context.port_id) for r in sorted(cleaned)]
 
@@ -202,7 +203,7 @@ async def resolve_containers(_root: None, info: Info, **args: Any) -> list[Recor
     if document is not None:
         if not asks_this_port(args.get("ports"), context.port_id):
             return []
-        return await _containers_of_document(context, *document)
+        return await _containers_of_document(info, *document)
     asked: list[str] = args["references"]
     if len(asked) > MAX_REFERENCES:
         raise BadUserInput(

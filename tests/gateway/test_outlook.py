@@ -60,7 +60,7 @@ async def ask(
     return body
 
 
-def expected_port(data: PortData) -> dict[str, Any]:
+def expected_port(data: PortData, late: timedelta = timedelta(days=1)) -> dict[str, Any]:
     """What the outlook must say of one port, from its generated data."""
     end = NOW + timedelta(days=DAYS)
     coming = [
@@ -84,8 +84,7 @@ def expected_port(data: PortData) -> dict[str, Any]:
         "late": sorted(
             c.reference
             for c in coming
-            if c.estimated_arrival is not None
-            and c.estimated_arrival - c.planned_arrival >= timedelta(hours=1)
+            if c.estimated_arrival is not None and c.estimated_arrival - c.planned_arrival >= late
         ),
         "averageDelayHours": round(sum(delays) / len(delays), 1) if delays else None,
         "vesselsAtAnchor": metric.get("VESSELS_AT_ANCHOR"),
@@ -115,6 +114,22 @@ async def test_figures_match_each_ports_own_data(ports: list[RunningPort]) -> No
     assert anchors[outlook["comparison"]["mostVesselsAtAnchor"]] == max(anchors.values())
     assert outlook["comparison"]["missing"] == []
     assert sum(r["expectedArrivals"] for r in rows.values()) > 0  # the check is not vacuous
+
+
+async def test_late_means_a_day_late_unless_the_operator_sets_another_threshold(
+    ports: list[RunningPort],
+) -> None:
+    data = generate_all_ports(seed=SEED, now=NOW)
+    hour: dict[str, Any] = {"outlook": {"late_after": "1h"}}
+    for threshold, settings in ((timedelta(days=1), {}), (timedelta(hours=1), hour)):
+        body = await ask(ports, {"days": DAYS}, **settings)
+        rows = {p["UNLocationCode"]: p for p in body["data"]["outlook"]["ports"]}
+        for port_id, row in rows.items():
+            late = sorted(c["transportCallReference"] for c in row["lateArrivals"])
+            assert late == expected_port(data[port_id], threshold)["late"], (port_id, threshold)
+    hourly = sum(len(expected_port(d, timedelta(hours=1))["late"]) for d in data.values())
+    daily = sum(len(expected_port(d)["late"]) for d in data.values())
+    assert hourly > daily  # the two thresholds differ on this data: the check is not vacuous
 
 
 async def test_a_port_that_is_down_is_missing_not_zero(ports: list[RunningPort]) -> None:
