@@ -36,13 +36,17 @@ query TruckerPickup {
 }
 """
 
-CARGO_OWNER = """# Cargo owner: my containers across every port, with their events.
+CARGO_OWNER = """# Cargo owner: my containers across every port, with their events; and the
+# boxes of my bill of lading, wherever they are.
 query CargoOwnerBoxes($refs: [String!]!) {
   containers(references: $refs) {
     equipmentReference sourcePort status lastEventDateTime
     availability { lastFreeDay holds { type status } }
     events { equipmentEventTypeCode eventClassifierCode eventDateTime
              transportCall { vessel { vesselName } } }
+  }
+  myBill: containers(transportDocumentReference: "MSCU900000001") {
+    equipmentReference sourcePort status
   }
 }
 """
@@ -52,8 +56,10 @@ PORT_OPERATOR = """# Port operator: vessel calls at every port in planned-arriva
 query PortOperatorCalls($after: String) {
   vesselCalls(first: 20, after: $after) {
     edges { node {
-      UNLocationCode facilitySMDGCode phase statusCode vessel { vesselName vesselIMONumber }
+      UNLocationCode facilitySMDGCode portVisitReference phase statusCode
+      vessel { vesselName vesselIMONumber vesselOperatorSCACCode }
       plannedArrivalDateTime estimatedArrivalDateTime actualArrivalDateTime
+      anchorageArrivalDateTime delayReasonCode changeRemark
     } }
     pageInfo { hasNextPage endCursor }
     totalCount

@@ -137,10 +137,15 @@ class ContainerFactory:
             return self.rng.choices(("45R1", "22R1"), weights=(85, 15))[0]
         return self.rng.choices(("45G1", "42G1", "22G1"), weights=(50, 30, 20))[0]
 
-    def _documents(self, call: VesselCall | None, flow: str) -> _Documents:
-        """Booking, bill of lading and carrier seal of a laden box; boxes of one call often
-        share a bill of lading."""
+    def _documents(
+        self, call: VesselCall | None, flow: str, fixed: tuple[str, str] | None = None
+    ) -> _Documents:
+        """Booking, bill of lading and carrier seal of a laden box (``fixed``: the booking and
+        bill of lading it must have); boxes of one call often share a bill of lading."""
         scac = call.vessel.scac if call is not None else "MSCU"
+        if fixed is not None:
+            seal = Seal(f"{scac[:2]}{self.rng.randrange(10_000_000):07d}", "CAR", "BLT")
+            return _Documents(fixed[0], fixed[1], seal)
         key = f"{call.reference if call else ''}:{flow}"
         previous = self._last_documents.get(key)
         seal = Seal(f"{scac[:2]}{self.rng.randrange(10_000_000):07d}", "CAR", "BLT")
@@ -263,16 +268,21 @@ class ContainerFactory:
     # stories -----------------------------------------------------------------------------
 
     def import_container(
-        self, call: VesselCall, shared: SharedPickup | None = None, reference: str | None = None
+        self,
+        call: VesselCall,
+        shared: SharedPickup | None = None,
+        reference: str | None = None,
+        documents: tuple[str, str] | None = None,
     ) -> Container | None:
-        """A laden box discharged from ``call``; ``shared`` fixes its number and pickup time."""
+        """A laden box discharged from ``call``; ``shared`` fixes its number and pickup time,
+        ``reference`` its number, ``documents`` its (booking, bill of lading)."""
         stay = call.planned_departure - call.planned_arrival
         offset = _minutes(self.rng, 2, 0.7 * stay.total_seconds() / 3600)
         iso_code = shared.iso_code if shared else self.iso_code()
         if shared is not None:
             reference = shared.reference
         reference = reference or self.new_reference("R" in iso_code)
-        papers = self._documents(call, "IMPORT")
+        papers = self._documents(call, "IMPORT", documents)
         events = self._vessel_move("DISC", call, offset, "LADEN", papers)
         discharge = events[-1].event_datetime
         discharged = events[-1].classifier == "ACT"
@@ -323,12 +333,14 @@ class ContainerFactory:
             bill_of_lading=papers.bill_of_lading,
         )
 
-    def waiting_for_pickup(self, call: VesselCall, reference: str) -> Container:
+    def waiting_for_pickup(
+        self, call: VesselCall, reference: str, documents: tuple[str, str]
+    ) -> Container:
         """A box discharged from ``call`` whose holds are all released and that is available
         for pick-up now, its last free day still ahead (the demo's trucker example)."""
         assert call.actual_arrival is not None
         code = call.facility_code
-        papers = self._documents(call, "IMPORT")
+        papers = self._documents(call, "IMPORT", documents)
         discharge = call.actual_arrival + timedelta(hours=3)
         available = discharge + timedelta(hours=5)
         events = list(self._vessel_move("DISC", call, timedelta(hours=3), "LADEN", papers))

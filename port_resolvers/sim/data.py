@@ -15,7 +15,7 @@ their ``sampleSize``. Vessels come from one fleet shared by all ports
 
 A few boxes have fixed numbers and stories, whatever the seed and ``now``, for the README and
 the guides (:data:`SHOWCASE`): one waiting for pick-up at Los Angeles, one inbound to Oakland,
-and a shipper-owned export there.
+both on one bill of lading (:data:`SHOWCASE_DOCUMENTS`), and a shipper-owned export there.
 
 Every port knows containers no other port knows. A handful appear at two ports (discharged
 and picked up at one, returned empty at the other later), and Oakland knows a few shipper-owned
@@ -50,6 +50,9 @@ SOC_BOXES = {"USOAK": 3}  # shipper-owned boxes with non-ISO references, by port
 WAITING_FOR_PICKUP = ("USLAX", "MSCU9123450")  # discharged, released, available now
 INBOUND = ("USOAK", "CMAU9022176")  # on a vessel due at Oakland
 SHIPPER_OWNED_EXPORT = ("USOAK", "SOC9048655")  # not an ISO 6346 number: fine for DCSA
+# One cargo owner's booking and bill of lading: its boxes are the first two above, one at Los
+# Angeles and one due at Oakland (a lookup by document across ports).
+SHOWCASE_DOCUMENTS = ("900000001", "MSCU900000001")
 SHOWCASE = (WAITING_FOR_PICKUP, INBOUND, SHIPPER_OWNED_EXPORT)
 # (port that discharges and releases the box, port it is returned to empty later)
 SHARED_ROUTES = (("USLAX", "USLGB"), ("USLAX", "USLGB"), ("USLGB", "USLAX"), ("USNTD", "USLGB"))
@@ -228,11 +231,11 @@ def _showcase(
             and now - timedelta(days=3) <= c.actual_arrival <= now - timedelta(hours=12)
         ]
         call = max(berthed, key=lambda c: (c.actual_arrival, c.reference))
-        boxes.append(factory.waiting_for_pickup(call, WAITING_FOR_PICKUP[1]))
+        boxes.append(factory.waiting_for_pickup(call, WAITING_FOR_PICKUP[1], SHOWCASE_DOCUMENTS))
     if INBOUND[0] == port_id:
         due = [c for c in usable if now + timedelta(days=1) <= c.planned_arrival]
         call = min(due, key=lambda c: (c.planned_arrival, c.reference))
-        box = factory.import_container(call, reference=INBOUND[1])
+        box = factory.import_container(call, reference=INBOUND[1], documents=SHOWCASE_DOCUMENTS)
         assert box is not None
         boxes.append(box)
     if SHIPPER_OWNED_EXPORT[0] == port_id:

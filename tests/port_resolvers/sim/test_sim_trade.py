@@ -6,7 +6,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from port_resolvers.sim.data import INBOUND, SHIPPER_OWNED_EXPORT, WAITING_FOR_PICKUP
+from port_resolvers.sim.data import (
+    INBOUND,
+    SHIPPER_OWNED_EXPORT,
+    SHOWCASE_DOCUMENTS,
+    WAITING_FOR_PICKUP,
+)
 from port_resolvers.sim.fleet import liner_services
 from port_resolvers.sim.model import Container, PortData
 from port_resolvers.sim.reference import PORT_IDS
@@ -131,3 +136,16 @@ def test_the_readmes_boxes_are_what_the_readme_says(all_ports: dict[str, PortDat
     shipper_owned = all_ports[port_id].container(reference)
     assert shipper_owned is not None
     assert shipper_owned.flow == "EXPORT"
+
+
+def test_the_readmes_bill_of_lading_has_a_box_at_two_ports(all_ports: dict[str, PortData]):
+    booking, bill = SHOWCASE_DOCUMENTS
+    on_it = {
+        port_id: [b.reference for b in data.containers_of_document("TRD", bill)]
+        for port_id, data in all_ports.items()
+    }
+    assert {p: refs for p, refs in on_it.items() if refs} == {
+        WAITING_FOR_PICKUP[0]: [WAITING_FOR_PICKUP[1]],
+        INBOUND[0]: [INBOUND[1]],
+    }
+    assert all_ports["USLAX"].containers_of_document("BKG", booking)
