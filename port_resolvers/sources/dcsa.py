@@ -85,6 +85,9 @@ CALLS_PAST: Final = timedelta(days=30)
 CALLS_AHEAD: Final = timedelta(days=60)
 SCHEDULE_HORIZON: Final = timedelta(days=60)
 VESSEL_EVENTS_ASKED: Final = 50  # the newest transport events of a vessel read to name it
+# What T&T's calls tell of the port now, without its own system: metric -> the calls' phase.
+SNAPSHOT_METRICS: Final = {"VESSELS_AT_ANCHOR": "AT_ANCHOR", "VESSELS_AT_BERTH": "AT_BERTH"}
+VESSEL_WAIT_LIMIT: Final = timedelta(days=14)  # a vessel at anchor berths within this
 
 
 def _utc_now() -> datetime:
@@ -358,9 +361,41 @@ class DcsaTrackAndTraceSource:
         return _merged_vessel(named[0], own)
 
     async def metrics(self, period: str, metrics: Sequence[str] | None) -> list[PortMetricRecord]:
-        if self.supplement is None:
+        """The port's own system's aggregates; without one, what T&T's calls tell: vessels at
+        anchor and at berth now, for the port and each terminal."""
+        if self.supplement is not None:
+            return await self.supplement.metrics(period, metrics)
+        wanted = [m for m in SNAPSHOT_METRICS if metrics is None or m in metrics]
+        if not wanted:
             return []
-        return await self.supplement.metrics(period, metrics)
+        now = self.clock()
+        around_now = VesselCallFilter(
+            planned_from=now - self.windows.calls_past, planned_to=now + VESSEL_WAIT_LIMIT
+        )
+        calls = await self.vessel_calls(around_now)
+        codes = set(self._terminals)
+        codes |= {code for c in calls if (code := c.get("facilitySMDGCode")) is not None}
+        records: list[PortMetricRecord] = []
+        for metric in wanted:
+            phase = SNAPSHOT_METRICS[metric]
+            for code in [None, *sorted(codes)]:
+                count = sum(
+                    1 for c in calls
+                    if c.get("phase") == phase and code in (None, c.get("facilitySMDGCode"))
+                )  # fmt: skip
+                records.append(
+                    {
+                        "UNLocationCode": self.port_id,
+                        "facilitySMDGCode": code,
+                        "metric": metric,
+                        "value": float(count),
+                        "unit": "vessels",
+                        "periodStart": now,
+                        "periodEnd": now,
+                        "sampleSize": count,
+                    }
+                )
+        return records
 
     # what T&T cannot say ----------------------------------------------------------------
 
