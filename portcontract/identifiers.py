@@ -1,4 +1,4 @@
-"""Identifier checks from DOMAIN.md: ISO 6346 container numbers, IMO and MMSI vessel numbers,
+"""Identifier checks: ISO 6346 container numbers, IMO and MMSI vessel numbers,
 UN/LOCODEs and SMDG terminal codes.
 
 ``check_*`` functions normalise a client's input and raise :class:`InvalidIdentifier` with a

@@ -2,8 +2,8 @@
 
 Names follow DCSA Track & Trace 2.2 and Operational Vessel Schedules 3.0 where DCSA has a name.
 Every field a policy may deny is nullable; identifying keys are not. No type or field tracks or
-monitors labor (docs/privacy.md): there is no person, crew, shift or crane, no per-hour rate, and no
-per-call move count that could be turned into one.
+monitors labor (Cal. Gov. Code 12100.131(b)(3); docs/privacy.md): there is no person, crew,
+shift or crane, no per-hour rate, and no per-call move count that could be turned into one.
 """
 
 from datetime import date, datetime

@@ -24,7 +24,7 @@ from tests.gateway.test_merge import T0, MemoryPort, call, transports
 SCHEMA = build_schema()._schema
 REFERENCE = "CSQU3054383"
 
-# What DOMAIN.md's roles may not see of the query below, under the shipped policy
+# What the shipped roles may not see of the query below, under the shipped policy
 # (README, "Who sees what"). Everything else in the query must come back.
 DENIED = {
     "public": {"Container.location", "Container.availability", "Container.events"},

@@ -58,7 +58,7 @@ def test_no_name_of_the_shared_schema_is_a_labor_key() -> None:
     assert sorted(n for n in names if is_labor_key(n)) == []
 
 
-# Names that mark data tracking or monitoring labor (Cal. Gov. Code 12100.131(b)(3), DOMAIN.md),
+# Names that mark data tracking or monitoring labor (Cal. Gov. Code 12100.131(b)(3)),
 # listed here independently of portcontract.labor so that the scan does not only test itself.
 LABOR_NAME_PARTS = (
     "driver", "worker", "employee", "gang", "shift", "crane", "clerk", "longshore", "ilwu",
