@@ -36,8 +36,8 @@ query TruckerPickup {
 }
 """
 
-CARGO_OWNER = """# Cargo owner: my containers across every port, with their events; and the
-# boxes of my bill of lading, wherever they are.
+CARGO_OWNER = """# Cargo owner: my containers across every port, with their events.
+# myBill: the boxes of my bill of lading, wherever they are.
 query CargoOwnerBoxes($refs: [String!]!) {
   containers(references: $refs) {
     equipmentReference sourcePort status lastEventDateTime
@@ -47,6 +47,7 @@ query CargoOwnerBoxes($refs: [String!]!) {
   }
   myBill: containers(transportDocumentReference: "MSCU900000001") {
     equipmentReference sourcePort status
+    events { equipmentEventTypeCode eventDateTime seals { sealNumber sealSource } }
   }
 }
 """

@@ -362,7 +362,9 @@ class DcsaTrackAndTraceSource:
 
     async def metrics(self, period: str, metrics: Sequence[str] | None) -> list[PortMetricRecord]:
         """The port's own system's aggregates; without one, what T&T's calls tell: vessels at
-        anchor and at berth now, for the port and each terminal."""
+        berth now, for the port and each terminal, and vessels at anchor where the feed reports
+        anchorage arrivals at all (T&T 2.2 has none; a JIT-style feed sends them). A feed that
+        never reported one says nothing of anchorage: no count rather than a false zero."""
         if self.supplement is not None:
             return await self.supplement.metrics(period, metrics)
         wanted = [m for m in SNAPSHOT_METRICS if metrics is None or m in metrics]
@@ -373,6 +375,8 @@ class DcsaTrackAndTraceSource:
             planned_from=now - self.windows.calls_past, planned_to=now + VESSEL_WAIT_LIMIT
         )
         calls = await self.vessel_calls(around_now)
+        if not any(c.get("anchorageArrivalDateTime") is not None for c in calls):
+            wanted = [m for m in wanted if m != "VESSELS_AT_ANCHOR"]
         codes = set(self._terminals)
         codes |= {code for c in calls if (code := c.get("facilitySMDGCode")) is not None}
         records: list[PortMetricRecord] = []

@@ -1,6 +1,7 @@
 """DcsaTrackAndTraceSource against the simulated DCSA ports (T&T 2.2 plus the terminal API)."""
 
 import copy
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -152,7 +153,23 @@ async def test_without_a_supplement_what_tnt_cannot_say_stays_empty(wire: Callab
         port.client, "http://uslax.sim", "USLAX", clock=lambda: port.data.now
     )
     assert await alone.port() == {"UNLocationCode": "USLAX", "name": None, "terminals": []}
-    assert await alone.metrics("LAST_7_DAYS", None) == []
+
+    # What T&T's calls tell of now: vessels at berth; at anchor only where the feed has the
+    # anchorage arrivals (T&T 2.2 has no anchorage; a JIT port sends them): no false zero.
+    def snapshot(records: list[Any]) -> dict[str, float]:
+        return {r["metric"]: r["value"] for r in records if r["facilitySMDGCode"] is None}
+
+    phases = Counter(c.phase for c in port.data.vessel_calls)
+    assert phases["AT_ANCHOR"] > 0  # the port has vessels waiting, which T&T cannot show
+    assert snapshot(await alone.metrics("LAST_7_DAYS", None)) == {
+        "VESSELS_AT_BERTH": phases["AT_BERTH"]
+    }
+    assert await alone.metrics("LAST_7_DAYS", ["VESSELS_AT_ANCHOR"]) == []
+    port.system.knobs.jit_places = True
+    assert snapshot(await alone.metrics("LAST_7_DAYS", ["VESSELS_AT_ANCHOR"])) == {
+        "VESSELS_AT_ANCHOR": phases["AT_ANCHOR"]
+    }
+    port.system.knobs.jit_places = False
     # What T&T's own events tell of availability: AVPU, and customs selection and release.
     available = next(
         b
