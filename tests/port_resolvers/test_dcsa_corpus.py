@@ -18,11 +18,15 @@ import httpx
 import pytest
 import yaml
 
+from gateway.app import create_app
 from port_resolvers.dcsa_resolver import DcsaResolverSettings, dcsa_resolver_app, parse_duration
 from port_resolvers.loopback import serve_on_loopback
+from portcontract.errors import CONTRACT_CODES
+from tests.gateway.conftest import settings_for_tests
 from tests.port_resolvers.dcsa_replay import ReplayedSource
 
 CORPUS = Path(__file__).parent / "dcsa_corpus"
+OPEN_POLICY = Path(__file__).parents[1] / "gateway" / "policies" / "open.yaml"
 CASES = sorted(CORPUS.glob("*.yaml"))
 TLS = ssl.create_default_context()  # built once: the clients here only speak HTTP on loopback
 DURATIONS = {"container_history", "calls_past", "calls_ahead", "schedule_horizon", "timeout"}
@@ -121,3 +125,43 @@ def test_the_corpus_has_a_case_for_every_spec_example_and_every_variant_of_the_i
         case = _load(path)
         assert case.get("source"), f"{path.name} does not say where it comes from"
         assert case.get("shows"), f"{path.name} does not say what it shows"
+
+
+async def test_through_the_gateway_a_quarantine_makes_the_port_partial_not_failed():
+    """The gateway in front of the ready-made resolver: the events left out make the port's
+    source entry ``partial`` with the contract code, the data still answers, and no word of the
+    port's own message reaches the client."""
+    case = _load(CORPUS / "events-for-another-port.yaml")
+    replay = ReplayedSource(case["answers"], [])
+    now = datetime.fromisoformat(case["now"])
+    async with (
+        serve_on_loopback(replay.app()) as source_url,
+        httpx.AsyncClient(timeout=5.0, verify=TLS) as to_source,
+    ):
+        resolver = dcsa_resolver_app(
+            _settings(case, source_url), to_source, environment={}, clock=lambda: now
+        )
+        async with serve_on_loopback(resolver) as resolver_url:
+            config = settings_for_tests(
+                None,
+                ports=[{"id": "USLAX", "name": "Los Angeles", "url": f"{resolver_url}/graphql"}],
+                policy={"file": OPEN_POLICY},
+            )
+            gateway = create_app(config, clock=lambda: now)
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=gateway), base_url="http://gw"
+            ) as client:
+                response = await client.post("/graphql", json={"query": case["query"]})
+    body = response.json()
+    assert body["data"] == case["expect"]["data"]
+    [error] = body["errors"]
+    assert error["extensions"] == {
+        "code": "PORT_ERROR",
+        "port": "USLAX",
+        "portCode": "EVENTS_QUARANTINED",
+    }
+    assert error["path"] == ["container"]
+    # The gateway's words, from the contract code; not the resolver's own message.
+    assert error["message"] == "port USLAX: it " + CONTRACT_CODES["EVENTS_QUARANTINED"]
+    [source] = body["extensions"]["sources"]
+    assert (source["port"], source["status"], source["code"]) == ("USLAX", "partial", "PORT_ERROR")
