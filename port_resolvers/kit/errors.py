@@ -29,7 +29,7 @@ root field, ``path`` at the root field, ``port``); it does not make an answer un
 
 Aggregates the disclosure rules withhold are no error: their ``value`` is null, their
 ``sampleSize`` 0, and the answer's top-level ``extensions.withheld`` lists each with its root
-field (``path``), ``metric``, ``facilityCode``, ``code`` (``SMALL_SAMPLE``, ``FEW_CALLS``,
+field (``path``), ``metric``, ``facilitySMDGCode``, ``code`` (``SMALL_SAMPLE``, ``FEW_CALLS``,
 ``DOMINANT_CALL``, ``PORT_REMAINDER``, ``NO_WEEKLY_FIGURES``, ``PERIOD_NOT_CLOSED``) and
 ``reason``.
 

@@ -277,7 +277,7 @@ class PortGraphQL:
 def _withheld_metrics(notices: list[Notice]) -> list[dict[str, Any]]:
     """``extensions.withheld``: each aggregate the disclosure rules withheld, and why."""
     return [
-        {"path": [notice.root], "metric": item.metric, "facilityCode": item.facility_code,
+        {"path": [notice.root], "metric": item.metric, "facilitySMDGCode": item.facility_code,
          "code": item.reason.code, "reason": item.reason.message}
         for notice in notices
         for item in notice.metrics

@@ -103,7 +103,7 @@ def _tally(week: Any) -> WeekTally:
 def _figure(metric: str, port_id: str, facility: str | None, start: Any, end: Any) -> Record:
     return {
         "UNLocationCode": port_id,
-        "facilityCode": facility,
+        "facilitySMDGCode": facility,
         "metric": metric,
         "unit": METRIC_UNITS[metric],
         "periodStart": start,
@@ -123,8 +123,8 @@ def _one_metric(
     """The figures of one sampled metric, by the ``id`` of the source record each replaces:
     the port's (the first port-level record; its figure is its terminals' summed when there
     are any) and its terminals'."""
-    terminals = [r for r in records if r.get("facilityCode") is not None]
-    port_rows = [r for r in records if r.get("facilityCode") is None][:1]
+    terminals = [r for r in records if r.get("facilitySMDGCode") is not None]
+    port_rows = [r for r in records if r.get("facilitySMDGCode") is None][:1]
     try:
         checked = [(r, _weeks(r, metric, period, now, zone)) for r in terminals or port_rows]
         spans = [Week(w["periodStart"], w["periodEnd"]) for w in checked[0][1]]
@@ -134,24 +134,26 @@ def _one_metric(
     except _Unusable as unusable:
         rows = port_rows + terminals
         unjudged = {
-            id(r): _figure(metric, port_id, r.get("facilityCode"), r["periodStart"], r["periodEnd"])
+            id(r): _figure(
+                metric, port_id, r.get("facilitySMDGCode"), r["periodStart"], r["periodEnd"]
+            )
             | {"value": None, "sampleSize": 0}
             for r in rows
         }
         return unjudged, [
-            WithheldMetric(metric, r.get("facilityCode"), unusable.reason) for r in rows
+            WithheldMetric(metric, r.get("facilitySMDGCode"), unusable.reason) for r in rows
         ]
     if terminals:
-        verdicts = judge_period(metric, {str(r["facilityCode"]): t for r, t in tallies})
+        verdicts = judge_period(metric, {str(r["facilitySMDGCode"]): t for r, t in tallies})
     else:
         verdicts = judge_period(metric, {}, tallies[0][1])
     scoped: list[tuple[Record, Verdict | None]] = [(r, verdicts.port) for r in port_rows]
-    scoped += [(r, verdicts.terminals[str(r["facilityCode"])]) for r, _ in tallies if terminals]
+    scoped += [(r, verdicts.terminals[str(r["facilitySMDGCode"])]) for r, _ in tallies if terminals]
     figures: dict[int, Record] = {}
     withheld: list[WithheldMetric] = []
     for record, verdict in scoped:
         assert verdict is not None
-        facility = record.get("facilityCode")
+        facility = record.get("facilitySMDGCode")
         figure = _figure(metric, port_id, facility, spans[0].start, spans[-1].end)
         if verdict.reason is None:
             figure |= {

@@ -188,7 +188,7 @@ class WeekFigureRecord(TypedDict):
 
 
 class PortMetricRecord(TypedDict):
-    """An aggregate for the port (``facilityCode`` None) or one of its terminals.
+    """An aggregate for the port (``facilitySMDGCode`` None) or one of its terminals.
 
     Counts of vessels (``VESSELS_AT_ANCHOR``, ``VESSELS_AT_BERTH``) are served as given. Every
     other metric is an aggregate over containers, trucks or moves, and needs ``weeks``: the

@@ -32,7 +32,7 @@ from functools import lru_cache
 from port_resolvers.sim.calls import generate_vessel_calls
 from port_resolvers.sim.containers import ContainerFactory, SharedPickup
 from port_resolvers.sim.metrics import compute_metrics
-from port_resolvers.sim.model import Container, Port, PortData, PortMetric, VesselCall
+from port_resolvers.sim.model import Container, Port, PortData, VesselCall
 from port_resolvers.sim.reference import (
     CONTAINERS_PER_MILLION_TEU,
     MIN_CONTAINERS_PER_PORT,
@@ -40,7 +40,6 @@ from port_resolvers.sim.reference import (
     PORT_IDS,
     PORTS,
 )
-from port_resolvers.sim.volumes import volume_metrics
 from portcontract.identifiers import iso6346_check_digit
 
 DEFAULT_SEED = 2024
@@ -201,19 +200,8 @@ def generate_port_data(
         vessel_calls=calls,
         containers=tuple(containers),
         truck_visits=visits,
-        metrics=_with_port_volumes(
-            compute_metrics(port, seed, now, calls, containers, visits),
-            volume_metrics(port, seed, now),
-        ),
+        metrics=compute_metrics(port, seed, now, calls, containers, visits),
     )
-
-
-def _with_port_volumes(
-    metrics: tuple[PortMetric, ...], volumes: tuple[PortMetric, ...]
-) -> tuple[PortMetric, ...]:
-    """The sample's aggregates, with TEU taken from the port's own volumes."""
-    replaced = {m.metric for m in volumes}
-    return tuple(m for m in metrics if m.metric not in replaced) + volumes
 
 
 def _showcase(

@@ -7,11 +7,12 @@ TEU figure carries its vessel calls (how many, and the TEU of the largest), whic
 kit needs to apply the vessel-call rule. A port's figure is its terminals' summed.
 
 Weeks that began within the last :data:`LIVE_HISTORY` (14 days) are computed from the
-generated boxes, truck visits and the vessel calls that moved the boxes. Older weeks come from
-a seeded archive per terminal and week, drawn around the last closed week's figures with vessel
-calls of their own, the way a port's statistics store keeps history beyond what its operational
-systems still show. Snapshot metrics (vessels at anchor or at berth) count the vessel calls as
-of ``now``: their period is that instant.
+generated boxes and truck visits; older weeks come from a seeded archive per terminal and week,
+drawn around the last closed week's figures with vessel calls of their own, the way a port's
+statistics store keeps history beyond what its operational systems still show. TEU, in every
+week, are the port's own volumes (:mod:`port_resolvers.sim.volumes`), spread over the vessel
+calls each terminal worked. Snapshot metrics (vessels at anchor or at berth) count the vessel
+calls as of ``now``: their period is that instant.
 
 The figures are what the port knows; what may be disclosed is the kit's to decide.
 """
@@ -31,6 +32,7 @@ from port_resolvers.sim.model import (
     VesselCall,
     WeekFigure,
 )
+from port_resolvers.sim.volumes import weekly_volumes
 from portcontract.aggregates import METRIC_UNITS, THROUGHPUT_METRICS, WeekTally, metric_value
 from portcontract.periods import PERIOD_WEEKS, Week, closed_weeks
 
@@ -165,9 +167,20 @@ def compute_metrics(
     def figures_of(week: Week) -> Figures:
         if week not in cache:
             if week.start >= now - LIVE_HISTORY:
-                cache[week] = _live_week(containers, visits, week, codes)
+                figures = _live_week(containers, visits, week, codes)
+                worked = {
+                    code: sum(
+                        1
+                        for c in calls
+                        if c.facility_code == code and week.start <= c.berth_arrival < week.end
+                    )
+                    for code in codes
+                }
             else:
-                cache[week] = _archive_week(port, seed, week, reference, calls_per_week)
+                figures = _archive_week(port, seed, week, reference, calls_per_week)
+                worked = calls_per_week
+            # TEU are the port's own volumes, spread over the calls worked (sim.volumes).
+            cache[week] = figures | weekly_volumes(port, seed, week, worked)
         return cache[week]
 
     at = as_of or now

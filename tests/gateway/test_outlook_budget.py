@@ -95,12 +95,13 @@ def call(port: str, reference: str, planned: datetime, late: timedelta | None = 
 
 
 def memory_port(port: str) -> MemoryPort:
-    """Two calls expected in the window, one of them late, and one planned before it."""
+    """Two calls expected in the window, one of them late (more than the day allowed), and one
+    planned before it."""
     return MemoryPort(
         port,
         [
             call(port, f"{port}-1", T0 + timedelta(hours=5)),
-            call(port, f"{port}-2", T0 + timedelta(days=1), late=timedelta(hours=3)),
+            call(port, f"{port}-2", T0 + timedelta(days=1), late=timedelta(hours=30)),
             call(port, f"{port}-0", T0 - timedelta(days=5)),
         ],
     )

@@ -39,7 +39,7 @@ ROLES = ("public", "trucker", "cargo_owner", "port_operator", "state_analyst", "
          "port_admin", "admin")  # fmt: skip
 SAMPLED = ("CONTAINER_DWELL_DAYS", "TRUCK_TURN_TIME_MINUTES", "TEU_DISCHARGED", "TEU_LOADED")
 PERIOD_DAYS = {"LAST_7_DAYS": 7, "LAST_30_DAYS": 28, "LAST_90_DAYS": 91}
-FIELDS = "UNLocationCode facilityCode metric value sampleSize periodStart periodEnd"
+FIELDS = "UNLocationCode facilitySMDGCode metric value sampleSize periodStart periodEnd"
 METRICS = " ".join(f"{p}: portMetrics(period: {p}) {{ {FIELDS} }}" for p in PERIOD_DAYS)
 
 
@@ -69,7 +69,7 @@ class Caller:
     async def metrics(self) -> dict[Figure, dict[str, Any]]:
         body = await self.ask(f"{{ {METRICS} }}")
         return {
-            (m["UNLocationCode"], m["facilityCode"], m["metric"], period): m
+            (m["UNLocationCode"], m["facilitySMDGCode"], m["metric"], period): m
             for period in PERIOD_DAYS
             for m in body["data"][period]
         }
@@ -137,7 +137,9 @@ async def test_polling_within_a_week_gives_the_same_answer_and_no_period_ends_no
 async def public_calls(caller: Caller) -> list[dict[str, Any]]:
     """Every vessel call the public sees, with its actual berth times."""
     query = """query($after: String) { vesselCalls(first: 100, after: $after) {
-      edges { node { UNLocationCode facilityCode actualArrivalDateTime actualDepartureDateTime } }
+      edges { node {
+        UNLocationCode facilitySMDGCode actualArrivalDateTime actualDepartureDateTime
+      } }
       pageInfo { hasNextPage endCursor } } }"""
     calls, after = [], None
     while True:
@@ -154,7 +156,7 @@ def calls_at_berth(
     """Calls of a terminal (or the whole port) whose berth stay overlaps [start, end)."""
     count = 0
     for call in calls:
-        if call["UNLocationCode"] != port or terminal not in (None, call["facilityCode"]):
+        if call["UNLocationCode"] != port or terminal not in (None, call["facilitySMDGCode"]):
             continue
         arrived, left = call["actualArrivalDateTime"], call["actualDepartureDateTime"]
         if arrived and datetime.fromisoformat(arrived) < end:
@@ -261,7 +263,7 @@ async def test_labor_keys_and_text_in_a_ports_answer_never_reach_a_caller(
     query = (
         f'{{ container(reference: "{held.reference}") {{ equipmentReference '
         "availability { holds { type description } } events { eventID } } "
-        "ports { terminals { facilityCode name } } }"
+        "ports { terminals { facilitySMDGCode name } } }"
     )
     for role in ROLES:
         headers = {} if role == "public" else key_for(store, role, client=role)

@@ -31,7 +31,8 @@ def test_labor_keys_are_recognised(key: str) -> None:
     "key",
     [
         "equipmentReference", "vesselOperatorSMDGLinerCode", "eventDateTime", "yardBlock",
-        "sampleSize", "UNLocationCode", "facilityCode", "TRUCK_TURN_TIME_MINUTES",
+        "sampleSize", "UNLocationCode", "facilityCode", "facilitySMDGCode",
+        "TRUCK_TURN_TIME_MINUTES",
         "vesselOperatorCarrierCode", "vesselOperatorCarrierCodeListProvider",
     ],
 )  # fmt: skip

@@ -181,7 +181,7 @@ async def test_free_text_naming_people_roles_shifts_or_rates_is_dropped_and_repo
     response = await gql(
         '{ container(reference: "CSQU3054383") { equipmentReference '
         "availability { holds { type description } } } "
-        "ports { name terminals { facilityCode name } } }"
+        "ports { name terminals { facilitySMDGCode name } } }"
     )
     body = response.json()
     assert body["data"]["container"] == {
@@ -190,8 +190,8 @@ async def test_free_text_naming_people_roles_shifts_or_rates_is_dropped_and_repo
                                    {"type": "LINE", "description": "Line hold: unpaid demurrage"}]},
     }  # fmt: skip
     assert body["data"]["ports"][0]["terminals"] == [
-        {"facilityCode": "APMT", "name": "APM Pier 400"},
-        {"facilityCode": "TRAP", "name": None},
+        {"facilitySMDGCode": "APMT", "name": "APM Pier 400"},
+        {"facilitySMDGCode": "TRAP", "name": None},
     ]
     assert body["errors"] == [
         {"message": "1 free-text value(s) withheld under the labor-privacy rule (1 names a shift)",

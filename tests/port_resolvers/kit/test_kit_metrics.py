@@ -17,7 +17,7 @@ from tests.port_resolvers.kit.conftest import PORT, FakeSource
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)  # a Friday
 MONDAY = datetime(2026, 11, 16, tzinfo=LOS_ANGELES)  # the last boundary before NOW
-QUERY = "query($p: MetricPeriod!) { portMetrics(period: $p) { facilityCode metric value unit " \
+QUERY = "query($p: MetricPeriod!) { portMetrics(period: $p) { facilitySMDGCode metric value unit " \
     "sampleSize periodStart periodEnd } }"  # fmt: skip
 
 
@@ -32,7 +32,7 @@ def week(n: int, total: float, samples: int, **calls: Any) -> dict[str, Any]:
 def figure(metric: str, facility: str | None, weeks: list[dict[str, Any]], **extra: Any) -> Any:
     return {
         "UNLocationCode": PORT,
-        "facilityCode": facility,
+        "facilitySMDGCode": facility,
         "metric": metric,
         "value": 999.0,  # a source's own value is never used for these
         "unit": "TEU",
@@ -57,12 +57,12 @@ async def ask(source: FakeSource, period: str = "LAST_7_DAYS", now: datetime = N
 
 
 def rows(body: Any) -> dict[tuple[str | None, str], Any]:
-    return {(m["facilityCode"], m["metric"]): m for m in body["data"]["portMetrics"]}
+    return {(m["facilitySMDGCode"], m["metric"]): m for m in body["data"]["portMetrics"]}
 
 
 def withheld(body: Any) -> dict[tuple[str | None, str], str]:
     return {
-        (w["facilityCode"], w["metric"]): w["code"]
+        (w["facilitySMDGCode"], w["metric"]): w["code"]
         for w in body.get("extensions", {}).get("withheld", [])
     }
 
@@ -87,7 +87,7 @@ async def test_values_are_computed_from_the_weeks_and_the_port_from_its_terminal
     body = await ask(source)
     got = rows(body)
     assert got[None, "TEU_DISCHARGED"] == {
-        "facilityCode": None, "metric": "TEU_DISCHARGED", "value": 1800.0, "unit": "TEU",
+        "facilitySMDGCode": None, "metric": "TEU_DISCHARGED", "value": 1800.0, "unit": "TEU",
         "sampleSize": 1100, "periodStart": "2026-11-09T08:00:00+00:00",
         "periodEnd": "2026-11-16T08:00:00+00:00",
     }  # fmt: skip
@@ -132,7 +132,7 @@ async def test_no_gateway_policy_can_get_a_small_sample_out_of_the_kit(source):
     assert rows(body)["APMT", "CONTAINER_DWELL_DAYS"]["value"] is None
     [notice] = [w for w in body["extensions"]["withheld"] if w["metric"] == "CONTAINER_DWELL_DAYS"]
     assert notice == {
-        "path": ["portMetrics"], "metric": "CONTAINER_DWELL_DAYS", "facilityCode": "APMT",
+        "path": ["portMetrics"], "metric": "CONTAINER_DWELL_DAYS", "facilitySMDGCode": "APMT",
         "code": "SMALL_SAMPLE", "reason": "fewer than 10 containers gated out in a week",
     }  # fmt: skip
 
@@ -198,7 +198,7 @@ async def test_vessel_counts_are_public_and_served_as_counted():
     vessels["value"], vessels["sampleSize"] = 1.0, 1
     body = await ask(fake)
     assert [m for m in body["data"]["portMetrics"] if m["metric"] == "VESSELS_AT_ANCHOR"] == [
-        {"facilityCode": None, "metric": "VESSELS_AT_ANCHOR", "value": 1.0, "unit": "vessels",
+        {"facilitySMDGCode": None, "metric": "VESSELS_AT_ANCHOR", "value": 1.0, "unit": "vessels",
          "sampleSize": 1, "periodStart": "2026-11-21T00:00:00+00:00",
          "periodEnd": "2026-11-21T00:00:00+00:00"},
     ]  # fmt: skip

@@ -1,7 +1,6 @@
 """The simulated ports' statistics: whole Los Angeles weeks that have ended, never "now", with
 the vessel calls behind each weekly TEU figure; checked against the generated data itself."""
 
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -40,31 +39,35 @@ def test_every_period_is_whole_weeks_ending_at_the_last_monday(all_ports: dict[s
             assert (m.weeks[0].start, m.weeks[-1].end) == (m.period_start, m.period_end)
 
 
-def test_the_last_weeks_figures_are_the_generated_moves_and_their_calls(
+def test_the_last_weeks_teu_are_the_ports_volume_spread_over_the_calls_worked(
     all_ports: dict[str, PortData],
 ):
+    """TEU are the port's 2024 weekly volume (not the container sample's), shared among its
+    terminals and spread over the vessel calls each terminal worked that week."""
     data = all_ports["USLAX"]
     end = monday_midnight_before(data.now)
     start = end - timedelta(days=7)
-    teu: dict[str, float] = defaultdict(float)
-    by_call: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for box in data.containers:
-        for event in box.actual_events:
-            if event.type_code == "DISC" and start <= event.event_datetime < end:
-                teu[event.facility_code] += box.teu
-                assert event.call is not None
-                by_call[event.facility_code][event.call.reference] += box.teu
-    assert by_call, "the week has discharges"
+    worked = {
+        t.facility_code: sum(
+            1
+            for c in data.vessel_calls
+            if c.facility_code == t.facility_code and start <= c.berth_arrival < end
+        )
+        for t in data.port.terminals
+    }
+    assert all(worked.values()), "every Los Angeles terminal works calls every week"
     weekly = {(m.facility_code, m.metric): m for m in data.metrics if m.period == "LAST_7_DAYS"}
-    for terminal in data.port.terminals:
-        code = terminal.facility_code
+    for code, calls in worked.items():
         [week] = weekly[code, "TEU_DISCHARGED"].weeks
-        assert week.total == teu[code]
-        assert week.calls == len(by_call[code])
-        assert week.largest_call_teu == max(by_call[code].values(), default=0.0)
+        assert (week.start, week.end, week.calls) == (start, end, calls)
+        assert week.largest_call_teu is not None
+        assert week.total / calls <= week.largest_call_teu <= week.total  # the largest share
+        assert week.sample_size == round(week.total / 1.8)  # containers at 1.8 TEU each
     [port_week] = weekly[None, "TEU_DISCHARGED"].weeks
-    assert port_week.total == sum(teu.values())
-    assert port_week.calls == sum(len(calls) for calls in by_call.values())
+    terminal_weeks = [weekly[code, "TEU_DISCHARGED"].weeks[0] for code in worked]
+    assert port_week.total == sum(w.total for w in terminal_weeks)
+    assert port_week.calls == sum(worked.values())
+    assert 0.9 * 99_000 <= port_week.total <= 1.1 * 99_000  # Los Angeles discharges a week
 
 
 def test_longer_periods_sum_their_weeks_and_the_port_sums_its_terminals(
