@@ -103,7 +103,7 @@ from gateway.oidc import OidcVerifier
 from gateway.pipeline import QueryPipeline
 from gateway.policy_file import PolicyStore
 from gateway.port_http import HttpxPortHttp, PortHttp
-from gateway.ratelimit import rate_limiter
+from gateway.ratelimit import MemoryCounters, RateLimiter, rate_limiter
 from gateway.redact import ErrorRedactor, incident_error
 from gateway.registry import PortEntry, PortRegistry, RegistrySnapshot
 from gateway.registry_store import open_registry_store
@@ -264,7 +264,7 @@ def build_cache(settings: CacheSettings) -> AnswerCache | None:
 
 
 def bounded_stores(
-    cache: AnswerCache | None, documents: DocumentResolver
+    cache: AnswerCache | None, documents: DocumentResolver, limiter: RateLimiter | None = None
 ) -> dict[str, BoundedStore]:
     """The stores this process bounds in bytes, by name (for /metrics)."""
     stores: dict[str, BoundedStore] = {}
@@ -272,6 +272,8 @@ def bounded_stores(
         stores["answer_cache"] = cache
     if isinstance(documents.apq, MemoryPersistedQueries):
         stores["apq"] = documents.apq
+    if limiter is not None and isinstance(limiter.store, MemoryCounters):
+        stores["rate_limit_counters"] = limiter.store
     return stores
 
 
@@ -369,11 +371,12 @@ def create_app(
     documents = document_resolver(
         settings.documents, settings.cache, graphql_schema, settings.limits.max_tokens
     )
+    limiter = rate_limiter(settings.rate_limit)
     metrics = GatewayMetrics(
         lambda: {port: b.state for port, b in fan_out.breakers().items()},
         lambda: observer.audit_counts(),
         lambda: {port: h.status for port, h in prober.health.items()},
-        lambda: bounded_stores(cache, documents),
+        lambda: bounded_stores(cache, documents, limiter),
         audit_store=lambda: observer.audit_store(),
         registry_store_up=lambda: registry.store_up,
         edge=lambda: EdgeReading(
@@ -404,7 +407,6 @@ def create_app(
         clock=clock,
     )
     authenticator, api_keys = build_authenticator(settings.auth, http)
-    limiter = rate_limiter(settings.rate_limit)
     # Made once: strawberry's validation cache is keyed by the rule classes.
     validation_rules: list[type[ASTValidationRule]] = [limits_rule(settings.limits)]
     if not settings.introspection:
@@ -473,6 +475,7 @@ def create_app(
             audit.store,
             required=audit.required,
             queue_size=audit.queue_size,
+            queue_max_bytes=audit.queue_max_bytes,
             batch_window=audit.batch_window,
             max_document_bytes=audit.max_document_bytes,
             max_variables_bytes=audit.max_variables_bytes,

@@ -12,7 +12,9 @@ Two modes, chosen by the config's ``audit.required``:
   caller withholds the answer (fails closed).
 
 Every record is bounded before it is kept or queued (:meth:`gateway.audit.AuditRecord.bounded`):
-its document and variables within ``max_document_bytes`` and ``max_variables_bytes``.
+its document and variables within ``max_document_bytes`` and ``max_variables_bytes``. The queue is
+bounded twice: ``queue_size`` records and ``queue_max_bytes`` bytes (each record's texts plus
+:data:`RECORD_OVERHEAD_BYTES`, see :func:`record_bytes`), whichever is reached first.
 
 **A store that cannot be reached at start-up.** :meth:`AuditTrail.open` fails at once in required
 mode. In best-effort mode it logs the failure and returns a trail without a store (``state`` is
@@ -48,6 +50,10 @@ from gateway.errors import AuditUnavailable
 log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_SIZE = 10_000
+DEFAULT_QUEUE_MAX_BYTES = 32 * 1024 * 1024
+# What a queued record holds besides its texts (the model, its tuples and small strings):
+# measured with tracemalloc at about 2.3 KB for a record of one port; counted high.
+RECORD_OVERHEAD_BYTES = 4_096
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_BATCH_WINDOW = 0.05  # seconds the writer waits to group records in one transaction
 DEFAULT_BACKOFF = 0.5  # seconds before the first new attempt to reach the store
@@ -66,6 +72,7 @@ class AuditTrail:
         *,
         required: bool = False,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        queue_max_bytes: int = DEFAULT_QUEUE_MAX_BYTES,
         batch_size: int = DEFAULT_BATCH_SIZE,
         batch_window: float = DEFAULT_BATCH_WINDOW,
         max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
@@ -84,6 +91,8 @@ class AuditTrail:
         self._healthy = store is not None  # the last write succeeded
         # None wakes a writer gathering a batch, at close.
         self._queue: asyncio.Queue[AuditRecord | None] = asyncio.Queue(queue_size)
+        self.queue_max_bytes = queue_max_bytes
+        self.queued_bytes = 0  # bytes of the records queued (record_bytes), not yet written
         self._batch_size = batch_size
         self._batch_window = batch_window
         self._caps = {
@@ -101,6 +110,7 @@ class AuditTrail:
         *,
         required: bool = False,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        queue_max_bytes: int = DEFAULT_QUEUE_MAX_BYTES,
         batch_window: float = DEFAULT_BATCH_WINDOW,
         max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
         max_variables_bytes: int = DEFAULT_MAX_VARIABLES_BYTES,
@@ -114,6 +124,7 @@ class AuditTrail:
         options: dict[str, Any] = {
             "required": required,
             "queue_size": queue_size,
+            "queue_max_bytes": queue_max_bytes,
             "batch_window": batch_window,
             "max_document_bytes": max_document_bytes,
             "max_variables_bytes": max_variables_bytes,
@@ -197,11 +208,19 @@ class AuditTrail:
             self.dropped += 1
             log.error("audit record dropped: the audit trail is closed")
             return
+        size = record_bytes(record)
+        if self.queued_bytes + size > self.queue_max_bytes:
+            self.dropped += 1
+            log.error("audit record dropped: %d records (%d bytes) wait for the store",
+                      self._queue.qsize(), self.queued_bytes)  # fmt: skip
+            return
         try:
             self._queue.put_nowait(record)
         except asyncio.QueueFull:
             self.dropped += 1
             log.error("audit record dropped: %d records wait for the store", self._queue.qsize())
+            return
+        self.queued_bytes += size
 
     async def flush(self) -> None:
         """Wait until every record queued so far has been offered to the store (at once while
@@ -305,8 +324,21 @@ class AuditTrail:
                 self.written += len(batch)
                 self._healthy = True
             finally:
-                for _ in batch:
+                for record in batch:
+                    self.queued_bytes -= record_bytes(record)
                     self._queue.task_done()
+
+
+def record_bytes(record: AuditRecord) -> int:
+    """What one queued record is counted as against ``queue_max_bytes``."""
+    texts = (
+        len(record.document or "")
+        + ((record.variables_bytes or 0) if record.variables is not None else 0)
+        + len(record.variables_prefix or "")
+        + sum(len(c) for c in record.requested)
+        + sum(len(c) for c in record.denied)
+    )
+    return texts + RECORD_OVERHEAD_BYTES
 
 
 def _reason(exc: BaseException, url: str) -> str:

@@ -371,6 +371,12 @@ class AuditSettings(_Strict):
         description="Records waiting for the store (when not required) before new ones are "
         "dropped, logged and counted.",
     )
+    queue_max_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Bytes of the records waiting for the store (their texts plus about 4 KB "
+        "each); past it, as past `queue_size`, new ones are dropped, logged and counted.",
+    )
     batch_window: Duration = Field(
         0.05,
         description="How long the writer gathers records into one transaction (when not "
@@ -622,6 +628,12 @@ class RateLimitSettings(_Strict):
         le=128,
         description="A caller without a credential from an IPv6 address is counted by its "
         "network of this prefix length (one subscriber usually holds a whole /64).",
+    )
+    memory_max_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Bytes of counters kept in memory when `redis_url` is unset (about 300 "
+        "bytes a client); past it the least recently seen clients are forgotten.",
     )
 
 

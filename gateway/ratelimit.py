@@ -7,16 +7,19 @@ window (``previous x (1 - elapsed fraction) + current``), so a client cannot dou
 across a window boundary, and only two counters per client are kept. A refused request is not
 counted, so a client that waits ``Retry-After`` seconds gets through.
 
-Counters live in one process (:class:`MemoryCounters`) or in Redis (:class:`RedisCounters`),
-where one Lua script reads both windows and increments atomically, so every replica shares the
-count. When Redis cannot be reached the request is let through and the failure is logged (at
-most once per window): a broken limiter must not take the API down with it.
+Counters live in one process (:class:`MemoryCounters`, bounded in bytes: past
+``rate_limit.memory_max_bytes`` the least recently seen clients are forgotten, which only ever
+lets a forgotten client through sooner) or in Redis (:class:`RedisCounters`), where one Lua
+script reads both windows and increments atomically, so every replica shares the count. When
+Redis cannot be reached the request is let through and the failure is logged (at most once per
+window): a broken limiter must not take the API down with it.
 """
 
 import hashlib
 import logging
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -29,7 +32,9 @@ from gateway.config import RateLimitSettings
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]  # seconds since the epoch (shared by replicas, for Redis)
-MEMORY_PRUNE_AT = 100_000  # clients kept in memory before the stale ones are dropped
+# What one client's counters hold in this process, measured with tracemalloc (key string of a
+# client id or IP address, the tuple, the OrderedDict entry): about 250 bytes; counted high.
+COUNTER_OVERHEAD_BYTES = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +67,19 @@ def _allows(current: int, previous: int, elapsed: float, limit: int) -> bool:
 
 
 class MemoryCounters:
-    """Counters of one process: client -> (window number, current count, previous count)."""
+    """Counters of one process: client -> (window number, current count, previous count),
+    at most ``max_bytes`` of them (each client's key plus :data:`COUNTER_OVERHEAD_BYTES`); past
+    it the least recently seen client is forgotten and counted in ``evictions``."""
 
-    def __init__(self) -> None:
-        self._counts: dict[str, tuple[int, int, int]] = {}
+    def __init__(self, max_bytes: int = 8 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.evictions = 0
+        self._counts: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
 
     async def take(self, key: str, window: int, elapsed: float, limit: int, ttl: float) -> Counts:
-        stored_window, current, previous = self._counts.get(key, (window, 0, 0))
+        stored = self._counts.get(key)
+        stored_window, current, previous = stored or (window, 0, 0)
         if stored_window == window - 1:
             current, previous = 0, current
         elif stored_window != window:
@@ -77,15 +88,26 @@ class MemoryCounters:
         if taken:
             current += 1
         self._counts[key] = (window, current, previous)
-        if len(self._counts) > MEMORY_PRUNE_AT:
-            self._prune(window)
+        if stored is None:
+            self.bytes += _size(key)
+            self._evict()
+        else:
+            self._counts.move_to_end(key)
         return Counts(taken, current, previous)
 
-    def _prune(self, window: int) -> None:
-        self._counts = {k: v for k, v in self._counts.items() if v[0] >= window - 1}
+    def _evict(self) -> None:
+        while self.bytes > self.max_bytes and len(self._counts) > 1:
+            key, _ = self._counts.popitem(last=False)
+            self.bytes -= _size(key)
+            self.evictions += 1
 
     async def close(self) -> None:
         self._counts.clear()
+        self.bytes = 0
+
+
+def _size(key: str) -> int:
+    return len(key) + COUNTER_OVERHEAD_BYTES
 
 
 # KEYS: this window's counter, the previous window's. ARGV: limit, elapsed fraction, ttl (ms).
@@ -136,7 +158,7 @@ class RateLimiter:
     """Decides, per client key, whether one more request fits its rate."""
 
     def __init__(self, store: CounterStore, window: float, *, clock: Clock = time.time) -> None:
-        self._store = store
+        self.store = store
         self.window = window
         self._clock = clock
         self._last_failure_logged = -math.inf
@@ -146,7 +168,7 @@ class RateLimiter:
         window, offset = divmod(now, self.window)
         elapsed = offset / self.window
         try:
-            counts = await self._store.take(key, int(window), elapsed, limit, 2 * self.window)
+            counts = await self.store.take(key, int(window), elapsed, limit, 2 * self.window)
         except (RedisError, OSError) as exc:
             if now - self._last_failure_logged >= self.window:
                 self._last_failure_logged = now
@@ -171,7 +193,7 @@ class RateLimiter:
         return max(1, math.ceil(wait - 1e-6))  # not a second more for float noise
 
     async def close(self) -> None:
-        await self._store.close()
+        await self.store.close()
 
 
 def rate_limiter(settings: RateLimitSettings) -> RateLimiter | None:
@@ -181,6 +203,6 @@ def rate_limiter(settings: RateLimitSettings) -> RateLimiter | None:
     counters: CounterStore = (
         RedisCounters.from_url(settings.redis_url, settings.namespace)
         if settings.redis_url
-        else MemoryCounters()
+        else MemoryCounters(settings.memory_max_bytes)
     )
     return RateLimiter(counters, settings.window)

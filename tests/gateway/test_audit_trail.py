@@ -8,7 +8,7 @@ import pytest
 
 from gateway.audit import AuditRecord, StoredRecord, open_audit_store
 from gateway.audit_sqlite import SqliteAuditStore
-from gateway.audit_trail import AuditTrail
+from gateway.audit_trail import RECORD_OVERHEAD_BYTES, AuditTrail
 from gateway.config import AuditSettings, ConfigError
 from gateway.errors import AuditUnavailable
 from tests.gateway.audit_helpers import sample
@@ -63,6 +63,26 @@ async def test_a_full_queue_drops_and_counts(
     await trail.record(sample(9))  # after close: dropped, not lost silently
     assert trail.dropped == 3
     assert "dropped" in caplog.text
+
+
+async def test_the_queue_is_bounded_in_bytes_as_well_as_in_records(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await open_audit_store(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
+    trail = AuditTrail(store, queue_size=1_000, queue_max_bytes=1024 * 1024)
+    document = "{ ports { name } }" + " " * 15_000
+    big = sample(0, document=document, variables=None, requested=(), denied=())
+    # Each record counts its text and the overhead: about 19 KB, so about 53 fit in 1 MiB.
+    each = len(document) + RECORD_OVERHEAD_BYTES
+    for _ in range(100):  # not started yet: nothing drains the queue
+        await trail.record(big)
+    assert trail.pending == (1024 * 1024) // each
+    assert trail.dropped == 100 - trail.pending
+    assert trail.queued_bytes == trail.pending * each <= 1024 * 1024
+    await trail.start()
+    await trail.close()
+    assert (trail.written, trail.queued_bytes) == ((1024 * 1024) // each, 0)
+    assert "bytes) wait for the store" in caplog.text
 
 
 async def test_required_mode_writes_before_returning(tmp_path: Path) -> None:

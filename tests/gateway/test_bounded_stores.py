@@ -56,3 +56,15 @@ async def test_the_answer_cache_stays_within_its_bytes_and_counts_evictions(
     assert 0 < metric(text, "portgate_store_bytes", "answer_cache") <= 64 * 1024
     assert metric(text, "portgate_store_evictions_total", "answer_cache") > 0
     assert len(calls) == 300
+
+
+async def test_rate_limit_counters_in_memory_are_a_bounded_store(
+    make_gateway: GatewayFactory,
+) -> None:
+    transport, _ = counting()
+    gateway = await make_gateway({"USLAX": transport}, rate_limit={"memory_max_bytes": 65536})
+    assert (await gateway.query("{ ports { name } }")).status_code == 200
+    text = (await gateway.client.get("/metrics")).text
+    assert metric(text, "portgate_store_max_bytes", "rate_limit_counters") == 65536
+    assert 0 < metric(text, "portgate_store_bytes", "rate_limit_counters") < 1_000
+    assert metric(text, "portgate_store_evictions_total", "rate_limit_counters") == 0

@@ -201,3 +201,19 @@ async def test_rate_limiting_can_be_switched_off() -> None:
     rate = {"enabled": False, "anonymous_requests": 1, "window": "1h"}
     async with started_gateway({"USLAX": answering(PORTS)}, rate_limit=rate) as gateway:
         assert [(await query(gateway.client)).status_code for _ in range(3)] == [200] * 3
+
+
+async def test_memory_counters_forget_the_least_recently_seen_client_past_their_bytes() -> None:
+    counters = MemoryCounters(max_bytes=64 * 1024)
+    limiter = RateLimiter(counters, 60.0, clock=Clock(WINDOW_START))
+    assert [(await limiter.take("kept", 2)).allowed for _ in range(3)] == [True, True, False]
+    for i in range(1_000):  # far more clients than 64 KiB holds
+        await limiter.take(f"198.51.100.{i}", 2)
+        if i % 50 == 0:
+            assert not (await limiter.take("kept", 2)).allowed  # seen again: still counted
+    assert counters.bytes <= counters.max_bytes
+    assert counters.evictions > 0
+    assert counters.bytes >= counters.max_bytes - 1_000  # full, not emptied
+    # The first of the crowd was forgotten: it starts afresh (let through, never refused).
+    assert (await limiter.take("198.51.100.0", 1)).allowed
+    assert (await limiter.take("198.51.100.0", 1)).allowed is False
