@@ -4,8 +4,11 @@
 :func:`get_json` sends a GET with the current W3C trace context, turns every httpx error
 (timeouts, refused connections, protocol errors), every HTTP error status and any body that is
 not JSON into ``SourceUnavailable`` with a short reason (``SourceRefused``, which keeps the
-status, for an HTTP error), and drops labor-type keys from the
-payload before anyone reads it. :func:`translating` does the same for a payload whose shape is
+status, for an HTTP error), and drops labor-type keys from the payload before anyone reads it. A
+GET whose connection the system closed without an answer (a kept-alive connection it had
+already dropped: ``RemoteProtocolError`` or ``ReadError``) is sent once more on a new one; a GET
+reads nothing, so sending it twice changes nothing. A timeout is never retried: the deadline
+is the caller's. :func:`translating` does the same for a payload whose shape is
 not what the adapter expects (a missing key, a bad date).
 """
 
@@ -22,6 +25,8 @@ from port_resolvers.kit.source import SourceUnavailable
 from portcontract.labor import drop_labor_keys
 
 QueryParams = Mapping[str, str | int]
+ATTEMPTS = 2  # a GET is sent at most this often when its connection closes without an answer
+_CLOSED_WITHOUT_ANSWER = (httpx.RemoteProtocolError, httpx.ReadError)
 
 
 class SourceRefused(SourceUnavailable):
@@ -52,12 +57,7 @@ async def get_json(
     outgoing = dict(headers or {})
     inject(outgoing)
     path = httpx.URL(url).path
-    try:
-        response = await client.get(url, params=params, headers=outgoing)
-    except httpx.TimeoutException as exc:
-        raise SourceUnavailable(f"GET {path} timed out") from exc
-    except httpx.HTTPError as exc:
-        raise SourceUnavailable(f"GET {path} failed: {type(exc).__name__}") from exc
+    response = await _get(client, url, path, params, outgoing)
     if missing_ok and response.status_code == 404:
         return None
     if response.is_error:
@@ -69,6 +69,26 @@ async def get_json(
     except orjson.JSONDecodeError as exc:
         raise SourceUnavailable(f"GET {path} answered something that is not JSON") from exc
     return JsonAnswer(drop_labor_keys(payload), response.headers)
+
+
+async def _get(
+    client: httpx.AsyncClient,
+    url: str,
+    path: str,
+    params: QueryParams | None,
+    headers: Mapping[str, str],
+) -> httpx.Response:
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return await client.get(url, params=params, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise SourceUnavailable(f"GET {path} timed out") from exc
+        except _CLOSED_WITHOUT_ANSWER as exc:
+            if attempt == ATTEMPTS:
+                raise SourceUnavailable(f"GET {path} failed: {type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:
+            raise SourceUnavailable(f"GET {path} failed: {type(exc).__name__}") from exc
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def require_json(
