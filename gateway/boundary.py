@@ -20,13 +20,17 @@ document the gateway sent that port:
 - **No outranking by the clock.** Times that say something happened later than now (plus
   :data:`CLOCK_SKEW`): a container's ``lastEventDateTime`` (which decides which port's answer
   about a box wins) and a call's actual arrival and departure: dropped (null).
-- **Free text passes the labor rule** (:func:`portcontract.labor.labor_text_reason`): a hold's
-  description or a location's name that names a role on the quay, a shift or a per-hour rate is
-  dropped.
+- **Text passes the labor rule** (:func:`portcontract.labor.labor_text_reason`): every String
+  or ID value (a hold's description, a location's name, a remark, a delay reason, a voyage
+  number) that names a person, a role on the quay, a shift or a per-hour rate is dropped. Only
+  values the rules above already hold to a fixed form are not read as text: the port's own
+  UN/LOCODE, its terminals' codes (when registered) and vessel-call cursors.
 - **Its words stay out.** A port's error keeps only its code, when it is a contract code
-  (:data:`portcontract.errors.CONTRACT_CODES`), and its path through the document the gateway
-  sent. The message goes to the gateway's log and to the port's fetch span, redacted (URLs,
-  addresses, keys and tokens) and withheld whole when it names labor; never to a client.
+  (:data:`portcontract.errors.CONTRACT_CODES`), its path through the document the gateway
+  sent, and for a notice (:data:`portcontract.errors.NOTICE_CODES`) its ``count`` when that is
+  a whole number from 1 to :data:`portcontract.errors.MAX_NOTICE_COUNT`. The message goes to
+  the gateway's log and to the port's fetch span, redacted (URLs, addresses, keys and tokens)
+  and withheld whole when it names labor; never to a client.
 
 What was dropped is counted by reason (:data:`REASONS`); the port's entry in
 ``extensions.sources`` then says ``partial`` with the code ``PORT_CONTRACT_VIOLATION`` and the
@@ -60,7 +64,7 @@ from gateway.rootfields import DOCUMENT_ARGUMENTS
 from gateway.selection import Shape
 from gateway.upstream import PortAnswer
 from portcontract.cursor import InvalidCursor, decode_cursor, sort_key
-from portcontract.errors import CONTRACT_CODES
+from portcontract.errors import CONTRACT_CODES, COUNT_EXTENSION, MAX_NOTICE_COUNT, NOTICE_CODES
 from portcontract.labor import labor_text_reason
 
 log = logging.getLogger(__name__)
@@ -101,13 +105,12 @@ OWN_TERMINAL: Final = frozenset({
 # Times of things that have happened: never later than now.
 PAST_TIMES: Final = frozenset({
     "Container.lastEventDateTime", "VesselCall.actualArrivalDateTime",
-    "VesselCall.actualDepartureDateTime",
+    "VesselCall.actualDepartureDateTime", "VesselCall.anchorageArrivalDateTime",
+    "VesselCall.pilotBoardingDateTime",
 })  # fmt: skip
-# Free text a port writes in its own words.
-FREE_TEXT: Final = frozenset({
-    "Hold.description", "Location.locationName", "ContainerLocation.terminalName",
-    "Terminal.name", "Port.name",
-})  # fmt: skip
+_TEXT_SCALARS: Final = frozenset({"String", "ID"})  # read by the labor rule, unless below
+# Values of a fixed form, checked above: not read as text.
+NOT_TEXT: Final = OWN_PORT | OWN_TERMINAL | {"VesselCallEdge.cursor"}
 _PAGE_LISTS = ("edges", "nodes")  # a connection's parallel lists: item i of each is one call
 
 _DROPPED: Final = object()  # a value that cannot be kept where it is
@@ -240,7 +243,16 @@ class _Answer:
         if type(value) is str and len(value) > MAX_TEXT:
             self.counts[TOO_LONG] += 1
             return _DROPPED
-        return self._rules(value, at)
+        kept = self._rules(value, at)
+        if (
+            type_.name in _TEXT_SCALARS
+            and type(kept) is str
+            and at not in NOT_TEXT
+            and labor_text_reason(kept) is not None
+        ):
+            self.counts[LABOR_TEXT] += 1
+            return _DROPPED
+        return kept
 
     def object(self, value: dict[str, Any], type_: GraphQLObjectType, shape: Shape) -> Any:
         kept: dict[str, Any] = {}
@@ -266,9 +278,6 @@ class _Answer:
             if moment is not None and moment > self.latest:
                 self.counts[FUTURE_TIME] += 1
                 return _DROPPED
-        if at in FREE_TEXT and labor_text_reason(value) is not None:
-            self.counts[LABOR_TEXT] += 1
-            return _DROPPED
         if at == "VesselCallEdge.cursor":
             self._cursor(value)
         return value
@@ -470,7 +479,11 @@ class PortBoundary:
             code = code if isinstance(code, str) and code in CONTRACT_CODES else None
             path = _known_path(error.get("path"), keys)
             self._record_message(port, code, error.get("message"))
-            kept.append({"code": code, "path": path})
+            held: dict[str, Any] = {"code": code, "path": path}
+            count = _count(extensions) if code in NOTICE_CODES else None
+            if count is not None:
+                held[COUNT_EXTENSION] = count
+            kept.append(held)
         if len(errors) > MAX_ERRORS:
             log.info("port %s: %d more errors not kept", port, len(errors) - MAX_ERRORS)
         return kept
@@ -490,6 +503,12 @@ class PortBoundary:
                 "portgate.port_error",
                 {"portgate.port": port, "portgate.port_code": code or "", "message": text},
             )
+
+
+def _count(extensions: Any) -> int | None:
+    """A notice's count, when it is a believable whole number."""
+    count = extensions.get(COUNT_EXTENSION) if isinstance(extensions, dict) else None
+    return count if type(count) is int and 1 <= count <= MAX_NOTICE_COUNT else None
 
 
 def _known_path(path: Any, keys: Mapping[str, Shape]) -> list[str | int] | None:

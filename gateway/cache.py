@@ -14,7 +14,9 @@ A port's entries are dropped when its registration changes (:meth:`AnswerCache.d
 An entry is *fresh* until its TTL (the configured TTL of the data it holds, capped by the port's
 ``Cache-Control: max-age``), then *stale* for at most the configured maximum staleness, during
 which it is served only when the port fails (stale-if-error); then it is gone. No entry outlives
-its TTL plus that maximum staleness. Errors and ``no-store`` answers are never stored.
+its TTL plus that maximum staleness. Errors and ``no-store`` answers are never stored; an answer
+whose only errors are notices (what the port left out, :data:`portcontract.errors.NOTICE_CODES`)
+is stored with its notices, and served again with them.
 """
 
 import hashlib
@@ -32,6 +34,7 @@ from aiocache.base import BaseCache
 from aiocache.serializers import BaseSerializer
 
 from gateway.config import DEFAULT_CACHE_MAX_BYTES
+from portcontract.errors import NOTICE_CODES
 
 Clock = Callable[[], float]  # seconds since the epoch, shared by replicas
 KEY_VERSION = "v2"
@@ -56,6 +59,9 @@ class CachedAnswer:
     stored_at: float
     fresh_until: float
     dropped: dict[str, int] = field(default_factory=dict)  # what the boundary left out
+    # The answer's notices as the boundary held them ({"code", "path", "count"}): an answer
+    # whose only errors are notices is cached, and served again with them.
+    notices: list[dict[str, Any]] = field(default_factory=list)
 
     def age(self, now: float) -> float:
         return max(0.0, now - self.stored_at)
@@ -99,8 +105,14 @@ def answer_key(port: str, document: str, variables: Mapping[str, Any], endpoint:
     return f"{port}:{endpoint}:{digest.hexdigest()}"
 
 
-def _entry(data: dict[str, Any], now: float, fresh: float, dropped: dict[str, int]) -> Any:
-    return {"data": data, "at": now, "fresh": now + fresh, "dropped": dropped}
+def _entry(
+    data: dict[str, Any],
+    now: float,
+    fresh: float,
+    dropped: dict[str, int],
+    notices: list[dict[str, Any]],
+) -> Any:
+    return {"data": data, "at": now, "fresh": now + fresh, "dropped": dropped, "notices": notices}
 
 
 def _read_entry(stored: Any) -> CachedAnswer | None:
@@ -108,9 +120,18 @@ def _read_entry(stored: Any) -> CachedAnswer | None:
         return None
     try:
         dropped = stored.get("dropped") or {}
-        return CachedAnswer(stored["data"], float(stored["at"]), float(stored["fresh"]), dropped)
+        notices = stored.get("notices") or []
+        if not all(_is_notice(n) for n in notices):
+            return None  # only notices are ever stored: anything else is not ours, a miss
+        return CachedAnswer(
+            stored["data"], float(stored["at"]), float(stored["fresh"]), dropped, notices
+        )
     except (KeyError, TypeError, ValueError):
         return None  # written by another version: a miss, not a crash
+
+
+def _is_notice(error: Any) -> bool:
+    return isinstance(error, dict) and error.get("code") in NOTICE_CODES
 
 
 class AnswerCache(Protocol):
@@ -127,8 +148,10 @@ class AnswerCache(Protocol):
         fresh: float,
         stale: float,
         dropped: dict[str, int] | None = None,
+        notices: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Keep ``data`` fresh for ``fresh`` seconds, then as a stand-in for ``stale`` more."""
+        """Keep ``data`` fresh for ``fresh`` seconds, then as a stand-in for ``stale`` more;
+        with what the boundary ``dropped`` and the answer's ``notices``."""
         ...
 
     async def drop_port(self, port: str) -> int:
@@ -167,8 +190,9 @@ class AiocacheAnswers:
         fresh: float,
         stale: float,
         dropped: dict[str, int] | None = None,
+        notices: list[dict[str, Any]] | None = None,
     ) -> None:
-        entry = _entry(data, self._clock(), fresh, dropped or {})
+        entry = _entry(data, self._clock(), fresh, dropped or {}, notices or [])
         await self._backend.set(key, entry, ttl=_whole_seconds(fresh + stale))
 
     async def drop_port(self, port: str) -> int:
@@ -255,10 +279,11 @@ class BoundedMemoryAnswers:
         fresh: float,
         stale: float,
         dropped: dict[str, int] | None = None,
+        notices: list[dict[str, Any]] | None = None,
     ) -> None:
         now = self._clock()
         self._purge(now)
-        value = orjson.dumps(_entry(data, now, fresh, dropped or {}))
+        value = orjson.dumps(_entry(data, now, fresh, dropped or {}, notices or []))
         size = _size(key, value)
         if size > self.max_bytes:
             return  # larger than the whole cache: never kept

@@ -10,7 +10,8 @@ For each port, in this order:
    jittered backoff, never past the query's deadline;
 6. the port's **upstream**; its answer is held to the contract at the **boundary**
    (:mod:`gateway.boundary`), and a good answer is stored for as long as its data kind and the
-   port's ``Cache-Control`` allow. Errors and ``no-store`` answers are never stored.
+   port's ``Cache-Control`` allow. Errors and ``no-store`` answers are never stored; an answer
+   whose only errors are notices (:data:`portcontract.errors.NOTICE_CODES`) is stored with them.
 
 When the port fails (or its breaker is open), the last good answer is served ``stale`` if it is
 within the configured maximum staleness. Nothing here ever fails the whole query.
@@ -46,6 +47,7 @@ from gateway.config import BreakerSettings, CacheSettings, ResolvedPort, RetrySe
 from gateway.errors import DeadlineExceeded, PortCircuitOpen, PortFailure, PortTimeout
 from gateway.plan import PortQuery
 from gateway.upstream import PortAnswer, PortRequest, PortUpstream
+from portcontract.errors import NOTICE_CODES
 
 log = logging.getLogger(__name__)
 
@@ -349,8 +351,10 @@ class FanOut:
 
     async def _store(self, key: str, query: PortQuery, answer: PortAnswer) -> None:
         control = PortCacheControl.parse(answer.cache_control)
-        if self._cache is None or answer.errors or answer.data is None or control.no_store:
+        if self._cache is None or answer.data is None or control.no_store:
             return
+        if any(error.get("code") not in NOTICE_CODES for error in answer.errors):
+            return  # an error: asked again next time; notices only: an answer like any other
         own = query.port.cache_ttl  # the registry's per-port overrides come first
         ttl = min(
             own.get(f) or self._cache_settings.ttl_for(query.port.id, f) for f in query.fields
@@ -361,7 +365,12 @@ class FanOut:
             return
         try:
             await self._cache.put(
-                key, answer.data, ttl, self._cache_settings.max_staleness, answer.dropped
+                key,
+                answer.data,
+                ttl,
+                self._cache_settings.max_staleness,
+                answer.dropped,
+                answer.errors,
             )
         except Exception:
             log.warning("cache store failed", exc_info=True)
@@ -397,7 +406,7 @@ class FanOut:
 
 
 def _from_cache(entry: CachedAnswer) -> PortAnswer:
-    return PortAnswer(entry.data, [], dropped=entry.dropped)
+    return PortAnswer(entry.data, list(entry.notices), dropped=entry.dropped)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,11 @@ port that shares it (ties go to registry order); without ``facilitySMDGCode`` me
 by port and metric only. Port failures become
 one error per port naming it; port-reported errors become errors naming the port, in the
 gateway's words: a port's code is passed on as ``portCode`` when it is a contract code
-(:mod:`portcontract.errors`), its message never (:mod:`gateway.boundary` kept only codes and
-paths). Every response gets ``extensions.sources``: one entry per port asked, with status and
-latency; a port whose answer broke the contract is ``partial`` with the code
-``PORT_CONTRACT_VIOLATION`` and what was dropped, by reason.
+(:mod:`portcontract.errors`), with a notice's ``count``, its message never
+(:mod:`gateway.boundary` kept only codes, paths and counts). Every response gets
+``extensions.sources``: one entry per port asked, with status and latency; a port whose answer
+broke the contract is ``partial`` with the code ``PORT_CONTRACT_VIOLATION`` and what was
+dropped, by reason.
 """
 
 import heapq
@@ -36,7 +37,7 @@ from gateway.policy import Access
 from gateway.rootfields import MergeKind
 from gateway.selection import Shape
 from portcontract.cursor import InvalidCursor, decode_cursor, sort_key
-from portcontract.errors import CONTRACT_CODES, SOURCE_UNAVAILABLE
+from portcontract.errors import CONTRACT_CODES, COUNT_EXTENSION, SOURCE_UNAVAILABLE
 
 
 @dataclass(slots=True)
@@ -193,6 +194,8 @@ def _port_errors(outcome: PortOutcome) -> Iterator[GraphQLError]:
         }
         if meaning is not None:
             ours["portCode"] = code
+        if isinstance(count := error.get(COUNT_EXTENSION), int):
+            ours[COUNT_EXTENSION] = count  # a notice's count, as the boundary believed it
         if isinstance(path, list) and root_path is None:
             ours["portPath"] = [p for p in path if isinstance(p, str | int)]
         yield GraphQLError(

@@ -22,8 +22,10 @@ Codes of one root field (HTTP 200, ``null`` at that field, or part of it left ou
     INTERNAL_ERROR              anything else, inside the resolver
 
 Notices: codes of one root field that *is* answered, beside its data, saying what the resolver
-left out of what its own system sent; ``extensions.count`` says how many where it is counted
-(an answer with a notice is partial, not failed)::
+left out of what its own system sent; ``extensions.count`` says how many (an integer from 1 to
+:data:`MAX_NOTICE_COUNT`; the gateway passes it on to clients). An answer with a notice is
+partial, not failed, and an answer whose only errors are notices may be cached (the resolver
+kit sends ``max-age``), notices and all::
 
     LABOR_TEXT_WITHHELD         free text naming labor set to null
                                 (:func:`portcontract.labor.labor_text_reason`)
@@ -47,7 +49,9 @@ LABOR_TEXT_WITHHELD: Final = "LABOR_TEXT_WITHHELD"
 EVENTS_QUARANTINED: Final = "EVENTS_QUARANTINED"
 EVENTS_TRUNCATED: Final = "EVENTS_TRUNCATED"
 COUNT_EXTENSION: Final = "count"  # a notice's extensions key: how many items were left out
-NOTICE_CODES: Final = frozenset({EVENTS_QUARANTINED, EVENTS_TRUNCATED})
+MAX_NOTICE_COUNT: Final = 1_000_000  # a larger count is not believed (the gateway drops it)
+# An answer whose only errors are notices is an answer: it may be cached, with its notices.
+NOTICE_CODES: Final = frozenset({LABOR_TEXT_WITHHELD, EVENTS_QUARANTINED, EVENTS_TRUNCATED})
 
 # What each code means, in the words the gateway uses for it ("port USLAX <meaning>").
 CONTRACT_CODES: Final[Mapping[str, str]] = {

@@ -5,7 +5,7 @@ Routes:
 - ``POST /graphql`` (JSON body) and ``GET /graphql?query=...``: 200 with ``data`` (and field
   errors, if any); 400 (413) with ``{"errors": [...]}`` for a request that cannot run. Every
   answer carries ``Cache-Control``: ``max-age`` = the smallest TTL of the root fields asked,
-  or ``no-store`` (errors, or a port configured ``no_store=True``).
+  or ``no-store`` (errors other than notices, or a port configured ``no_store=True``).
 - ``GET /healthz``: 200 ``{"status": "ok", "port": ...}`` while the process serves (liveness).
 - ``GET /readyz``: asks the source for the port; 200 ``{"status": "ready", ...}``, or 503
   ``{"status": "unavailable", ...}`` when the port's systems do not answer (or answer for

@@ -3,7 +3,9 @@
 The gateway caps its cache TTL for this port with ``max-age`` and never caches ``no-store``.
 Each root field has a kind with its own TTL; an answer's ``max-age`` is the minimum over the
 root fields asked. Answers with errors, and every answer of a port configured with
-``no_store=True``, are ``no-store``.
+``no_store=True``, are ``no-store``; notices (what the kit or the source left out,
+:data:`portcontract.errors.NOTICE_CODES`) are not errors here: such an answer keeps its
+``max-age``, and the gateway caches it with its notices.
 """
 
 from collections.abc import Iterable

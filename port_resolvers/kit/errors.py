@@ -24,8 +24,8 @@ root field, ``path`` at the root field, ``port``); it does not make an answer un
 
     LABOR_TEXT_WITHHELD         free-text values (a hold's description, a name) set to null
                                 because they named people, roles on the quay, shifts or
-                                per-hour rates: ``extensions.withheld`` lists the reasons,
-                                never the text
+                                per-hour rates: ``extensions.count`` says how many,
+                                ``extensions.withheld`` lists the reasons, never the text
 
 Aggregates the disclosure rules withhold are no error: their ``value`` is null, their
 ``sampleSize`` 0, and the answer's top-level ``extensions.withheld`` lists each with its root
@@ -34,7 +34,8 @@ field (``path``), ``metric``, ``facilitySMDGCode``, ``code`` (``SMALL_SAMPLE``, 
 ``reason``.
 
 Notices: HTTP 200 with the data, and beside it one error per root field saying what the
-source left out (:mod:`port_resolvers.kit.notices`); the field's data is served all the same::
+source left out (:mod:`port_resolvers.kit.notices`); the field's data is served all the same,
+and like the labor notice they leave the answer cacheable (the gateway caches it with them)::
 
     EVENTS_QUARANTINED          events the port's system sent that are invalid or belong to
                                 another port were skipped (``extensions.count`` says how many)
@@ -68,7 +69,7 @@ SOURCE_UNAVAILABLE: Final = "SOURCE_UNAVAILABLE"
 INTERNAL_ERROR: Final = "INTERNAL_ERROR"
 UNAUTHENTICATED: Final = "UNAUTHENTICATED"  # not the gateway: the resolver answers it only
 LABOR_TEXT_WITHHELD: Final = contract.LABOR_TEXT_WITHHELD
-NOTICES: Final = frozenset({LABOR_TEXT_WITHHELD})
+NOTICES: Final = contract.NOTICE_CODES  # not failures: an answer with only these is cacheable
 
 INTERNAL_ERROR_MESSAGE: Final = "internal error in the port resolver"
 

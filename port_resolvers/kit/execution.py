@@ -41,6 +41,7 @@ from port_resolvers.kit import errors, notices
 from port_resolvers.kit.resolvers import Notice, PortContext, attach_resolvers
 from port_resolvers.kit.scalars import install_scalars
 from portcontract import schema_sdl
+from portcontract.errors import COUNT_EXTENSION
 
 logger = logging.getLogger("port_resolvers.kit")
 
@@ -243,7 +244,7 @@ class PortGraphQL:
                 f"rule ({summary})",
                 "path": [root],
                 "extensions": {"code": errors.LABOR_TEXT_WITHHELD, "port": port_id,
-                               "withheld": sorted(counts)},
+                               COUNT_EXTENSION: len(why), "withheld": sorted(counts)},
             })  # fmt: skip
         return formatted
 

@@ -37,10 +37,11 @@ from portcontract.labor import drop_labor_keys, labor_text_reason
 MAX_REFERENCES: Final = 100
 MAX_PAGE_SIZE: Final = 100
 FREE_TEXT_KEYS: Final = frozenset(
-    {"description", "name", "vesselName", "terminalName", "locationName"}
+    {"description", "name", "vesselName", "terminalName", "locationName", "changeRemark"}
 )
 """Record keys holding prose (``Hold.description``, names of ports, terminals, locations and
-vessels): their values pass :func:`~portcontract.labor.labor_text_reason`."""
+vessels, a vessel operator's remark on a changed time): their values pass
+:func:`~portcontract.labor.labor_text_reason`."""
 
 Resolver = Callable[..., Awaitable[Any]]
 

@@ -219,6 +219,87 @@ def test_free_text_that_names_labor_is_dropped() -> None:
     assert held.dropped == {"LABOR_TEXT": 1}
 
 
+def test_every_text_value_passes_the_labor_rule_not_only_descriptions() -> None:
+    # A remark, a delay reason, a voyage number, a vessel's name: anything a port writes as a
+    # String or an ID is read, so labor cannot ride along in a field nobody thought of.
+    document = (
+        "{ vesselCalls { nodes { UNLocationCode transportCallReference portVisitReference "
+        "delayReasonCode carrierExportVoyageNumber timestamps { changeRemark } } } }"
+    )
+    clean = {"UNLocationCode": "USLAX", "transportCallReference": "TCR-1",
+             "portVisitReference": "USLAX-2026-0412", "delayReasonCode": "WEA",
+             "carrierExportVoyageNumber": "2411E",
+             "timestamps": [{"changeRemark": "berth window moved"}]}  # fmt: skip
+    labor = {**clean, "transportCallReference": "TCR-2",
+             "portVisitReference": "walking boss Maria", "delayReasonCode": "short gang, 2nd shift",
+             "carrierExportVoyageNumber": "crane_moves_per_hour",
+             "timestamps": [{"changeRemark": "foreman J. Smith"}]}  # fmt: skip
+    held = hold(document, {"vesselCalls": {"nodes": [clean, labor]}}, vesselCalls={"first": 20})
+    assert held.data == {"vesselCalls": {"nodes": [clean, {
+        **labor, "portVisitReference": None, "delayReasonCode": None,
+        "carrierExportVoyageNumber": None, "timestamps": [{"changeRemark": None}],
+    }]}}  # fmt: skip
+    assert held.dropped == {"LABOR_TEXT": 4}
+
+
+def test_values_of_a_fixed_form_are_not_read_as_text() -> None:
+    # The port's own UN/LOCODE and terminal codes are held to their form by their own rules; a
+    # terminal code that happens to spell a role on the quay is the port's to register.
+    gang = ResolvedPort(id="USLAX", name="LA", url="http://lax/graphql", timeout=2.0,
+                        capabilities=frozenset(), terminals=frozenset({"GANG"}))  # fmt: skip
+    terminal = {"facilitySMDGCode": "GANG", "name": "Gang 4 terminal"}
+    data = {"ports": [{"UNLocationCode": "USLAX", "terminals": [terminal]}]}
+    held = hold("{ ports { UNLocationCode terminals { facilitySMDGCode name } } }", data, port=gang)
+    kept = {**terminal, "name": None}
+    assert held.data == {"ports": [{"UNLocationCode": "USLAX", "terminals": [kept]}]}
+    assert held.dropped == {"LABOR_TEXT": 1}
+
+
+def test_anchorage_and_pilot_times_ahead_of_now_are_dropped() -> None:
+    document = (
+        "{ vesselCalls { nodes { UNLocationCode anchorageArrivalDateTime pilotBoardingDateTime "
+        "estimatedArrivalDateTime } } }"
+    )
+    later = "2026-11-21T19:00:00+00:00"
+    call = {"UNLocationCode": "USLAX", "anchorageArrivalDateTime": later,
+            "pilotBoardingDateTime": later, "estimatedArrivalDateTime": later}  # fmt: skip
+    held = hold(document, {"vesselCalls": {"nodes": [call]}}, vesselCalls={"first": 20})
+    assert held.data == {"vesselCalls": {"nodes": [{
+        **call, "anchorageArrivalDateTime": None, "pilotBoardingDateTime": None
+    }]}}  # an estimate may lie ahead  # fmt: skip
+    assert held.dropped == {"FUTURE_TIME": 2}
+
+
+@pytest.mark.parametrize(
+    ("count", "kept"),
+    [(3, 3), (1, 1), (1_000_000, 1_000_000), (0, None), (-2, None), (1_000_001, None),
+     (2.0, None), (True, None), ("7", None), (None, None)],
+)  # fmt: skip
+def test_a_notice_keeps_its_count_when_it_is_believable(count: Any, kept: int | None) -> None:
+    errors = [{"message": "USLAX: left some out", "path": ["containers"],
+               "extensions": {"code": "EVENTS_QUARANTINED", "count": count}}]  # fmt: skip
+    held = hold("{ containers { equipmentReference } }", {"containers": []}, errors)
+    expected: dict[str, Any] = {"code": "EVENTS_QUARANTINED", "path": ["containers"]}
+    if kept is not None:
+        expected["count"] = kept
+    assert held.errors == [expected]
+
+
+def test_only_notices_carry_a_count() -> None:
+    errors = [{"message": "x", "path": ["containers"],
+               "extensions": {"code": "INTERNAL_ERROR", "count": 5}},
+              {"message": "y", "path": ["containers"],
+               "extensions": {"code": "MADE_UP", "count": 5}},
+              {"message": "z", "path": ["containers"],
+               "extensions": {"code": "LABOR_TEXT_WITHHELD", "count": 2}}]  # fmt: skip
+    held = hold("{ containers { equipmentReference } }", {"containers": []}, errors)
+    assert held.errors == [
+        {"code": "INTERNAL_ERROR", "path": ["containers"]},
+        {"code": None, "path": ["containers"]},
+        {"code": "LABOR_TEXT_WITHHELD", "path": ["containers"], "count": 2},
+    ]
+
+
 PAGE = (
     "{ vesselCalls { edges { cursor node { UNLocationCode } } nodes { transportCallReference } } }"
 )

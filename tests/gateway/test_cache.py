@@ -17,7 +17,7 @@ class Clock:
 
 def size_of(key: str, data: dict[str, object], at: float, fresh: float) -> int:
     """What one entry costs, computed from the documented layout of an entry."""
-    entry = {"data": data, "at": at, "fresh": at + fresh, "dropped": {}}
+    entry = {"data": data, "at": at, "fresh": at + fresh, "dropped": {}, "notices": []}
     return len(key) + len(orjson.dumps(entry)) + ENTRY_OVERHEAD_BYTES
 
 
@@ -40,6 +40,18 @@ async def test_the_least_recently_used_answers_go_first_past_the_byte_bound() ->
         True,
     ]
     assert (cache.bytes, cache.evictions, len(cache)) == (3 * one, 1, 3)
+
+
+async def test_an_answer_keeps_its_notices_and_an_entry_with_an_error_is_a_miss() -> None:
+    cache = BoundedMemoryAnswers(1_000_000, clock=Clock())
+    notice = {"code": "LABOR_TEXT_WITHHELD", "path": ["ports"], "count": 1}
+    await cache.put("USLAX:e:a", DATA, 60, 0, {"LABOR_TEXT": 1}, [notice])
+    entry = await cache.get("USLAX:e:a")
+    assert entry is not None
+    assert (entry.data, entry.dropped, entry.notices) == (DATA, {"LABOR_TEXT": 1}, [notice])
+    # Only notices are ever stored: an entry holding any other error is not believed.
+    await cache.put("USLAX:e:b", DATA, 60, 0, None, [{"code": "INTERNAL_ERROR", "path": None}])
+    assert await cache.get("USLAX:e:b") is None
 
 
 async def test_an_answer_larger_than_the_whole_cache_is_never_kept() -> None:

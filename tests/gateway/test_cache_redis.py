@@ -188,3 +188,27 @@ async def test_dropping_a_port_empties_its_keys_in_redis_only(namespace: str) ->
     finally:
         await cache.close()
     assert left == ["USLAXX", "USOAK"]
+
+
+async def test_notices_are_stored_with_their_answer_and_nothing_else_is_believed(
+    namespace: str,
+) -> None:
+    cache = redis_cache(REDIS_URL, namespace=namespace)
+    client = redis.Redis.from_url(REDIS_URL)
+    notice = {"code": "EVENTS_QUARANTINED", "path": ["containers"], "count": 2}
+    try:
+        await cache.put("USLAX:e:k", PORTS, 30, 0, None, [notice])
+        [key] = await keys_in(namespace)
+        stored = orjson.loads(await client.get(key))
+        entry = await cache.get("USLAX:e:k")
+        # Someone with write access to Redis slips an error in: the entry is not ours, a miss.
+        forged = {**stored, "notices": [{"code": "SOURCE_UNAVAILABLE", "path": None}]}
+        await client.set(key, orjson.dumps(forged))
+        refused = await cache.get("USLAX:e:k")
+    finally:
+        await cache.close()
+        await client.aclose()
+    assert stored["notices"] == [notice]
+    assert entry is not None
+    assert entry.notices == [notice]
+    assert refused is None

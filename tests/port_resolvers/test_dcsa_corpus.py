@@ -152,6 +152,8 @@ async def test_through_the_gateway_a_quarantine_makes_the_port_partial_not_faile
                 transport=httpx.ASGITransport(app=gateway), base_url="http://gw"
             ) as client:
                 response = await client.post("/graphql", json={"query": case["query"]})
+                asked = len(replay.requests)
+                again = await client.post("/graphql", json={"query": case["query"]})
     body = response.json()
     assert body["data"] == case["expect"]["data"]
     [error] = body["errors"]
@@ -159,9 +161,18 @@ async def test_through_the_gateway_a_quarantine_makes_the_port_partial_not_faile
         "code": "PORT_ERROR",
         "port": "USLAX",
         "portCode": "EVENTS_QUARANTINED",
+        "count": 2,
     }
     assert error["path"] == ["container"]
     # The gateway's words, from the contract code; not the resolver's own message.
     assert error["message"] == "port USLAX: it " + CONTRACT_CODES["EVENTS_QUARANTINED"]
     [source] = body["extensions"]["sources"]
     assert (source["port"], source["status"], source["code"]) == ("USLAX", "partial", "PORT_ERROR")
+    # An answer with only notices is an answer: cached, and served again with its notice.
+    repeated = again.json()
+    assert len(replay.requests) == asked
+    assert repeated["data"] == body["data"]
+    assert repeated["errors"] == body["errors"]
+    [source] = repeated["extensions"]["sources"]
+    assert source["status"] == "partial"
+    assert source["cacheAgeSeconds"] >= 0

@@ -196,12 +196,12 @@ async def test_free_text_naming_people_roles_shifts_or_rates_is_dropped_and_repo
     assert body["errors"] == [
         {"message": "1 free-text value(s) withheld under the labor-privacy rule (1 names a shift)",
          "path": ["container"],
-         "extensions": {"code": "LABOR_TEXT_WITHHELD", "port": "USLAX",
+         "extensions": {"code": "LABOR_TEXT_WITHHELD", "port": "USLAX", "count": 1,
                         "withheld": ["names a shift"]}},
         {"message": "1 free-text value(s) withheld under the labor-privacy rule (1 gives a "
                     "per-hour work rate)",
          "path": ["ports"],
-         "extensions": {"code": "LABOR_TEXT_WITHHELD", "port": "USLAX",
+         "extensions": {"code": "LABOR_TEXT_WITHHELD", "port": "USLAX", "count": 1,
                         "withheld": ["gives a per-hour work rate"]}},
     ]  # fmt: skip
     for secret in ("Smith", "hoot", "32 moves"):
