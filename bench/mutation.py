@@ -53,7 +53,7 @@ PROMISES: dict[str, tuple[str, ...]] = {
         "tests/gateway/test_audit_trail.py",
         "tests/gateway/test_audit_cli.py",
     ),
-    "gateway/redact.py": ("tests/gateway/test_error_leaks.py",),
+    "gateway/redact.py": ("tests/gateway/test_redact.py", "tests/gateway/test_error_leaks.py"),
     "gateway/fetch.py": (
         "tests/gateway/test_fetch.py",
         "tests/gateway/test_fan_out_failures.py",
