@@ -46,6 +46,8 @@ PROMISES: dict[str, tuple[str, ...]] = {
     "gateway/policy.py": (
         "tests/gateway/test_policy_enforcement.py",
         "tests/gateway/test_policy_end_to_end.py",
+        "tests/gateway/test_policy_roles.py",
+        "tests/gateway/test_policy_floor.py",
     ),
     "gateway/policy_file.py": ("tests/gateway/test_policy_file.py",),
     "gateway/audit.py": (
