@@ -79,6 +79,7 @@ PROMISES: dict[str, tuple[str, ...]] = {
 }
 
 SOURCE_PACKAGES = ["gateway", "port_resolvers", "portcontract"]
+ALSO_COPY = ["README.md", "docs", "deploy"]
 # mutmut's own statuses (`mutmut results --all true`), grouped as the report counts them.
 KILLED = {"killed"}
 TIMEOUT = {"timeout"}
@@ -120,6 +121,8 @@ def mutmut_config(module: str, tests: tuple[str, ...]) -> str:
             f"only_mutate = {toml_list([module])}",
             f"pytest_add_cli_args_test_selection = {toml_list(list(tests))}",
             'pytest_add_cli_args = ["-p", "no:cacheprovider"]',
+            # Files some tests read beside the code (mutmut copies only the code and tests/).
+            f"also_copy = {toml_list(ALSO_COPY)}",
             "",
         ]
     )
