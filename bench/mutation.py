@@ -46,6 +46,8 @@ PROMISES: dict[str, tuple[str, ...]] = {
     "gateway/policy.py": (
         "tests/gateway/test_policy_enforcement.py",
         "tests/gateway/test_policy_end_to_end.py",
+        "tests/gateway/test_policy_roles.py",
+        "tests/gateway/test_policy_floor.py",
     ),
     "gateway/policy_file.py": ("tests/gateway/test_policy_file.py",),
     "gateway/audit.py": (
@@ -53,7 +55,7 @@ PROMISES: dict[str, tuple[str, ...]] = {
         "tests/gateway/test_audit_trail.py",
         "tests/gateway/test_audit_cli.py",
     ),
-    "gateway/redact.py": ("tests/gateway/test_error_leaks.py",),
+    "gateway/redact.py": ("tests/gateway/test_redact.py", "tests/gateway/test_error_leaks.py"),
     "gateway/fetch.py": (
         "tests/gateway/test_fetch.py",
         "tests/gateway/test_fan_out_failures.py",
@@ -77,6 +79,7 @@ PROMISES: dict[str, tuple[str, ...]] = {
 }
 
 SOURCE_PACKAGES = ["gateway", "port_resolvers", "portcontract"]
+ALSO_COPY = ["README.md", "docs", "deploy"]
 # mutmut's own statuses (`mutmut results --all true`), grouped as the report counts them.
 KILLED = {"killed"}
 TIMEOUT = {"timeout"}
@@ -118,6 +121,8 @@ def mutmut_config(module: str, tests: tuple[str, ...]) -> str:
             f"only_mutate = {toml_list([module])}",
             f"pytest_add_cli_args_test_selection = {toml_list(list(tests))}",
             'pytest_add_cli_args = ["-p", "no:cacheprovider"]',
+            # Files some tests read beside the code (mutmut copies only the code and tests/).
+            f"also_copy = {toml_list(ALSO_COPY)}",
             "",
         ]
     )

@@ -36,6 +36,9 @@ roles:
     allow: [Query.container, Container.events, EquipmentEvent.*]
   counter:
     allow: [Query.portMetrics, PortMetric.*]
+  wide_floor:
+    allow: [Query.portMetrics, PortMetric.*]
+    min_sample_size: 20
 """
 
 
@@ -68,6 +71,10 @@ def test_fields_are_the_union_of_the_callers_roles() -> None:
         # A role that may not see metric values does not lower anyone's floor.
         (("analyst_strict", "yard_viewer"), 41, 30),
         (("analyst_strict", "berth_planner", "public"), 30, 15),
+        # One number for every metric counts for the metrics another role names.
+        (("analyst_strict", "wide_floor"), 20, 20),
+        # A caller who may see no metric value at all still has the hard floor, and no other.
+        (("public",), 10, 10),
     ],
 )
 def test_a_caller_gets_the_most_permissive_floor_of_its_roles_never_below_the_hard_one(
