@@ -99,7 +99,6 @@ from gateway.http.responses import ORJSONResponse, graphql_error_response
 from gateway.limits import IntrospectionDisabled, limits_rule
 from gateway.metrics import BoundedStore, EdgeReading, GatewayMetrics
 from gateway.observe import OperationObserver
-from gateway.oidc import OidcVerifier
 from gateway.pipeline import QueryPipeline
 from gateway.policy_file import PolicyStore
 from gateway.port_http import HttpxPortHttp, PortHttp
@@ -303,7 +302,11 @@ def build_authenticator(
     keys = None
     if settings.api_keys.enabled:
         keys = ApiKeyStore(settings.api_keys.database or Path(API_KEY_DATABASE_NAME))
-    tokens = None if settings.oidc is None else OidcVerifier(settings.oidc, client)
+    tokens = None
+    if settings.oidc is not None:
+        from gateway.oidc import OidcVerifier  # PyJWT and cryptography: only when configured
+
+        tokens = OidcVerifier(settings.oidc, client)
     authenticator = Authenticator(
         allow_anonymous=settings.allow_anonymous, api_keys=keys, tokens=tokens
     )

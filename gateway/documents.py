@@ -46,11 +46,9 @@ import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import redis.asyncio as redis
 from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, parse, validate
-from redis.exceptions import RedisError
 
 from gateway.config import CacheSettings, DocumentSettings
 from gateway.errors import (
@@ -60,6 +58,9 @@ from gateway.errors import (
     PersistedQueryNotFound,
     PersistedQueryNotInList,
 )
+
+if TYPE_CHECKING:
+    import redis.asyncio as redis
 
 log = logging.getLogger(__name__)
 
@@ -248,11 +249,15 @@ class RedisPersistedQueries:
 
     @classmethod
     def from_url(cls, url: str, namespace: str, ttl: float) -> "RedisPersistedQueries":
+        import redis.asyncio as redis  # only a gateway with Redis configured loads the client
+
         client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         return cls(client, namespace, ttl)
 
     async def get(self, sha256: str) -> str | None:
         """The document, or None (also when Redis fails: the client then sends its query)."""
+        from redis.exceptions import RedisError
+
         try:
             stored = await self._client.get(f"{self._namespace}:apq:{sha256}")
         except (RedisError, OSError) as exc:
@@ -264,6 +269,8 @@ class RedisPersistedQueries:
         return body if document_hash(body) == sha256 else None
 
     async def put(self, sha256: str, body: str) -> None:
+        from redis.exceptions import RedisError
+
         try:
             await self._client.set(f"{self._namespace}:apq:{sha256}", body.encode(), ex=self._ttl)
         except (RedisError, OSError) as exc:

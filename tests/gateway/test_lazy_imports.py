@@ -1,0 +1,52 @@
+"""A gateway loads the libraries its configuration needs, no more: PostgreSQL drivers, the JWT
+library, the OTLP exporter are imported only when a setting asks for them (each costs the
+process megabytes of memory it never uses otherwise). Checked in a fresh interpreter."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.gateway.conftest import with_test_egress
+
+ROOT = Path(__file__).resolve().parents[2]
+OPTIONAL = ("psycopg", "psycopg_pool", "jwt", "opentelemetry.exporter")
+
+PROBE = """
+import json, sys
+from gateway.app import create_app
+from gateway.config import load_settings
+settings = load_settings(None, **json.loads(sys.argv[1]))
+create_app(settings)
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {
+    "psycopg", "psycopg_pool", "jwt"} or m.startswith("opentelemetry.exporter"))))
+"""
+
+
+def loaded(settings: dict[str, object]) -> set[str]:
+    """The optional modules a fresh process has imported after building the app."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(with_test_egress(settings))],
+        cwd=ROOT, capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    return {name.split(".")[0] for name in json.loads(done.stdout.splitlines()[-1])}
+
+
+PORTS = {"ports": [{"id": "USLAX", "name": "LA", "url": "http://127.0.0.1:9/graphql"}]}
+
+
+def test_the_default_configuration_loads_no_optional_driver() -> None:
+    assert loaded(PORTS) == set()
+
+
+@pytest.mark.parametrize(
+    ("settings", "needs"),
+    [
+        ({"auth": {"oidc": {"issuer": "https://127.0.0.1:9", "audience": "portgate",
+                            "jwks_url": "https://127.0.0.1:9/jwks"}}}, {"jwt"}),
+    ],
+)  # fmt: skip
+def test_a_setting_loads_what_it_needs(settings: dict[str, object], needs: set[str]) -> None:
+    assert loaded({**PORTS, **settings}) == needs
