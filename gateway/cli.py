@@ -1,6 +1,7 @@
 """The ``portgate`` command.
 
 portgate serve --config portgate.yaml     the gateway, with the ports in the config file
+  [--workers N]                           ... in N processes on one socket
 portgate demo                             the gateway + five simulated ports, on loopback
 portgate schema export | check            write / compare schema.graphql
 portgate config check portgate.yaml       validate a config file and explain every error
@@ -34,6 +35,7 @@ from gateway.config import ConfigError, load_settings
 from gateway.documents import ManifestError
 from gateway.egress import SystemResolver
 from gateway.http import server
+from gateway.http.workers import check_workers, run_workers
 from gateway.policy_file import PolicyError, PolicyStore
 from gateway.schema import build_schema, export_sdl
 from gateway.tracing import configure_tracing
@@ -67,11 +69,20 @@ def serve(
         bool,
         typer.Option(help="Log every HTTP request (the audit trail already records each query)."),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Gateway processes on the one socket, one per core (what they share: README "
+            "'Limits and production mode').",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the gateway for the ports in a config file (and /metrics on `metrics.listen`)."""
     settings = load_config(config)
     try:
         asyncio.run(check_seed_egress(settings, SystemResolver()))
+        check_workers(settings, workers)
     except ConfigError as exc:
         typer.secho(f"{config}: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
@@ -83,6 +94,10 @@ def serve(
     except ManifestError as exc:
         typer.secho(f"trusted documents error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
+    if workers > 1:
+        del gateway  # checked here; each worker builds its own
+        run_workers(config, settings, host=host, port=port, workers=workers, access_log=access_log)
+        return
     configure_tracing()
     server.run(gateway, settings, host=host, port=port, access_log=access_log)
 

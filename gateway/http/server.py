@@ -156,19 +156,25 @@ def server_config(
     log_level: str = "info",
 ) -> uvicorn.Config:
     """The uvicorn configuration of the gateway's API listener."""
-    server = settings.server
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        http=edge_protocol(server, _counts_of(app)),
-        proxy_headers=False,  # the client address is gateway.http.client_address's business
-        timeout_keep_alive=math.ceil(server.keep_alive_timeout),
-        timeout_graceful_shutdown=math.ceil(server.shutdown_timeout),
-        lifespan="on",
+        http=edge_protocol(settings.server, _counts_of(app)),
+        **api_options(settings.server),
         access_log=access_log,
         log_level=log_level,
     )
+
+
+def api_options(server: ServerSettings) -> dict[str, Any]:
+    """The uvicorn options of the API listener that come from the settings."""
+    return {
+        "proxy_headers": False,  # the client address is gateway.http.client_address's business
+        "timeout_keep_alive": math.ceil(server.keep_alive_timeout),
+        "timeout_graceful_shutdown": math.ceil(server.shutdown_timeout),
+        "lifespan": "on",
+    }
 
 
 def metrics_server_config(
