@@ -26,23 +26,25 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-from aiocache import RedisCache
-from aiocache.base import BaseCache
-from aiocache.serializers import BaseSerializer
 
 from gateway.config import DEFAULT_CACHE_MAX_BYTES
 from portcontract.errors import NOTICE_CODES
+
+if TYPE_CHECKING:  # aiocache (and the Redis client) load only when a Redis cache is configured
+    from aiocache.base import BaseCache
 
 Clock = Callable[[], float]  # seconds since the epoch, shared by replicas
 KEY_VERSION = "v2"
 ENTRY_OVERHEAD_BYTES = 200  # what an entry costs besides its key and value (dict slot, tuple)
 
 
-class OrjsonSerializer(BaseSerializer):  # type: ignore[misc]  # aiocache is untyped
-    DEFAULT_ENCODING = None  # bytes in, bytes out
+class OrjsonSerializer:
+    """aiocache's serializer interface (``encoding``, ``dumps``, ``loads``) over orjson."""
+
+    encoding = None  # bytes in, bytes out
 
     def dumps(self, value: Any) -> bytes:
         return orjson.dumps(value)
@@ -170,7 +172,7 @@ class AnswerCache(Protocol):
 class AiocacheAnswers:
     """:class:`AnswerCache` over an aiocache backend (memory or Redis)."""
 
-    def __init__(self, backend: BaseCache, *, shared: bool, clock: Clock = time.time) -> None:
+    def __init__(self, backend: "BaseCache", *, shared: bool, clock: Clock = time.time) -> None:
         self._backend = backend
         self.shared = shared
         self._clock = clock
@@ -347,6 +349,8 @@ def redis_cache(
 ) -> AiocacheAnswers:
     """A cache shared through Redis at ``url`` (``redis://host:port/db``)."""
     from urllib.parse import urlsplit
+
+    from aiocache import RedisCache
 
     parts = urlsplit(url)
     backend = RedisCache(

@@ -22,12 +22,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
-
-import redis.asyncio as redis
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.config import RateLimitSettings
+
+if TYPE_CHECKING:  # the Redis client loads only when rate_limit.redis_url is set
+    import redis.asyncio as redis
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,10 @@ class Counts:
     taken: bool
     current: int
     previous: int
+
+
+class CounterStoreUnavailable(Exception):
+    """The counters could not be read or written (Redis did not answer); the cause is chained."""
 
 
 class CounterStore(Protocol):
@@ -133,6 +137,8 @@ class RedisCounters:
 
     @classmethod
     def from_url(cls, url: str, namespace: str) -> "RedisCounters":
+        import redis.asyncio as redis
+
         return cls(
             redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0), namespace
         )
@@ -144,10 +150,15 @@ class RedisCounters:
         return f"{self._namespace}:rate:{{{digest}}}:{window}"
 
     async def take(self, key: str, window: int, elapsed: float, limit: int, ttl: float) -> Counts:
+        from redis.exceptions import RedisError
+
         keys = [self._key(key, window), self._key(key, window - 1)]
-        taken, current, previous = await self._script(
-            keys=keys, args=[limit, repr(elapsed), max(1, int(ttl * 1000))]
-        )
+        try:
+            taken, current, previous = await self._script(
+                keys=keys, args=[limit, repr(elapsed), max(1, int(ttl * 1000))]
+            )
+        except RedisError as exc:
+            raise CounterStoreUnavailable(type(exc).__name__) from exc
         return Counts(bool(taken), int(current), int(previous))
 
     async def close(self) -> None:
@@ -169,11 +180,13 @@ class RateLimiter:
         elapsed = offset / self.window
         try:
             counts = await self.store.take(key, int(window), elapsed, limit, 2 * self.window)
-        except (RedisError, OSError) as exc:
+        except (CounterStoreUnavailable, OSError) as exc:
             if now - self._last_failure_logged >= self.window:
                 self._last_failure_logged = now
+                cause = exc.__cause__ if isinstance(exc, CounterStoreUnavailable) else exc
                 log.warning(
-                    "rate limiter store unavailable (%s): requests let through", type(exc).__name__
+                    "rate limiter store unavailable (%s): requests let through",
+                    type(cause).__name__,
                 )
             return Decision(True, limit)
         if counts.taken:

@@ -1,5 +1,6 @@
 """A gateway loads the libraries its configuration needs, no more: PostgreSQL drivers, the JWT
-library, the OTLP exporter are imported only when a setting asks for them (each costs the
+library, the Redis client and aiocache, the OTLP exporter are imported only when a setting asks
+for them (each costs the
 process megabytes of memory it never uses otherwise). Checked in a fresh interpreter."""
 
 import json
@@ -12,7 +13,6 @@ import pytest
 from tests.gateway.conftest import with_test_egress
 
 ROOT = Path(__file__).resolve().parents[2]
-OPTIONAL = ("psycopg", "psycopg_pool", "jwt", "opentelemetry.exporter")
 
 PROBE = """
 import json, sys
@@ -20,8 +20,9 @@ from gateway.app import create_app
 from gateway.config import load_settings
 settings = load_settings(None, **json.loads(sys.argv[1]))
 create_app(settings)
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {
-    "psycopg", "psycopg_pool", "jwt"} or m.startswith("opentelemetry.exporter"))))
+optional = {"psycopg", "psycopg_pool", "jwt", "redis", "aiocache"}
+print(json.dumps(sorted(m for m in sys.modules
+                        if m.split(".")[0] in optional or m.startswith("opentelemetry.exporter"))))
 """
 
 
@@ -46,6 +47,8 @@ def test_the_default_configuration_loads_no_optional_driver() -> None:
     [
         ({"auth": {"oidc": {"issuer": "https://127.0.0.1:9", "audience": "portgate",
                             "jwks_url": "https://127.0.0.1:9/jwks"}}}, {"jwt"}),
+        ({"cache": {"redis_url": "redis://127.0.0.1:6379/0"}}, {"redis", "aiocache"}),
+        ({"rate_limit": {"redis_url": "redis://127.0.0.1:6379/0"}}, {"redis"}),
     ],
 )  # fmt: skip
 def test_a_setting_loads_what_it_needs(settings: dict[str, object], needs: set[str]) -> None:
