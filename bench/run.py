@@ -14,6 +14,9 @@ from figures of this one run. Scenarios:
 
 1. overhead: one container query to the port directly, through portgate, Hive and Apollo, at 1
    and 32 connections: req/s, p50, p99, latency added over the port;
+1b. execute: the same against a port that executes every query (no memo), through portgate,
+   Grafbase (Rust; only with ``--isolate``, in a network namespace of its own, since its CLI
+   sends usage data) and Hive: what each gateway costs a port doing real work;
 2. fanout: 5, 20, 50, 100 ports answering the same container query, each after 20 ms;
 3. large: 1, 100, 1,000 containers with their events, directly and through portgate;
 4. cache: warm vs cold req/s with the cache on, and a burst of identical queries with the
@@ -115,10 +118,11 @@ class Server:
 
 
 @contextlib.contextmanager
-def bench_ports(count: int, latency_ms: float) -> Iterator[dict[str, Any]]:
-    """``python -m bench.ports`` (memoised answers): ``{"ports": [{id, url}], "stats": url}``."""
+def bench_ports(count: int, latency_ms: float, *, memo: bool = True) -> Iterator[dict[str, Any]]:
+    """``python -m bench.ports`` (answers memoised unless ``memo`` is False):
+    ``{"ports": [{id, url}], "stats": url}``."""
     command = [sys.executable, "-m", "bench.ports", "--count", str(count),
-               "--latency-ms", str(latency_ms), "--memo"]  # fmt: skip
+               "--latency-ms", str(latency_ms), *(["--memo"] if memo else [])]  # fmt: skip
     with log_file() as log:
         process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=python_env()
@@ -263,6 +267,39 @@ def node_peer(name: str, port_url: str, probe: bytes) -> Iterator[Server]:
         server = Server(name, f"http://127.0.0.1:{port}/graphql", process)
         server.rest_rss = wait_and_measure_rest(server, probe)
         yield server  # fmt: skip
+
+
+GRAFBASE = PEERS / "node_modules" / "@grafbase" / "cli-x86_64-unknown-linux-musl" / "grafbase"
+ISOLATED = "PORTGATE_BENCH_ISOLATED"  # set inside the network namespace of --isolate
+
+
+def isolated() -> bool:
+    """Whether this run is inside a network namespace of its own (only loopback exists)."""
+    return os.environ.get(ISOLATED) == "1"
+
+
+@contextlib.contextmanager
+def grafbase_peer(port_url: str, probe: bytes) -> Iterator[Server]:
+    """The Grafbase gateway (Rust, from npm) in front of ``port_url``, the shared schema given as
+    the subgraph's file (it cannot introspect the kit). Its CLI sends usage data, so it runs
+    only inside the network namespace of ``--isolate``, where nothing but loopback exists."""
+    if not isolated():
+        raise RuntimeError("the Grafbase peer runs only with --isolate")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="grafbase-") as directory:
+        config = Path(directory) / "grafbase.toml"
+        config.write_text(
+            f'[subgraphs.ports]\nurl = "{port_url}"\nschema_path = "{ROOT / "schema.graphql"}"\n'
+        )
+        command = [str(GRAFBASE), "--home", str(Path(directory) / "home"), "dev", "-c",
+                   str(config), "-p", str(port)]  # fmt: skip
+        env = {**os.environ, "DO_NOT_TRACK": "1"}
+        with log_file() as log:
+            process = subprocess.Popen(command, stdout=log, stderr=log, cwd=directory, env=env)
+        with stopping(process):
+            server = Server("grafbase", f"http://127.0.0.1:{port}/graphql", process)
+            server.rest_rss = wait_and_measure_rest(server, probe)
+            yield server
 
 
 # -- load -----------------------------------------------------------------------------------
@@ -466,6 +503,37 @@ def fanout(args: argparse.Namespace, load: Load, tmp: Path) -> dict[str, Any]:
     return result
 
 
+def execute(args: argparse.Namespace, load: Load, tmp: Path) -> dict[str, Any]:
+    """One port that executes every query (no memo), the container query with another container
+    each request: the port alone, and portgate, Grafbase and Hive in front of it. What each
+    gateway costs a port that does real work, at 32 and 1 connections."""
+    references = [c.reference for c in bench_data().containers][:500]
+    bodies = Bodies.write(tmp, "execute", [
+        {"query": CONTAINER_QUERY, "variables": {"ref": r}, "operationName": "Box"}
+        for r in references
+    ])  # fmt: skip
+    probe = bodies.lines[0]
+    result: dict[str, Any] = {"query": CONTAINER_QUERY, "containers": len(references),
+                              "peers": []}  # fmt: skip
+    with bench_ports(1, 0, memo=False) as ports, contextlib.ExitStack() as stack:
+        port_url = ports["ports"][0]["url"]
+        servers = [Server("port (direct)", port_url),
+                   stack.enter_context(portgate(ports["ports"], probe))]  # fmt: skip
+        if args.peers and isolated() and GRAFBASE.exists():
+            servers.append(stack.enter_context(grafbase_peer(port_url, probe)))
+        if args.peers:
+            npm_ci()
+            servers.append(stack.enter_context(node_peer("hive", port_url, probe)))
+        result["peers"] = [s.name for s in servers[2:]]
+        for server in servers:
+            check(server, bodies, has_container)
+            load.run(server, bodies, 32, duration=2)  # warm up (JIT, pools)
+        for connections in (32, 1):
+            result[f"c{connections}"] = rounds(load, servers, bodies, connections, args.rounds)
+        result["rest_rss_mb"] = {s.name: round(s.rest_rss / 2**20, 1) for s in servers[1:]}
+    return result
+
+
 HOT_PATH_VARIANTS = {
     "before: httpx client, document printed per request": ["--httpx", "--print-per-request"],
     "aiohttp client, document printed per request": ["--print-per-request"],
@@ -631,14 +699,19 @@ def versions(peers: bool) -> dict[str, str]:
         else ""
     )
     if peers:
-        for package in ("@graphql-hive/gateway", "@apollo/gateway", "@apollo/server"):
+        for package in (
+            "@graphql-hive/gateway",
+            "@apollo/gateway",
+            "@apollo/server",
+            "@grafbase/cli-x86_64-unknown-linux-musl",
+        ):
             manifest = PEERS / "node_modules" / package / "package.json"
             found[package] = json.loads(manifest.read_text())["version"]
     return found  # fmt: skip
 
 
-SCENARIOS = {"overhead": overhead, "fanout": fanout, "large": large, "cache": cache,
-             "hotpath": hotpath}  # fmt: skip
+SCENARIOS = {"overhead": overhead, "execute": execute, "fanout": fanout, "large": large,
+             "cache": cache, "hotpath": hotpath}  # fmt: skip
 
 
 def main() -> None:
@@ -654,7 +727,20 @@ def main() -> None:
     parser.add_argument("--no-peers", dest="peers", action="store_false")
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway under load")
     parser.add_argument("--output", default="bench", help="bench/results/<output>.{md,json}")
+    parser.add_argument(
+        "--isolate", action="store_true",
+        help="run inside a network namespace of its own, where only loopback exists (needed "
+        "for the Grafbase peer, whose CLI sends usage data; uses unshare)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.isolate and not isolated():
+        ensure_wrk()  # what needs the registries, before the namespace has none
+        if args.peers:
+            npm_ci()
+        command = [sys.executable, "-m", "bench.run", *sys.argv[1:]]
+        os.execvpe("unshare", ["unshare", "--net", "--", "sh", "-c",
+                               'ip link set lo up && exec "$@"', "sh", *command],
+                   {**os.environ, ISOLATED: "1"})  # fmt: skip
 
     load = Load(ensure_wrk(), args.duration)
     started = time.monotonic()
@@ -667,7 +753,8 @@ def main() -> None:
         for scenario in args.only.split(","):
             print(f"bench: {scenario}", flush=True)
             result[scenario] = SCENARIOS[scenario](args, load, Path(name))
-    result["versions"] = versions(args.peers and "overhead" in args.only)
+    result["versions"] = versions(args.peers and bool({"overhead", "execute"} & set(
+        args.only.split(","))))  # fmt: skip
     result["wrk_commands"] = load.commands
     result["minutes"] = round((time.monotonic() - started) / 60, 1)
     RESULTS.mkdir(exist_ok=True)
