@@ -27,11 +27,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
+import strawberry
 from aiohttp.abc import AbstractResolver
 from cross_web import HTTPException
 from graphql import ASTValidationRule
@@ -81,6 +82,7 @@ from gateway.documents import (
 from gateway.egress import Resolver, SystemResolver
 from gateway.endpoint_check import EndpointChecker
 from gateway.errors import GatewayError
+from gateway.execute import GatewaySchema
 from gateway.extension import FanOutExtension
 from gateway.fetch import FanOut
 from gateway.graphiql import STATIC_PATH, graphiql_page, static_files
@@ -108,6 +110,7 @@ from gateway.registry import PortEntry, PortRegistry, RegistrySnapshot
 from gateway.registry_store import open_registry_store
 from gateway.request_errors import RequestErrorCodes
 from gateway.schema import build_schema
+from gateway.schema.query import Query
 from gateway.tracing import TracingExtension
 from gateway.upstream import GraphQLOverHTTP, PortUpstream
 from gateway.upstream_aiohttp import GraphQLOverAiohttp, PortSessions
@@ -263,7 +266,10 @@ def build_cache(settings: CacheSettings) -> AnswerCache | None:
 
 
 def bounded_stores(
-    cache: AnswerCache | None, documents: DocumentResolver, limiter: RateLimiter | None = None
+    cache: AnswerCache | None,
+    documents: DocumentResolver,
+    limiter: RateLimiter | None = None,
+    parsed: BoundedStore | None = None,
 ) -> dict[str, BoundedStore]:
     """The stores this process bounds in bytes, by name (for /metrics)."""
     stores: dict[str, BoundedStore] = {}
@@ -273,6 +279,8 @@ def bounded_stores(
         stores["apq"] = documents.apq
     if limiter is not None and isinstance(limiter.store, MemoryCounters):
         stores["rate_limit_counters"] = limiter.store
+    if parsed is not None:
+        stores["parsed_documents"] = parsed
     return stores
 
 
@@ -321,6 +329,7 @@ def create_app(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     resolver: AbstractResolver | None = None,
     loop_lag: EventLoopLag | None = None,
+    execution: Literal["gateway", "extensions"] = "gateway",
 ) -> Starlette:
     """The gateway app. Pass ``client`` to reach ports through your own transport (tests);
     otherwise the app reaches ports through one aiohttp pool (:mod:`gateway.upstream_aiohttp`)
@@ -330,7 +339,9 @@ def create_app(
     egress rules (:mod:`gateway.egress`), at registration and when connecting; by default the
     system's (tests inject one, and never resolve outside names). ``loop_lag`` measures the
     event loop's lag for load shedding (by default every ``load_shedding.lag_interval``; tests
-    pass their own)."""
+    pass their own). ``execution`` picks how an operation runs: ``gateway``
+    (:class:`gateway.execute.GatewaySchema`) or ``extensions``, the same steps as strawberry
+    schema extensions, kept to show by test that the two answer alike."""
     owns_client = client is None
     egress = settings.registry.egress.rules()
     sessions = (
@@ -375,11 +386,17 @@ def create_app(
         settings.documents, settings.cache, graphql_schema, settings.limits.max_tokens
     )
     limiter = rate_limiter(settings.rate_limit)
+    parsed: list[BoundedStore] = []  # the schema's parsed documents, once it is made (below)
     metrics = GatewayMetrics(
         lambda: {port: b.state for port, b in fan_out.breakers().items()},
         lambda: observer.audit_counts(),
         lambda: {port: h.status for port, h in prober.health.items()},
-        lambda: bounded_stores(cache, documents, limiter),
+        lambda: bounded_stores(
+            cache,
+            documents,
+            limiter,
+            schema.documents if isinstance(schema, GatewaySchema) else None,
+        ),
         audit_store=lambda: observer.audit_store(),
         registry_store_up=lambda: registry.store_up,
         edge=lambda: EdgeReading(
@@ -415,22 +432,34 @@ def create_app(
     if not settings.introspection:
         validation_rules.append(IntrospectionDisabled)
     admin = AdminApi(registry, prober, authenticator, settings.deadline, lambda: observer.trail)
-    schema = build_schema(
-        [
-            partial(TracingExtension, provider=tracer_provider),  # spans around all the rest
-            partial(RequestErrorCodes, observer=observer),  # sees what the caches raise
-            partial(MaxTokensLimiter, max_token_count=settings.limits.max_tokens),
-            partial(AddValidationRules, validation_rules),
-            partial(ParserCache, maxsize=PARSER_CACHE_SIZE),
-            partial(ValidationCache, maxsize=VALIDATION_CACHE_SIZE),
-            partial(
-                FanOutExtension,
-                pipeline=pipeline,
-                cache_bypass_roles=settings.cache.bypass_roles,
-                observer=observer,
-            ),
-        ]
-    )
+    schema: strawberry.Schema
+    if execution == "extensions":
+        schema = build_schema(
+            [
+                partial(TracingExtension, provider=tracer_provider),  # spans around all the rest
+                partial(RequestErrorCodes, observer=observer),  # sees what the caches raise
+                partial(MaxTokensLimiter, max_token_count=settings.limits.max_tokens),
+                partial(AddValidationRules, validation_rules),
+                partial(ParserCache, maxsize=PARSER_CACHE_SIZE),
+                partial(ValidationCache, maxsize=VALIDATION_CACHE_SIZE),
+                partial(
+                    FanOutExtension,
+                    pipeline=pipeline,
+                    cache_bypass_roles=settings.cache.bypass_roles,
+                    observer=observer,
+                ),
+            ]
+        )
+    else:
+        schema = GatewaySchema(query=Query).serve(
+            pipeline,
+            observer=observer,
+            validation_rules=validation_rules,
+            max_tokens=settings.limits.max_tokens,
+            cache_bypass_roles=settings.cache.bypass_roles,
+            tracer_provider=tracer_provider,
+        )
+        parsed.append(schema.documents)
     view = GatewayGraphQL(
         schema,
         graphql_ide="graphiql" if settings.graphiql else None,

@@ -5,8 +5,10 @@ request to that port's transport (an ``httpx.MockTransport`` or an ``httpx.ASGIT
 real resolver app), so no socket is opened.
 """
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +76,10 @@ def graphql_body(request: httpx.Request) -> dict[str, Any]:
 class Gateway:
     """A gateway app and a client for it."""
 
-    def __init__(self, client: httpx.AsyncClient, router: PortRouter) -> None:
+    def __init__(self, client: httpx.AsyncClient, router: PortRouter, app: Any = None) -> None:
         self.client = client
         self.router = router
+        self.app = app  # the Starlette app, when a test needs what it holds
 
     async def query(
         self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
@@ -92,28 +95,34 @@ GatewayFactory = Callable[..., Awaitable[Gateway]]
 
 @pytest.fixture
 async def make_gateway() -> AsyncIterator[GatewayFactory]:
-    clients: list[httpx.AsyncClient] = []
+    """Gateways with their lifespan running (stores opened, and at the end closed: the Redis
+    connections of a cache or a rate limit among them)."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield partial(_started, stack)
 
-    async def make(transports: Mapping[str, httpx.AsyncBaseTransport], **settings: Any) -> Gateway:
-        settings.setdefault("policy", {"file": OPEN_POLICY})
-        router = PortRouter(transports)
-        upstream_client = httpx.AsyncClient(transport=router)
-        config = load_settings(
-            None,
-            ports=[
-                {"id": port, "name": PORT_NAMES.get(port, port), "url": port_url(port)}
-                for port in transports
-            ],
-            **with_test_egress(settings),
-        )
-        app = create_app(config, client=upstream_client)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
-        clients.extend([upstream_client, client])
-        return Gateway(client, router)
 
-    yield make
-    for client in clients:
-        await client.aclose()
+async def _started(
+    stack: contextlib.AsyncExitStack,
+    transports: Mapping[str, httpx.AsyncBaseTransport],
+    **settings: Any,
+) -> Gateway:
+    settings.setdefault("policy", {"file": OPEN_POLICY})
+    router = PortRouter(transports)
+    upstream_client = await stack.enter_async_context(httpx.AsyncClient(transport=router))
+    config = load_settings(
+        None,
+        ports=[
+            {"id": port, "name": PORT_NAMES.get(port, port), "url": port_url(port)}
+            for port in transports
+        ],
+        **with_test_egress(settings),
+    )
+    app = create_app(config, client=upstream_client)
+    await stack.enter_async_context(app.router.lifespan_context(app))
+    client = await stack.enter_async_context(
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
+    )
+    return Gateway(client, router)
 
 
 def answering(data: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.MockTransport:

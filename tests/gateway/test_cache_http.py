@@ -1,6 +1,7 @@
 """Caching and coalescing seen through the HTTP API."""
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -50,7 +51,7 @@ async def test_cache_can_be_switched_off(make_gateway: GatewayFactory) -> None:
     assert len(calls) == 2
 
 
-async def test_200_identical_concurrent_queries_ask_each_port_once() -> None:
+async def test_200_identical_concurrent_queries_ask_each_port_once(tmp_path: Path) -> None:
     """Counted by the simulated ports' own systems: the burst costs what one query costs."""
     query = """{ vesselCalls(first: 5) { totalCount }
                  portMetrics(metrics: [VESSELS_AT_BERTH]) { value } }"""
@@ -62,16 +63,20 @@ async def test_200_identical_concurrent_queries_ask_each_port_once() -> None:
             # About coalescing, not time: no port may miss its turn on a busy machine.
             deadline="60s",
             port_defaults={"timeout": "60s"},
-            registry={"egress": TEST_EGRESS},
+            registry={"egress": TEST_EGRESS, "store": f"sqlite:///{tmp_path / 'registry.db'}"},
+            audit={"store": f"sqlite:///{tmp_path / 'audit.db'}"},
         )
 
         async def burst(size: int) -> dict[str, dict[str, int]]:
             for port in ports:
                 port.system.stats.requests.clear()
             app = create_app(settings)  # a fresh, empty cache
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://gw"
-            ) as client:
+            async with (
+                app.router.lifespan_context(app),  # closes its connections to the ports
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://gw"
+                ) as client,
+            ):
                 bodies: list[Any] = await asyncio.gather(
                     *(client.post("/graphql", json={"query": query}) for _ in range(size))
                 )

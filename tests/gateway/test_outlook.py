@@ -53,6 +53,7 @@ async def ask(
     )
     app = create_app(config, clock=lambda: NOW)
     async with (
+        app.router.lifespan_context(app),  # closes its connections to the ports
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c,
     ):
         response = await c.post("/graphql", json={"query": QUERY, "variables": variables})

@@ -91,8 +91,12 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[list[datetime], dict[str,
             cache={"enabled": False},
             deadline="20s",
         )
-        transport = httpx.ASGITransport(app=create_app(config))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        app = create_app(config)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),  # closes its connections to the ports
+            httpx.AsyncClient(transport=transport, base_url="http://gw") as client,
+        ):
             callers = {}
             for role in ROLES:
                 headers = {} if role == "public" else {

@@ -148,9 +148,12 @@ async def test_through_the_gateway_a_quarantine_makes_the_port_partial_not_faile
                 policy={"file": OPEN_POLICY},
             )
             gateway = create_app(config, clock=lambda: now)
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=gateway), base_url="http://gw"
-            ) as client:
+            async with (
+                gateway.router.lifespan_context(gateway),  # closes its port connections
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=gateway), base_url="http://gw"
+                ) as client,
+            ):
                 response = await client.post("/graphql", json={"query": case["query"]})
                 asked = len(replay.requests)
                 again = await client.post("/graphql", json={"query": case["query"]})
