@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean bench bench-cache bench-outlook
+.PHONY: demo test lint install clean bench bench-cache bench-outlook bench-soak
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11, or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -32,6 +32,11 @@ bench-cache: $(STAMP)
 # A warm outlook next to the queries it is made of, and what a repeated outlook costs the ports.
 bench-outlook: $(STAMP)
 	$(BIN)/python -m bench.outlook_bench $(ARGS)
+
+# Ten minutes of well-behaved load on the demo, then the same beside hostile clients: latency,
+# RSS, open FDs, status codes (bench/results/soak.md); never part of `make test` or CI.
+bench-soak: $(STAMP)
+	$(BIN)/python -m bench.soak $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
