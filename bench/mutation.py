@@ -49,7 +49,11 @@ PROMISES: dict[str, tuple[str, ...]] = {
         "tests/gateway/test_policy_roles.py",
         "tests/gateway/test_policy_floor.py",
     ),
-    "gateway/policy_file.py": ("tests/gateway/test_policy_file.py",),
+    "gateway/policy_file.py": (
+        "tests/gateway/test_policy_file.py",
+        "tests/gateway/test_policy_floor.py",
+        "tests/gateway/test_policy_roles.py",
+    ),
     "gateway/audit.py": (
         "tests/gateway/test_audit_store.py",
         "tests/gateway/test_audit_trail.py",
