@@ -193,15 +193,14 @@ PUBLIC = "roles:\n  public:\n    allow: []\n"
     ("text", "expected"),
     [
         ("# the policy\nports: {}\n", ["p.yaml:2: roles: Field required"]),
-        ("- public\n", ["p.yaml:1: (top level): Input should be a valid dictionary or instance "
-                        "of _PolicyDocument"]),
+        ("- public\n", ["p.yaml:1: (top level): Input should be a valid dictionary ..."]),
         (PUBLIC + "ports: [USOAK]\n", ["p.yaml:4: ports: Input should be a valid dictionary"]),
         (PUBLIC + "    min_sample_size:\n      - 20\n",
          ["p.yaml:4: roles.public.min_sample_size: Input should be a valid dictionary",
           "p.yaml:4: roles.public.min_sample_size: Input should be a valid integer"]),
         ("", ["p.yaml:1: the policy is empty"]),
         ("# nothing yet\n", ["p.yaml:1: the policy is empty"]),
-        ("# no public role\nroles:\n  trucker:\n    allow: []\n",
+        ("ports: {}\nroles:\n  trucker:\n    allow: []\n",
          ["p.yaml:2: the 'public' role must be defined (it may allow nothing)"]),
         (PUBLIC + "  Trucker:\n    allow: []\n",
          ["p.yaml:4: role name 'Trucker': use lower case letters, digits and _"]),
@@ -230,10 +229,14 @@ PUBLIC = "roles:\n  public:\n    allow: []\n"
     ],
 )  # fmt: skip
 def test_each_mistake_is_said_whole_on_its_line(text: str, expected: list[str]) -> None:
+    """Word for word, but for the end of pydantic's own messages (`...`)."""
     said = mistakes(text)
     assert len(said) == len(expected), said
-    for line, start in zip(said, expected, strict=True):
-        assert line.startswith(start), (line, start)
+    for line, words in zip(said, expected, strict=True):
+        if words.endswith(" ..."):
+            assert line.startswith(words.removesuffix(" ...")), (line, words)
+        else:
+            assert line == words
 
 
 def test_a_control_character_is_not_valid_yaml_on_line_one() -> None:
@@ -404,6 +407,7 @@ def test_a_policy_file_is_read_as_utf_8_whatever_the_locale(tmp_path: Path) -> N
         "store = PolicyStore(Path(sys.argv[1]), build_schema()._schema, ['USLAX'])\n"
         "print(sorted(store.current.roles))\n"
     )
+    assert sorted(PolicyStore(path, SCHEMA, ["USLAX"]).current.roles) == ["public", "trucker"]
     locale = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
     done = subprocess.run(
         [sys.executable, "-c", program, str(path)],
