@@ -1,9 +1,9 @@
 """The policy file: validated against the schema with every mistake on its line, reloaded when it
 changes, and a broken new version never replaces the one in force."""
 
+import locale
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -202,8 +202,10 @@ PUBLIC = "roles:\n  public:\n    allow: []\n"
         ("# nothing yet\n", ["p.yaml:1: the policy is empty"]),
         ("ports: {}\nroles:\n  trucker:\n    allow: []\n",
          ["p.yaml:2: the 'public' role must be defined (it may allow nothing)"]),
-        (PUBLIC + "  Trucker:\n    allow: []\n",
-         ["p.yaml:4: role name 'Trucker': use lower case letters, digits and _"]),
+        (PUBLIC + "  Trucker:\n    allow: []\n  cargo-owner:\n    allow: []\n"
+                  "  tier_2:\n    allow: []\n",
+         ["p.yaml:4: role name 'Trucker': use lower case letters, digits and _",
+          "p.yaml:6: role name 'cargo-owner': use lower case letters, digits and _"]),
         (PUBLIC.replace("[]", "[Container.availability.lastFreeDay, .availability, Zzzqx.a]"),
          ["p.yaml:3: '.availability': write Type.field, Type.* or *",
           "p.yaml:3: unknown field Container.availability.lastFreeDay; did you mean availability?",
@@ -392,29 +394,19 @@ def test_new_ports_recompile_the_policy_and_one_it_names_stays_until_it_is_left_
     assert anyone.allows("Port.name", "USLGB")
 
 
+@pytest.mark.skipif(sys.flags.utf8_mode, reason="in UTF-8 mode Python ignores the locale")
 def test_a_policy_file_is_read_as_utf_8_whatever_the_locale(tmp_path: Path) -> None:
-    """Under a plain C locale (no UTF-8 coercion) Python's default encoding is ASCII."""
+    """Under the C locale without Python's UTF-8 coercion the default encoding is ASCII."""
     path = tmp_path / "policy.yaml"
     path.write_text(
-        GOOD.replace("  trucker:\n", "  trucker:\n    description: Hafenbehörde's Fahrer\n"),
+        GOOD.replace("  trucker:\n", "  trucker:\n    description: Hafenbeh\u00f6rde's Fahrer\n"),
         encoding="utf-8",
     )
-    program = (
-        "import sys\n"
-        "from pathlib import Path\n"
-        "from gateway.policy_file import PolicyStore\n"
-        "from gateway.schema import build_schema\n"
-        "store = PolicyStore(Path(sys.argv[1]), build_schema()._schema, ['USLAX'])\n"
-        "print(sorted(store.current.roles))\n"
-    )
-    assert sorted(PolicyStore(path, SCHEMA, ["USLAX"]).current.roles) == ["public", "trucker"]
-    locale = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
-    done = subprocess.run(
-        [sys.executable, "-c", program, str(path)],
-        env={**os.environ, **locale, "PYTHONPATH": os.pathsep.join(sys.path)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == "['public', 'trucker']\n"
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        assert locale.getpreferredencoding(False) == "ANSI_X3.4-1968"  # ASCII
+        store = PolicyStore(path, SCHEMA, ["USLAX"])
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+    assert sorted(store.current.roles) == ["public", "trucker"]
