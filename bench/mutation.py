@@ -49,11 +49,24 @@ PROMISES: dict[str, tuple[str, ...]] = {
         "tests/gateway/test_policy_roles.py",
         "tests/gateway/test_policy_floor.py",
     ),
-    "gateway/policy_file.py": ("tests/gateway/test_policy_file.py",),
+    "gateway/policy_file.py": (
+        "tests/gateway/test_policy_file.py",
+        "tests/gateway/test_policy_floor.py",
+        "tests/gateway/test_policy_roles.py",
+    ),
     "gateway/audit.py": (
+        "tests/gateway/test_audit.py",
+        "tests/gateway/test_audit_bounds.py",
+        "tests/gateway/test_audit_chain.py",
         "tests/gateway/test_audit_store.py",
         "tests/gateway/test_audit_trail.py",
         "tests/gateway/test_audit_cli.py",
+    ),
+    "gateway/audit_chain.py": (
+        "tests/gateway/test_audit_chain.py",
+        "tests/gateway/test_audit_store.py",
+        "tests/gateway/test_audit_prune.py",
+        "tests/gateway/test_audit_upgrade.py",
     ),
     "gateway/redact.py": ("tests/gateway/test_redact.py", "tests/gateway/test_error_leaks.py"),
     "gateway/fetch.py": (

@@ -27,6 +27,8 @@ when it changes (:mod:`gateway.policy_file`). Its format::
         share:
           Container.availability: [trucker, cargo_owner]   # only these roles (or roles that
                                                             # inherit them), only from USOAK
+          Hold.*: [trucker]                                 # a field two rules name goes to
+          Hold.description: [cargo_owner]                   # the roles of both
 
 Rules:
 

@@ -126,7 +126,9 @@ class _Reader:
                     (),
                 )
                 message = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
-                self.error(loc, f"{'.'.join(str(p) for p in loc) or '(top level)'}: {message}")
+                # A missing key is not in the file: its line is its parent's, its name its own.
+                named = e["loc"] if e["type"] == "missing" else loc
+                self.error(loc, f"{'.'.join(str(p) for p in named) or '(top level)'}: {message}")
             self._raise()
         roles = self._roles(document)
         sharing = self._sharing(document, set(document.roles))
@@ -279,7 +281,7 @@ class _Reader:
 
     def _check_ports(self, ports: list[str] | None, at: Path_) -> None:
         for index, port in enumerate(ports or ()):
-            where = at if at[0] == "ports" and len(at) == 2 else (*at, index)
+            where = (*at, index)  # (ports, PORT, 0) is not in the file: error() uses PORT's line
             if not UNLOCODE_PATTERN.match(port):
                 self.error(where, f"{port!r} is not a UN/LOCODE")
             elif port not in self.ports:

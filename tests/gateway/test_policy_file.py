@@ -1,7 +1,10 @@
 """The policy file: validated against the schema with every mistake on its line, reloaded when it
 changes, and a broken new version never replaces the one in force."""
 
+import locale
+import logging
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,3 +178,235 @@ def test_the_readme_policy_example_is_a_valid_policy() -> None:
     policy = load_policy(example, SCHEMA, PORTS, "README")
     assert set(policy.roles) == {"public", "trucker", "state_analyst", "lax_planner"}
     assert policy.sharing["USOAK"]["Container.availability"] == {"trucker"}
+
+
+def mistakes(text: str, ports: tuple[str, ...] = PORTS) -> list[str]:
+    with pytest.raises(PolicyError) as caught:
+        load_policy(text, SCHEMA, ports, "p.yaml")
+    return str(caught.value).splitlines()
+
+
+PUBLIC = "roles:\n  public:\n    allow: []\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("# the policy\nports: {}\n", ["p.yaml:2: roles: Field required"]),
+        ("- public\n", ["p.yaml:1: (top level): Input should be a valid dictionary ..."]),
+        (PUBLIC + "ports: [USOAK]\n", ["p.yaml:4: ports: Input should be a valid dictionary"]),
+        (PUBLIC + "    min_sample_size:\n      - 20\n",
+         ["p.yaml:4: roles.public.min_sample_size: Input should be a valid dictionary",
+          "p.yaml:4: roles.public.min_sample_size: Input should be a valid integer"]),
+        ("", ["p.yaml:1: the policy is empty"]),
+        ("# nothing yet\n", ["p.yaml:1: the policy is empty"]),
+        ("ports: {}\nroles:\n  trucker:\n    allow: []\n",
+         ["p.yaml:2: the 'public' role must be defined (it may allow nothing)"]),
+        (PUBLIC + "  Trucker:\n    allow: []\n  cargo-owner:\n    allow: []\n"
+                  "  tier_2:\n    allow: []\n",
+         ["p.yaml:4: role name 'Trucker': use lower case letters, digits and _",
+          "p.yaml:6: role name 'cargo-owner': use lower case letters, digits and _"]),
+        (PUBLIC.replace("[]", "[Container.availability.lastFreeDay, .availability, Zzzqx.a]"),
+         ["p.yaml:3: '.availability': write Type.field, Type.* or *",
+          "p.yaml:3: unknown field Container.availability.lastFreeDay; did you mean availability?",
+          "p.yaml:3: unknown type Zzzqx"]),
+        (PUBLIC.replace("[]", "[__Type.name]"), ["p.yaml:3: unknown type __Type"]),
+        (PUBLIC + "    min_sample_size: -1\n", ["p.yaml:4: min_sample_size must not be negative"]),
+        (PUBLIC + "    ports:\n      - USLAX\n      - LAX\n      - USXYZ\n",
+         ["p.yaml:6: 'LAX' is not a UN/LOCODE",
+          "p.yaml:7: unknown port USXYZ (this gateway's ports: USLAX, USLGB, USOAK, USNTD, "
+          "USSAN)"]),
+        (PUBLIC + "ports:\n  USLAX: {}\n  USXYZ:\n    share: {}\n  LAX: {}\n",
+         ["p.yaml:6: unknown port USXYZ (this gateway's ports: USLAX, USLGB, USOAK, USNTD, "
+          "USSAN)",
+          "p.yaml:8: 'LAX' is not a UN/LOCODE"]),
+        (PUBLIC + "ports:\n  USOAK:\n    share:\n      Container.availabilty: [public]\n"
+                  "      Container.equipmentReference: [public]\n",
+         ["p.yaml:7: unknown field Container.availabilty; did you mean availability?",
+          "p.yaml:8: Container.equipmentReference is non-null (an identifying key): it comes "
+          "with its object and cannot be withheld"]),
+        (PUBLIC + "  a:\n    inherits: [b]\n  b:\n    inherits:\n      - public\n      - a\n",
+         ["p.yaml:5: inheritance cycle: b inherits itself through a",
+          "p.yaml:9: inheritance cycle: a inherits itself through b"]),
+    ],
+)  # fmt: skip
+def test_each_mistake_is_said_whole_on_its_line(text: str, expected: list[str]) -> None:
+    """Word for word, but for the end of pydantic's own messages (`...`)."""
+    said = mistakes(text)
+    assert len(said) == len(expected), said
+    for line, words in zip(said, expected, strict=True):
+        if words.endswith(" ..."):
+            assert line.startswith(words.removesuffix(" ...")), (line, words)
+        else:
+            assert line == words
+
+
+def test_a_control_character_is_not_valid_yaml_on_line_one() -> None:
+    said = mistakes(PUBLIC.replace("[]", "[Vessel.vesselName\x07]"))
+    assert said[0].startswith("p.yaml:1: not valid YAML: unacceptable character #x0007")
+
+
+def test_a_gateway_without_ports_says_so() -> None:
+    assert mistakes(PUBLIC + "    ports: [USLAX]\n", ports=()) == [
+        "p.yaml:4: unknown port USLAX (this gateway's ports: none)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("granted", "said"),
+    [
+        ("Query.vesselCalls, Query.vessel, Query.outlook, Query.containers, Query.container",
+         "Query.container, Query.containers, Query.outlook, Query.vessel, Query.vesselCalls"),
+        ("Vessel.vesselName, Query.vesselCalls, Query.vessel, Query.outlook, Query.containers, "
+         "Query.container",
+         "Query.container, Query.containers, Query.outlook, Query.vessel, Query.vesselCalls ..."),
+    ],
+)  # fmt: skip
+def test_an_aggregate_only_role_s_refusal_names_five_fields_and_says_when_there_are_more(
+    granted: str, said: str
+) -> None:
+    text = PUBLIC + f"  analyst:\n    aggregates_only: true\n    allow: [Query.ports, {granted}]\n"
+    assert mistakes(text) == [f"p.yaml:5: role analyst is aggregates-only but is granted {said}"]
+
+
+def who_sees(text: str, coordinate: str, port: str) -> set[str]:
+    policy = load_policy(text, SCHEMA, PORTS)
+    return {
+        role
+        for role in policy.roles
+        if policy.access(Principal("c", "", frozenset({role}), None, "api_key")).allows(
+            coordinate, port
+        )
+    }
+
+
+INHERITING = """\
+roles:
+  public:
+    allow: [Query.ports, Port.*]
+  trucker:
+    inherits: [public]
+    allow: [Query.container, Container.availability, ImportAvailability.*, Hold.*]
+  analyst:
+    allow: [Query.portMetrics, PortMetric.*]
+  desk:
+    inherits: [analyst, public, trucker]
+  fleet:
+    inherits: [trucker]
+  cargo_owner:
+    allow: [Query.container, Container.availability, ImportAvailability.*, Hold.*]
+"""
+
+
+def test_a_role_has_what_every_role_it_inherits_has_through_any_path() -> None:
+    assert who_sees(INHERITING, "Port.name", "USLAX") == {"public", "trucker", "desk", "fleet"}
+    assert who_sees(INHERITING, "PortMetric.value", "USLAX") == {"analyst", "desk"}
+    assert who_sees(INHERITING, "Container.availability", "USLAX") == {
+        "trucker", "desk", "fleet", "cargo_owner"
+    }  # fmt: skip
+
+
+def test_a_port_s_sharing_rule_reaches_the_roles_that_inherit_the_named_ones() -> None:
+    text = INHERITING + "ports:\n  USOAK:\n    share:\n      Container.availability: [trucker]\n"
+    assert who_sees(text, "Container.availability", "USOAK") == {"trucker", "desk", "fleet"}
+    assert who_sees(text, "Container.availability", "USLAX") == {
+        "trucker", "desk", "fleet", "cargo_owner"
+    }  # fmt: skip
+
+
+def test_a_field_named_by_two_of_a_port_s_rules_goes_to_the_roles_of_both() -> None:
+    text = INHERITING + (
+        "ports:\n  USOAK:\n    share:\n"
+        "      Hold.*: [trucker]\n"
+        "      Hold.description: [cargo_owner]\n"
+    )
+    both = {"trucker", "desk", "fleet", "cargo_owner"}
+    assert who_sees(text, "Hold.description", "USOAK") == both
+    assert who_sees(text, "Hold.updatedDateTime", "USOAK") == {"trucker", "desk", "fleet"}
+
+
+def test_without_a_file_the_shipped_policy_is_in_force_and_never_reloaded() -> None:
+    store = PolicyStore(None, SCHEMA, PORTS)
+    assert set(store.current.roles) == DEFAULT_ROLES
+    assert store.current.ports == PORTS
+    assert store.last_error is None
+    assert store.reload_if_changed() is False
+
+
+def test_reloads_are_logged_and_an_unchanged_file_after_a_reload_is_not_read_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(GOOD)
+    store = PolicyStore(path, SCHEMA, PORTS)
+    assert store.last_error is None
+    with caplog.at_level(logging.INFO, logger="gateway.policy_file"):
+        replace(path, GOOD.replace("Query.container", "Query.contianer"))
+        assert store.reload_if_changed() is False
+        replace(path, GOOD.replace("      - Container.availability\n", ""))
+        assert store.reload_if_changed() is True
+        reloaded = store.current
+        assert store.reload_if_changed() is False
+        assert store.current is reloaded
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("ERROR", "policy not reloaded, the previous one stays in force:\n"
+                  f"{path}:7: unknown field Query.contianer; did you mean container?"),
+        ("INFO", f"policy reloaded from {path}"),
+    ]  # fmt: skip
+
+
+def test_a_policy_file_that_cannot_be_read_says_why(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(GOOD)
+    store = PolicyStore(path, SCHEMA, PORTS)
+    path.unlink()
+    assert store.reload_if_changed() is False
+    assert store.last_error == f"{path}: cannot read: No such file or directory"
+
+
+def test_new_ports_recompile_the_policy_and_one_it_names_stays_until_it_is_left_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "policy.yaml"
+    oakland = GOOD + "ports:\n  USOAK:\n    share:\n      Container.availability: [trucker]\n"
+    path.write_text(oakland)
+    store = PolicyStore(path, SCHEMA, ("USLAX", "USOAK"))
+    in_force = store.current
+
+    store.set_ports(["USLAX", "USOAK"])  # the same ports: nothing compiled
+    assert store.current is in_force
+    with caplog.at_level(logging.ERROR, logger="gateway.policy_file"):
+        store.set_ports(["USLAX"])  # the policy names USOAK
+    assert store.current is in_force
+    assert store.last_error == f"{path}:11: unknown port USOAK (this gateway's ports: USLAX)"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"policy not recompiled for the new ports, the previous one stays:\n{store.last_error}"
+    ]
+
+    replace(path, GOOD)  # the previous ports stay, and the file is read against them
+    assert store.reload_if_changed() is True
+    assert store.current.ports == ("USLAX", "USOAK")
+
+    store.set_ports(["USLAX", "USOAK", "USLGB"])
+    assert store.current.ports == ("USLAX", "USOAK", "USLGB")
+    anyone = store.current.access(ANONYMOUS)
+    assert anyone.reaches("USLGB")
+    assert anyone.allows("Port.name", "USLGB")
+
+
+@pytest.mark.skipif(sys.flags.utf8_mode, reason="in UTF-8 mode Python ignores the locale")
+def test_a_policy_file_is_read_as_utf_8_whatever_the_locale(tmp_path: Path) -> None:
+    """Under the C locale without Python's UTF-8 coercion the default encoding is ASCII."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        GOOD.replace("  trucker:\n", "  trucker:\n    description: Hafenbeh\u00f6rde's Fahrer\n"),
+        encoding="utf-8",
+    )
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        assert locale.getpreferredencoding(False) == "ANSI_X3.4-1968"  # ASCII
+        store = PolicyStore(path, SCHEMA, ["USLAX"])
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+    assert sorted(store.current.roles) == ["public", "trucker"]

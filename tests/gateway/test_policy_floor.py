@@ -56,6 +56,32 @@ def test_a_floor_below_the_hard_minimum_is_refused_with_its_line(floor: str, lin
     assert "never lower it" in message
 
 
+@pytest.mark.parametrize(
+    ("floor", "value", "metrics"),
+    [
+        ("0", 0, sorted(SAMPLED)),
+        ("{'*': 5, TEU_LOADED: 12}", 5, sorted(set(SAMPLED) - {"TEU_LOADED"})),
+        ("{TEU_LOADED: 9}", 9, ["TEU_LOADED"]),
+    ],
+)
+def test_a_refusal_names_the_metrics_the_lowered_floor_would_apply_to(
+    floor: str, value: int, metrics: list[str]
+) -> None:
+    with pytest.raises(PolicyError) as caught:
+        load_policy(POLICY.format(floor=floor), SCHEMA, PORTS, "policy.yaml")
+    assert str(caught.value).split(": ", 1)[1] == (
+        f"min_sample_size {value} for {', '.join(metrics)} is below the hard minimum of 10 "
+        "samples for aggregates over containers, trucks or moves (labor privacy, Cal. Gov. "
+        "Code 12100.131(b)(3)): a policy may raise it, never lower it"
+    )
+
+
+def test_a_count_of_vessels_may_have_a_floor_below_the_hard_one() -> None:
+    assert floors(POLICY.format(floor="{VESSELS_AT_ANCHOR: 3}")) == (
+        dict.fromkeys(SAMPLED, FLOOR) | {"VESSELS_AT_ANCHOR": 3, "VESSELS_AT_BERTH": 0}
+    )
+
+
 def test_the_floor_applies_to_what_a_role_leaves_unset_and_may_only_be_raised() -> None:
     nothing_set = POLICY.replace("    min_sample_size: {floor}\n", "")
     assert floors(nothing_set) == dict.fromkeys(SAMPLED, FLOOR) | dict.fromkeys(COUNTS, 0)
