@@ -17,6 +17,7 @@ import pytest
 from gateway.audit import (
     AuditRecord,
     ChainLink,
+    Checkpoint,
     PortUse,
     StoredRecord,
     VerifyReport,
@@ -272,3 +273,91 @@ async def test_a_store_url_may_say_postgres_or_postgresql() -> None:
     said = "an audit store URL starts with sqlite:/// or postgresql://"
     with pytest.raises(ValueError, match=exactly(said)):
         await open_audit_store("mysql://localhost/audit")
+
+
+T = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+EMPTY_RECORD: dict[str, Any] = {
+    "time": "2026-11-02T08:00:00.000000Z",
+    "trace_id": None,
+    "client_id": "anonymous",
+    "organisation": "",
+    "roles": [],
+    "operation_name": None,
+    "operation_type": None,
+    "variables": None,
+    "requested": [],
+    "denied": [],
+    "ports": [],
+    "error_codes": [],
+    "duration_ms": 0.0,
+    "outcome": "rejected",
+    "incident": None,
+}
+
+
+def test_a_record_without_a_document_has_the_empty_one_and_unset_late_fields_left_out() -> None:
+    rejected = AuditRecord(time=T, client_id="anonymous", outcome="rejected")
+    assert (rejected.document, rejected.document_bytes) == ("", 0)
+    assert canonical_json(rejected) == documented(
+        EMPTY_RECORD | {"document_hash": sha256(""), "document_bytes": 0}
+    )
+    # As a record written before sizes were kept reads back: its text says only what it has.
+    old = AuditRecord(time=T, client_id="anonymous", outcome="rejected", document_hash=HASH)
+    assert canonical_json(old) == documented(EMPTY_RECORD | {"document_hash": HASH})
+
+
+def test_a_checkpoint_s_times_are_written_like_the_record_s() -> None:
+    checkpoint = Checkpoint(
+        first_seq=1,
+        through_seq=10,
+        count=10,
+        prev_hash="0" * 64,
+        through_hash=HASH,
+        first_time=datetime(2026, 11, 2, 10, 1, tzinfo=timezone(timedelta(hours=2))),
+        last_time=T + timedelta(minutes=10),
+        archive="audit-1.jsonl",
+    )
+    record = AuditRecord(time=T, client_id="portgate", outcome="ok", checkpoint=checkpoint)
+    assert json.loads(canonical_json(record))["checkpoint"] == {
+        "first_seq": 1,
+        "through_seq": 10,
+        "count": 10,
+        "prev_hash": "0" * 64,
+        "through_hash": HASH,
+        "first_time": "2026-11-02T08:01:00.000000Z",
+        "last_time": "2026-11-02T08:10:00.000000Z",
+        "archive": "audit-1.jsonl",
+        "archive_sha256": None,
+    }
+
+
+def test_a_kept_prefix_must_be_the_one_its_hash_names() -> None:
+    with pytest.raises(ValueError, match="document_kept_hash is not the sha256 of document"):
+        sample(1, document="{ ports", document_hash=HASH, document_kept_hash=sha256("{ port"))
+
+
+def test_durations_are_never_negative() -> None:
+    with pytest.raises(ValueError, match="greater than or equal to 0"):
+        sample(1, duration_ms=-1.0)
+    with pytest.raises(ValueError, match="greater than or equal to 0"):
+        PortUse(port="USLAX", status="ok", latency_ms=-0.5)
+
+
+def test_a_record_cannot_be_changed_once_built() -> None:
+    record = sample(1)
+    with pytest.raises(ValueError, match="frozen"):
+        record.client_id = "someone-else"  # type: ignore[misc]
+
+
+def test_the_default_caps_are_the_documented_16_kib_and_8_kib() -> None:
+    """docs/configuration.md: `max_document_bytes` 16384, `max_variables_bytes` 8192."""
+    document = "{ ports { name } }" + " " * (16_384 - 18)
+    variables = {"r": "x" * (8_192 - 8)}
+    assert len(document.encode()) == 16_384
+    assert len(documented(variables).encode()) == 8_192
+    whole = sample(1, document=document, variables=variables).bounded()
+    assert (whole.document_kept_hash, whole.variables_prefix) == (None, None)
+    cut = sample(1, document=document + " ", variables={"r": "x" * (8_192 - 7)}).bounded()
+    assert cut.document == document
+    assert cut.variables_prefix is not None
+    assert len(cut.variables_prefix.encode()) == 8_192
