@@ -10,7 +10,8 @@ Each module runs on its own, with mutmut 3, in a fresh copy of the working tree 
 ``.mutation/<module>/`` (git-ignored; the tree you work in is never touched): mutmut rewrites
 every function of that one module into a set of mutants, runs the module's tests from
 :data:`PROMISES` once to learn which test reaches which function, then runs, for each mutant,
-only the tests that reach its function (forked from a warm process, stopping at the first
+only the tests that reach its function (forked from a process that has collected the tests
+but run none, so no cache from the clean run answers for a mutant; stopping at the first
 failure). The results go to ``bench/results/mutation.json``, one entry per module with its own
 date and commit, and ``bench/results/mutation.md`` is rendered from it
 (:mod:`bench.mutation_report`), every surviving mutant beside its explanation from
@@ -136,6 +137,10 @@ def mutmut_config(module: str, tests: tuple[str, ...]) -> str:
             'pytest_add_cli_args = ["-p", "no:cacheprovider"]',
             # Files some tests read beside the code (mutmut copies only the code and tests/).
             f"also_copy = {toml_list(ALSO_COPY)}",
+            # Fork each mutant's run from a server that only collected the tests, not from the
+            # process that ran them clean: a cache the clean run filled (an lru_cache, as in
+            # portcontract/labor.py) would answer in the mutated function's place.
+            'process_isolation = "forkserver"',
             "",
         ]
     )

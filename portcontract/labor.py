@@ -27,8 +27,8 @@ LABOR_WORDS: Final = frozenset({
     "worker", "workers", "employee", "employees", "personnel", "staff", "operator",
     "operators", "clerk", "clerks", "gang", "gangs", "crew", "crews", "longshore",
     "longshoreman", "longshoremen", "ilwu", "person", "persons", "people", "user", "users",
-    "username", "userid", "checker", "checkers", "foreman", "foremen", "lasher", "lashers",
-    "boss", "supervisor", "dispatcher", "signalman", "hatchboss",
+    "checker", "checkers", "foreman", "foremen", "lasher", "lashers", "boss", "supervisor",
+    "dispatcher", "signalman", "hatchboss", "walkingboss",
     # shifts
     "shift", "shifts", "hoot",
     # drivers and trucks as identities
@@ -47,10 +47,10 @@ _WHO_DID_IT: Final = frozenset({
 })  # fmt: skip
 # Word pairs that name labor data though neither word does alone.
 _LABOR_PAIRS: Final = (
-    ("walking", "boss"), ("work", "queue"), ("work", "instruction"), ("point", "work"),
-    ("truck", "id"), ("truck", "number"), ("truck", "no"), ("truck", "num"), ("truck", "tag"),
-    ("truck", "visit"), ("gate", "transaction"), ("moves", "count"), ("move", "count"),
-    ("moves", "total"), ("lifts", "count"), ("moves", "rate"), ("lift", "rate"),
+    ("work", "queue"), ("work", "instruction"), ("point", "work"), ("truck", "id"),
+    ("truck", "number"), ("truck", "no"), ("truck", "num"), ("truck", "tag"), ("truck", "visit"),
+    ("gate", "transaction"), ("moves", "count"), ("move", "count"), ("moves", "total"),
+    ("lifts", "count"), ("moves", "rate"), ("lift", "rate"),
 )  # fmt: skip
 # Whole keys (normalised: lower case, no separators) that carry labor data without those words.
 LABOR_KEYS: Final = frozenset({
@@ -58,7 +58,7 @@ LABOR_KEYS: Final = frozenset({
     "cranemovesperhour", "cranerate", "berthproductivity", "pertruckturntime",
     "truckturntimebytruck", "truckid", "truckplate", "truckvisitid", "licenceplate",
     "licenseplate", "cranemoves", "movecount", "movesperinterval", "wq", "workqueue",
-    "pointofwork", "createdby", "handledby", "userid", "tractorid", "trucknumber", "trucktag",
+    "pointofwork", "createdby", "handledby", "trucknumber", "trucktag",
 })  # fmt: skip
 # "Operator" is labor unless it names a company that runs a vessel or terminal (SMDG codes).
 ALLOWED_KEYS: Final = frozenset({
@@ -67,16 +67,24 @@ ALLOWED_KEYS: Final = frozenset({
     "vesseloperatorscaccode",  # the carrier's SCAC, as the shared schema names it
 })  # fmt: skip
 
-# camelCase and PascalCase humps, acronyms ("QCId" -> QC, Id), digits, and separators.
-_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+# What a key written in one case runs on after a labor word: "craneid", "GANGNO", "drivername".
+_RUN_ON: Final = ("id", "ids", "no", "num", "number", "name", "code", "tag")
+
+# camelCase and PascalCase humps and acronyms ("QCId" -> QC, Id); digits and separators part
+# words and are none themselves ("approvedBy2" ends in "by", "wq1" is "wq").
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 
 
 def _words(key: str) -> list[str]:
     return [w.lower() for w in _WORDS.findall(key)]
 
 
-@lru_cache(maxsize=4096)  # payloads repeat a few dozen keys; this sits on every answer
-def is_labor_key(key: str) -> bool:
+def _run_on_labor_word(word: str) -> bool:
+    """A labor word run together with what identifies it, which no hump or separator splits."""
+    return any(word.endswith(end) and word[: -len(end)] in LABOR_WORDS for end in _RUN_ON)
+
+
+def _is_labor_key(key: str) -> bool:
     """True when a payload key or schema field names data that tracks or monitors labor."""
     words = _words(key)
     flat = "".join(words)
@@ -84,7 +92,7 @@ def is_labor_key(key: str) -> bool:
         return False
     if flat in LABOR_KEYS:
         return True
-    if any(w in LABOR_WORDS for w in words):
+    if any(w in LABOR_WORDS or _run_on_labor_word(w) for w in words):
         return True
     present = set(words)
     if any(a in present and b in present for a, b in _LABOR_PAIRS):
@@ -93,6 +101,12 @@ def is_labor_key(key: str) -> bool:
         return True
     # "...PerHour" rates of anything (moves, boxes, lifts) are productivity metrics.
     return "per" in present and bool(present & {"hour", "hr", "hours", "h"})
+
+
+# Cached by wrapping rather than decorating, so that mutation testing (bench/mutation.py),
+# which leaves decorated functions alone, reaches the rule itself.
+# Payloads repeat a few dozen keys; this sits on every answer.
+is_labor_key: Final = lru_cache(maxsize=4096)(_is_labor_key)
 
 
 def drop_labor_keys(payload: Any) -> Any:
@@ -111,37 +125,40 @@ def drop_labor_keys(payload: Any) -> Any:
 # -- free text ---------------------------------------------------------------------------------
 
 _ROLES = (
-    r"fore(?:man|men)|walking\s+boss(?:es)?|hatch\s+boss(?:es)?|lash(?:ers?|ing\s+gangs?)|"
+    r"fore(?:man|men)|walking\s+boss(?:es)?|hatch\s+boss(?:es)?|lashers?|"
     r"checkers?|gangs?|longshore(?:man|men)?|(?:crane|qc|sts|rtg|rmg|che|straddle|tractor)"
     r"\s+(?:carrier\s+)?(?:operators?|drivers?)|signal\s*m[ae]n|clerks?|dispatchers?|"
     r"crews?|stevedores?|supervisors?"
 )
 _SHIFTS = (
-    r"(?:first|second|third|1st|2nd|3rd|day|night|swing|graveyard|hoot|owl)[\s-]+shifts?|"
+    r"(?:first|second|third|1st|2nd|3rd|day|night|swing|graveyard|owl)[\s-]+shifts?|"
     r"shift\s*#?\s*[0-9]|hoot(?:[\s-]*owl)?|per\s+shift|shift\s+(?:change|start|end)"
 )
 _RATES = (
     r"\b[gnb]mph\b|\bproductivity\b|"
-    r"\b(?:moves?|lifts?|boxes|containers|cntrs?|teu|cycles|picks)\s*(?:/|per\b|an\b|a\b)\s*"
+    r"\b(?:moves?|lifts?|boxes|containers|cntrs?|teu|cycles|picks)(?:\s*/|\s+(?:per|an|a)\b)\s*"
     r"(?:(?:crane|gang|berth|man|working|net|gross)[\s-]*)?(?:hours?|hrs?|h)\b|"
     r"\b(?:moves?|lifts?)\s+per\s+(?:crane|gang|shift|man)\b"
 )
-_ROLE_TEXT = re.compile(_ROLES.join((r"\b(?:", r")\b")), re.IGNORECASE)
-_SHIFT_TEXT = re.compile(_SHIFTS.join((r"\b(?:", r")\b")), re.IGNORECASE)
-_RATE_TEXT = re.compile(_RATES, re.IGNORECASE)
+# ASCII: letters and word boundaries as _TEXT_WORDS sees them (with re.IGNORECASE alone, the long
+# s U+017F would read as s, the dotless i U+0131 as i, and an accented letter as part of a word).
+_ROLE_TEXT = re.compile(_ROLES.join((r"\b(?:", r")\b")), re.IGNORECASE | re.ASCII)
+_SHIFT_TEXT = re.compile(_SHIFTS.join((r"\b(?:", r")\b")), re.IGNORECASE | re.ASCII)
+_RATE_TEXT = re.compile(_RATES, re.IGNORECASE | re.ASCII)
 
 _NAME = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?"
 # A role followed by a name or a number: "operator Maria", "Clerk 12", "driver #4".
 _ROLE_AND_NAME = re.compile(
     r"\b(?P<before>\w+\s+)?(?i:operator|driver|clerk|checker|foreman|lasher|inspector|"
-    rf"officer|supervisor|dispatcher)\s+(?:#\s*)?(?:[0-9]{{1,5}}\b|{_NAME})"
+    rf"officer|supervisor|dispatcher)\s+(?:#\s*)?(?:[0-9]{{1,5}}\b|{_NAME})",
+    re.ASCII,
 )
 # Someone did something: "released by J. Smith", "handled by Maria", "by Smith, J.".
 _BY_INITIAL = re.compile(rf"\bby\s+(?:[A-Z]\.?\s*{_NAME}|{_NAME},\s*[A-Z]\.)")
 _DONE_BY = re.compile(
     r"\b(?i:created|updated|modified|changed|handled|performed|operated|logged|entered|keyed|"
     r"recorded|approved|released|assigned|checked|inspected|scanned|processed|signed|"
-    r"submitted|completed|worked|moved|lifted|placed|removed|cleared|lifted)\s+by\s+"
+    r"submitted|completed|worked|moved|lifted|placed|removed|cleared)\s+by\s+"
     rf"(?P<name>{_NAME}(?:\s+{_NAME})?)(?P<after>\s+\w+)?"
 )
 _TITLE = re.compile(rf"\b(?:Mr|Mrs|Ms|Mx|Miss|Dr)\.?\s+{_NAME}")
@@ -172,18 +189,20 @@ _IDENTIFIER = re.compile(
 
 
 _CAMEL = re.compile(r"[a-z][A-Z]")
-# Words without which a pattern cannot match: most text is let through on a set lookup.
-_TEXT_WORDS = re.compile(r"[a-z0-9]+")
+# Words without which a pattern cannot match: most text is let through on a set lookup. Each
+# pattern needs one of them whole, as a run of ASCII letters ("shift2" holds the word "shift").
+_TEXT_WORDS = re.compile(r"[A-Za-z]+")
 _RATE_WORDS = frozenset({
     "gmph", "nmph", "bmph", "productivity", "move", "moves", "lift", "lifts", "boxes",
     "containers", "cntr", "cntrs", "teu", "cycles", "picks",
 })  # fmt: skip
-_SHIFT_WORDS = frozenset({"shift", "shifts", "hoot"})
+_SHIFT_WORDS = frozenset({"shift", "shifts", "hoot", "hootowl"})
 _ROLE_WORDS = frozenset({
-    "foreman", "foremen", "boss", "bosses", "lasher", "lashers", "lashing", "checker",
+    "foreman", "foremen", "boss", "bosses", "lasher", "lashers", "checker",
     "checkers", "gang", "gangs", "longshore", "longshoreman", "longshoremen", "operator",
-    "operators", "driver", "drivers", "signalman", "signalmen", "clerk", "clerks", "dispatcher",
-    "dispatchers", "crew", "crews", "stevedore", "stevedores", "supervisor", "supervisors",
+    "operators", "driver", "drivers", "signal", "signalman", "signalmen", "clerk", "clerks",
+    "dispatcher", "dispatchers", "crew", "crews", "stevedore", "stevedores", "supervisor",
+    "supervisors",
 })  # fmt: skip
 _TITLE_WORDS = frozenset({"mr", "mrs", "ms", "mx", "miss", "dr"})
 _NAMED_ROLE_WORDS = frozenset({
@@ -212,8 +231,7 @@ def _names_a_person(text: str, words: set[str]) -> bool:
     return False
 
 
-@lru_cache(maxsize=8192)  # names of terminals, locations and vessels repeat in every answer
-def labor_text_reason(text: str) -> str | None:
+def _labor_text_reason(text: str) -> str | None:
     """Why a free-text value must not be passed on, or None when it may be.
 
     It may not when it names people ("released by J. Smith", "operator Maria", "clerk 12"),
@@ -222,7 +240,7 @@ def labor_text_reason(text: str) -> str | None:
     or holds an identifier that is a labor key ("crane_moves_per_hour"). The reason never
     repeats the text, which may hold a person's name.
     """
-    words = set(_TEXT_WORDS.findall(text.lower()))
+    words = {word.lower() for word in _TEXT_WORDS.findall(text)}
     if words & _RATE_WORDS and _RATE_TEXT.search(text):
         return "gives a per-hour work rate"
     if words & _SHIFT_WORDS and _SHIFT_TEXT.search(text):
@@ -236,3 +254,7 @@ def labor_text_reason(text: str) -> str | None:
     ):
         return "holds a labor data key"
     return None
+
+
+# Names of terminals, locations and vessels repeat in every answer (wrapped as is_labor_key is).
+labor_text_reason: Final = lru_cache(maxsize=8192)(_labor_text_reason)

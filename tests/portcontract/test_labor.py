@@ -34,6 +34,11 @@ def test_labor_keys_are_recognised(key: str) -> None:
         "sampleSize", "UNLocationCode", "facilityCode", "facilitySMDGCode",
         "TRUCK_TURN_TIME_MINUTES",
         "vesselOperatorCarrierCode", "vesselOperatorCarrierCodeListProvider",
+        # "by" and "per" that do not say who did it or how fast
+        "sortByCreatedDate", "orderByUpdatedTime", "perDiemDays", "demurragePerDay",
+        # the company that runs a vessel or a terminal, and words that only end like an id
+        "terminalOperator", "vesselOperator", "carrierOperator", "checkdigit", "powder",
+        "planned",
     ],
 )  # fmt: skip
 def test_cargo_keys_are_not_labor(key: str) -> None:
@@ -131,7 +136,8 @@ ISSUE_KEYS = (
 
 
 def spellings(key: str) -> list[str]:
-    """camelCase, snake_case, PascalCase, kebab-case and SCREAMING_CASE of one key."""
+    """camelCase, snake_case, PascalCase, kebab-case, SCREAMING_CASE, and all in one word in
+    lower and in upper case, of one key."""
     words, word = [], ""
     for char in key:
         if char.isupper() and word and not word[-1].isupper():
@@ -146,12 +152,61 @@ def spellings(key: str) -> list[str]:
         "".join(w.capitalize() for w in lower),
         "-".join(lower),
         "_".join(lower).upper(),
+        "".join(lower),
+        "".join(lower).upper(),
     ]
 
 
 @pytest.mark.parametrize("key", ISSUE_KEYS)
 def test_every_key_of_the_issue_is_caught_in_every_spelling(key: str) -> None:
     assert [s for s in spellings(key) if not is_labor_key(s)] == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        # a person, a role, a shift or an identity: each word on its own, beside a neutral one
+        "workersCount", "employeeRef", "employeesCount", "personnelList", "staffCount",
+        "operatorRef", "operatorsCount", "clerksCount", "gangsWorking", "crewsCount",
+        "longshoreLocal", "longshoremanRef", "longshoremenCount", "ilwuLocal", "personRef",
+        "personsCount", "peopleCount", "usersCount", "checkersCount", "foremenCount",
+        "lashersCount", "bossRef", "supervisorRef", "dispatcherRef", "signalmanRef",
+        "hatchbossRef", "walkingbossRef", "shiftsWorked", "driversCount", "licenceExpiry",
+        "licenseExpiry", "plateImage", "gpsTrace", "badgeExpiry",
+        # equipment whose logs name its operator, and rates
+        "cranesWorking", "qcsWorking", "stsUnit", "rtgsWorking", "rmgsWorking", "tractorsCount",
+        "reachstackerRef", "toplifterRef", "avgMph", "productivityIndex",
+        # who did something
+        "approvedBy", "assigned_by", "changedBy", "CHECKED_BY", "completedBy", "recordCreatedBy",
+        "enteredBy", "lastHandledBy", "inspectedBy", "liftedBy", "loggedBy", "movedBy",
+        "operatedBy", "performedBy", "processedBy", "recordedBy", "scannedBy", "signedBy",
+        "submittedBy", "workedBy",
+        # two words that say it together
+        "liftRate", "liftsCount", "dailyMoveCount", "movesCount", "movesRate", "pointOfWorkRef",
+        "truck_id_hash", "truckNo", "truckNum", "truck_number_masked", "truckTagValue",
+        "truckVisitRef",
+    ],
+)  # fmt: skip
+def test_each_word_and_pair_of_the_rule_marks_a_key_on_its_own(key: str) -> None:
+    assert is_labor_key(key)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "movesperhour", "MOVESPERHR", "grossmovesperhour", "netmovesperhour",
+        "cranemovesperhour", "cranerate", "berthproductivity", "pertruckturntime",
+        "truckturntimebytruck", "truckid", "truckplate", "truckvisitid", "licenceplate",
+        "licenseplate", "cranemoves", "movecount", "movesperinterval", "wq", "workqueue",
+        "pointofwork", "createdby", "handledby", "trucknumber", "trucktag",
+        # a labor word run together with what identifies it
+        "craneid", "gangno", "GANGNUM", "drivername", "shiftcode", "rtgids", "lanetag",
+        "operatornumber",
+    ],
+)  # fmt: skip
+def test_keys_written_in_one_case_are_caught(key: str) -> None:
+    """A key in one case, all lower or all upper, cannot be split into its words."""
+    assert is_labor_key(key)
 
 
 @pytest.mark.parametrize(
@@ -164,6 +219,8 @@ def test_every_key_of_the_issue_is_caught_in_every_spelling(key: str) -> None:
         "lasherCount", "lashingGangId", "truck_number", "truckTagId", "truckVisitId",
         "gross_moves_per_hour", "liftsPerHour", "moveCount", "total_moves", "hootShift",
         "supervisorBadge", "gateTransactionId", "laneNumber", "berthProductivity",
+        "lastUpdatedBy", "last_modified_by", "boxesPerHr", "teu_per_h",
+        "containersPerWorkingHours", "approvedBy2", "approved_by_1",
     ],
 )  # fmt: skip
 def test_families_of_labor_keys_are_caught(key: str) -> None:
@@ -266,6 +323,17 @@ LABOR_TEXT = {
         "questions: k.nguyen@terminal.example",
         "Foreman Davis",
         "inspected by Officer Kim",
+        "dispatcher Jones",
+        "inspector Lee",
+        "lasher 4",
+        "officer Kim",
+        "supervisor Diaz",
+        "Mrs. Lopez",
+        "Ms Chen",
+        "Mx. Rivera",
+        "Miss Patel",
+        "Dr. Osei",
+        "Exam booked by Nguyen, K.",
     ],
     "names a role on the quay": [
         "foreman on site",
@@ -278,6 +346,36 @@ LABOR_TEXT = {
         "longshoremen at B",
         "RTG driver",
         "stevedore crew not available",
+        "signal man on deck",
+        "signal men at hatch 2",
+        "walking bosses on break",
+        "checker at gate 3",
+        "clerk on break",
+        "clerks on break",
+        "crew on break",
+        "crews changing",
+        "dispatcher on leave",
+        "dispatchers busy",
+        "RTG drivers on break",
+        "foremen meeting",
+        "gangs reassigned",
+        "lashers needed",
+        "longshore workers",
+        "longshoreman on site",
+        "crane operators on break",
+        "signalman on deck",
+        "signalmen on deck",
+        "stevedore on site",
+        "stevedores on site",
+        "supervisor on site",
+        "supervisors on site",
+        "QC operator on break",
+        "STS operators",
+        "RMG driver",
+        "CHE driver",
+        "straddle carrier driver",
+        "tractor driver",
+        "hatch boss on deck",
     ],
     "names a shift": [
         "first shift",
@@ -289,6 +387,18 @@ LABOR_TEXT = {
         "day-shift pickup",
         "shift change at 17:00",
         "swing shift",
+        "shift2 pickup only",
+        "Shift3",
+        "hootowl pickup",
+        "night shifts only",
+        "third shift",
+        "1st shift",
+        "2nd shift",
+        "graveyard shift",
+        "owl shift",
+        "shift start 08:00",
+        "after shift end",
+        "paid per shift",
     ],
     "gives a per-hour work rate": [
         "32 moves/hr",
@@ -301,6 +411,24 @@ LABOR_TEXT = {
         "crane productivity low",
         "28 moves per crane hour",
         "27 cntrs per gang hour",
+        "18 cntr/hr",
+        "30 containers per hour",
+        "40 cycles/h",
+        "move/hr target 30",
+        "lift/h: 25",
+        "12 picks per hour",
+        "22 teu/hr",
+        "30 moves a hr",
+        "30 boxes per crane hour",
+        "27 boxes per berth hour",
+        "40 containers per man-hour",
+        "35 cntrs per working hour",
+        "30 teu per net hour",
+        "32 boxes per gross hour",
+        "30 moves per crane",
+        "lifts per gang",
+        "moves per shift",
+        "lifts per man",
     ],
     "holds a labor data key": [
         "crane_moves_per_hour",
@@ -310,6 +438,14 @@ LABOR_TEXT = {
         "walking_boss_id 33",
     ],
 }
+# Someone named after any of the verbs that say who did something to a box or a record.
+DONE_BY_VERBS = (
+    "created", "updated", "modified", "changed", "handled", "performed", "operated", "logged",
+    "entered", "keyed", "recorded", "approved", "released", "assigned", "checked", "inspected",
+    "scanned", "processed", "signed", "submitted", "completed", "worked", "moved", "lifted",
+    "placed", "removed", "cleared",
+)  # fmt: skip
+LABOR_TEXT["names a person"] += [f"{verb} by Dana Whitfield" for verb in DONE_BY_VERBS]
 LABOR_EXAMPLES = [(text, reason) for reason, texts in LABOR_TEXT.items() for text in texts]
 
 
@@ -351,6 +487,11 @@ FACILITIES = [
     "Pier 400, Terminal Island", "National City Marine Terminal", "Howard Terminal",
     "Matson Navigation Terminal", "Pasha Hawaii", "Shippers Transport Express",
 ]  # fmt: skip
+# The company that runs a vessel or a terminal is not a person, though an operator named is.
+OPERATING_COMPANIES = [
+    "Vessel operator Matson", "Terminal operator Everport", "Carrier operator Hapag Lloyd",
+    "Ocean operator Evergreen", "Liner operator Maersk", "Rail operator Union Pacific",
+]  # fmt: skip
 VESSELS = [
     "MSC GULSUN", "EVER GIVEN", "CMA CGM JACQUES SAADE", "MAERSK MC-KINNEY MOLLER",
     "HMM ALGECIRAS", "ONE APUS", "YM WELLNESS", "ZIM KINGSTON", "COSCO SHIPPING UNIVERSE",
@@ -359,7 +500,7 @@ VESSELS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("text", HOLD_REASONS + FACILITIES + VESSELS)
+@pytest.mark.parametrize("text", HOLD_REASONS + FACILITIES + OPERATING_COMPANIES + VESSELS)
 def test_ordinary_cargo_text_is_let_through(text: str) -> None:
     assert labor_text_reason(text) is None
 
