@@ -175,4 +175,6 @@ class BodyLimits:
         response = graphql_error_response(
             f"request body larger than {self.max_bytes} bytes", "BAD_REQUEST", 413
         )
+        # The rest of the body is never read: the connection cannot carry another request.
+        response.headers["connection"] = "close"
         await response(scope, receive, send)

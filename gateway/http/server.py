@@ -17,6 +17,11 @@ the tests and the benchmarks:
   431; either way the connection is closed. A request whose headers come in one packet (nearly
   all) sets no timer. Body reads are timed by the app (:mod:`gateway.http.body_limit`), where a
   408 can still be answered in the GraphQL error format.
+- **Lingering close.** A connection the server closes while the client may still be sending
+  (a 408 for a body that trickles, a 413 for one too large) would reach the client as a TCP
+  reset, and a reset makes the client's system drop the answer it had not read yet. So the
+  server first ends its own side (FIN after the answer), discards what still arrives, and closes
+  when the client does or after :data:`LINGER_SECONDS` (as nginx's ``lingering_close``).
 - **Metrics listener.** With ``metrics.listen``, ``/metrics`` is served by a second uvicorn
   server in the same process and event loop, for as long as the API's.
 """
@@ -40,6 +45,45 @@ from gateway.errors import BadRequest, GatewayError, RequestTimeout
 from gateway.http.counts import EdgeCounts
 
 log = logging.getLogger("uvicorn.error")  # where uvicorn says what it listens on
+
+LINGER_SECONDS = 2.0  # how long a closed connection discards what its client still sends
+
+
+class _LingeringTransport:
+    """The connection's transport as the protocol sees it, whose ``close`` lingers (see the
+    module's docstring); everything else is the transport's own."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._timer: asyncio.TimerHandle | None = None
+        self.lingering = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def is_closing(self) -> bool:
+        return self.lingering or self._transport.is_closing()
+
+    def close(self) -> None:
+        transport = self._transport
+        if self.lingering or transport.is_closing():
+            return
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        self.lingering = True
+        transport.write_eof()  # the answer goes out, then FIN
+        transport.resume_reading()  # read (and drop) what the client still sends
+        self._timer = self._loop.call_later(LINGER_SECONDS, transport.close)
+
+    def closed_by_peer(self) -> None:
+        """The client closed its side (or the connection is gone): close ours now."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._transport.is_closing():
+            self._transport.close()
 
 
 def _raw_response(status: int, reason: str, error: GatewayError) -> bytes:
@@ -70,13 +114,23 @@ class EdgeHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._lingering = _LingeringTransport(transport, self.loop)
+        self.transport = self._lingering  # type: ignore[assignment]
         self._header_timer = self.loop.call_later(self.header_timeout, self._headers_overdue)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
+        self._lingering.closed_by_peer()
         super().connection_lost(exc)
 
+    def eof_received(self) -> None:
+        if self._lingering.lingering:
+            self._lingering.closed_by_peer()
+        super().eof_received()
+
     def data_received(self, data: bytes) -> None:
+        if self._lingering.lingering:
+            return  # the answer is out and the connection closing: dropped
         super().data_received(data)
         if not self._headers_pending or self.transport.is_closing():
             return

@@ -195,3 +195,34 @@ async def test_a_client_that_leaves_mid_body_is_counted_not_an_incident(
     assert not [m for m in messages if "incident" in m or "Exception" in m]
     assert not [r for r in log.records if r.exc_info]
     assert "portgate_client_disconnects_total 1.0" in await gateway.metrics()
+
+
+async def keep_sending(writer: asyncio.StreamWriter, head: bytes, chunk: bytes) -> None:
+    """Send ``head``, then ``chunk`` after ``chunk`` for as long as the connection takes them."""
+    writer.write(head)
+    with contextlib.suppress(ConnectionError):
+        while True:
+            writer.write(chunk)
+            await writer.drain()
+
+
+async def test_a_client_still_sending_gets_its_answer_not_a_reset(gateway: UvicornGateway) -> None:
+    """The server answers 413 at once for a body declared too large, while the client goes on
+    sending it: the answer must arrive whole (the server ends its side and drops the rest
+    rather than closing on unread data, which would send a reset that loses the answer)."""
+    head = REQUEST_HEAD.replace(b"content-length: %d" % len(BODY), b"content-length: 50000000")
+    chunk = b" " * 65_536
+    for _ in range(5):
+        async with asyncio.timeout(HANG_GUARD_SECONDS):
+            reader, writer = await asyncio.open_connection(*gateway.address)
+
+            sender = asyncio.create_task(keep_sending(writer, head, chunk))
+            try:
+                raw = await reader.read()
+            finally:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                    await sender
+                writer.close()
+        assert status_of(raw) == 413
+        assert error_code(raw) == "BAD_REQUEST"
