@@ -351,6 +351,11 @@ async def test_a_checkpoint_the_source_names_must_account_for_the_start_and_be_w
     assert await walk(*PRUNED[:2], claims=6) == VerifyReport(
         2, at(PRUNED[1]), 4, "deleted", "the checkpoint accounting for the start is gone", 4
     )
+    # The one it names is not walked, an older one is: the report still lists what was met.
+    assert await walk(*PRUNED, claims=7) == VerifyReport(
+        3, at(PRUNED[2]), 4, "deleted", "the checkpoint accounting for the start is gone", 4,
+        (CHECKPOINT,),
+    )  # fmt: skip
 
 
 def test_a_checkpoint_accounts_for_a_start_by_its_seq_and_hash_both() -> None:
