@@ -140,14 +140,14 @@ async def verify_chain(
             if row.document == "edited":
                 return bad(row, "edited", f"its document {digest} no longer matches its hash")
         if row.prev_hash != expected_prev:
+            where = f"after seq {last.seq}" if last else "first"
             if row.prev_hash == GENESIS_HASH:
-                return bad(row, "reordered", f"it starts the chain but is stored after seq {last}")
+                return bad(row, "reordered", f"it starts the chain but is stored {where}")
             follows = await _seq_of_hash(sources, row.prev_hash)
             if follows is None:
                 if row.seq > expected_seq:
                     return bad(row, "deleted", f"{_missing(expected_seq, row.seq)} before it")
                 return bad(row, "deleted", "the record it follows is missing (or was rewritten)")
-            where = f"after seq {last.seq}" if last else "first"
             return bad(row, "reordered", f"it follows seq {follows} but is stored {where}")
         if row.seq != expected_seq:  # linked right, numbered wrong
             return bad(row, "deleted", f"{_missing(expected_seq, row.seq)} before it")
