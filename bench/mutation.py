@@ -88,6 +88,11 @@ PROMISES: dict[str, tuple[str, ...]] = {
         "tests/port_resolvers/kit/test_kit_labor.py",
     ),
     "portcontract/cursor.py": ("tests/portcontract/test_cursor.py",),
+    "gateway/boundary.py": (
+        "tests/gateway/test_boundary.py",
+        "tests/gateway/test_port_boundary.py",
+        "tests/gateway/test_fetch.py",
+    ),
     "gateway/breaker.py": ("tests/gateway/test_breaker.py", "tests/gateway/test_fetch.py"),
     "gateway/coalesce.py": ("tests/gateway/test_coalesce.py", "tests/gateway/test_fetch.py"),
 }

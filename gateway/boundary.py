@@ -305,7 +305,10 @@ def _call_key(cursor: str) -> tuple[datetime, str, str] | None:
         return None
     if moment.tzinfo is None:
         return None
-    return moment.astimezone(UTC), port, reference
+    try:
+        return moment.astimezone(UTC), port, reference
+    except OverflowError:  # at the very edge of the calendar: no such time in UTC
+        return None
 
 
 def _values_named(shape: Shape, name: str, row: Any) -> Iterator[Any]:
@@ -518,7 +521,7 @@ def _known_path(path: Any, keys: Mapping[str, Shape]) -> list[str | int] | None:
         return None
     kept: list[str | int] = [path[0]]
     shape: Shape | None = keys[path[0]]
-    for step in path[1 : MAX_PATH + 1]:
+    for step in path[1:MAX_PATH]:  # the first element and MAX_PATH - 1 more
         if type(step) is int and step >= 0:
             kept.append(step)
             continue

@@ -1,11 +1,26 @@
 """The port boundary rule by rule: each answer below breaks one part of the contract (or keeps
 it), and what the gateway keeps of it is written out by hand."""
 
+import copy
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from graphql import OperationDefinitionNode, parse
+from graphql import (
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    parse,
+)
+from graphql.execution.values import get_argument_values
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from gateway.boundary import PortBoundary
 from gateway.config import ResolvedPort
@@ -13,7 +28,7 @@ from gateway.plan import AskedField, PortQuery
 from gateway.schema import build_schema
 from gateway.selection import collect_fields, compile_shape
 from gateway.upstream import PortAnswer
-from portcontract.cursor import call_key, encode_cursor
+from portcontract.cursor import CallKey, call_key, encode_cursor
 
 NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
 SCHEMA = build_schema()._schema
@@ -35,7 +50,10 @@ def query(document: str, port: ResolvedPort = LAX, **arguments: dict[str, Any]) 
 
 
 def hold(
-    document: str, data: dict[str, Any], errors: list[dict[str, Any]] | None = None, **args: Any
+    document: str,
+    data: dict[str, Any] | None,
+    errors: list[dict[str, Any]] | None = None,
+    **args: Any,
 ) -> PortAnswer:
     return BOUNDARY.hold(query(document, **args), PortAnswer(data, errors or []))
 
@@ -87,7 +105,8 @@ def test_a_root_object_of_another_port_is_null() -> None:
 def test_terminals_are_checked_only_when_registered() -> None:
     document = "{ vesselCalls { nodes { UNLocationCode facilitySMDGCode } } }"
     page = {"vesselCalls": {"nodes": [{"UNLocationCode": "USLAX", "facilitySMDGCode": "B58"}]}}
-    assert hold(document, page).data == {"vesselCalls": {"nodes": []}}
+    held = hold(document, page)
+    assert (held.data, held.dropped) == ({"vesselCalls": {"nodes": []}}, {"UNKNOWN_TERMINAL": 1})
     unregistered = LAX.model_copy(update={"terminals": frozenset()})
     held = BOUNDARY.hold(query(document, unregistered), PortAnswer(page, []))
     assert held.data == page
@@ -372,3 +391,452 @@ def test_typename_is_the_schemas_and_root_fields_not_asked_are_left_out() -> Non
         {"ports": [{"__typename": "Admin", "UNLocationCode": "USLAX"}], "secrets": [1, 2]},
     )
     assert held.data == {"ports": [{"__typename": "Port", "UNLocationCode": "USLAX"}]}
+
+
+# Each scalar of the schema, at a nullable field: the value is kept as it is, or null and
+# counted. The bounds are GraphQL's (Int: 32 bits, signed; Float: finite; ID: a string or an
+# integer) and the contract's (Date: YYYY-MM-DD).
+INT_VALUES = [(2**31 - 1, True), (-(2**31), True), (2**31, False), (-(2**31) - 1, False),
+              (0, True), (1.0, False), (False, False)]  # fmt: skip
+FLOAT_VALUES = [(12.5, True), (12, True), (float("nan"), False), (float("inf"), False),
+                (True, False), ("12.5", False)]  # fmt: skip
+DATE_VALUES = [("2026-11-23", True), ("20261123", False), ("2026-11-23T00:00:00Z", False),
+               ("2026-02-30", False), (20261123, False), ("23/11/2026", False)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("value", "valid"), INT_VALUES)
+def test_an_int_is_a_32_bit_integer(value: Any, valid: bool) -> None:
+    held = hold("{ vesselCalls { totalCount } }", {"vesselCalls": {"totalCount": value}},
+                vesselCalls={"first": 20})  # fmt: skip
+    assert held.data == {"vesselCalls": {"totalCount": value if valid else None}}
+    assert held.dropped == ({} if valid else {"WRONG_TYPE": 1})
+
+
+@pytest.mark.parametrize(("value", "valid"), FLOAT_VALUES)
+def test_a_float_is_a_finite_number(value: Any, valid: bool) -> None:
+    row = {"UNLocationCode": "USLAX", "value": value}
+    held = hold("{ portMetrics { UNLocationCode value } }", {"portMetrics": [row]})
+    assert held.data == {"portMetrics": [{**row, "value": value if valid else None}]}
+    assert held.dropped == ({} if valid else {"WRONG_TYPE": 1})
+
+
+@pytest.mark.parametrize(("value", "valid"), DATE_VALUES)
+def test_a_date_is_a_calendar_day_written_in_full(value: Any, valid: bool) -> None:
+    document = "{ container { equipmentReference availability { firstAvailableDate } } }"
+    box = {"equipmentReference": "CSQU3054383", "availability": {"firstAvailableDate": value}}
+    held = hold(document, {"container": box}, container={"reference": "CSQU3054383"})
+    kept = value if valid else None
+    assert held.data == {"container": {**box, "availability": {"firstAvailableDate": kept}}}
+    assert held.dropped == ({} if valid else {"WRONG_TYPE": 1})
+
+
+ID_VALUES = [("e1", True), (7, True), (7.5, False), (7.0, False), (True, False), (["e1"], False)]
+
+
+@pytest.mark.parametrize(("value", "valid"), ID_VALUES)
+def test_an_id_is_a_string_or_an_integer(value: Any, valid: bool) -> None:
+    # eventID is non-null: an event whose ID is not one is left out of the list.
+    document = "{ container { equipmentReference events { eventID } } }"
+    box = {"equipmentReference": "CSQU3054383", "events": [{"eventID": value}]}
+    held = hold(document, {"container": box}, container={"reference": "CSQU3054383"})
+    assert held.data == {"container": {**box, "events": [{"eventID": value}] if valid else []}}
+    assert held.dropped == ({} if valid else {"WRONG_TYPE": 1})
+
+
+def test_a_scalar_the_boundary_does_not_know_is_held_to_its_own_input_rules() -> None:
+    # A schema may grow a scalar of its own: what its parser refuses is not kept.
+    def percent(value: Any) -> int:
+        if type(value) is not int or not 0 <= value <= 100:
+            raise ValueError(f"not a percentage: {value!r}")
+        return value
+
+    gauge = GraphQLObjectType("Gauge", {"level": GraphQLField(GraphQLScalarType(
+        "Percent", parse_value=percent))})  # fmt: skip
+    schema = GraphQLSchema(GraphQLObjectType("Query", {"gauges": GraphQLField(
+        GraphQLList(GraphQLNonNull(gauge)))}))  # fmt: skip
+    shape = compile_shape(parse_fields("{ gauges { level } }")["gauges"], {}, {})
+    asked = [AskedField("gauges", "gauges", shape, {})]
+    answer = PortAnswer({"gauges": [{"level": 40}, {"level": 140}, {"level": "40"}]}, [])
+    held = PortBoundary(schema, clock=lambda: NOW).hold(
+        PortQuery(LAX, "{ gauges { level } }", {}, ["gauges"], ["gauges"], asked), answer
+    )
+    assert held.data == {"gauges": [{"level": 40}, {"level": None}, {"level": None}]}
+    assert held.dropped == {"WRONG_TYPE": 2}
+
+
+def parse_fields(document: str) -> dict[str, Any]:
+    operation = parse(document).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    return collect_fields(operation.selection_set, {}, {})
+
+
+def test_what_is_dropped_is_counted_once_for_each_value_dropped() -> None:
+    # Two rows of one answer breaking the same rule count 2, whichever rule it is.
+    document = "{ portMetrics { UNLocationCode metric sampleSize } }"
+    missing = {"UNLocationCode": "USLAX", "metric": "TEU_LOADED"}  # sampleSize is non-null
+    held = hold(document, {"portMetrics": [missing, missing]})
+    assert (held.data, held.dropped) == ({"portMetrics": []}, {"MISSING_VALUE": 2})
+    references = ["CSQU3054383", "APZU4812090"]
+    boxes = [{"equipmentReference": r, "events": "none"} for r in references]  # not a list
+    held = hold("{ containers { equipmentReference events { eventID } } }",
+                {"containers": boxes}, containers={"references": references})  # fmt: skip
+    assert held.data == {"containers": [{**box, "events": None} for box in boxes]}
+    assert held.dropped == {"WRONG_TYPE": 2}
+    held = hold("{ containers { equipmentReference } }", {"containers": boxes},
+                containers={"references": ["MSCU1234565"]})  # fmt: skip
+    assert (held.data, held.dropped) == ({"containers": []}, {"NOT_ASKED": 2})
+
+
+def test_the_boxes_of_a_document_are_the_ports_to_name() -> None:
+    # Asked by bill of lading or booking, the gateway cannot know which boxes are on it.
+    document = "{ containers { equipmentReference } }"
+    boxes = [{"equipmentReference": "CSQU3054383"}, {"equipmentReference": "APZU4812090"}]
+    for asked in ({"transportDocumentReference": "MAEU123456789"},
+                  {"carrierBookingReference": "BKG778899"}):  # fmt: skip
+        held = hold(document, {"containers": boxes}, containers={"references": None, **asked})
+        assert (held.data, held.dropped) == ({"containers": boxes}, {})
+
+
+def test_the_vessel_asked_for_is_kept() -> None:
+    vessel = {"vesselIMONumber": "9321483", "vesselName": "EVER GIVEN"}
+    held = hold("{ vessel { vesselIMONumber vesselName } }", {"vessel": vessel},
+                vessel={"imo": "9321483"})  # fmt: skip
+    assert (held.data, held.dropped) == ({"vessel": vessel}, {})
+
+
+def test_metrics_are_matched_by_the_names_of_the_enum_values_asked() -> None:
+    # The arguments as the planner has them: GraphQL enum values coerced to the schema's own.
+    document = "{ portMetrics(metrics: [VESSELS_AT_ANCHOR]) { UNLocationCode metric } }"
+    [node] = parse_fields(document)["portMetrics"]
+    assert SCHEMA.query_type is not None
+    arguments = get_argument_values(SCHEMA.query_type.fields["portMetrics"], node, {})
+    rows = [{"UNLocationCode": "USLAX", "metric": "VESSELS_AT_ANCHOR"},
+            {"UNLocationCode": "USLAX", "metric": "TEU_LOADED"}]  # fmt: skip
+    held = hold(document, {"portMetrics": rows}, portMetrics=arguments)
+    assert (held.data, held.dropped) == ({"portMetrics": rows[:1]}, {"NOT_ASKED": 1})
+
+
+def test_a_page_that_is_not_one_is_null_and_counted() -> None:
+    document = "{ vesselCalls { edges { cursor } } }"
+    for page_value in ([], {"edges": "none"}, {"edges": None}, {}):
+        held = hold(document, {"vesselCalls": page_value}, vesselCalls={"first": 20})
+        assert (held.data, held.dropped) == ({"vesselCalls": None}, {"WRONG_TYPE": 1})
+    # Counted with what else the answer broke, before the page and after it.
+    three = "{ a: ports { UNLocationCode } vesselCalls { edges { cursor } } b: ports { name } }"
+    for page_value in ([], {"edges": "none"}):
+        held = hold(three, {"a": "all", "vesselCalls": page_value, "b": {"name": "LA"}},
+                    vesselCalls={"first": 20})  # fmt: skip
+        assert held.data == {"a": None, "vesselCalls": None, "b": None}
+        assert held.dropped == {"WRONG_TYPE": 3}
+
+
+def test_a_page_without_lists_keeps_its_count() -> None:
+    held = hold("{ vesselCalls { totalCount } }", {"vesselCalls": {"totalCount": 3}},
+                vesselCalls={"first": 1})  # fmt: skip
+    assert (held.data, held.dropped) == ({"vesselCalls": {"totalCount": 3}}, {})
+
+
+def test_a_full_page_drops_nothing_and_calls_past_first_are_counted() -> None:
+    answer = page(("USLAX", "A"), ("USLAX", "B"), ("USLAX", "C"))
+    held = hold(PAGE, answer, vesselCalls={"first": 3})
+    assert (held.data, held.dropped) == (answer, {})
+    held = hold(PAGE, answer, vesselCalls={"first": 2})
+    assert (held.data, held.dropped) == (page(("USLAX", "A"), ("USLAX", "B")), {"NOT_ASKED": 1})
+    held = hold(PAGE, answer, vesselCalls={"first": 1})
+    assert (held.data, held.dropped) == (page(("USLAX", "A")), {"NOT_ASKED": 2})
+    # Counted with the rows of another field that were not asked.
+    other_vessel = {"vessel": {"vesselIMONumber": "9319466"}, **answer}
+    held = hold("{ vessel { vesselIMONumber } " + PAGE.removeprefix("{"), other_vessel,
+                vessel={"imo": "9321483"}, vesselCalls={"first": 2})  # fmt: skip
+    assert held.dropped == {"NOT_ASKED": 2}
+
+
+def test_each_page_of_an_answer_counts_its_own_mismatch() -> None:
+    uneven = page(("USLAX", "A"), ("USLAX", "B"))["vesselCalls"]
+    uneven["nodes"].pop()
+    lists = "{ edges { cursor node { UNLocationCode } } nodes { transportCallReference } }"
+    twice = f"{{ a: vesselCalls {lists} b: vesselCalls {lists} }}"
+    held = hold(twice, {"a": uneven, "b": uneven}, a={"first": 20}, b={"first": 20})
+    assert held.data == {key: page(("USLAX", "A"))["vesselCalls"] for key in ("a", "b")}
+    assert held.dropped == {"MISMATCHED_PAGE": 2}
+
+
+def test_a_call_dropped_from_a_page_leaves_the_calls_after_it() -> None:
+    answer = page(("USLAX", "A"), ("USLAX", "B"), ("USLAX", "C"))
+    del answer["vesselCalls"]["edges"][1]["node"]["UNLocationCode"]  # non-null: B is broken
+    held = hold(PAGE, answer, vesselCalls={"first": 20})
+    assert held.data == page(("USLAX", "A"), ("USLAX", "C"))
+    assert held.dropped == {"MISSING_VALUE": 1}
+
+
+def test_a_cursor_that_is_not_a_vessel_calls_drops_the_call() -> None:
+    answer = page(("USLAX", "A"), ("USLAX", "B"))
+    answer["vesselCalls"]["edges"][0]["cursor"] = "not-a-cursor"
+    held = hold(PAGE, answer, vesselCalls={"first": 20})
+    assert (held.data, held.dropped) == (page(("USLAX", "B")), {"WRONG_TYPE": 1})
+
+
+def test_the_window_asked_starts_at_from_and_ends_before_to() -> None:
+    # "Planned arrival at or after" from, "before" to (the schema's words).
+    start, end = datetime(2026, 11, 21, 12, tzinfo=UTC), datetime(2026, 11, 21, 18, tzinfo=UTC)
+    calls = [("A", start), ("B", datetime(2026, 11, 21, 17, 59, tzinfo=UTC)), ("C", end)]
+    answer = {
+        "vesselCalls": {
+            "edges": [{"cursor": cursor("USLAX", r, at), "node": {"UNLocationCode": "USLAX"}}
+                      for r, at in calls],
+            "nodes": [{"transportCallReference": r} for r, _ in calls],
+        }
+    }  # fmt: skip
+    window = {"first": 20, "from": start, "to": end}
+    held = hold(PAGE, answer, vesselCalls=window)
+    assert held.data == {"vesselCalls": {key: items[:2] for key, items in
+                                         answer["vesselCalls"].items()}}  # fmt: skip
+    assert held.dropped == {"NOT_ASKED": 1}
+    later = {"first": 20, "from": datetime(2026, 11, 21, 12, 1, tzinfo=UTC)}
+    assert hold(PAGE, answer, vesselCalls=later).dropped == {"NOT_ASKED": 1}  # A, before it
+    after = {"first": 20, "after": cursor("USLAX", "A", start)}
+    assert hold(PAGE, answer, vesselCalls=after).dropped == {"NOT_ASKED": 1}  # A itself
+
+
+@pytest.mark.parametrize(
+    ("path", "kept"),
+    [
+        ([], None),
+        ("containers", None),
+        (5, None),
+        ({"containers": 0}, None),
+        (["containers", 0, "events", 1, "eventID"], ["containers", 0, "events", 1, "eventID"]),
+        (["containers", 0, "equipmentReference", "x"], ["containers", 0, "equipmentReference"]),
+        (["containers", 0, "events", -1, "eventID"], ["containers", 0, "events"]),
+        (["containers", 0, "events", 1.0], ["containers", 0, "events"]),
+        # At most MAX_PATH (16) elements: list indexes need no shape, so they show the bound.
+        (["containers", *range(20)], ["containers", *range(15)]),
+        (["containers", *range(15)], ["containers", *range(15)]),
+    ],
+)
+def test_an_error_path_keeps_only_what_runs_through_the_document(path: Any, kept: Any) -> None:
+    document = "{ containers { equipmentReference events { eventID } } }"
+    errors = [{"message": "x", "path": path, "extensions": {"code": "SOURCE_UNAVAILABLE"}}]
+    held = hold(document, {"containers": None}, errors)
+    assert held.errors == [{"code": "SOURCE_UNAVAILABLE", "path": kept}]
+
+
+def test_a_ports_message_goes_to_the_log_and_its_fetch_span_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    errors = [{"message": "source down since 06:00", "extensions": {"code": "SOURCE_UNAVAILABLE"}},
+              {"message": "key pgk_live_0123456789abcdef refused"},
+              {"message": "crane driver Jane Roe called in sick"},
+              {"message": 42},
+              {"message": "berth " + "7" * 400}]  # fmt: skip
+    with (
+        caplog.at_level(logging.INFO, logger="gateway.boundary"),
+        provider.get_tracer("test").start_as_current_span("fetch USLAX"),
+    ):
+        held = hold("{ ports { UNLocationCode } }", {"ports": []}, errors)
+    provider.shutdown()
+    assert (
+        held.errors
+        == [{"code": "SOURCE_UNAVAILABLE", "path": None}] + [{"code": None, "path": None}] * 4
+    )
+    expected = [
+        ("SOURCE_UNAVAILABLE", "source down since 06:00"),
+        ("", "key <redacted> refused"),
+        ("", "(withheld: the message names labor)"),
+        ("", "berth " + "7" * 294),  # at most 300 characters of it
+    ]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"port USLAX reported {code or 'an error'}: {text}" for code, text in expected
+    ]
+    [span] = exporter.get_finished_spans()
+    assert [(e.name, dict(e.attributes or {})) for e in span.events] == [
+        ("portgate.port_error", {"portgate.port": "USLAX", "portgate.port_code": code,
+                                 "message": text})
+        for code, text in expected
+    ]  # fmt: skip
+
+
+def test_a_cursor_at_the_edge_of_the_calendar_drops_its_call_not_the_answer() -> None:
+    # 0001-01-01 00:00 at +01:00 is a day before the first one Python can hold in UTC.
+    edge = encode_cursor(CallKey("0001-01-01T00:00:00+01:00", "USLAX", "A"))
+    answer = page(("USLAX", "A"), ("USLAX", "B"))
+    answer["vesselCalls"]["edges"][0]["cursor"] = edge
+    held = hold(PAGE, answer, vesselCalls={"first": 20})
+    assert (held.data, held.dropped) == (page(("USLAX", "B")), {"WRONG_TYPE": 1})
+
+
+def test_an_object_that_is_not_one_is_null_and_counted() -> None:
+    references = ["CSQU3054383", "APZU4812090"]
+    boxes = [{"equipmentReference": r, "location": "Berth 4"} for r in references]
+    held = hold("{ containers { equipmentReference location { UNLocationCode } } }",
+                {"containers": boxes}, containers={"references": references})  # fmt: skip
+    assert held.data == {"containers": [{**box, "location": None} for box in boxes]}
+    assert held.dropped == {"WRONG_TYPE": 2}
+
+
+def test_a_string_may_be_as_long_as_the_contract_allows_and_no_longer() -> None:
+    names = ["x" * 2000, "y" * 2001, "z" * 5000]
+    rows = [{"UNLocationCode": "USLAX", "name": name} for name in names]
+    held = hold("{ ports { UNLocationCode name } }", {"ports": rows})
+    assert held.data == {"ports": [rows[0], *({**row, "name": None} for row in rows[1:])]}
+    assert held.dropped == {"TOO_LONG": 2}
+
+
+def test_a_time_within_the_clock_skew_allowed_is_kept_to_the_second() -> None:
+    document = "{ containers { equipmentReference lastEventDateTime } }"
+    edge, past = "2026-11-21T18:05:00+00:00", "2026-11-21T18:05:01+00:00"  # now + 5 min, + 1 s
+    boxes = [{"equipmentReference": "CSQU3054383", "lastEventDateTime": edge},
+             {"equipmentReference": "APZU4812090", "lastEventDateTime": past}]  # fmt: skip
+    held = hold(document, {"containers": boxes},
+                containers={"references": ["CSQU3054383", "APZU4812090"]})  # fmt: skip
+    assert held.data == {"containers": [boxes[0], {**boxes[1], "lastEventDateTime": None}]}
+    assert held.dropped == {"FUTURE_TIME": 1}
+
+
+def test_an_answer_without_data_keeps_its_errors_held() -> None:
+    extensions = {"code": "SOURCE_UNAVAILABLE", "detail": "host db-7"}
+    errors = [{"message": "down", "path": ["ports"], "extensions": extensions}]
+    held = hold("{ ports { UNLocationCode } }", None, errors)
+    assert (held.data, held.errors, held.dropped) == (
+        None, [{"code": "SOURCE_UNAVAILABLE", "path": ["ports"]}], {}
+    )  # fmt: skip
+
+
+def test_what_was_dropped_is_logged_by_port(caplog: pytest.LogCaptureFixture) -> None:
+    data = {"ports": [{"UNLocationCode": "USOAK"}, {"UNLocationCode": "USLAX", "name": "x" * 2001}]}
+    with caplog.at_level(logging.INFO, logger="gateway.boundary"):
+        hold("{ ports { UNLocationCode name } }", data)
+        hold("{ ports { UNLocationCode name } }", {"ports": []})  # nothing dropped, nothing said
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "WARNING",
+            "port USLAX: answer broke the contract; dropped {'OTHER_PORT': 1, 'TOO_LONG': 1}",
+        )
+    ]
+
+
+@pytest.mark.parametrize("sent", [19, 20, 21, 45])
+def test_at_most_20_errors_of_an_answer_are_kept(
+    sent: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    errors = [{"message": f"e{i}", "path": ["ports"]} for i in range(sent)]
+    with caplog.at_level(logging.INFO, logger="gateway.boundary"):
+        held = hold("{ ports { UNLocationCode } }", {"ports": []}, errors)
+    assert held.errors == [{"code": None, "path": ["ports"]}] * min(sent, 20)
+    said = [r.getMessage() for r in caplog.records if "more errors" in r.getMessage()]
+    assert said == ([f"port USLAX: {sent - 20} more errors not kept"] if sent > 20 else [])
+
+
+OTHER = "USOAK"
+
+
+@pytest.mark.parametrize(
+    ("document", "row", "claim"),
+    [
+        ("{ ports { UNLocationCode } }", {"UNLocationCode": "USLAX"}, ["UNLocationCode"]),
+        ("{ ports { UNLocationCode terminals { facilitySMDGCode UNLocationCode } } }",
+         {"UNLocationCode": "USLAX",
+          "terminals": [{"facilitySMDGCode": "APMT", "UNLocationCode": "USLAX"}]},
+         ["terminals", 0, "UNLocationCode"]),
+        ("{ containers { equipmentReference sourcePort } }",
+         {"equipmentReference": "CSQU3054383", "sourcePort": "USLAX"}, ["sourcePort"]),
+        ("{ containers { equipmentReference location { UNLocationCode } } }",
+         {"equipmentReference": "CSQU3054383", "location": {"UNLocationCode": "USLAX"}},
+         ["location", "UNLocationCode"]),
+        ("{ portMetrics { UNLocationCode metric } }",
+         {"UNLocationCode": "USLAX", "metric": "TEU_LOADED"}, ["UNLocationCode"]),
+    ],
+)  # fmt: skip
+def test_every_field_naming_the_port_must_name_the_one_that_answers(
+    document: str, row: dict[str, Any], claim: list[str | int]
+) -> None:
+    root = document.split()[1]
+    other = copy.deepcopy(row)
+    place: Any = other
+    for step in claim[:-1]:
+        place = place[step]
+    place[claim[-1]] = OTHER
+    asked = {root: {"references": ["CSQU3054383"]}} if root == "containers" else {}
+    held = hold(document, {root: [row, other, row]}, **asked)
+    assert (held.data, held.dropped) == ({root: [row, row]}, {"OTHER_PORT": 1})
+
+
+@pytest.mark.parametrize("field", ["UNLocationCode", "facilitySMDGCode"])
+def test_a_vessel_call_of_another_port_or_terminal_is_dropped(field: str) -> None:
+    document = "{ vesselCalls { nodes { UNLocationCode facilitySMDGCode } } }"
+    call = {"UNLocationCode": "USLAX", "facilitySMDGCode": "TRAP"}
+    other = {**call, field: {"UNLocationCode": OTHER, "facilitySMDGCode": "B58"}[field]}
+    held = hold(document, {"vesselCalls": {"nodes": [call, other]}}, vesselCalls={"first": 20})
+    assert held.data == {"vesselCalls": {"nodes": [call]}}
+    assert held.dropped == {"OTHER_PORT" if field == "UNLocationCode" else "UNKNOWN_TERMINAL": 1}
+
+
+@pytest.mark.parametrize(
+    ("document", "row", "terminal"),
+    [
+        ("{ ports { UNLocationCode terminals { facilitySMDGCode } } }",
+         {"UNLocationCode": "USLAX", "terminals": [{"facilitySMDGCode": "APMT"}]},
+         ["terminals", 0, "facilitySMDGCode"]),
+        ("{ containers { equipmentReference location { UNLocationCode facilitySMDGCode } } }",
+         {"equipmentReference": "CSQU3054383",
+          "location": {"UNLocationCode": "USLAX", "facilitySMDGCode": "APMT"}},
+         ["location", "facilitySMDGCode"]),
+        ("{ portMetrics { UNLocationCode facilitySMDGCode metric } }",
+         {"UNLocationCode": "USLAX", "facilitySMDGCode": "APMT", "metric": "TEU_LOADED"},
+         ["facilitySMDGCode"]),
+    ],
+)  # fmt: skip
+def test_every_field_naming_a_terminal_must_name_one_of_the_ports_own(
+    document: str, row: dict[str, Any], terminal: list[str | int]
+) -> None:
+    root = document.split()[1]
+    other = copy.deepcopy(row)
+    place: Any = other
+    for step in terminal[:-1]:
+        place = place[step]
+    place[terminal[-1]] = "B58"  # a terminal of Long Beach, not registered for Los Angeles
+    asked = {root: {"references": ["CSQU3054383"]}} if root == "containers" else {}
+    held = hold(document, {root: [row, other]}, **asked)
+    assert (held.data, held.dropped) == ({root: [row]}, {"UNKNOWN_TERMINAL": 1})
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["actualArrivalDateTime", "actualDepartureDateTime", "anchorageArrivalDateTime",
+     "pilotBoardingDateTime"],
+)  # fmt: skip
+def test_every_time_of_a_call_that_has_happened_is_not_later_than_now(field: str) -> None:
+    document = f"{{ vesselCalls {{ nodes {{ UNLocationCode {field} }} }} }}"
+    past, later = "2026-11-21T17:00:00+00:00", "2026-11-21T19:00:00+00:00"
+    calls = [{"UNLocationCode": "USLAX", field: past}, {"UNLocationCode": "USLAX", field: later}]
+    held = hold(document, {"vesselCalls": {"nodes": calls}}, vesselCalls={"first": 20})
+    assert held.data == {"vesselCalls": {"nodes": [calls[0], {**calls[1], field: None}]}}
+    assert held.dropped == {"FUTURE_TIME": 1}
+
+
+def test_an_id_that_names_labor_drops_what_it_identifies() -> None:
+    document = "{ container { equipmentReference events { eventID } } }"
+    events = [{"eventID": "e1"}, {"eventID": "gang 4 night shift"}]
+    box = {"equipmentReference": "CSQU3054383", "events": events}
+    held = hold(document, {"container": box}, container={"reference": "CSQU3054383"})
+    assert held.data == {"container": {**box, "events": events[:1]}}
+    assert held.dropped == {"LABOR_TEXT": 1}
+
+
+def test_a_ports_own_code_is_not_read_as_text() -> None:
+    # CLERK has the form of a UN/LOCODE (CL, Chile); as text it would name a role on the quay.
+    clerk = ResolvedPort(id="CLERK", name="Clerk", url="http://clerk/graphql", timeout=2.0,
+                         capabilities=frozenset(), terminals=frozenset())  # fmt: skip
+    data = {"ports": [{"UNLocationCode": "CLERK", "name": "Puerto Montt"}]}
+    held = hold("{ ports { UNLocationCode name } }", data, port=clerk)
+    assert (held.data, held.dropped) == (data, {})
+
+
+def test_a_container_other_than_the_one_asked_is_null() -> None:
+    document = '{ container(reference: "CSQU3054383") { equipmentReference sourcePort } }'
+    box = {"equipmentReference": "APZU4812090", "sourcePort": "USLAX"}
+    held = hold(document, {"container": box}, container={"reference": "CSQU3054383"})
+    assert (held.data, held.dropped) == ({"container": None}, {"NOT_ASKED": 1})
