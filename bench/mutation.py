@@ -78,6 +78,7 @@ PROMISES: dict[str, tuple[str, ...]] = {
     "gateway/http/rate_limit.py": ("tests/gateway/test_rate_limit.py",),
     "gateway/ratelimit.py": ("tests/gateway/test_rate_limit.py",),
     "gateway/cache.py": (
+        "tests/gateway/test_cache.py",
         "tests/gateway/test_cache_http.py",
         "tests/gateway/test_cache_redis.py",
         "tests/gateway/test_fetch.py",

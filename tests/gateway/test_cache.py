@@ -4,7 +4,13 @@ by the endpoint that answered, and emptied of a port on demand."""
 import orjson
 import pytest
 
-from gateway.cache import ENTRY_OVERHEAD_BYTES, BoundedMemoryAnswers, answer_key
+from gateway.cache import (
+    ENTRY_OVERHEAD_BYTES,
+    BoundedMemoryAnswers,
+    CachedAnswer,
+    PortCacheControl,
+    answer_key,
+)
 
 
 class Clock:
@@ -109,3 +115,105 @@ def test_a_key_names_the_port_its_endpoint_the_document_and_its_variables(
     assert answer_key(*first) != answer_key(*second)
     assert answer_key(*first) == answer_key(*first)
     assert answer_key(*first).startswith(f"{first[0]}:{first[3]}:")
+
+
+@pytest.mark.parametrize(
+    ("header", "no_store", "max_age"),
+    [
+        (None, False, None),
+        ("", False, None),
+        ("no-store", True, None),
+        ("No-Cache", True, None),
+        ("private, max-age=60", True, 60.0),
+        ("public, max-age=60", False, 60.0),
+        ("max-age = 30", False, 30.0),
+        ('max-age="45"', False, 45.0),
+        ("  MAX-AGE=0  ", False, 0.0),
+        ("s-maxage=60", False, None),  # for shared caches in front of the port, not for us
+        ("max-age=soon", False, None),
+        ("max-age=60, no-transform", False, 60.0),
+    ],
+)
+def test_what_a_ports_cache_control_allows(
+    header: str | None, no_store: bool, max_age: float | None
+) -> None:
+    assert PortCacheControl.parse(header) == PortCacheControl(no_store=no_store, max_age=max_age)
+
+
+def test_an_entry_is_fresh_until_its_ttl_and_its_age_counts_from_when_it_was_stored() -> None:
+    entry = CachedAnswer(DATA, stored_at=1_000.0, fresh_until=1_010.0)
+    assert [entry.is_fresh(t) for t in (1_000.0, 1_009.99, 1_010.0, 1_011.0)] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert (entry.age(1_002.5), entry.age(1_000.0)) == (2.5, 0.0)
+    assert entry.age(990.0) == 0.0  # stored by a replica whose clock is ahead: not negative
+
+
+async def test_an_answer_is_gone_at_the_very_moment_its_staleness_ends() -> None:
+    clock = Clock()
+    cache = BoundedMemoryAnswers(1_000_000, clock=clock)
+    await cache.put("USLAX:e:a", DATA, 10, 5)
+    clock.now += 15
+    assert await cache.get("USLAX:e:a") is None
+    assert (len(cache), cache.bytes) == (0, 0)
+
+
+async def test_an_answer_the_size_of_the_whole_cache_is_kept() -> None:
+    clock = Clock()
+    one = size_of("USLAX:e:a", DATA, clock.now, 60)
+    cache = BoundedMemoryAnswers(one, clock=clock)
+    await cache.put("USLAX:e:a", DATA, 60, 0)
+    assert (len(cache), cache.bytes, cache.evictions) == (1, one, 0)
+    await cache.put("USLAX:e:b", DATA, 60, 0)  # the next one takes its place
+    assert await cache.get("USLAX:e:a") is None
+    assert await cache.get("USLAX:e:b") is not None
+    assert (len(cache), cache.bytes, cache.evictions) == (1, one, 1)
+
+
+async def test_a_replaced_answer_lives_as_long_as_its_replacement() -> None:
+    clock = Clock()
+    cache = BoundedMemoryAnswers(1_000_000, clock=clock)
+    await cache.put("USLAX:e:a", DATA, 10, 0)
+    await cache.put("USLAX:e:a", DATA, 100, 0)
+    clock.now += 50  # the first one's time is up, not the second's
+    entry = await cache.get("USLAX:e:a")
+    assert entry is not None
+    assert entry.fresh_until == 1_100.0
+    clock.now += 60
+    assert await cache.get("USLAX:e:a") is None
+
+
+async def test_an_answer_replaced_many_times_still_goes_when_its_time_is_up() -> None:
+    # Every write leaves a record of when it is gone; past a bound they are tidied up.
+    clock = Clock()
+    cache = BoundedMemoryAnswers(1_000_000, clock=clock)
+    for i in range(300):
+        await cache.put("USLAX:e:a", {"n": i}, 10, 0)
+        await cache.put("USOAK:e:b", DATA, 1_000, 0)
+    assert len(cache) == 2
+    clock.now += 10
+    assert await cache.get("USLAX:e:a") is None
+    assert len(cache) == 1
+    assert cache.bytes == size_of("USOAK:e:b", DATA, 1_000.0, 1_000)
+    entry = await cache.get("USOAK:e:b")
+    assert entry is not None
+    assert entry.data == DATA
+
+
+async def test_closing_the_cache_forgets_everything() -> None:
+    cache = BoundedMemoryAnswers(1_000_000, clock=Clock())
+    await cache.put("USLAX:e:a", DATA, 60, 0)
+    await cache.close()
+    assert (len(cache), cache.bytes) == (0, 0)
+    assert await cache.get("USLAX:e:a") is None
+
+
+async def test_one_process_always_holds_the_lease() -> None:
+    cache = BoundedMemoryAnswers(1_000_000, clock=Clock())
+    assert not cache.shared
+    assert await cache.lease("USLAX:e:a", 5)
+    assert await cache.lease("USLAX:e:a", 5)  # coalescing, not a lease, makes its fetches one
+    await cache.release("USLAX:e:a")
