@@ -580,9 +580,17 @@ async def test_forgetting_a_port_drops_its_upstream_and_a_port_never_seen_is_no_
 # -- health --------------------------------------------------------------------------------------
 
 
-def test_a_stale_port_is_degraded_if_its_breaker_is_closed_and_down_if_open() -> None:
-    fan = FanOut(lambda _: ScriptedPort(), breaker_settings=BreakerSettings(failure_threshold=1))  # type: ignore[arg-type,return-value]
+def test_health_is_the_breakers_and_a_stale_port_is_degraded_if_closed_and_down_if_open() -> None:
+    clocks = Clocks()
+    fan = FanOut(
+        lambda _: ScriptedPort(),  # type: ignore[arg-type,return-value]
+        breaker_settings=BreakerSettings(failure_threshold=1, reset_timeout=30),
+        monotonic=lambda: clocks.mono,
+    )
+    fan.breaker("USOAK").record_failure()
+    clocks.advance(30)  # USOAK's breaker half open
     fan.breaker("USLGB").record_failure()  # open
+    assert fan.health() == {"USOAK": "DEGRADED", "USLGB": "DOWN"}
     refused = PortUnavailable("x", "refused")
 
     def stale(port_id: str) -> PortOutcome:
@@ -590,7 +598,9 @@ def test_a_stale_port_is_degraded_if_its_breaker_is_closed_and_down_if_open() ->
         return PortOutcome(port, [], 0.0, "stale", PortAnswer({}, []), refused)
 
     # USLAX has no breaker yet (never asked until this outcome): closed, as a new one is.
-    assert fan.health([stale("USLAX"), stale("USLGB")]) == {"USLAX": "DEGRADED", "USLGB": "DOWN"}
+    assert fan.health([stale("USLAX"), stale("USLGB")]) == {
+        "USLAX": "DEGRADED", "USOAK": "DEGRADED", "USLGB": "DOWN"
+    }  # fmt: skip
 
 
 # -- the circuit breaker and coalesced callers ---------------------------------------------------
@@ -834,7 +844,7 @@ class BrokenCache:
 
 def warnings_logged(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, bool]]:
     """What gateway.fetch logged: level, message, and whether the traceback goes with it."""
-    return [(r.levelname, r.getMessage(), r.exc_info is not None)
+    return [(r.levelname, r.getMessage(), bool(r.exc_info))
             for r in caplog.records if r.name == "gateway.fetch"]  # fmt: skip
 
 
