@@ -75,7 +75,11 @@ PROMISES: dict[str, tuple[str, ...]] = {
         "tests/gateway/test_fan_out_failures.py",
         "tests/gateway/test_port_status.py",
     ),
-    "gateway/http/rate_limit.py": ("tests/gateway/test_rate_limit.py",),
+    "gateway/http/rate_limit.py": (
+        "tests/gateway/test_rate_limit.py",
+        "tests/gateway/test_rate_limit_middleware.py",
+    ),
+    "gateway/http/client_address.py": ("tests/gateway/test_client_address.py",),
     "gateway/ratelimit.py": ("tests/gateway/test_rate_limit.py",),
     "gateway/cache.py": (
         "tests/gateway/test_cache.py",
