@@ -99,7 +99,7 @@ def endpoint_fingerprint(url: str, credential: str | None) -> str:
     return digest.hexdigest()[:16]
 
 
-def answer_key(port: str, document: str, variables: Mapping[str, Any], endpoint: str = "-") -> str:
+def answer_key(port: str, document: str, variables: Mapping[str, Any], endpoint: str) -> str:
     """Port + its endpoint + the document actually sent to it (normalised by printing) + its
     variables."""
     digest = hashlib.sha256(document.encode())
@@ -170,7 +170,7 @@ class AnswerCache(Protocol):
 
 
 class AiocacheAnswers:
-    """:class:`AnswerCache` over an aiocache backend (memory or Redis)."""
+    """:class:`AnswerCache` over aiocache's Redis backend (:func:`redis_cache`)."""
 
     def __init__(self, backend: "BaseCache", *, shared: bool, clock: Clock = time.time) -> None:
         self._backend = backend
@@ -198,9 +198,7 @@ class AiocacheAnswers:
         await self._backend.set(key, entry, ttl=_whole_seconds(fresh + stale))
 
     async def drop_port(self, port: str) -> int:
-        client = getattr(self._backend, "client", None)
-        if client is None:  # an aiocache backend without a Redis client: nothing shared
-            return 0
+        client = self._backend.client
         pattern = _glob_escape(self._backend.build_key(f"{port}:")) + "*"
         dropped = 0
         batch: list[Any] = []
@@ -344,9 +342,7 @@ def memory_cache(
     return BoundedMemoryAnswers(max_bytes, clock=clock)
 
 
-def redis_cache(
-    url: str, *, namespace: str = "portgate", clock: Clock = time.time
-) -> AiocacheAnswers:
+def redis_cache(url: str, *, namespace: str, clock: Clock = time.time) -> AiocacheAnswers:
     """A cache shared through Redis at ``url`` (``redis://host:port/db``)."""
     from urllib.parse import urlsplit
 

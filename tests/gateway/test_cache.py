@@ -1,13 +1,19 @@
-"""The in-memory answer cache: bounded in bytes (least recently used out first) and in time, keyed
-by the endpoint that answered, and emptied of a port on demand."""
+"""The answer cache without a server: the in-memory cache (bounded in bytes, least recently used
+out first, and in time; emptied of a port on demand), keys, entries, what a port's Cache-Control
+allows, and how long Redis is asked to keep an answer or a lease (tests/gateway/test_cache_redis.py
+has the real Redis)."""
+
+import json
 
 import orjson
 import pytest
 
 from gateway.cache import (
     ENTRY_OVERHEAD_BYTES,
+    AiocacheAnswers,
     BoundedMemoryAnswers,
     CachedAnswer,
+    OrjsonSerializer,
     PortCacheControl,
     answer_key,
 )
@@ -171,6 +177,8 @@ async def test_an_answer_the_size_of_the_whole_cache_is_kept() -> None:
     assert await cache.get("USLAX:e:a") is None
     assert await cache.get("USLAX:e:b") is not None
     assert (len(cache), cache.bytes, cache.evictions) == (1, one, 1)
+    await cache.put("USLAX:e:c", DATA, 60, 0)
+    assert (len(cache), cache.bytes, cache.evictions) == (1, one, 2)
 
 
 async def test_a_replaced_answer_lives_as_long_as_its_replacement() -> None:
@@ -217,3 +225,61 @@ async def test_one_process_always_holds_the_lease() -> None:
     assert await cache.lease("USLAX:e:a", 5)
     assert await cache.lease("USLAX:e:a", 5)  # coalescing, not a lease, makes its fetches one
     await cache.release("USLAX:e:a")
+
+
+def test_answer_keys_do_not_depend_on_the_order_variables_were_written_in() -> None:
+    assert answer_key("USLAX", "{ a }", {"a0": 1, "a1": 2}, "e1") == answer_key(
+        "USLAX", "{ a }", {"a1": 2, "a0": 1}, "e1"
+    )
+
+
+def test_entries_are_json_in_and_out_and_a_miss_stays_a_miss() -> None:
+    serializer = OrjsonSerializer()
+    stored = serializer.dumps({"data": DATA, "at": 1.5})
+    assert isinstance(stored, bytes)
+    assert json.loads(stored) == {"data": DATA, "at": 1.5}
+    assert serializer.loads(stored) == {"data": DATA, "at": 1.5}
+    assert serializer.loads(None) is None  # what aiocache hands over for a key it lacks
+
+
+class Recording:
+    """Stands in for aiocache's Redis backend: notes how long each key is to be kept."""
+
+    def __init__(self) -> None:
+        self.ttls: dict[str, int] = {}
+
+    async def set(self, key: str, value: object, ttl: int) -> None:
+        self.ttls[key] = ttl
+
+    async def add(self, key: str, value: object, ttl: int) -> None:
+        self.ttls[key] = ttl
+
+
+@pytest.mark.parametrize(
+    ("fresh", "stale", "seconds"),
+    [
+        (0, 0, 1),
+        (0.2, 0, 1),
+        (1, 0, 1),
+        (1.5, 0, 2),
+        (0.5, 0.5, 1),
+        (30, 600, 630),
+        (29.5, 0.6, 31),
+    ],
+)
+async def test_redis_keeps_an_answer_its_ttl_and_staleness_in_whole_seconds_rounded_up(
+    fresh: float, stale: float, seconds: int
+) -> None:
+    # Redis counts expiry in whole seconds, and a key given none is kept for ever.
+    backend = Recording()
+    cache = AiocacheAnswers(backend, shared=True, clock=Clock())  # type: ignore[arg-type]
+    await cache.put("USLAX:e:a", DATA, fresh, stale)
+    assert backend.ttls == {"USLAX:e:a": seconds}
+
+
+@pytest.mark.parametrize(("seconds", "kept"), [(0.2, 1), (5, 5), (7.5, 8)])
+async def test_a_lease_runs_out_after_its_seconds_rounded_up(seconds: float, kept: int) -> None:
+    backend = Recording()
+    cache = AiocacheAnswers(backend, shared=True, clock=Clock())  # type: ignore[arg-type]
+    assert await cache.lease("USLAX:e:a", seconds)
+    assert backend.ttls == {"USLAX:e:a:lease": kept}

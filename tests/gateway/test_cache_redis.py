@@ -1,8 +1,10 @@
 """The cache shared through the real Redis server on this machine (127.0.0.1:6379)."""
 
 import asyncio
+import contextlib
 import pickle
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +214,128 @@ async def test_notices_are_stored_with_their_answer_and_nothing_else_is_believed
     assert entry is not None
     assert entry.notices == [notice]
     assert refused is None
+
+
+async def test_dropping_a_port_empties_every_one_of_its_keys_however_many(namespace: str) -> None:
+    cache = redis_cache(REDIS_URL, namespace=namespace)
+    try:
+        for i in range(1_201):  # more than two batches of deletes
+            await cache.put(f"USLAX:e:{i}", PORTS, 30, 0)
+        await cache.put("USOAK:e:0", PORTS, 30, 0)
+        assert await cache.drop_port("USLAX") == 1_201
+        assert len(await keys_in(namespace)) == 1
+    finally:
+        await cache.close()
+
+
+async def test_dropping_a_port_stays_inside_a_namespace_that_looks_like_a_pattern(
+    namespace: str,
+) -> None:
+    # SCAN matches glob patterns: a namespace's * ? [ ] \ must match only themselves.
+    odd = [f"{namespace}:a[1]*?\\", f"{namespace}:a1xy\\"]  # [1] * ? would match "1", "x", "y"
+    caches = [redis_cache(REDIS_URL, namespace=name) for name in odd]
+    try:
+        for cache in caches:
+            await cache.put("USLAX:e:k", PORTS, 30, 0)
+        assert await caches[0].drop_port("USLAX") == 1
+        assert await caches[0].get("USLAX:e:k") is None
+        assert await caches[1].get("USLAX:e:k") is not None
+    finally:
+        for cache in caches:
+            await cache.close()
+
+
+async def test_a_lease_that_ran_out_and_was_taken_again_is_not_released_by_its_first_holder(
+    namespace: str,
+) -> None:
+    # Two replicas whose clocks read the same instant: their leases are still their own.
+    a, b = (redis_cache(REDIS_URL, namespace=namespace, clock=lambda: 1_000.0) for _ in "ab")
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        assert await a.lease("USLAX:e:k", 30)
+        assert not await b.lease("USLAX:e:k", 30)
+        await client.delete(a._backend.build_key("USLAX:e:k:lease"))  # as if it ran out
+        assert await b.lease("USLAX:e:k", 30)
+        await a.release("USLAX:e:k")  # too late: the lease is b's now
+        assert not await a.lease("USLAX:e:k", 30)
+        await b.release("USLAX:e:k")
+        await b.release("USLAX:e:k")  # releasing what one does not hold changes nothing
+        assert await a.lease("USLAX:e:k", 30)
+    finally:
+        await a.close()
+        await b.close()
+        await client.aclose()
+
+
+async def test_a_redis_url_without_host_port_or_database_means_127_0_0_1_6379_0(
+    namespace: str,
+) -> None:
+    client = redis.Redis.from_url(REDIS_URL)  # database 0
+    try:
+        for url in ("redis://", "redis://127.0.0.1", "redis://127.0.0.1:6379"):
+            cache = redis_cache(url, namespace=namespace)
+            try:
+                await cache.put("USLAX:e:k", PORTS, 30, 0)
+                assert await client.exists(cache._backend.build_key("USLAX:e:k")) == 1, url
+                await client.delete(cache._backend.build_key("USLAX:e:k"))
+            finally:
+                await cache.close()
+    finally:
+        await client.aclose()
+
+
+async def test_a_redis_url_names_the_database(namespace: str) -> None:
+    cache = redis_cache("redis://127.0.0.1:6379/3", namespace=namespace)
+    zero, three = (redis.Redis.from_url(f"redis://127.0.0.1:6379/{db}") for db in (0, 3))
+    try:
+        await cache.put("USLAX:e:k", PORTS, 30, 0)
+        key = cache._backend.build_key("USLAX:e:k")
+        assert (await three.exists(key), await zero.exists(key)) == (1, 0)
+    finally:
+        await three.delete(cache._backend.build_key("USLAX:e:k"))
+        await cache.close()
+        await zero.aclose()
+        await three.aclose()
+
+
+@contextlib.asynccontextmanager
+async def redis_stand_in_on_ipv6_loopback() -> AsyncIterator[tuple[int, list[list[bytes]]]]:
+    """A stand-in for Redis listening on ::1 only (its port is closed on 127.0.0.1): it notes
+    each command and says OK (to HELLO, that it speaks RESP3)."""
+    commands: list[list[bytes]] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                parts = []
+                for _ in range(int(line[1:])):  # *<count>, then $<length> and each part
+                    length = int((await reader.readline())[1:])
+                    parts.append((await reader.readexactly(length + 2))[:-2])
+                commands.append(parts)
+                hello = parts[0].upper() == b"HELLO"
+                writer.write(b"%1\r\n$5\r\nproto\r\n:3\r\n" if hello else b"+OK\r\n")
+                await writer.drain()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, host="::1", port=0)
+    try:
+        yield server.sockets[0].getsockname()[1], commands
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_redis_url_names_the_host_the_password_and_the_database() -> None:
+    async with redis_stand_in_on_ipv6_loopback() as (port, commands):
+        cache = redis_cache(f"redis://:s3cret@[::1]:{port}/5", namespace="ns", clock=lambda: 7.0)
+        try:
+            await cache.put("USLAX:e:k", PORTS, 30, 0)
+        finally:
+            await cache.close()
+    assert any(b"s3cret" in command for command in commands)  # AUTH (or HELLO ... AUTH)
+    assert [b"SELECT", b"5"] in commands
+    [(stored, ttl, value)] = [c[1:] for c in commands if c[0] == b"SETEX"]
+    assert (stored.endswith(b"USLAX:e:k"), ttl) == (True, b"30")
+    assert orjson.loads(value) == {"data": PORTS, "at": 7.0, "fresh": 37.0, "dropped": {},
+                                   "notices": []}  # fmt: skip
