@@ -34,7 +34,6 @@ test_execute_differential.py`` sends a corpus to both and compares them.
 
 import logging
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from typing import Any
@@ -44,7 +43,6 @@ from graphql import (
     DocumentNode,
     ExecutionResult,
     GraphQLError,
-    OperationDefinitionNode,
     Token,
     execute,
     parse,
@@ -64,6 +62,7 @@ from gateway.http.context import request_of, set_status
 from gateway.limits import token_limit_error
 from gateway.observe import OperationObserver, current_trace_id
 from gateway.pipeline import OperationResult, QueryPipeline
+from gateway.redact import incident_error
 from gateway.request_errors import PARSE_FAILED, VALIDATION_FAILED
 
 log = logging.getLogger(__name__)
@@ -197,7 +196,7 @@ class GatewaySchema(strawberry.Schema):
                 return await self._operation(context)
             finally:
                 if span.is_recording():
-                    _describe(span, context)
+                    tracing.describe_operation(span, context)
 
     async def _operation(self, context: ExecutionContext) -> ExecutionResult:
         started = time.perf_counter()
@@ -283,16 +282,11 @@ class GatewaySchema(strawberry.Schema):
                     context.operation_name,
                     context.variables or {},
                     principal=principal,
-                    bypass_cache=self._may_bypass_cache(request, principal),
+                    bypass_cache=may_bypass_cache(request, principal, self._bypass_roles),
                 )
-            except Exception:
-                incident = uuid.uuid4().hex[:12]
-                log.exception("operation failed unexpectedly (incident %s)", incident)
-                error = GraphQLError(
-                    f"internal error (incident {incident})",
-                    extensions={"code": "INTERNAL_SERVER_ERROR", "incident": incident},
-                )
-                result = ExecutionResult(None, [error])
+            except Exception as exc:
+                message, extensions = incident_error(exc, "an operation")
+                result = ExecutionResult(None, [GraphQLError(message, extensions=extensions)])
             else:
                 if outcome is not None:
                     result = outcome.result
@@ -338,29 +332,10 @@ class GatewaySchema(strawberry.Schema):
         assert isinstance(answered, ExecutionResult)  # introspection resolves synchronously
         return ExecutionResult(answered.data, answered.errors)
 
-    def _may_bypass_cache(self, request: Any, principal: Any) -> bool:
-        """``Cache-Control: no-cache`` from a caller whose role may skip the cache."""
-        if request is None or "no-cache" not in request.headers.get("cache-control", ""):
-            return False
-        roles = getattr(principal, "roles", None) or frozenset({"public"})
-        return bool(self._bypass_roles & set(roles))
 
-
-def _describe(span: trace.Span, context: ExecutionContext) -> None:
-    """The operation span's attributes, once the operation is done."""
-    document = context.graphql_document
-    if context.operation_name:
-        span.set_attribute("graphql.operation.name", context.operation_name)
-    if document is not None:
-        operation = next(
-            (d for d in document.definitions if isinstance(d, OperationDefinitionNode)), None
-        )
-        if operation is not None:
-            span.set_attribute("graphql.operation.type", operation.operation.value)
-        span.set_attribute("graphql.document", tracing.masked_document(document))
-    if context.query:
-        span.set_attribute("graphql.document.hash", tracing.document_hash(context.query))
-    errors = getattr(context.result, "errors", None) or []
-    codes = sorted({str((e.extensions or {}).get("code", "")) for e in errors} - {""})
-    if codes:
-        span.set_attribute("portgate.error_codes", codes)
+def may_bypass_cache(request: Any, principal: Any, bypass_roles: frozenset[str]) -> bool:
+    """``Cache-Control: no-cache`` from a caller whose role may skip the cache."""
+    if request is None or "no-cache" not in request.headers.get("cache-control", ""):
+        return False
+    roles = getattr(principal, "roles", None) or frozenset({"public"})
+    return bool(bypass_roles & set(roles))

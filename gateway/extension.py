@@ -8,21 +8,21 @@ Like every extension hook, it must never raise: an exception here would null the
 
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 from graphql import ExecutionResult, GraphQLError
-from starlette.requests import Request
 from strawberry.extensions import SchemaExtension
 
 from gateway.auth import principal_of
 from gateway.errors import AuditUnavailable, Unauthenticated
+from gateway.execute import may_bypass_cache
 from gateway.fetch import PortOutcome
 from gateway.http.context import request_of, set_status
 from gateway.observe import OperationObserver, current_trace_id
 from gateway.pipeline import QueryPipeline
 from gateway.plan import Plan
+from gateway.redact import incident_error
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +93,11 @@ class FanOutExtension(SchemaExtension):
                     context.operation_name,
                     context.variables or {},
                     principal=principal,
-                    bypass_cache=self._may_bypass_cache(request),
+                    bypass_cache=may_bypass_cache(request, principal, self._cache_bypass_roles),
                 )
-            except Exception:
-                incident = uuid.uuid4().hex[:12]
-                log.exception("operation failed unexpectedly (incident %s)", incident)
-                error = GraphQLError(
-                    f"internal error (incident {incident})",
-                    extensions={"code": "INTERNAL_SERVER_ERROR", "incident": incident},
-                )
+            except Exception as exc:
+                message, extensions = incident_error(exc, "an operation")
+                error = GraphQLError(message, extensions=extensions)
                 context.result = ExecutionResult(None, [error])
             else:
                 if outcome is not None:
@@ -117,11 +113,3 @@ class FanOutExtension(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         return {} if self._sources is None else {"sources": self._sources}
-
-    def _may_bypass_cache(self, request: Request | None) -> bool:
-        """``Cache-Control: no-cache`` from a caller whose role may skip the cache."""
-        if request is None or "no-cache" not in request.headers.get("cache-control", ""):
-            return False
-        principal = getattr(request.state, "principal", None)
-        roles = getattr(principal, "roles", None) or frozenset({"public"})
-        return bool(self._cache_bypass_roles & set(roles))

@@ -92,6 +92,28 @@ def document_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def describe_operation(span: trace.Span, context: Any) -> None:
+    """The operation span's attributes once the operation is done (``context``: strawberry's
+    execution context): name, type, the document with its literals masked, its hash, and the
+    error codes answered."""
+    document = context.graphql_document
+    if context.operation_name:
+        span.set_attribute("graphql.operation.name", context.operation_name)
+    if document is not None:
+        operation = next(
+            (d for d in document.definitions if isinstance(d, OperationDefinitionNode)), None
+        )
+        if operation is not None:
+            span.set_attribute("graphql.operation.type", operation.operation.value)
+        span.set_attribute("graphql.document", masked_document(document))
+    if context.query:
+        span.set_attribute("graphql.document.hash", document_hash(context.query))
+    errors = getattr(context.result, "errors", None) or []
+    codes = sorted({str((e.extensions or {}).get("code", "")) for e in errors} - {""})
+    if codes:
+        span.set_attribute("portgate.error_codes", codes)
+
+
 class TracingExtension(SchemaExtension):
     """Spans for the operation and the parse and validate steps (strawberry hooks)."""
 
@@ -106,26 +128,8 @@ class TracingExtension(SchemaExtension):
             "graphql.operation", context=parent, kind=trace.SpanKind.SERVER
         ) as span:
             yield
-            if not span.is_recording():
-                return
-            document = context.graphql_document
-            if context.operation_name:
-                span.set_attribute("graphql.operation.name", context.operation_name)
-            if document is not None:
-                operation = next(
-                    (d for d in document.definitions if isinstance(d, OperationDefinitionNode)),
-                    None,
-                )
-                if operation is not None:
-                    span.set_attribute("graphql.operation.type", operation.operation.value)
-                span.set_attribute("graphql.document", masked_document(document))
-            if context.query:
-                span.set_attribute("graphql.document.hash", document_hash(context.query))
-            result = context.result
-            errors = getattr(result, "errors", None) or []
-            codes = sorted({str((e.extensions or {}).get("code", "")) for e in errors} - {""})
-            if codes:
-                span.set_attribute("portgate.error_codes", codes)
+            if span.is_recording():
+                describe_operation(span, context)
 
     # Parse and validate spans are not made current: when parsing fails, strawberry's parser
     # cache raises before this hook resumes, and a current span would stay attached.
