@@ -439,15 +439,20 @@ def iso_reference(owner: str, serial: int) -> str:
     return first_ten + str(iso6346_check_digit(first_ten))
 
 
-def overhead(args: argparse.Namespace, load: Load, tmp: Path) -> dict[str, Any]:
-    """The port directly, portgate, Hive and Apollo, at 1 and 32 connections."""
-    references = [c.reference for c in bench_data().containers][:500]
-    bodies = Bodies.write(tmp, "overhead", [
+def container_bodies(tmp: Path, name: str, count: int) -> Bodies:
+    """The container query for each of the first ``count`` containers, one body a line."""
+    references = [c.reference for c in bench_data().containers][:count]
+    return Bodies.write(tmp, name, [
         {"query": CONTAINER_QUERY, "variables": {"ref": r}, "operationName": "Box"}
         for r in references
     ])  # fmt: skip
+
+
+def overhead(args: argparse.Namespace, load: Load, tmp: Path) -> dict[str, Any]:
+    """The port directly, portgate, Hive and Apollo, at 1 and 32 connections."""
+    bodies = container_bodies(tmp, "overhead", 500)
     probe = bodies.lines[0]
-    result: dict[str, Any] = {"query": CONTAINER_QUERY, "containers": len(references)}
+    result: dict[str, Any] = {"query": CONTAINER_QUERY, "containers": len(bodies.lines)}
     with bench_ports(1, 0) as ports, contextlib.ExitStack() as stack:
         port_url = ports["ports"][0]["url"]
         direct = Server("port (direct)", port_url)
@@ -476,11 +481,7 @@ def overhead(args: argparse.Namespace, load: Load, tmp: Path) -> dict[str, Any]:
 
 def fanout(args: argparse.Namespace, load: Load, tmp: Path) -> dict[str, Any]:
     """One container query answered by N ports, each after 20 ms, at 1 connection."""
-    references = [c.reference for c in bench_data().containers][:20]
-    bodies = Bodies.write(tmp, "fanout", [
-        {"query": CONTAINER_QUERY, "variables": {"ref": r}, "operationName": "Box"}
-        for r in references
-    ])  # fmt: skip
+    bodies = container_bodies(tmp, "fanout", 20)
     result: dict[str, Any] = {"port_latency_ms": PORT_LATENCY_MS, "counts": {}}
     for count in args.fanout:
         with (
@@ -507,13 +508,9 @@ def execute(args: argparse.Namespace, load: Load, tmp: Path) -> dict[str, Any]:
     """One port that executes every query (no memo), the container query with another container
     each request: the port alone, and portgate, Grafbase and Hive in front of it. What each
     gateway costs a port that does real work, at 32 and 1 connections."""
-    references = [c.reference for c in bench_data().containers][:500]
-    bodies = Bodies.write(tmp, "execute", [
-        {"query": CONTAINER_QUERY, "variables": {"ref": r}, "operationName": "Box"}
-        for r in references
-    ])  # fmt: skip
+    bodies = container_bodies(tmp, "execute", 500)
     probe = bodies.lines[0]
-    result: dict[str, Any] = {"query": CONTAINER_QUERY, "containers": len(references),
+    result: dict[str, Any] = {"query": CONTAINER_QUERY, "containers": len(bodies.lines),
                               "peers": []}  # fmt: skip
     with bench_ports(1, 0, memo=False) as ports, contextlib.ExitStack() as stack:
         port_url = ports["ports"][0]["url"]
@@ -542,11 +539,7 @@ HOT_PATH_VARIANTS = {
 
 def hotpath(args: argparse.Namespace, load: Load, tmp: Path) -> dict[str, Any]:
     """Each hot-path change on and off, side by side: the overhead query, 1 and 32 connections."""
-    references = [c.reference for c in bench_data().containers][:500]
-    bodies = Bodies.write(tmp, "hotpath", [
-        {"query": CONTAINER_QUERY, "variables": {"ref": r}, "operationName": "Box"}
-        for r in references
-    ])  # fmt: skip
+    bodies = container_bodies(tmp, "hotpath", 500)
     result: dict[str, Any] = {}
     with bench_ports(1, 0) as ports, contextlib.ExitStack() as stack:
         servers = [
