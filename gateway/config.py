@@ -180,7 +180,7 @@ DEFAULT_TTLS = {
 
 
 class CacheSettings(_Strict):
-    """Port answers kept briefly (aiocache: in memory, or Redis shared by replicas)."""
+    """Port answers kept briefly: in memory (bounded in bytes), or in Redis shared by replicas."""
 
     enabled: bool = Field(True, description="Cache port answers at all.")
     redis_url: str | None = Field(
