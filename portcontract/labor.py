@@ -138,7 +138,8 @@ _RATES = (
     r"\b[gnb]mph\b|\bproductivity\b|"
     r"\b(?:moves?|lifts?|boxes|containers|cntrs?|teu|cycles|picks)(?:\s*/|\s+(?:per|an|a)\b)\s*"
     r"(?:(?:crane|gang|berth|man|working|net|gross)[\s-]*)?(?:hours?|hrs?|h)\b|"
-    r"\b(?:moves?|lifts?)\s+per\s+(?:crane|gang|shift|man)\b"
+    r"\b(?:moves?|lifts?)\s+per\s+(?:crane|gang|shift|man)\b|"
+    r"\b(?:moves?|lifts?|boxes|containers)per\s*(?:hours?|hrs?|h|crane|gang|shift)\b"
 )
 # ASCII: letters and word boundaries as _TEXT_WORDS sees them (with re.IGNORECASE alone, the long
 # s U+017F would read as s, the dotless i U+0131 as i, and an accented letter as part of a word).
@@ -179,8 +180,19 @@ _NOT_PEOPLE: Final = frozenset({
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
     "february", "march", "april", "may", "june", "july", "august", "september", "october",
     "november", "december", "noon", "midnight", "tomorrow", "today", "rail", "truck", "barge",
-    "cargo", "inspection", "plant", "animal", "health", "fish", "wildlife",
+    "cargo", "inspection", "plant", "animal", "health", "fish", "wildlife", "union",
     "the", "a", "an", "order", "request", "appointment", "payment", "mistake", "error",
+})  # fmt: skip
+# Words that make what comes before them an organisation: "Smith Trucking", "Long Beach Customs".
+# A place or a month alone does not: "John Long" and "May Chen" are people.
+_ORGANISATION: Final = frozenset({
+    "customs", "border", "protection", "broker", "brokers", "brokerage", "carrier", "carriers",
+    "line", "lines", "shipper", "consignee", "terminal", "terminals", "port", "ports", "agency",
+    "authority", "department", "guard", "police", "exchange", "trucking", "logistics", "company",
+    "co", "inc", "llc", "ltd", "corp", "corporation", "group", "services", "service", "pier",
+    "freight", "forwarder", "forwarding", "system", "systems", "container", "containers",
+    "international", "intl", "navigation", "shipping", "express", "marine", "transport",
+    "transportation", "rail", "railroad", "railway", "cargo", "inspection", "yard", "gate",
 })  # fmt: skip
 _COMPANY_BEFORE: Final = frozenset({"vessel", "terminal", "carrier", "ocean", "liner", "rail"})
 _IDENTIFIER = re.compile(
@@ -196,6 +208,8 @@ _RATE_WORDS = frozenset({
     "gmph", "nmph", "bmph", "productivity", "move", "moves", "lift", "lifts", "boxes",
     "containers", "cntr", "cntrs", "teu", "cycles", "picks",
 })  # fmt: skip
+# A rate word run on into "per" with no space: "30 movesper hour", "40 liftsperhr".
+_RUN_ON_RATE = re.compile(r"(?:moves?|lifts?|boxes|containers)per")
 _SHIFT_WORDS = frozenset({"shift", "shifts", "hoot", "hootowl"})
 _ROLE_WORDS = frozenset({
     "foreman", "foremen", "boss", "bosses", "lasher", "lashers", "checker",
@@ -209,6 +223,22 @@ _NAMED_ROLE_WORDS = frozenset({
     "operator", "driver", "clerk", "checker", "foreman", "lasher", "inspector", "officer",
     "supervisor", "dispatcher",
 })  # fmt: skip
+
+
+def _names_an_organisation(name: str, after: str | None) -> bool:
+    """Whether the capitalised words after "released by" (and the word after them) name an
+    authority, a company or a place rather than a person.
+
+    Every word of the name must be one that names no person ("Customs", "Hapag Lloyd", "West
+    Basin"), or a word after the first must make it an organisation ("Smith Trucking", "Long
+    Beach Customs"). One word that is also a place or a month is not enough: "John Long" and
+    "May Chen" are people.
+    """
+    words = [word.lower() for word in name.split()]
+    if all(word in _NOT_PEOPLE for word in words):
+        return True
+    following = [*words[1:], (after or "").strip().lower()]
+    return any(word in _ORGANISATION for word in following)
 
 
 def _names_a_person(text: str, words: set[str]) -> bool:
@@ -225,8 +255,7 @@ def _names_a_person(text: str, words: set[str]) -> bool:
         if _BY_INITIAL.search(text):
             return True
         for match in _DONE_BY.finditer(text):
-            named = [*match.group("name").split(), (match.group("after") or "").strip()]
-            if not any(word.lower() in _NOT_PEOPLE for word in named if word):
+            if not _names_an_organisation(match.group("name"), match.group("after")):
                 return True
     return False
 
@@ -241,7 +270,9 @@ def _labor_text_reason(text: str) -> str | None:
     repeats the text, which may hold a person's name.
     """
     words = {word.lower() for word in _TEXT_WORDS.findall(text)}
-    if words & _RATE_WORDS and _RATE_TEXT.search(text):
+    if (words & _RATE_WORDS or any(_RUN_ON_RATE.match(word) for word in words)) and (
+        _RATE_TEXT.search(text)
+    ):
         return "gives a per-hour work rate"
     if words & _SHIFT_WORDS and _SHIFT_TEXT.search(text):
         return "names a shift"

@@ -334,6 +334,12 @@ LABOR_TEXT = {
         "Miss Patel",
         "Dr. Osei",
         "Exam booked by Nguyen, K.",
+        # surnames that are also places, months or times: the name is still a person's
+        "released by John Long",
+        "Hold released by Ann May at 14:02",
+        "released by May Chen",
+        "handled by Maria today",
+        "checked by Luis West",
     ],
     "names a role on the quay": [
         "foreman on site",
@@ -403,6 +409,9 @@ LABOR_TEXT = {
     "gives a per-hour work rate": [
         "32 moves/hr",
         "30 moves per hour",
+        "30 movesper hour",
+        "40 movesperhour",
+        "28 liftsperhr",
         "GMPH 28",
         "NMPH: 24.5",
         "bmph 31",
@@ -471,6 +480,8 @@ HOLD_REASONS = [
     "Awaiting release by Customs Broker", "Released by carrier", "Hold placed by Line",
     "Exam at CES by 12/05", "Held by U.S. Customs and Border Protection",
     "Released by Hapag Lloyd", "FDA may proceed", "Fish and Wildlife inspection",
+    "Released by Smith Trucking", "Released by Long Beach Customs", "Released by Union Pacific",
+    "Released by Ocean Network Express", "Cleared by Port Police", "Hold placed by Matson",
     "Cargo shifted in container: re-stow required", "Reefer unit alarm, PTI required",
     "Overweight: 32,500 kg, permit required", "Hazmat IMDG 3 documentation missing",
     "Chassis not available", "Appointment required for pickup", "Vessel delayed by weather",
