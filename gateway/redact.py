@@ -35,7 +35,8 @@ _PATTERNS = (
     re.compile(r"Traceback \(most recent call last\).*", re.DOTALL),
     re.compile(r'File "[^"]*", line \d+(?:, in \S+)?'),
     re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+"),  # any URL
-    re.compile(r"\b(?:localhost|(?:[a-zA-Z0-9-]+\.)+[a-zA-Z][a-zA-Z0-9-]*):\d{1,5}\b"),
+    # host:port, the host in any script ("hafen.beispiel-ü.de:8443"), not only ASCII
+    re.compile(r"\b(?:localhost|(?:[^\W_][\w-]*\.)+[^\W\d_][\w-]*):\d{1,5}\b"),
     re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b"),  # IPv4
     re.compile(r"\[[0-9a-fA-F:]*:[0-9a-fA-F:.]*\]"),  # [IPv6]
     re.compile(r"\bpgk_[A-Za-z0-9_-]+"),  # an API key
@@ -87,6 +88,18 @@ class ErrorRedactor:
         hosts = frozenset(h.lower() for h in self._hosts() if h)
         if hosts != self._known:
             self._known = hosts
-            alternatives = "|".join(re.escape(h) for h in sorted(hosts, key=len, reverse=True))
+            spellings = {spelling for host in hosts for spelling in _spellings(host)}
+            alternatives = "|".join(re.escape(h) for h in sorted(spellings, key=len, reverse=True))
             self._host_pattern = re.compile(rf"(?i)\b(?:{alternatives})\b") if hosts else None
         return self._host_pattern
+
+
+def _spellings(host: str) -> tuple[str, ...]:
+    """A host name as a port's message may spell it: as configured, and an international name
+    both in punycode (``xn--...``, as a URL holds it) and in its own script."""
+    try:
+        unicode = host.encode("ascii").decode("idna") if "xn--" in host else host
+        ascii_ = host.encode("idna").decode("ascii")
+    except UnicodeError:  # not a name IDNA can spell: redact it as written
+        return (host,)
+    return tuple(dict.fromkeys((host, unicode.lower(), ascii_.lower())))

@@ -18,6 +18,9 @@ from gateway.redact import ErrorRedactor
         ("connect to db.lax.internal:5432 failed", "connect to <redacted> failed"),
         ("cache.internal:65535 is down", "<redacted> is down"),
         ("localhost:8080 refused", "<redacted> refused"),
+        ("cannot reach hafen.beispiel-ü.de:8443 now", "cannot reach <redacted> now"),
+        ("港口.例子.中国:443 timed out", "<redacted> timed out"),
+        ("the 12:30 call, a 3.5:1 ratio", "the 12:30 call, a 3.5:1 ratio"),
         ("from 10.20.30.40 refused", "from <redacted> refused"),
         ("[2001:db8::7] unreachable", "<redacted> unreachable"),
         ("key pgk_3fa9_Secret-x rejected", "key <redacted> rejected"),
@@ -46,6 +49,23 @@ def test_a_host_name_is_hidden_whole_when_another_port_s_host_is_a_prefix_of_it(
     redactor = ErrorRedactor(lambda: ["resolver", "resolver.lax.internal", "uslax.test"])
     said = "resolver.lax.internal refused, resolver too, and so did uslax.test"
     assert redactor.message(said) == "<redacted> refused, <redacted> too, and so did <redacted>"
+
+
+# "hafen-büchér.example" in punycode (RFC 3492), as a validated URL holds it
+PUNYCODE = "xn--hafen-bchr-j7a9t.example"
+
+
+@pytest.mark.parametrize("configured", [PUNYCODE, "hafen-büchér.example"])
+def test_an_international_host_name_is_hidden_in_either_spelling(configured: str) -> None:
+    redactor = ErrorRedactor(lambda: [configured])
+    said = f"refused by {PUNYCODE}, by HAFEN-BÜCHÉR.EXAMPLE and by hafen-büchér.example"
+    assert redactor.message(said) == "refused by <redacted>, by <redacted> and by <redacted>"
+
+
+def test_a_host_name_idna_cannot_spell_is_hidden_as_written() -> None:
+    odd = "xn--hafen-bcher-xob.example"  # not valid punycode: IDNA refuses to decode it
+    redactor = ErrorRedactor(lambda: [odd])
+    assert redactor.message(f"{odd} refused") == "<redacted> refused"
 
 
 def test_once_the_last_port_is_gone_messages_are_left_as_they_are() -> None:
