@@ -13,7 +13,7 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.config import ConfigError, load_settings
-from gateway.http.client_address import MAX_HOPS, ClientAddress, TrustedProxies
+from gateway.http.client_address import MAX_HOPS, TRUST_CACHE_SIZE, ClientAddress, TrustedProxies
 from tests.gateway.conftest import answering
 from tests.gateway.edge_server import uvicorn_gateway
 
@@ -157,3 +157,152 @@ async def test_ipv6_clients_behind_a_proxy_are_counted_by_network() -> None:
             {"x-forwarded-for": "2001:db8:1:1::2"},
             {"x-forwarded-for": "2001:db8:1:2::1"},
         ) == [200, 429, 200]
+
+
+# -- the middleware on its own, every header shape a proxy (or a client) can send ---------------
+
+
+async def seen_by_the_app(
+    headers: list[tuple[bytes, bytes]],
+    *,
+    header: str = "x-forwarded-for",
+    peer: tuple[str, int] = ("10.0.0.2", 5),
+    kind: str = "http",
+    scheme: str = "http",
+) -> Scope:
+    seen: list[Scope] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope)
+
+    async def receive() -> Message:
+        raise AssertionError("not read")
+
+    async def send(message: Message) -> None:
+        raise AssertionError("not sent")
+
+    middleware = ClientAddress(app, ["10.0.0.0/8"], header)  # type: ignore[arg-type]
+    scope: Scope = {"type": kind, "scheme": scheme, "client": peer, "headers": headers}
+    await middleware(scope, receive, send)
+    return seen[0]
+
+
+async def test_the_client_replaces_the_peer_with_no_port_of_its_own() -> None:
+    """A forwarded address has no port the gateway could know: 0, as ASGI says for unknown."""
+    scope = await seen_by_the_app([(b"x-forwarded-for", b"203.0.113.7:4711")])
+    assert scope["client"] == ("203.0.113.7", 0)
+
+
+async def test_a_websocket_connection_gets_the_client_the_proxy_saw() -> None:
+    scope = await seen_by_the_app([(b"x-forwarded-for", b"203.0.113.7")], kind="websocket")
+    assert scope["client"] == ("203.0.113.7", 0)
+
+
+async def test_other_kinds_of_connection_are_passed_on_untouched() -> None:
+    scope = await seen_by_the_app([(b"x-forwarded-for", b"203.0.113.7")], kind="lifespan")
+    assert scope["client"] == ("10.0.0.2", 5)
+
+
+async def test_a_peer_that_is_not_an_ip_address_is_never_a_trusted_proxy() -> None:
+    """A test client or a Unix socket names its peer with a word, which no network holds."""
+    scope = await seen_by_the_app(
+        [(b"x-forwarded-for", b"203.0.113.7")], peer=("testclient", 50000)
+    )
+    assert scope["client"] == ("testclient", 50000)
+
+
+async def test_several_header_lines_are_read_as_one_list() -> None:
+    """RFC 9110: a list header sent on two lines is the lines joined with commas."""
+    scope = await seen_by_the_app(
+        [(b"x-forwarded-for", b"203.0.113.7"), (b"x-forwarded-for", b"10.0.0.9")]
+    )
+    assert scope["client"] == ("203.0.113.7", 0)
+
+
+@pytest.mark.parametrize(("proto", "scheme"), [(b"http", "http"), (b" HTTPS ", "https")])
+async def test_the_proxy_s_scheme_replaces_the_connection_s(proto: bytes, scheme: str) -> None:
+    """Behind a proxy that ends TLS elsewhere a request may reach the gateway over TLS from a
+    client that used plain HTTP; the proxy's word decides, in either direction."""
+    opposite = "https" if scheme == "http" else "http"
+    scope = await seen_by_the_app([(b"x-forwarded-proto", proto)], scheme=opposite)
+    assert scope["scheme"] == scheme
+
+
+async def test_only_the_proto_header_sets_the_scheme() -> None:
+    scope = await seen_by_the_app([(b"x-upstream", b"https"), (b"x-forwarded-proto", b"ftp")])
+    assert scope["scheme"] == "http"
+
+
+async def test_a_websocket_keeps_its_scheme_whatever_the_proto_header_says() -> None:
+    scope = await seen_by_the_app([(b"x-forwarded-proto", b"https")], kind="websocket", scheme="ws")
+    assert scope["scheme"] == "ws"
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "client"),
+    [
+        # Elements are separated by commas, with or without a space.
+        ("for=203.0.113.7,for=10.0.0.9", "203.0.113.7"),
+        ('for=203.0.113.7, for="[2001:db8::9]:80";proto=https', "2001:db8::9"),
+        ("for=203.0.113.7;by=10.0.0.1, for=10.0.0.9", "203.0.113.7"),
+        # An element without for= is an unknown address: the walk ends at the trusted peer.
+        ("for=203.0.113.7, proto=https", None),
+        # Only the quotes are taken off a value, nothing else.
+        ("for=XX203.0.113.7", None),
+        ('for="203.0.113.7"', "203.0.113.7"),
+    ],
+)
+async def test_the_forwarded_header_s_for_values_are_read(
+    forwarded: str, client: str | None
+) -> None:
+    scope = await seen_by_the_app([(b"forwarded", forwarded.encode())], header="forwarded")
+    assert scope["client"] == ((client, 0) if client else ("10.0.0.2", 5))
+
+
+@pytest.mark.parametrize("header", ["x-forwarded-for", "forwarded"])
+async def test_a_chain_longer_than_max_hops_ends_at_the_last_hop_read(header: str) -> None:
+    """However long the header, at most MAX_HOPS + 1 entries are split off its right end; the
+    rest is one entry that is no address, so the walk ends at the MAX_HOPS-th trusted proxy and
+    what the client wrote at the left is never reached."""
+    hops = [f"10.0.1.{i}" for i in range(MAX_HOPS + 4)]
+    entries = ["203.0.113.7", *hops]
+    if header == "forwarded":
+        entries = [f"for={entry}" for entry in entries]
+    scope = await seen_by_the_app([(header.encode(), ",".join(entries).encode())], header=header)
+    assert scope["client"] == (hops[-MAX_HOPS], 0)
+
+
+@pytest.mark.parametrize(
+    ("entry", "address"),
+    [
+        ("[2001:db8::1]", "2001:db8::1"),
+        ("[2001:db8::1", None),  # no closing bracket: no address
+        ("[2001:db8::1]:80]", "2001:db8::1"),  # up to the first closing bracket
+        ("2001:db8::1", "2001:db8::1"),
+        (" 192.0.2.7:4711 ", "192.0.2.7"),
+    ],
+)
+def test_an_entry_s_address_is_what_its_brackets_or_its_port_leave(
+    entry: str, address: str | None
+) -> None:
+    assert TrustedProxies(["0.0.0.0/0", "::/0"]).client([entry]) == address
+
+
+def test_a_network_written_with_host_bits_is_the_network_they_are_in() -> None:
+    assert TrustedProxies(["10.1.2.3/8"]).trusts("10.200.0.1")
+
+
+def test_trusting_no_network_is_false_and_any_network_true() -> None:
+    """The app installs the middleware only when some proxy is trusted."""
+    assert not TrustedProxies([])
+    assert TrustedProxies(["10.0.0.0/8"])
+
+
+def test_the_lookups_remembered_are_bounded() -> None:
+    """A client cannot grow the gateway's memory by sending new addresses."""
+    proxies = TrustedProxies(["10.0.0.0/8"])
+    addresses = [f"198.18.{i // 256}.{i % 256}" for i in range(TRUST_CACHE_SIZE + 500)]
+    for address in addresses:
+        proxies.client([address])
+    assert proxies.trusts.cache_info().currsize <= TRUST_CACHE_SIZE
+    assert proxies._hop.cache_info().currsize <= TRUST_CACHE_SIZE

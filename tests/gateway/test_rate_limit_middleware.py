@@ -20,6 +20,7 @@ from gateway.ratelimit import MemoryCounters, RateLimiter
 WINDOW_START = 60.0 * 20_000_000  # the start of a 60 s window
 ALICE = Principal("alice", "A", frozenset({"public"}), None, "api_key")
 BOB = Principal("bob", "B", frozenset({"public"}), None, "oidc")
+BODY = b'{"query": "{ __typename }"}'
 
 
 @dataclass
@@ -49,6 +50,8 @@ class Edge:
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.served += 1
         if scope["type"] == "http":
+            # The request reaches the application whole: it reads the body the client sent.
+            assert await receive() == {"type": "http.request", "body": BODY, "more_body": False}
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": b""})
 
@@ -56,7 +59,7 @@ class Edge:
         sent: list[Message] = []
 
         async def receive() -> Message:
-            return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": BODY, "more_body": False}
 
         async def send(message: Message) -> None:
             sent.append(message)
@@ -158,6 +161,8 @@ async def test_a_refused_request_is_told_when_to_come_back_and_counted(
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         ("INFO", f"429 ip:198.51.100.1: {message}")
     ]
+    assert (await edge(http("198.51.100.1"))).status == 429
+    assert edge.counts.refused["rate_limited"] == 2  # each refusal counts
 
 
 @pytest.mark.parametrize(
@@ -181,3 +186,12 @@ async def test_the_path_counted_is_the_one_configured() -> None:
     edge = Edge(anonymous_requests=1, path="/api/graphql")
     assert [(await edge(http(path="/api/graphql"))).status for _ in range(2)] == [200, 429]
     assert [(await edge(http(path="/graphql"))).status for _ in range(2)] == [200, 200]
+
+
+async def test_ipv6_callers_count_by_the_network_of_the_prefix_the_edge_was_given() -> None:
+    """Two addresses in one /48 but in two /64s: one caller at /48, two at the default /64."""
+    first, second = http("2001:db8:aaaa:1::1"), http("2001:db8:aaaa:2::1")
+    wide = Edge(anonymous_requests=1, ipv6_prefix=48)
+    assert [(await wide(first)).status, (await wide(second)).status] == [200, 429]
+    default = Edge(anonymous_requests=1)
+    assert [(await default(first)).status, (await default(second)).status] == [200, 200]
