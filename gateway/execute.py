@@ -140,7 +140,7 @@ class GatewaySchema(strawberry.Schema):
 
     _pipeline: QueryPipeline
     _observer: OperationObserver | None
-    _tracer: trace.Tracer
+    _spans: tracing.Spans
     _rules: tuple[type[ASTValidationRule], ...]
     _max_tokens: int | None
     _bypass_roles: frozenset[str]
@@ -160,7 +160,7 @@ class GatewaySchema(strawberry.Schema):
     ) -> "GatewaySchema":
         self._pipeline = pipeline
         self._observer = observer
-        self._tracer = tracing.tracer(tracer_provider)
+        self._spans = tracing.Spans(tracer_provider)
         self._rules = (*specified_rules, *validation_rules)
         self._max_tokens = max_tokens
         self._bypass_roles = frozenset(cache_bypass_roles)
@@ -188,8 +188,12 @@ class GatewaySchema(strawberry.Schema):
             operation_extensions=operation_extensions,
         )
         request = request_of(context_value)
-        parent = propagate.extract(dict(request.headers)) if request is not None else None
-        with self._tracer.start_as_current_span(
+        headers = request.headers if request is not None else None
+        if not self._spans.on:
+            with self._spans.continued(headers):
+                return await self._operation(context)
+        parent = propagate.extract(dict(headers)) if headers is not None else None
+        with self._spans.tracer.start_as_current_span(
             "graphql.operation", context=parent, kind=trace.SpanKind.SERVER
         ) as span:
             try:
@@ -204,7 +208,7 @@ class GatewaySchema(strawberry.Schema):
         query = context.query
         if not query:
             raise MissingQueryError
-        span = self._tracer.start_span("graphql.parse")
+        span = self._spans.start("graphql.parse")
         try:
             context.graphql_document = self.documents.parse(query, self._max_tokens)
         except GraphQLError as error:
@@ -217,7 +221,7 @@ class GatewaySchema(strawberry.Schema):
             raise CannotGetOperationTypeError(context.operation_name) from error
         if operation_type not in context.allowed_operations:
             raise InvalidOperationTypeError(operation_type)
-        span = self._tracer.start_span("graphql.validate")
+        span = self._spans.start("graphql.validate")
         try:
             errors = self.documents.validate(query, context.graphql_document, self, self._rules)
         finally:

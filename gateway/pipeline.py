@@ -84,7 +84,7 @@ class QueryPipeline:
     ) -> None:
         self._clock = clock  # "now" of computed fields (the outlook's window)
         self._monotonic = monotonic  # the operation's deadline, as FanOut reads it
-        self._tracer = tracing.tracer(tracer_provider)
+        self._spans = tracing.Spans(tracer_provider)
         self._prober = prober
         self._schema = schema
         self._policy = policy
@@ -130,7 +130,7 @@ class QueryPipeline:
         fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        with self._tracer.start_as_current_span("portgate.plan") as span:
+        with self._spans.span("portgate.plan") as span:
             access = self._policy.current.access(principal)
             plan = self._planner.plan(operation, fragments, coerced, access)
             computed = ComputedFields(
@@ -141,7 +141,8 @@ class QueryPipeline:
                 run_inner=partial(self._run_inner, deadline=deadline, bypass_cache=bypass_cache),
                 positions=self._positions,
             )
-            span.set_attribute("portgate.ports", [q.port.id for q in plan.port_queries])
+            if span.is_recording():
+                span.set_attribute("portgate.ports", [q.port.id for q in plan.port_queries])
         if plan.forbidden and self._reject_denied:
             return OperationResult(ExecutionResult(None, plan.forbidden), status=403, plan=plan)
         if self._max_cost is not None and (
@@ -152,12 +153,12 @@ class QueryPipeline:
             )
         if not plan.fields and not plan.failed_keys and not computed:
             return None
-        with self._tracer.start_as_current_span("portgate.fetch_all"):
+        with self._spans.span("portgate.fetch_all"):
             outcomes, done = await asyncio.gather(
                 self._fan_out.fetch(plan.port_queries, deadline, bypass_cache=bypass_cache),
                 computed.run(),
             )
-        with self._tracer.start_as_current_span("portgate.merge"):
+        with self._spans.span("portgate.merge"):
             merged = self._merge(plan, outcomes)
             local, local_errors = self._introspect(plan, operation, document, raw_variables)
             local |= done.data

@@ -15,6 +15,7 @@ the other ``OTEL_*`` settings the SDK reads itself), and nothing when neither is
 import hashlib
 import os
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from graphql import (
@@ -27,6 +28,7 @@ from graphql import (
     print_ast,
     visit,
 )
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -67,6 +69,51 @@ def configure_tracing() -> TracerProvider | None:
 
 def tracer(provider: trace.TracerProvider | None = None) -> trace.Tracer:
     return trace.get_tracer(INSTRUMENTATION, tracer_provider=provider)
+
+
+_NO_SPAN: AbstractContextManager[trace.Span] = nullcontext(trace.INVALID_SPAN)
+
+
+class Spans:
+    """The gateway's spans, started only when they can go somewhere: a tracer provider was
+    given, or one was installed globally (:func:`configure_tracing`, looked up per operation, so
+    one installed later counts). Otherwise no span is made at all: OpenTelemetry's no-op tracer
+    still costs a few microseconds a span in context managers and context switches, ten spans
+    an operation.
+
+    Without spans the caller's trace context (``traceparent``) still travels: the operation
+    attaches it (:meth:`continued`), so the audit record names the caller's trace and each port
+    is asked in it, as it would be with non-recording spans."""
+
+    def __init__(self, provider: trace.TracerProvider | None = None) -> None:
+        self.tracer = tracer(provider)
+        self._given = provider is not None
+
+    @property
+    def on(self) -> bool:
+        return self._given or type(trace.get_tracer_provider()) is not trace.ProxyTracerProvider
+
+    def span(self, name: str, **options: Any) -> AbstractContextManager[trace.Span]:
+        """``start_as_current_span``, or a context holding the invalid span when off."""
+        return self.tracer.start_as_current_span(name, **options) if self.on else _NO_SPAN
+
+    def start(self, name: str) -> trace.Span:
+        """``start_span`` (end it yourself), or the invalid span when off."""
+        return self.tracer.start_span(name) if self.on else trace.INVALID_SPAN
+
+    @staticmethod
+    @contextmanager
+    def continued(headers: Mapping[str, str] | None) -> Iterator[None]:
+        """The caller's trace context from ``headers`` made current (nothing when it sent
+        none), for an operation that makes no span of its own."""
+        if headers is None or "traceparent" not in headers:
+            yield
+            return
+        token = otel_context.attach(propagate.extract(headers))
+        try:
+            yield
+        finally:
+            otel_context.detach(token)
 
 
 class _MaskLiterals(Visitor):

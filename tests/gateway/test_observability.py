@@ -15,6 +15,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import ProxyTracer
 
 from gateway.apikeys import ApiKeyStore
 from gateway.app import create_app
@@ -35,7 +36,10 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     async with AsyncExitStack() as exits:
 
         async def make(
-            source: Callable[[str], Any] = EmptyPort, **settings: Any
+            source: Callable[[str], Any] = EmptyPort,
+            *,
+            gateway_traced: bool = True,
+            **settings: Any,
         ) -> tuple[httpx.AsyncClient, InMemorySpanExporter, dict]:
             exporter = InMemorySpanExporter()
             provider = TracerProvider()
@@ -61,7 +65,9 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
                 **with_test_egress(settings),
             )
             upstream = await exits.enter_async_context(httpx.AsyncClient(transport=router))
-            app = create_app(config, client=upstream, tracer_provider=provider)
+            app = create_app(
+                config, client=upstream, tracer_provider=provider if gateway_traced else None
+            )
             await exits.enter_async_context(app.router.lifespan_context(app))
             client = await exits.enter_async_context(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
@@ -122,6 +128,42 @@ async def test_one_trace_from_gateway_into_each_port_and_the_audit_record_names_
     assert {p.port for p in record.ports} == set(PORTS)
     assert record.outcome == "partial"
     assert record.error_codes == ("FORBIDDEN_FIELD",)
+
+
+async def test_untraced_the_gateway_makes_no_span_and_still_passes_the_caller_s_trace_on(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No tracer provider given or installed: not even OpenTelemetry's no-op spans are started
+    (each costs microseconds on every operation), yet the caller's trace context reaches every
+    port and the audit record, as it would through non-recording spans."""
+
+    def no_span(*_: Any, **__: Any) -> Any:
+        raise AssertionError("a span was started with tracing off")
+
+    monkeypatch.setattr(ProxyTracer, "start_span", no_span)
+    monkeypatch.setattr(ProxyTracer, "start_as_current_span", no_span)
+    # The ports still trace; no cache, so the second request asks them again.
+    client, exporter, keys = await stack(gateway_traced=False, cache={"enabled": False})
+    caller_trace, caller_span = 0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331
+    traceparent = f"00-{caller_trace:032x}-{caller_span:016x}-01"
+    for headers in ({"traceparent": traceparent}, {}):
+        response = await client.post(
+            "/graphql", json={"query": QUERY}, headers={"x-api-key": keys["trucker"], **headers}
+        )
+        assert response.status_code == 200
+    spans = exporter.get_finished_spans()
+    assert {s.name for s in spans if s.name.startswith(("graphql.", "portgate."))} == set()
+    servers = [s for s in spans if s.kind.name == "SERVER"]
+    assert len(servers) == 2 * len(PORTS)
+    continued = [s for s in servers if s.context.trace_id == caller_trace]
+    assert len(continued) == len(PORTS)  # the first request's, in the caller's trace
+    assert {s.parent.span_id for s in continued if s.parent} == {caller_span}
+    found = await client.get(
+        "/audit/records", params={"client": "trucker-1"}, headers={"x-api-key": keys["auditor"]}
+    )
+    records = [AuditRecord.model_validate(orjson.loads(line)["record"])
+               for line in found.text.splitlines()]  # fmt: skip
+    assert sorted(str(r.trace_id) for r in records) == [f"{caller_trace:032x}", "None"]
 
 
 # Values only a port's answer carries: none may reach the audit trail.
