@@ -40,7 +40,6 @@ COUNTER_OVERHEAD_BYTES = 300
 @dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
-    limit: int
     retry_after: int = 0  # whole seconds until a request would be allowed (when refused)
 
 
@@ -188,10 +187,10 @@ class RateLimiter:
                     "rate limiter store unavailable (%s): requests let through",
                     type(cause).__name__,
                 )
-            return Decision(True, limit)
+            return Decision(True)
         if counts.taken:
-            return Decision(True, limit)
-        return Decision(False, limit, self._retry_after(counts, offset, limit))
+            return Decision(True)
+        return Decision(False, self._retry_after(counts, offset, limit))
 
     def _retry_after(self, counts: Counts, offset: float, limit: int) -> int:
         """Seconds until the sliding estimate leaves room for one more request."""

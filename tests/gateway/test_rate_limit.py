@@ -2,7 +2,10 @@
 memory and in the real Redis on this machine (127.0.0.1:6379), where replicas share counts.
 Time is a fake clock, or a window of an hour that no test outlives."""
 
+import asyncio
 import contextlib
+import hashlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,15 @@ import redis.asyncio as redis
 
 from gateway.apikeys import ApiKeyStore
 from gateway.app import create_app
-from gateway.ratelimit import CounterStore, MemoryCounters, RateLimiter, RedisCounters
+from gateway.ratelimit import (
+    COUNTER_OVERHEAD_BYTES,
+    CounterStore,
+    CounterStoreUnavailable,
+    Counts,
+    MemoryCounters,
+    RateLimiter,
+    RedisCounters,
+)
 from tests.gateway.conftest import (
     OPEN_POLICY,
     REDIS_URL,
@@ -217,3 +228,167 @@ async def test_memory_counters_forget_the_least_recently_seen_client_past_their_
     # The first of the crowd was forgotten: it starts afresh (let through, never refused).
     assert (await limiter.take("198.51.100.0", 1)).allowed
     assert (await limiter.take("198.51.100.0", 1)).allowed is False
+
+
+# -- the counters' own bookkeeping ----------------------------------------------------------------
+
+
+def client_bytes(key: str) -> int:
+    """What one client's counters are counted as: its key and the documented overhead."""
+    return len(key) + COUNTER_OVERHEAD_BYTES
+
+
+async def test_memory_counters_count_each_client_s_bytes_once_and_nothing_when_closed() -> None:
+    counters = MemoryCounters()
+    assert (counters.bytes, counters.evictions) == (0, 0)
+    limiter = RateLimiter(counters, 60.0, clock=Clock(WINDOW_START))
+    for key in ("a", "client:bob", "ip:2001:db8::/64", "a", "a"):  # "a" three times, once counted
+        await limiter.take(key, 10)
+    assert counters.bytes == sum(map(client_bytes, ("a", "client:bob", "ip:2001:db8::/64")))
+    assert counters.evictions == 0
+    await counters.close()
+    assert counters.bytes == 0
+    assert (await limiter.take("a", 1)).allowed  # forgotten with the rest
+    assert counters.bytes == client_bytes("a")
+
+
+async def test_memory_counters_fill_to_their_bound_exactly_and_evict_one_client_at_a_time() -> None:
+    keys = [f"client-{i}" for i in range(4)]  # all of one length
+    counters = MemoryCounters(max_bytes=3 * client_bytes(keys[0]))
+    limiter = RateLimiter(counters, 60.0, clock=Clock(WINDOW_START))
+    for key in keys[:3]:
+        await limiter.take(key, 1)
+    assert (counters.bytes, counters.evictions) == (counters.max_bytes, 0)  # full, none out
+    await limiter.take(keys[3], 1)
+    assert (counters.bytes, counters.evictions) == (counters.max_bytes, 1)
+    assert (await limiter.take(keys[0], 1)).allowed  # the oldest was the one forgotten
+    assert counters.evictions == 2  # and coming back pushed out the next oldest
+    assert not (await limiter.take(keys[3], 1)).allowed  # the newest is still counted
+
+
+@pytest.mark.parametrize("max_bytes", [1, 300])
+async def test_memory_counters_keep_the_latest_client_even_when_it_alone_is_over_the_bound(
+    max_bytes: int,
+) -> None:
+    """Forgetting the client just counted would let it through every time."""
+    counters = MemoryCounters(max_bytes=max_bytes)
+    limiter = RateLimiter(counters, 60.0, clock=Clock(WINDOW_START))
+    for key in ("first", "second"):
+        assert (await limiter.take(key, 1)).allowed
+        assert not (await limiter.take(key, 1)).allowed
+    assert (counters.evictions, counters.bytes) == (1, client_bytes("second"))
+
+
+async def test_a_client_back_after_a_window_or_more_of_silence_starts_afresh(
+    store: CounterStore,
+) -> None:
+    clock = Clock(WINDOW_START)
+    limiter = RateLimiter(store, 10.0, clock=clock)
+    assert (await limiter.take("a", 1)).allowed
+    clock.now += 20  # two windows on, at the start of one: neither of its windows counted "a"
+    assert (await limiter.take("a", 1)).allowed
+    assert not (await limiter.take("a", 1)).allowed
+
+
+async def test_retry_after_is_one_second_when_less_than_one_is_left(store: CounterStore) -> None:
+    clock = Clock(WINDOW_START)
+    limiter = RateLimiter(store, 10.0, clock=clock)
+    assert [(await limiter.take("a", 2)).allowed for _ in range(2)] == [True, True]
+    clock.now += 14.5  # the last window weighs 2 x 5.5/10 = 1.1: 1.1 + 0 + 1 > 2
+    refused = await limiter.take("a", 2)
+    assert (refused.allowed, refused.retry_after) == (False, 1)  # room again in 0.5 s
+    clock.now += 0.5
+    assert (await limiter.take("a", 2)).allowed
+
+
+class FailingStore:
+    """A counter store that cannot be reached, the way each kind of failure arrives."""
+
+    def __init__(self, failure: Exception) -> None:
+        self.failure = failure
+        self.calls = 0
+
+    async def take(self, key: str, window: int, elapsed: float, limit: int, ttl: float) -> Counts:
+        self.calls += 1
+        raise self.failure
+
+    async def close(self) -> None:
+        pass
+
+
+def unavailable() -> Exception:
+    try:
+        try:
+            raise ConnectionError("redis down")
+        except ConnectionError as exc:
+            raise CounterStoreUnavailable("ConnectionError") from exc
+    except CounterStoreUnavailable as wrapped:
+        return wrapped
+
+
+@pytest.mark.parametrize(
+    ("failure", "named"),
+    [(unavailable(), "ConnectionError"), (OSError("socket closed"), "OSError")],
+)
+async def test_a_failing_store_is_logged_by_its_cause_once_per_window(
+    failure: Exception, named: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(WINDOW_START)
+    store = FailingStore(failure)
+    limiter = RateLimiter(store, 60.0, clock=clock)
+    with caplog.at_level(logging.WARNING, logger="gateway.ratelimit"):
+        for step in (0, 30, 29.5, 0.5, 1):  # at 0, 30, 59.5, 60 and 61 s
+            clock.now += step
+            assert (await limiter.take("a", 1)).allowed  # let through, every time
+    message = f"rate limiter store unavailable ({named}): requests let through"
+    # Logged at once, then not again until a whole window later (at 60 s, not at 59.5 s).
+    assert [r.getMessage() for r in caplog.records] == [message, message]
+    assert store.calls == 5
+
+
+async def test_redis_counters_name_the_failure_they_wrap() -> None:
+    unreachable = RedisCounters.from_url("redis://127.0.0.1:1/0", "nowhere")
+    try:
+        with pytest.raises(CounterStoreUnavailable, match=r"^ConnectionError$"):
+            await unreachable.take("a", 1, 0.0, 1, 120.0)
+    finally:
+        await unreachable.close()
+
+
+async def test_redis_keeps_a_client_s_windows_under_a_hash_for_two_windows(namespace: str) -> None:
+    counters = RedisCounters.from_url(REDIS_URL, namespace)
+    limiter = RateLimiter(counters, 60.0, clock=Clock(WINDOW_START))
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        await limiter.take("ip:192.0.2.7", 5)
+        digest = hashlib.sha256(b"ip:192.0.2.7").hexdigest()[:32]
+        key = f"{namespace}:rate:{{{digest}}}:{int(WINDOW_START // 60)}"
+        assert [k.decode() async for k in client.scan_iter(match=f"{namespace}:*")] == [key]
+        ttl_ms = await client.pttl(key)
+        assert 110_000 < ttl_ms <= 120_000  # two windows of 60 s, less what passed since
+    finally:
+        await client.aclose()
+        await counters.close()
+
+
+async def test_a_redis_that_stops_answering_lets_the_request_through_within_its_timeout() -> None:
+    """A server on loopback that accepts the connection and never answers: the read times out
+    (after 1 s) and the request goes on; without a timeout it would wait for ever."""
+    silent: list[asyncio.StreamWriter] = []
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent.append(writer)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    limiter = RateLimiter(RedisCounters.from_url(f"redis://127.0.0.1:{port}/0", "silent"), 60.0)
+    try:
+        decision = await asyncio.wait_for(limiter.take("a", 1), timeout=30)
+        assert decision.allowed
+        assert silent  # it did connect, and was left waiting
+    finally:
+        await limiter.close()
+        for writer in silent:
+            writer.close()
+        server.close()
+        await server.wait_closed()
