@@ -180,6 +180,8 @@ class FanOut:
         """Outcomes in the order of ``queries``; ``deadline`` is a monotonic-clock instant."""
         request = _RequestContext(deadline, bypass_cache)
         fetch = self._traced_fetch if self._spans.on else self._fetch_one
+        if len(queries) == 1:  # one port: no task of its own to gather
+            return [await fetch(queries[0], request)]
         return list(await asyncio.gather(*(fetch(q, request) for q in queries)))
 
     async def _traced_fetch(self, query: PortQuery, request: "_RequestContext") -> PortOutcome:

@@ -37,7 +37,7 @@ from opentelemetry import trace
 
 from gateway import tracing
 from gateway.auth import Principal
-from gateway.computed import ComputedFields, InnerPlanCache
+from gateway.computed import Computed, ComputedFields, InnerPlanCache
 from gateway.config import OutlookSettings
 from gateway.errors import BadUserInput
 from gateway.fetch import FanOut, PortOutcome
@@ -154,10 +154,11 @@ class QueryPipeline:
         if not plan.fields and not plan.failed_keys and not computed:
             return None
         with self._spans.span("portgate.fetch_all"):
-            outcomes, done = await asyncio.gather(
-                self._fan_out.fetch(plan.port_queries, deadline, bypass_cache=bypass_cache),
-                computed.run(),
-            )
+            fetched = self._fan_out.fetch(plan.port_queries, deadline, bypass_cache=bypass_cache)
+            if computed:
+                outcomes, done = await asyncio.gather(fetched, computed.run())
+            else:  # no second task to run beside the fetch
+                outcomes, done = await fetched, Computed()
         with self._spans.span("portgate.merge"):
             merged = self._merge(plan, outcomes)
             local, local_errors = self._introspect(plan, operation, document, raw_variables)

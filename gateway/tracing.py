@@ -76,10 +76,11 @@ _NO_SPAN: AbstractContextManager[trace.Span] = nullcontext(trace.INVALID_SPAN)
 
 class Spans:
     """The gateway's spans, started only when they can go somewhere: a tracer provider was
-    given, or one was installed globally (:func:`configure_tracing`, looked up per operation, so
-    one installed later counts). Otherwise no span is made at all: OpenTelemetry's no-op tracer
-    still costs a few microseconds a span in context managers and context switches, ten spans
-    an operation.
+    given, or one was installed globally (:func:`configure_tracing`, at start-up) by the time
+    of the first operation, when this is decided once (asking OpenTelemetry for its global
+    provider reads the environment each time). Otherwise no span is made at all:
+    OpenTelemetry's no-op tracer still costs a few microseconds a span in context managers and
+    context switches, ten spans an operation.
 
     Without spans the caller's trace context (``traceparent``) still travels: the operation
     attaches it (:meth:`continued`), so the audit record names the caller's trace and each port
@@ -87,11 +88,15 @@ class Spans:
 
     def __init__(self, provider: trace.TracerProvider | None = None) -> None:
         self.tracer = tracer(provider)
-        self._given = provider is not None
+        self._on = True if provider is not None else None
 
     @property
     def on(self) -> bool:
-        return self._given or type(trace.get_tracer_provider()) is not trace.ProxyTracerProvider
+        on = self._on
+        if on is None:
+            installed = trace.get_tracer_provider()
+            on = self._on = type(installed) is not trace.ProxyTracerProvider
+        return on
 
     def span(self, name: str, **options: Any) -> AbstractContextManager[trace.Span]:
         """``start_as_current_span``, or a context holding the invalid span when off."""
