@@ -280,6 +280,7 @@ def bounded_stores(
     documents: DocumentResolver,
     limiter: RateLimiter | None = None,
     parsed: BoundedStore | None = None,
+    prepared: BoundedStore | None = None,
 ) -> dict[str, BoundedStore]:
     """The stores this process bounds in bytes, by name (for /metrics)."""
     stores: dict[str, BoundedStore] = {}
@@ -291,6 +292,8 @@ def bounded_stores(
         stores["rate_limit_counters"] = limiter.store
     if parsed is not None:
         stores["parsed_documents"] = parsed
+    if prepared is not None:
+        stores["prepared_plans"] = prepared
     return stores
 
 
@@ -406,6 +409,7 @@ def create_app(
             documents,
             limiter,
             schema.documents if isinstance(schema, GatewaySchema) else None,
+            pipeline.prepared,
         ),
         audit_store=lambda: observer.audit_store(),
         registry_store_up=lambda: registry.store_up,

@@ -43,7 +43,6 @@ from graphql import (
     DocumentNode,
     ExecutionResult,
     GraphQLError,
-    Token,
     execute,
     parse,
 )
@@ -62,6 +61,7 @@ from gateway.http.context import request_of, set_status
 from gateway.limits import token_limit_error
 from gateway.observe import OperationObserver, current_trace_id
 from gateway.pipeline import OperationResult, QueryPipeline
+from gateway.prepared import BYTES_PER_TOKEN, tokens_in
 from gateway.redact import incident_error
 from gateway.request_errors import PARSE_FAILED, VALIDATION_FAILED
 
@@ -69,7 +69,6 @@ log = logging.getLogger(__name__)
 
 DOCUMENT_CACHE_SIZE = 1024  # parsed (and validated) documents kept at most, by their text
 DOCUMENT_CACHE_MAX_BYTES = 16 * 1024 * 1024  # and the bytes they may hold
-BYTES_PER_TOKEN = 400  # what a parsed token costs in memory (tracemalloc, graphql-core 3.3)
 
 
 class ParsedDocuments:
@@ -94,7 +93,7 @@ class ParsedDocuments:
             self._parsed.move_to_end(text)
             return kept[0]
         document = parse(text, max_tokens=max_tokens)
-        cost = len(text) + BYTES_PER_TOKEN * _tokens(document)
+        cost = len(text) + BYTES_PER_TOKEN * tokens_in(document)
         if cost <= self.max_bytes:
             self._parsed[text] = (document, cost)
             self.bytes += cost
@@ -119,19 +118,6 @@ class ParsedDocuments:
         if not errors and kept is not None:
             self._valid.add(text)
         return errors
-
-
-def _tokens(document: DocumentNode) -> int:
-    """How many tokens ``document`` was parsed from (at most the parser's token limit)."""
-    loc = document.loc
-    if loc is None:
-        return 0
-    count = 0
-    token: Token | None = loc.start_token
-    while token is not None:
-        count += 1
-        token = token.next
-    return count
 
 
 class GatewaySchema(strawberry.Schema):

@@ -48,6 +48,7 @@ from gateway.outlook import Answer
 from gateway.plan import Plan, Planner
 from gateway.policy import Access
 from gateway.policy_file import PolicyStore
+from gateway.prepared import PreparedPlans
 from gateway.registry import PortRegistry
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class QueryPipeline:
         self._registry = registry
         self._version = -1
         self._planner = Planner(schema, ())
+        self.prepared = PreparedPlans()
         self._inner_plans = InnerPlanCache()
         self._positions: dict[str, int] = {}
         self._fan_out = fan_out
@@ -132,7 +134,7 @@ class QueryPipeline:
         }
         with self._spans.span("portgate.plan") as span:
             access = self._policy.current.access(principal)
-            plan = self._planner.plan(operation, fragments, coerced, access)
+            plan = self.prepared.plan(self._planner, operation, fragments, coerced, access)
             computed = ComputedFields(
                 plan.computed,
                 now=self._clock(),
@@ -213,6 +215,7 @@ class QueryPipeline:
         if snapshot.version == self._version:
             return
         self._planner = Planner(self._schema, snapshot.active, snapshot.paused)
+        self.prepared.clear()
         self._inner_plans = InnerPlanCache()
         self._positions = {e.id: i for i, e in enumerate(snapshot.entries)}
         self._policy.set_ports([e.id for e in snapshot.entries])

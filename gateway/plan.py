@@ -22,7 +22,7 @@ dropped too when the policy withholds it, and the merge falls back (see :mod:`ga
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from typing import Any
 
@@ -117,6 +117,8 @@ class Plan:
     access: Access | None = None
     # Root fields the gateway computes from other fields (outlook): key, name, arguments, shape.
     computed: list[tuple[str, str, dict[str, Any], Shape]] = field(default_factory=list)
+    # The client's node of each planned root field, whose arguments a refill reads again.
+    nodes: dict[str, FieldNode] = field(default_factory=dict)
 
 
 class Planner:
@@ -175,7 +177,39 @@ class Planner:
                 plan.failed_keys.append(key)
                 continue
             plan.fields.append(field_plan)
+            plan.nodes[key] = nodes[0]
         plan.port_queries = self._port_queries(plan.fields)
+        return plan
+
+    def refill(self, prepared: Plan, variables: VariableValues) -> Plan | None:
+        """``prepared`` (a plan of the same operation and access, without failed or computed
+        fields, whose structural variables had these values: gateway/prepared.py) with the
+        root fields' arguments taken from ``variables``; None when an argument is refused,
+        for :meth:`plan` to say why."""
+        fields = []
+        for prepared_field in prepared.fields:
+            node = prepared.nodes[prepared_field.key]
+            try:
+                arguments = prepared_field.spec.check_arguments(
+                    get_argument_values(
+                        self._query_type.fields[prepared_field.name], node, variables
+                    )
+                )
+            except (GraphQLError, BadUserInput):
+                return None
+            if arguments.get(PORTS_ARGUMENT) != prepared_field.arguments.get(PORTS_ARGUMENT):
+                return None  # never, while the ports argument's variables are in the key
+            fields.append(replace(prepared_field, arguments=arguments))
+        plan = Plan(
+            fields=fields,
+            errors=list(prepared.errors),
+            introspection=prepared.introspection,
+            order=prepared.order,
+            forbidden=list(prepared.forbidden),
+            access=prepared.access,
+            nodes=prepared.nodes,
+        )
+        plan.port_queries = self._port_queries(fields)
         return plan
 
     def _plan_computed(

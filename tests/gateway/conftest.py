@@ -122,7 +122,7 @@ async def _started(
     client = await stack.enter_async_context(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
     )
-    return Gateway(client, router)
+    return Gateway(client, router, app)
 
 
 def answering(data: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.MockTransport:
