@@ -27,14 +27,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx
-import orjson
 import strawberry
 from aiohttp.abc import AbstractResolver
-from cross_web import HTTPException
 from graphql import ASTValidationRule
 from opentelemetry import trace
 from starlette.applications import Starlette
@@ -43,17 +41,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
-from starlette.types import Receive, Scope, Send
-from strawberry.asgi import GraphQL
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
     ValidationCache,
 )
-from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
-from strawberry.schema.exceptions import CannotGetOperationTypeError
-from strawberry.types import ExecutionResult
 
 from gateway import dashboard
 from gateway.admin_api import AdminApi
@@ -77,27 +70,25 @@ from gateway.documents import (
     DocumentResolver,
     MemoryPersistedQueries,
     document_resolver,
-    http_status,
 )
 from gateway.egress import Resolver, SystemResolver
 from gateway.endpoint_check import EndpointChecker
-from gateway.errors import GatewayError
 from gateway.execute import GatewaySchema
 from gateway.extension import FanOutExtension
 from gateway.fetch import FanOut
-from gateway.graphiql import STATIC_PATH, graphiql_page, static_files
+from gateway.graphiql import STATIC_PATH, static_files
 from gateway.health import PortProber
 from gateway.http.authenticate import Authenticate
-from gateway.http.body_limit import BodyLimits, BodyReadAborted, ReadDeadlines
+from gateway.http.body_limit import BodyLimits, ReadDeadlines
 from gateway.http.client_address import ClientAddress
 from gateway.http.csrf import CSRF_HEADER, CsrfProtection
 from gateway.http.edge import Edge
+from gateway.http.graphql_view import GatewayGraphQL, LeanGraphQL
 from gateway.http.in_flight import ClientConcurrency
 from gateway.http.metrics_endpoint import metrics_app, metrics_endpoint
-from gateway.http.operation_choice import check_operation_choice, unknown_operation
 from gateway.http.overload import EventLoopLag, Overload
 from gateway.http.rate_limit import RateLimit
-from gateway.http.responses import ORJSONResponse, graphql_error_response
+from gateway.http.responses import ORJSONResponse
 from gateway.limits import IntrospectionDisabled, limits_rule
 from gateway.metrics import BoundedStore, EdgeReading, GatewayMetrics
 from gateway.observe import OperationObserver
@@ -105,7 +96,7 @@ from gateway.pipeline import QueryPipeline
 from gateway.policy_file import PolicyStore
 from gateway.port_http import HttpxPortHttp, PortHttp
 from gateway.ratelimit import MemoryCounters, RateLimiter, rate_limiter
-from gateway.redact import ErrorRedactor, incident_error
+from gateway.redact import ErrorRedactor
 from gateway.registry import PortEntry, PortRegistry, RegistrySnapshot
 from gateway.registry_store import open_registry_store
 from gateway.request_errors import RequestErrorCodes
@@ -126,109 +117,6 @@ CORS_ALLOWED_HEADERS = [
     "x-apollo-operation-name",
     "traceparent",
 ]
-
-
-class GatewayGraphQL(GraphQL):
-    """Strawberry's ASGI view with orjson, and bad requests answered as GraphQL errors.
-
-    ``documents`` turns persisted-query hashes into documents (and refuses unregistered ones
-    in trusted-documents mode); ``redactor`` scrubs every error message that goes out. Which
-    operation of a document runs follows GraphQL over HTTP (gateway/http/operation_choice.py);
-    ``max_tokens`` bounds the parse that needs."""
-
-    def __init__(
-        self,
-        *args: Any,
-        documents: DocumentResolver | None = None,
-        redactor: ErrorRedactor | None = None,
-        max_tokens: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.documents = documents
-        self.redactor = redactor or ErrorRedactor()
-        self.max_tokens = max_tokens
-
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
-
-    def decode_json(self, data: str | bytes) -> object:
-        decoded = orjson.loads(data)
-        if not isinstance(decoded, dict | list):  # strawberry would fail on `null` with a 500
-            raise HTTPException(400, "a GraphQL request is a JSON object")
-        return decoded
-
-    def should_render_graphql_ide(self, request: Any) -> bool:
-        # A GET naming a persisted query by hash alone is an operation, not a visit.
-        has_extensions = request.query_params.get("extensions") is not None
-        return super().should_render_graphql_ide(request) and not has_extensions
-
-    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
-        data = await super().parse_http_body(request)
-        if isinstance(data, GraphQLRequestData):
-            if self.documents is not None:
-                data.query = await self.documents.resolve(data.query, data.extensions)
-            if data.operation_name == "":  # GraphQL over HTTP: the same as no name
-                data.operation_name = None
-            if data.query is not None and self.max_tokens is not None:
-                check_operation_choice(data.query, data.operation_name, self.max_tokens)
-        return data
-
-    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        try:
-            return await super().execute_single(*args, **kwargs)
-        except HTTPException as exc:
-            if isinstance(exc.__cause__, CannotGetOperationTypeError):
-                raise unknown_operation(exc.__cause__.operation_name) from None
-            raise
-
-    async def process_result(
-        self, request: Request, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
-        response = process_result(result)
-        if result.errors:
-            response["errors"] = list(self.redactor.errors(result.errors))
-        return response
-
-    async def render_graphql_ide(self, request: Request) -> Response:
-        return graphiql_page(request.url.path)  # served from the package, no CDN
-
-    async def get_sub_response(self, request: Any) -> Response:
-        """The response an operation may set the status of (gateway.http.context.set_status):
-        strawberry builds a whole one and deletes its content-length header, about 4% of the CPU of
-        a request; only ``status_code``, ``headers`` and ``background`` are ever read of it."""
-        sub_response = Response.__new__(Response)
-        sub_response.status_code = None  # type: ignore[assignment]
-        sub_response.background = None
-        sub_response.raw_headers = []
-        return sub_response
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-            return
-        request = Request(scope=scope, receive=receive)
-        try:
-            response = await self.run(request)
-        except HTTPException as exc:
-            response = graphql_error_response(exc.reason, "BAD_REQUEST", exc.status_code)
-        except orjson.JSONDecodeError:
-            response = graphql_error_response(
-                "Unable to parse request body as JSON", "BAD_REQUEST", 400
-            )
-        except GatewayError as exc:  # a persisted query refused or unknown
-            response = ORJSONResponse(
-                {"errors": [{"message": exc.message, "extensions": exc.extensions()}]},
-                status_code=http_status(exc),
-            )
-        except BodyReadAborted:
-            raise  # the body middleware's own signals: it answers 413 or 408, or nobody
-        except Exception as exc:  # never a stack trace, never a plain-text 500
-            message, extensions = incident_error(exc, "a request")
-            response = ORJSONResponse(
-                {"errors": [{"message": message, "extensions": extensions}]}, status_code=500
-            )
-        await response(scope, receive, send)
 
 
 def port_connector(
@@ -343,6 +231,7 @@ def create_app(
     resolver: AbstractResolver | None = None,
     loop_lag: EventLoopLag | None = None,
     execution: Literal["gateway", "extensions"] = "gateway",
+    lean: bool = True,
 ) -> Starlette:
     """The gateway app. Pass ``client`` to reach ports through your own transport (tests);
     otherwise the app reaches ports through one aiohttp pool (:mod:`gateway.upstream_aiohttp`)
@@ -354,7 +243,9 @@ def create_app(
     event loop's lag for load shedding (by default every ``load_shedding.lag_interval``; tests
     pass their own). ``execution`` picks how an operation runs: ``gateway``
     (:class:`gateway.execute.GatewaySchema`) or ``extensions``, the same steps as strawberry
-    schema extensions, kept to show by test that the two answer alike."""
+    schema extensions, kept to show by test that the two answer alike. ``lean`` answers a
+    POSTed JSON operation in the lean lane (:class:`gateway.http.graphql_view.LeanGraphQL`);
+    without it, strawberry's view answers every request (tests compare the two)."""
     owns_client = client is None
     egress = settings.registry.egress.rules()
     sessions = (
@@ -630,6 +521,7 @@ def create_app(
             else []
         ),
         *([Middleware(CsrfProtection)] if settings.csrf_protection else []),
+        *([Middleware(LeanGraphQL, view=view)] if lean else []),  # last: after every check
     ]
     application = Starlette(
         routes=[

@@ -25,10 +25,11 @@ async def started_gateway(
     *,
     client_ip: str = "127.0.0.1",
     execution: Literal["gateway", "extensions"] = "gateway",
+    lean: bool = True,
     **settings: Any,
 ) -> AsyncIterator[Gateway]:
-    """The gateway, started; its client connects from ``client_ip``; ``execution`` as
-    :func:`gateway.app.create_app` takes it."""
+    """The gateway, started; its client connects from ``client_ip``; ``execution`` and ``lean``
+    as :func:`gateway.app.create_app` takes them."""
     settings.setdefault("policy", {"file": OPEN_POLICY})
     router = PortRouter(transports)
     config = load_settings(
@@ -41,7 +42,7 @@ async def started_gateway(
     )
     async with contextlib.AsyncExitStack() as stack:
         upstream = await stack.enter_async_context(httpx.AsyncClient(transport=router))
-        app = create_app(config, client=upstream, execution=execution)
+        app = create_app(config, client=upstream, execution=execution, lean=lean)
         await stack.enter_async_context(app.router.lifespan_context(app))
         client = await stack.enter_async_context(
             httpx.AsyncClient(

@@ -1,9 +1,11 @@
-"""The gateway's own execution (gateway/execute.py) answers every request as strawberry's
-execution with the gateway's schema extensions did: a corpus of requests (valid, invalid, over
-a limit, denied, failing ports, introspection, persisted queries, GET) goes to a gateway of each
+"""The gateway's own execution (gateway/execute.py) and its lean lane for POSTed operations
+(gateway/http/graphql_view.py) answer every request as strawberry's view and execution with the
+gateway's schema extensions did: a corpus of requests (valid, invalid, over a limit, denied,
+failing ports, introspection, persisted queries, GET, odd bodies) goes to a gateway of each
 kind, in front of the same ports, and status, data, errors, sources and the audit trail must be
 the same."""
 
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -90,6 +92,21 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
                       "headers": {"x-portgate-csrf": "1"}}),
     ("no-cache", {"json": {"query": "{ ports { name } }"},
                   "headers": {"cache-control": "no-cache"}}),
+    ("json null", {"content": b"null", "headers": {"content-type": "application/json"}}),
+    ("query not a string", {"json": {"query": 7}}),
+    ("variables not an object", {"json": {"query": "{ ports { name } }", "variables": [1]}}),
+    ("extensions not an object", {"json": {"query": "{ ports { name } }", "extensions": 1}}),
+    ("name not a string", {"json": {"query": "query P { ports { name } }", "operationName": 5}}),
+    ("charset", {"content": orjson.dumps({"query": "{ ports { name } }"}),
+                 "headers": {"content-type": "Application/JSON; charset=utf-8"}}),
+    ("not json content", {"content": b"{ ports { name } }",
+                          "headers": {"content-type": "application/graphql"}}),
+    ("stream asked", {"json": {"query": "{ ports { name } }"},
+                      "headers": {"accept": "text/event-stream"}}),
+    ("multipart asked", {"json": {"query": "{ ports { name } }"},
+                         "headers": {"accept": "multipart/mixed"}}),
+    ("batch", {"json": [{"query": "{ ports { name } }"}]}),
+    ("trailing slash", {"json": {"query": "{ ports { name } }"}, "path": "/graphql/"}),
 ]  # fmt: skip
 
 
@@ -120,16 +137,16 @@ async def gateways(
     settings: dict[str, Any] = {"rate_limit": {"enabled": False}, "cache": {"enabled": False}}
     if request.param == "default":
         settings["policy"] = {}  # the shipped policy: an anonymous caller is public
-    kinds: dict[str, Gateway] = {}
-    async with (
-        started_gateway({"USLAX": httpx.MockTransport(port), "USOAK": httpx.MockTransport(failing)},
-                        execution="gateway", audit={"store": f"sqlite:///{tmp_path / 'a.db'}"},
-                        **settings) as ours,
-        started_gateway({"USLAX": httpx.MockTransport(port), "USOAK": httpx.MockTransport(failing)},
-                        execution="extensions", audit={"store": f"sqlite:///{tmp_path / 'b.db'}"},
-                        **settings) as theirs,
-    ):  # fmt: skip
-        kinds["gateway"], kinds["extensions"] = ours, theirs
+    async with contextlib.AsyncExitStack() as stack:
+        kinds: dict[str, Gateway] = {}
+        for kind, execution, lean in (("lean lane", "gateway", True),
+                                      ("gateway", "gateway", False),
+                                      ("extensions", "extensions", False)):  # fmt: skip
+            kinds[kind] = await stack.enter_async_context(started_gateway(
+                {"USLAX": httpx.MockTransport(port), "USOAK": httpx.MockTransport(failing)},
+                execution=execution, lean=lean,
+                audit={"store": f"sqlite:///{tmp_path / (kind + '.db')}"}, **settings,
+            ))  # fmt: skip
         yield kinds
 
 
@@ -140,10 +157,11 @@ async def test_both_executions_answer_alike(
     answers = {}
     for kind, gateway in gateways.items():
         args = dict(request_args)
-        method = args.pop("method", "POST")
-        answers[kind] = seen(await gateway.client.request(method, "/graphql", **args))
-    assert answers["gateway"] == answers["extensions"], case
-    assert await audited(gateways["gateway"]) == await audited(gateways["extensions"]), case
+        method, path = args.pop("method", "POST"), args.pop("path", "/graphql")
+        answers[kind] = seen(await gateway.client.request(method, path, **args))
+    assert answers["lean lane"] == answers["gateway"] == answers["extensions"], case
+    audits = [await audited(gateway) for gateway in gateways.values()]
+    assert audits[0] == audits[1] == audits[2], case
 
 
 async def audited(gateway: Gateway) -> list[dict[str, Any]]:

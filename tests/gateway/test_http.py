@@ -16,6 +16,11 @@ PORTS = {"ports": [{"UNLocationCode": "USLAX", "name": "LA", "_pg_port": "USLAX"
         (b'{"query": "{ nope }"}', 400, "GRAPHQL_VALIDATION_FAILED"),
         (b'{"query": "{ ports { unknownField } }"}', 400, "GRAPHQL_VALIDATION_FAILED"),
         (b'{"variables": {}}', 400, "BAD_REQUEST"),
+        (b'{"query": "{ ports { name } }", "operationName": 5}', 400, "BAD_REQUEST"),
+        (b'{"query": "{ ports { name } }", "operationName": ["a"]}', 400, "BAD_REQUEST"),
+        (b'{"query": "{ ports { name } }", "variables": [1]}', 400, "BAD_REQUEST"),
+        (b'{"query": 7}', 400, "BAD_REQUEST"),
+        (b"null", 400, "BAD_REQUEST"),
         (
             b'{"query": "query($n: Int!) { vesselCalls(first: $n) { totalCount } }",'
             b' "variables": {"n": "ten"}}',
