@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -336,12 +337,15 @@ async def test_a_failing_store_is_logged_by_its_cause_once_per_window(
     clock = Clock(WINDOW_START)
     store = FailingStore(failure)
     limiter = RateLimiter(store, 60.0, clock=clock)
+    logged = []
     with caplog.at_level(logging.WARNING, logger="gateway.ratelimit"):
         for step in (0, 30, 29.5, 0.5, 1):  # at 0, 30, 59.5, 60 and 61 s
             clock.now += step
             assert (await limiter.take("a", 1)).allowed  # let through, every time
+            logged.append(len(caplog.records))
+    # Logged at once, then not again until a whole window later: at 60 s, not at 59.5 or 61 s.
+    assert logged == [1, 1, 1, 2, 2]
     message = f"rate limiter store unavailable ({named}): requests let through"
-    # Logged at once, then not again until a whole window later (at 60 s, not at 59.5 s).
     assert [r.getMessage() for r in caplog.records] == [message, message]
     assert store.calls == 5
 
@@ -372,23 +376,44 @@ async def test_redis_keeps_a_client_s_windows_under_a_hash_for_two_windows(names
 
 
 async def test_a_redis_that_stops_answering_lets_the_request_through_within_its_timeout() -> None:
-    """A server on loopback that accepts the connection and never answers: the read times out
-    (after 1 s) and the request goes on; without a timeout it would wait for ever."""
+    """A server on loopback that speaks Redis's protocol while the connection is set up (every
+    command answered OK) and then never answers the counting script: the read times out (after
+    1 s) and the request goes on."""
     silent: list[asyncio.StreamWriter] = []
 
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         silent.append(writer)
+        while command := await read_command(reader):
+            if command[0].upper() in (b"EVALSHA", b"EVAL", b"SCRIPT"):
+                return  # and never a word more
+            writer.write(b"+OK\r\n")
+            await writer.drain()
 
     server = await asyncio.start_server(accept, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     limiter = RateLimiter(RedisCounters.from_url(f"redis://127.0.0.1:{port}/0", "silent"), 60.0)
     try:
+        started = time.monotonic()
         decision = await asyncio.wait_for(limiter.take("a", 1), timeout=30)
         assert decision.allowed
-        assert silent  # it did connect, and was left waiting
+        # Our 1 s, with a generous margin; not the Redis client's own default of 5 s.
+        assert time.monotonic() - started < 4.0
+        assert silent  # it did connect, and was left waiting for the script
     finally:
         await limiter.close()
         for writer in silent:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def read_command(reader: asyncio.StreamReader) -> list[bytes]:
+    """One command a Redis client sent (a RESP array of bulk strings); [] at the end."""
+    header = await reader.readline()
+    if not header.startswith(b"*"):
+        return []
+    parts = []
+    for _ in range(int(header[1:])):
+        length = int((await reader.readline())[1:])
+        parts.append((await reader.readexactly(length + 2))[:-2])
+    return parts
