@@ -267,6 +267,26 @@ class AuditRecord(_Frozen):
     def _time_text(self, value: datetime) -> str:
         return format_time(value)
 
+    @classmethod
+    def of_operation(cls, *, time: datetime, document: str, **fields: Any) -> "AuditRecord":
+        """A new record of an operation, built by the gateway itself from values of the right
+        types: what validation would give (the time in UTC, the document's and variables'
+        digests and sizes), without validating each field on every request. Records read
+        back from a store are validated."""
+        if time.tzinfo is None:
+            raise ValueError("an audit time needs a time zone")
+        variables = fields.get("variables")
+        if variables is not None:
+            text = canonical_variables(variables)
+            fields |= {"variables_hash": sha256_hex(text), "variables_bytes": len(text.encode())}
+        return cls.model_construct(
+            time=time.astimezone(UTC),
+            document=document,
+            document_hash=sha256_hex(document),
+            document_bytes=len(document.encode()),
+            **fields,
+        )
+
     @property
     def stored_document_hash(self) -> str:
         """The hash the document's kept text is stored under."""

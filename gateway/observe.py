@@ -18,7 +18,7 @@ from graphql import GraphQLObjectType, GraphQLSchema, OperationDefinitionNode
 from opentelemetry import trace
 from strawberry.types import ExecutionContext
 
-from gateway.audit import AuditRecord, PortUse
+from gateway.audit import AuditRecord, CacheUse, PortUse
 from gateway.audit_trail import AuditTrail
 from gateway.auth import Principal
 from gateway.fetch import PortOutcome
@@ -28,7 +28,7 @@ from gateway.plan import Plan
 log = logging.getLogger(__name__)
 
 AnyResult = Any  # graphql-core's or strawberry's ExecutionResult (both have data and errors)
-_CACHE_USE = {"ok": "fresh", "cached": "cached", "stale": "stale"}
+_CACHE_USE: dict[str, CacheUse] = {"ok": "fresh", "cached": "cached", "stale": "stale"}
 
 
 def outcome_of(result: AnyResult, status: int | None) -> str:
@@ -132,7 +132,7 @@ class OperationObserver:
         outcomes: Sequence[PortOutcome],
     ) -> AuditRecord:
         extensions = _extensions(result)
-        return AuditRecord(
+        return AuditRecord.of_operation(
             time=datetime.now(UTC),
             trace_id=trace_id,
             client_id=principal.client_id if principal else "anonymous",
@@ -145,7 +145,7 @@ class OperationObserver:
             requested=self._requested(plan),
             denied=tuple(sorted(set(denied_coordinates(result)))),
             ports=tuple(
-                PortUse(
+                PortUse.model_construct(
                     port=o.port.id,
                     status=o.status,
                     latency_ms=round(o.latency * 1000, 2),
@@ -161,9 +161,18 @@ class OperationObserver:
         )
 
     def _requested(self, plan: Plan | None, inner: Sequence[Plan] = ()) -> tuple[str, ...]:
-        """Coordinates asked, the inner queries of computed fields (the outlook) included."""
+        """Coordinates asked, the inner queries of computed fields (the outlook) included; a
+        plan's own are listed once and kept on it (a prepared plan's refills share them)."""
         if plan is None or self._schema.query_type is None:
             return ()
+        if not inner:
+            if plan.requested is None:
+                plan.requested = self._listed(plan, ())
+            return plan.requested
+        return self._listed(plan, inner)
+
+    def _listed(self, plan: Plan, inner: Sequence[Plan]) -> tuple[str, ...]:
+        assert self._schema.query_type is not None
         query = self._schema.query_type
         coordinates: set[str] = {f"Query.{name}" for _, name, _, _ in plan.computed}
         for field_plan in [f for p in (plan, *inner) for f in p.fields]:

@@ -119,6 +119,9 @@ class Plan:
     computed: list[tuple[str, str, dict[str, Any], Shape]] = field(default_factory=list)
     # The client's node of each planned root field, whose arguments a refill reads again.
     nodes: dict[str, FieldNode] = field(default_factory=dict)
+    # The schema coordinates it asks for, once the audit has listed them (gateway/observe.py):
+    # the same for every refill of a prepared plan.
+    requested: tuple[str, ...] | None = None
 
 
 class Planner:
@@ -208,6 +211,7 @@ class Planner:
             forbidden=list(prepared.forbidden),
             access=prepared.access,
             nodes=prepared.nodes,
+            requested=prepared.requested,
         )
         plan.port_queries = self._port_queries(fields)
         return plan

@@ -361,3 +361,42 @@ def test_the_default_caps_are_the_documented_16_kib_and_8_kib() -> None:
     assert cut.document == document
     assert cut.variables_prefix is not None
     assert len(cut.variables_prefix.encode()) == 8_192
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"client_id": "anonymous", "outcome": "ok"},
+        {
+            "client_id": "trucker-1",
+            "organisation": "Acme Drayage",
+            "roles": ("trucker",),
+            "operation_name": "Box",
+            "operation_type": "query",
+            "variables": {"ref": "CSQU3054383", "ports": ["USLAX"], "note": "Grüße"},
+            "requested": ("Container.status", "Query.container"),
+            "denied": ("Container.events",),
+            "error_codes": ("FORBIDDEN_FIELD",),
+            "duration_ms": 1.234,
+            "outcome": "partial",
+            "trace_id": "0af7651916cd43dd8448eb211c80319c",
+        },
+    ],
+)
+def test_a_record_built_for_an_operation_is_the_record_validation_gives(
+    fields: dict[str, Any],
+) -> None:
+    """The gateway builds its records without validating each field (AuditRecord.of_operation);
+    they must hash and store exactly as validated ones."""
+    when = datetime(2026, 12, 2, 18, 0, tzinfo=timezone(timedelta(hours=-8)))
+    document = "query Box($ref: String!) { container(reference: $ref) { status } }"
+    use: dict[str, Any] = {"port": "USLAX", "status": "ok", "latency_ms": 2.5, "cache": "none"}
+    built = AuditRecord.of_operation(
+        time=when, document=document, ports=(PortUse.model_construct(**use),), **fields
+    )
+    validated = AuditRecord(time=when, document=document, ports=(PortUse(**use),), **fields)
+    assert built == validated
+    assert canonical_json(built) == canonical_json(validated)
+    assert built.time.tzinfo == UTC
+    with pytest.raises(ValueError, match="time zone"):
+        AuditRecord.of_operation(time=datetime(2026, 12, 2), document="", **fields)
