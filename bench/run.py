@@ -90,10 +90,21 @@ def log_file() -> Any:
     return open(os.environ.get("BENCH_GATEWAY_LOG", os.devnull), "ab")
 
 
-def python_env() -> dict[str, str]:
-    """The gateway and ports import this tree (an exported tree, not the shared work tree)."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
+def python_env(root: Path = ROOT) -> dict[str, str]:
+    """The gateway and ports import ``root``: this tree, or an earlier commit's (--baseline)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root),
             os.environ.get("PYTHONPATH")]))}  # fmt: skip
+
+
+def exported(revision: str, directory: Path) -> Path:
+    """The tree of ``revision`` (a commit of this repository), written under ``directory``."""
+    target = directory / f"baseline-{revision}"
+    if not target.exists():
+        target.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", revision], cwd=ROOT, check=True,
+                                 capture_output=True).stdout  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
 
 
 # -- processes ------------------------------------------------------------------------------
@@ -201,10 +212,12 @@ def portgate(
     *,
     name: str = "portgate",
     variant: list[str] | None = None,
+    root: Path = ROOT,
     **settings: Any,
 ) -> Iterator[Server]:
     """``portgate serve`` for these ports, in its own process (and its own temporary dir);
-    with ``variant`` (options of bench/variant.py), that hot-path variant of it."""
+    with ``variant`` (options of bench/variant.py), that hot-path variant of it; with ``root``,
+    the gateway of that tree (an earlier commit's, exported)."""
     with tempfile.TemporaryDirectory(prefix="portgate-bench-") as directory:
         config = gateway_config(ports, Path(directory), **settings)
         port = free_port()
@@ -215,7 +228,11 @@ def portgate(
                        "--port", str(port), *variant]  # fmt: skip
         with log_file() as log:
             process = subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=log, env=python_env(), cwd=directory
+                command,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env=python_env(root),
+                cwd=directory,
             )
         with stopping(process):
             server = Server(name, f"http://127.0.0.1:{port}/graphql", process)
@@ -516,6 +533,11 @@ def execute(args: argparse.Namespace, load: Load, tmp: Path) -> dict[str, Any]:
         port_url = ports["ports"][0]["url"]
         servers = [Server("port (direct)", port_url),
                    stack.enter_context(portgate(ports["ports"], probe))]  # fmt: skip
+        if args.baseline:
+            root = exported(args.baseline, tmp)
+            name = f"portgate at {args.baseline}"
+            servers.append(stack.enter_context(portgate(ports["ports"], probe, name=name,
+                                                        root=root)))  # fmt: skip
         if args.peers and isolated() and GRAFBASE.exists():
             servers.append(stack.enter_context(grafbase_peer(port_url, probe)))
         if args.peers:
@@ -634,7 +656,7 @@ def burst(args: argparse.Namespace, ports: dict[str, Any], bodies: Bodies) -> di
     counts: dict[str, list[int]] = {"coalesced": [], "not_coalesced": []}
     stats = ports["stats"]
     for side in counts:
-        settings = {"cache": {"enabled": False, "coalesce": side == "coalesced"}}
+        settings: dict[str, Any] = {"cache": {"enabled": False, "coalesce": side == "coalesced"}}
         with portgate(ports["ports"], bodies.lines[0], **settings) as gateway:
             for index in range(args.rounds):
                 body = bodies.lines[index % len(bodies.lines)]
@@ -719,6 +741,10 @@ def main() -> None:
     parser.add_argument("--no-peers", dest="peers", action="store_false")
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway under load")
     parser.add_argument("--output", default="bench", help="bench/results/<output>.{md,json}")
+    parser.add_argument(
+        "--baseline", metavar="REV",
+        help="in the execute scenario, also the gateway of this commit, side by side",
+    )  # fmt: skip
     parser.add_argument(
         "--isolate", action="store_true",
         help="run inside a network namespace of its own, where only loopback exists (needed "
