@@ -554,18 +554,27 @@ def execute(args: argparse.Namespace, load: Load, tmp: Path) -> dict[str, Any]:
 
 
 HOT_PATH_VARIANTS = {
-    "before: strawberry's execution with the gateway's schema extensions": ["--extensions"],
-    "after: the gateway's own execution (gateway/execute.py)": [],
+    "this tree, port documents printed for each request": ["--print-per-request"],
+    "this tree": [],
 }
 
 
 def hotpath(args: argparse.Namespace, load: Load, tmp: Path) -> dict[str, Any]:
-    """Each hot-path change on and off, side by side: the overhead query, 1 and 32 connections."""
+    """Hot-path changes undone and redone, side by side: the gateway at ``--baseline`` (when
+    given), then this tree with a change put back (bench/variant.py), then this tree; the
+    overhead query, 1 and 32 connections."""
     bodies = container_bodies(tmp, "hotpath", 500)
     result: dict[str, Any] = {}
     with bench_ports(1, 0) as ports, contextlib.ExitStack() as stack:
-        servers = [
-            stack.enter_context(portgate(ports["ports"], bodies.lines[0], name=name, variant=v))
+        probe = bodies.lines[0]
+        servers = []
+        if args.baseline:
+            root = exported(args.baseline, tmp)
+            name = f"at {args.baseline}"
+            servers.append(stack.enter_context(portgate(ports["ports"], probe, name=name,
+                                                        root=root)))  # fmt: skip
+        servers += [
+            stack.enter_context(portgate(ports["ports"], probe, name=name, variant=v))
             for name, v in HOT_PATH_VARIANTS.items()
         ]
         for server in servers:

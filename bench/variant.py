@@ -1,12 +1,10 @@
 """``portgate serve`` with parts of the hot path put back as they were, for before/after figures.
 
     python -m bench.variant --config portgate.yaml --port 8000 [--httpx] [--print-per-request]
-        [--extensions]
 
 ``--httpx``: ports are reached through an httpx client (the app's port client before aiohttp;
 the same limits it had). ``--print-per-request``: every port document is printed anew for each
-request (no cache of printed documents). ``--extensions``: operations run through strawberry's
-execution and the gateway's schema extensions, as before gateway/execute.py. Everything else is
+request (no cache of printed documents). Everything else is
 ``portgate serve`` as it is.
 """
 
@@ -28,7 +26,6 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--httpx", action="store_true")
     parser.add_argument("--print-per-request", action="store_true")
-    parser.add_argument("--extensions", action="store_true")
     args = parser.parse_args()
     settings = load_settings(args.config)
     if args.print_per_request:
@@ -47,8 +44,7 @@ def main() -> None:
             follow_redirects=False,
         )
     configure_tracing()
-    execution = "extensions" if args.extensions else "gateway"
-    app = create_app(settings, client=client, execution=execution)
+    app = create_app(settings, client=client)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="info")
 
 

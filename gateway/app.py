@@ -27,11 +27,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx
-import strawberry
 from aiohttp.abc import AbstractResolver
 from graphql import ASTValidationRule
 from opentelemetry import trace
@@ -41,12 +39,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
 
 from gateway import dashboard
 from gateway.admin_api import AdminApi
@@ -74,7 +66,6 @@ from gateway.documents import (
 from gateway.egress import Resolver, SystemResolver
 from gateway.endpoint_check import EndpointChecker
 from gateway.execute import GatewaySchema
-from gateway.extension import FanOutExtension
 from gateway.fetch import FanOut
 from gateway.graphiql import STATIC_PATH, static_files
 from gateway.health import PortProber
@@ -99,15 +90,11 @@ from gateway.ratelimit import MemoryCounters, RateLimiter, rate_limiter
 from gateway.redact import ErrorRedactor
 from gateway.registry import PortEntry, PortRegistry, RegistrySnapshot
 from gateway.registry_store import open_registry_store
-from gateway.request_errors import RequestErrorCodes
 from gateway.schema import build_schema
 from gateway.schema.query import Query
-from gateway.tracing import TracingExtension
 from gateway.upstream import GraphQLOverHTTP, PortUpstream
 from gateway.upstream_aiohttp import GraphQLOverAiohttp, PortSessions
 
-PARSER_CACHE_SIZE = 1024
-VALIDATION_CACHE_SIZE = 1024
 CORS_ALLOWED_HEADERS = [
     "content-type",
     "authorization",
@@ -230,7 +217,6 @@ def create_app(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     resolver: AbstractResolver | None = None,
     loop_lag: EventLoopLag | None = None,
-    execution: Literal["gateway", "extensions"] = "gateway",
     lean: bool = True,
 ) -> Starlette:
     """The gateway app. Pass ``client`` to reach ports through your own transport (tests);
@@ -241,9 +227,7 @@ def create_app(
     egress rules (:mod:`gateway.egress`), at registration and when connecting; by default the
     system's (tests inject one, and never resolve outside names). ``loop_lag`` measures the
     event loop's lag for load shedding (by default every ``load_shedding.lag_interval``; tests
-    pass their own). ``execution`` picks how an operation runs: ``gateway``
-    (:class:`gateway.execute.GatewaySchema`) or ``extensions``, the same steps as strawberry
-    schema extensions, kept to show by test that the two answer alike. ``lean`` answers a
+    pass their own). ``lean`` answers a
     POSTed JSON operation in the lean lane (:class:`gateway.http.graphql_view.LeanGraphQL`);
     without it, strawberry's view answers every request (tests compare the two)."""
     owns_client = client is None
@@ -290,7 +274,6 @@ def create_app(
         settings.documents, settings.cache, graphql_schema, settings.limits.max_tokens
     )
     limiter = rate_limiter(settings.rate_limit)
-    parsed: list[BoundedStore] = []  # the schema's parsed documents, once it is made (below)
     metrics = GatewayMetrics(
         lambda: {port: b.state for port, b in fan_out.breakers().items()},
         lambda: observer.audit_counts(),
@@ -299,7 +282,7 @@ def create_app(
             cache,
             documents,
             limiter,
-            schema.documents if isinstance(schema, GatewaySchema) else None,
+            schema.documents,
             pipeline.prepared,
         ),
         audit_store=lambda: observer.audit_store(),
@@ -332,39 +315,18 @@ def create_app(
         clock=clock,
     )
     authenticator, api_keys = build_authenticator(settings.auth, http)
-    # Made once: strawberry's validation cache is keyed by the rule classes.
     validation_rules: list[type[ASTValidationRule]] = [limits_rule(settings.limits)]
     if not settings.introspection:
         validation_rules.append(IntrospectionDisabled)
     admin = AdminApi(registry, prober, authenticator, settings.deadline, lambda: observer.trail)
-    schema: strawberry.Schema
-    if execution == "extensions":
-        schema = build_schema(
-            [
-                partial(TracingExtension, provider=tracer_provider),  # spans around all the rest
-                partial(RequestErrorCodes, observer=observer),  # sees what the caches raise
-                partial(MaxTokensLimiter, max_token_count=settings.limits.max_tokens),
-                partial(AddValidationRules, validation_rules),
-                partial(ParserCache, maxsize=PARSER_CACHE_SIZE),
-                partial(ValidationCache, maxsize=VALIDATION_CACHE_SIZE),
-                partial(
-                    FanOutExtension,
-                    pipeline=pipeline,
-                    cache_bypass_roles=settings.cache.bypass_roles,
-                    observer=observer,
-                ),
-            ]
-        )
-    else:
-        schema = GatewaySchema(query=Query).serve(
-            pipeline,
-            observer=observer,
-            validation_rules=validation_rules,
-            max_tokens=settings.limits.max_tokens,
-            cache_bypass_roles=settings.cache.bypass_roles,
-            tracer_provider=tracer_provider,
-        )
-        parsed.append(schema.documents)
+    schema = GatewaySchema(query=Query).serve(
+        pipeline,
+        observer=observer,
+        validation_rules=validation_rules,
+        max_tokens=settings.limits.max_tokens,
+        cache_bypass_roles=settings.cache.bypass_roles,
+        tracer_provider=tracer_provider,
+    )
     view = GatewayGraphQL(
         schema,
         graphql_ide="graphiql" if settings.graphiql else None,

@@ -1,12 +1,12 @@
 """One GraphQL operation from its text to its result, in straight-line code.
 
-Strawberry's view still reads the HTTP request (JSON or GET parameters, GraphiQL, batches,
-streams) and writes the response; :class:`GatewaySchema` is the schema it hands each operation
-to. Its :meth:`GatewaySchema.execute` does, in one function, what strawberry's execution and the
-gateway's seven schema extensions did around it (tracing, request error codes, the token limit,
-the validation rules, the parser and validation caches, and the fan-out), without an extension
-runner: on the hot path strawberry's per-hook context managers cost more than the gateway's own
-planning, fetching and merging.
+The HTTP side (gateway/http/graphql_view.py: the lean lane for POSTed operations, strawberry's
+view for the rest) reads the request and writes the response; :class:`GatewaySchema` is the
+schema it hands each operation to. Its :meth:`GatewaySchema.execute` does, in one function, what
+strawberry's execution and seven schema extensions once did around it (tracing, request error
+codes, the token limit, the validation rules, the parser and validation caches, and the
+fan-out), without an extension runner: on the hot path strawberry's per-hook context managers
+cost more than the gateway's own planning, fetching and merging.
 
 For each operation, in order:
 
@@ -28,8 +28,9 @@ For each operation, in order:
    required and cannot be written, the answer is withheld (``AUDIT_UNAVAILABLE``, HTTP 503);
 8. ``extensions.sources`` when ports were asked.
 
-The result is what strawberry's execution gave for the same request: ``tests/gateway/
-test_execute_differential.py`` sends a corpus to both and compares them.
+The result is what strawberry's execution with those extensions gave for the same request:
+``tests/gateway/test_execute_differential.py`` holds every answer and audit record of a corpus
+to what that path answered when both ran side by side (``tests/gateway/corpus/``).
 """
 
 import logging

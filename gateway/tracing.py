@@ -33,9 +33,6 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from strawberry.extensions import SchemaExtension
-
-from gateway.http.context import request_of
 
 INSTRUMENTATION = "portgate"
 MASK = "<masked>"
@@ -164,37 +161,3 @@ def describe_operation(span: trace.Span, context: Any) -> None:
     codes = sorted({str((e.extensions or {}).get("code", "")) for e in errors} - {""})
     if codes:
         span.set_attribute("portgate.error_codes", codes)
-
-
-class TracingExtension(SchemaExtension):
-    """Spans for the operation and the parse and validate steps (strawberry hooks)."""
-
-    def __init__(self, *, provider: trace.TracerProvider | None = None) -> None:
-        self._tracer = tracer(provider)
-
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context
-        request = request_of(context.context)
-        parent = propagate.extract(dict(request.headers)) if request is not None else None
-        with self._tracer.start_as_current_span(
-            "graphql.operation", context=parent, kind=trace.SpanKind.SERVER
-        ) as span:
-            yield
-            if span.is_recording():
-                describe_operation(span, context)
-
-    # Parse and validate spans are not made current: when parsing fails, strawberry's parser
-    # cache raises before this hook resumes, and a current span would stay attached.
-    def on_parse(self) -> Iterator[None]:
-        span = self._tracer.start_span("graphql.parse")
-        try:
-            yield
-        finally:
-            span.end()
-
-    def on_validate(self) -> Iterator[None]:
-        span = self._tracer.start_span("graphql.validate")
-        try:
-            yield
-        finally:
-            span.end()

@@ -3,7 +3,7 @@ that need what the lifespan owns; ports are httpx transports as in conftest.py."
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
@@ -24,12 +24,11 @@ async def started_gateway(
     transports: Mapping[str, httpx.AsyncBaseTransport],
     *,
     client_ip: str = "127.0.0.1",
-    execution: Literal["gateway", "extensions"] = "gateway",
     lean: bool = True,
     **settings: Any,
 ) -> AsyncIterator[Gateway]:
-    """The gateway, started; its client connects from ``client_ip``; ``execution`` and ``lean``
-    as :func:`gateway.app.create_app` takes them."""
+    """The gateway, started; its client connects from ``client_ip``; ``lean`` as
+    :func:`gateway.app.create_app` takes it."""
     settings.setdefault("policy", {"file": OPEN_POLICY})
     router = PortRouter(transports)
     config = load_settings(
@@ -42,7 +41,7 @@ async def started_gateway(
     )
     async with contextlib.AsyncExitStack() as stack:
         upstream = await stack.enter_async_context(httpx.AsyncClient(transport=router))
-        app = create_app(config, client=upstream, execution=execution, lean=lean)
+        app = create_app(config, client=upstream, lean=lean)
         await stack.enter_async_context(app.router.lifespan_context(app))
         client = await stack.enter_async_context(
             httpx.AsyncClient(

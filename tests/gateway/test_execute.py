@@ -1,6 +1,5 @@
 """The gateway's own execution: parsed documents are kept within a byte bound, whatever clients
-send (what else it does is compared with strawberry's execution in
-test_execute_differential.py)."""
+send (what else it answers is held to a recorded corpus in test_execute_differential.py)."""
 
 from graphql import parse
 
