@@ -15,7 +15,8 @@ GET      /audit/... the audit trail, for auditors (gateway/audit_api.py)
 Before a query runs it passes, in order: the client address behind trusted proxies, CORS (when
 origins are configured), load shedding, the body's size and read deadline, authentication, the
 in-flight limit per client, the rate limit and CSRF protection (gateway/http/), the trusted
-documents and APQ and the choice of operation (in the view), then the token, depth, alias and
+documents and APQ and the choice of operation (in the lean lane for a POSTed operation, else in
+strawberry's view: gateway/http/graphql_view.py), then the token, depth, alias and
 root field limits and the cost estimate (gateway/limits.py). `portgate serve` runs the app with
 the server settings of gateway/http/server.py (header timeouts, no proxy headers of its own).
 """
