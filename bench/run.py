@@ -555,6 +555,7 @@ def execute(args: argparse.Namespace, load: Load, tmp: Path) -> dict[str, Any]:
 
 HOT_PATH_VARIANTS = {
     "this tree, port documents printed for each request": ["--print-per-request"],
+    "this tree, ports through aiohttp's pool": ["--aiohttp"],
     "this tree": [],
 }
 

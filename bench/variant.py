@@ -1,9 +1,12 @@
 """``portgate serve`` with parts of the hot path put back as they were, for before/after figures.
 
-    python -m bench.variant --config portgate.yaml --port 8000 [--httpx] [--print-per-request]
+    python -m bench.variant --config portgate.yaml --port 8000 [--httpx] [--aiohttp]
+        [--print-per-request]
 
 ``--httpx``: ports are reached through an httpx client (the app's port client before aiohttp;
-the same limits it had). ``--print-per-request``: every port document is printed anew for each
+the same limits it had). ``--aiohttp``: ports are reached through aiohttp's pool
+(:class:`gateway.upstream_aiohttp.PortSessions`, the port client before the gateway's own
+connections). ``--print-per-request``: every port document is printed anew for each
 request (no cache of printed documents). Everything else is
 ``portgate serve`` as it is.
 """
@@ -14,10 +17,12 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+import gateway.app
 from gateway.app import create_app
 from gateway.config import load_settings
 from gateway.plan import Planner
 from gateway.tracing import configure_tracing
+from gateway.upstream_aiohttp import PortSessions
 
 
 def main() -> None:
@@ -25,6 +30,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--httpx", action="store_true")
+    parser.add_argument("--aiohttp", action="store_true")
     parser.add_argument("--print-per-request", action="store_true")
     args = parser.parse_args()
     settings = load_settings(args.config)
@@ -36,6 +42,8 @@ def main() -> None:
             self._document = self._print_document  # type: ignore[method-assign]
 
         Planner.__init__ = uncached  # type: ignore[method-assign]
+    if args.aiohttp:
+        gateway.app.PortConnections = PortSessions  # type: ignore[misc, assignment]
     client = None
     if args.httpx:
         limit = settings.port_defaults.max_connections * max(len(settings.ports), 1)

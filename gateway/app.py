@@ -86,6 +86,7 @@ from gateway.metrics import BoundedStore, EdgeReading, GatewayMetrics
 from gateway.observe import OperationObserver
 from gateway.pipeline import QueryPipeline
 from gateway.policy_file import PolicyStore
+from gateway.port_client import PortConnections
 from gateway.port_http import HttpxPortHttp, PortHttp
 from gateway.ratelimit import MemoryCounters, RateLimiter, rate_limiter
 from gateway.redact import ErrorRedactor
@@ -94,7 +95,7 @@ from gateway.registry_store import open_registry_store
 from gateway.schema import build_schema
 from gateway.schema.query import Query
 from gateway.upstream import GraphQLOverHTTP, PortUpstream
-from gateway.upstream_aiohttp import GraphQLOverAiohttp, PortSessions
+from gateway.upstream_aiohttp import GraphQLOverAiohttp
 
 CORS_ALLOWED_HEADERS = [
     "content-type",
@@ -109,13 +110,13 @@ CORS_ALLOWED_HEADERS = [
 
 def port_connector(
     client: httpx.AsyncClient,
-    sessions: PortSessions | None = None,
+    sessions: PortHttp | None = None,
     *,
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
 ) -> Callable[[ResolvedPort], PortUpstream]:
     """How the fan-out reaches a port: GraphQL over HTTP with the port's credential, through
-    aiohttp's pool (``sessions``), else through the injected httpx client (tests); answers
-    are read up to ``max_answer_bytes``."""
+    the gateway's own connections (``sessions``), else through the injected httpx client
+    (tests); answers are read up to ``max_answer_bytes``."""
 
     def connect(port: ResolvedPort) -> PortUpstream:
         if sessions is not None:
@@ -221,8 +222,9 @@ def create_app(
     lean: bool = True,
 ) -> Starlette:
     """The gateway app. Pass ``client`` to reach ports through your own transport (tests);
-    otherwise the app reaches ports through one aiohttp pool (:mod:`gateway.upstream_aiohttp`)
-    and owns an httpx client for the rest (JWKS), both for its life. Spans go to
+    otherwise the app reaches ports on its own kept-alive connections
+    (:mod:`gateway.port_client`) and owns an httpx client for the rest (JWKS), both for its
+    life. Spans go to
     ``tracer_provider``, by default the global one (see
     :func:`gateway.tracing.configure_tracing`). ``resolver`` resolves ports' host names for the
     egress rules (:mod:`gateway.egress`), at registration and when connecting; by default the
@@ -234,11 +236,7 @@ def create_app(
     owns_client = client is None
     egress = settings.registry.egress.rules()
     sessions = (
-        PortSessions(
-            settings.port_defaults.max_connections,
-            egress,
-            resolver,
-        )
+        PortConnections(settings.port_defaults.max_connections, egress, resolver)
         if owns_client
         else None
     )

@@ -12,8 +12,10 @@ client's exceptions into :class:`~gateway.errors.PortFailure` are one thing for 
 
 A redirect is an answer like any other (its 3xx status), never followed.
 
-The served gateway uses aiohttp (:class:`gateway.upstream_aiohttp.PortSessions`, whose resolver
-judges every resolved address); :class:`HttpxPortHttp` serves an app given an
+The served gateway uses its own connections (:class:`gateway.port_client.PortConnections`, whose
+resolver judges every resolved address; aiohttp's pool, :class:`gateway.upstream_aiohttp
+.PortSessions`, does the same and is kept to measure against); :class:`HttpxPortHttp` serves
+an app given an
 ``httpx.AsyncClient`` (tests, embedders), where URLs are judged as written (scheme, IP literal)
 and name resolution is the client's own.
 """

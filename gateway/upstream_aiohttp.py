@@ -1,4 +1,10 @@
-"""GraphQL over HTTP through aiohttp: how a served gateway reaches its ports.
+"""GraphQL over HTTP through a :class:`~gateway.port_http.PortHttp`, and aiohttp's client as one.
+
+:class:`GraphQLOverAiohttp` is the upstream of every port of a served gateway, over the
+gateway's own connections (:mod:`gateway.port_client`) since they were measured cheaper; its
+name is from when aiohttp was the only client. :class:`PortSessions`, aiohttp's pool, remains a
+:class:`~gateway.port_http.PortHttp` (``bench.variant --aiohttp`` measures it, and the upstream
+tests run against both), and :class:`EgressResolver` judges resolved addresses for both.
 
 Same contract as :class:`~gateway.upstream.GraphQLOverHTTP` (the same requests, the same answers
 read by :func:`~gateway.upstream.read_answer`, the same failures), on aiohttp's client instead of
@@ -7,9 +13,9 @@ httpx's connection pool cost about 1.4-1.9 ms of CPU per port request, httpx ove
 ``httpx-aiohttp`` transport about 0.26 ms, and aiohttp itself about 0.08 ms; a fan-out to 100
 ports makes that the difference between a few milliseconds and most of a core.
 
-The app builds one :class:`PortSessions` and injects it into every port's upstream, and into the
-health probes and endpoint checks (it is a :class:`~gateway.port_http.PortHttp`): queries,
-probes and checks reach a port by the same path. The session is opened in the running event
+The app builds one client (now :class:`~gateway.port_client.PortConnections`) and injects it
+into every port's upstream, and into the health probes and endpoint checks: queries, probes and
+checks reach a port by the same path. A :class:`PortSessions` session is opened in the running event
 loop on first use (aiohttp needs one) and closed with the app. Its connector resolves names
 through an :class:`EgressResolver`, which drops every address the egress rules refuse before a
 connection is made (an IP literal in a URL is judged before the request: aiohttp does not
@@ -30,7 +36,7 @@ from pydantic import SecretStr
 from gateway.config import DEFAULT_MAX_ANSWER_BYTES
 from gateway.egress import EgressRefused, EgressRules
 from gateway.errors import PortEgressRefused, PortTimeout, PortUnavailable
-from gateway.port_http import HttpAnswer, UrlVerdicts
+from gateway.port_http import HttpAnswer, PortHttp, UrlVerdicts
 from gateway.upstream import (
     PortAnswer,
     PortRequest,
@@ -145,7 +151,7 @@ class GraphQLOverAiohttp:
         self,
         port: str,
         url: str,
-        sessions: PortSessions,
+        sessions: PortHttp,
         credential: SecretStr | None = None,
         *,
         max_bytes: int = DEFAULT_MAX_ANSWER_BYTES,

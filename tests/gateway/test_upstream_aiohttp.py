@@ -1,9 +1,12 @@
-"""The aiohttp upstream against real loopback servers: an answer, each failure as its error, and
-the egress rules applied when connecting (names resolved by a scripted resolver, never DNS)."""
+"""The upstream against real loopback servers, over each client the served gateway has had
+(aiohttp's, and the gateway's own connections, gateway/port_client.py): an answer, each failure
+as its error, and the egress rules applied when connecting (names resolved by a scripted
+resolver, never DNS)."""
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -21,6 +24,8 @@ from gateway.errors import (
     PortTimeout,
     PortUnavailable,
 )
+from gateway.port_client import PortConnections
+from gateway.port_http import PortHttp
 from gateway.upstream import PortRequest
 from gateway.upstream_aiohttp import GraphQLOverAiohttp, PortSessions
 from port_resolvers.loopback import serve_on_loopback
@@ -74,11 +79,28 @@ async def base_url() -> AsyncIterator[str]:
         yield url
 
 
+Pools = Callable[..., Any]
+
+
+@pytest.fixture(params=["aiohttp", "own connections"])
+async def make_pool(request: pytest.FixtureRequest) -> AsyncIterator[Pools]:
+    """Port clients of one kind (closed at the end), made with ``per_port`` and the rules."""
+    kind = PortSessions if request.param == "aiohttp" else PortConnections
+    made: list[Any] = []
+
+    def make(*args: Any, **kwargs: Any) -> Any:
+        made.append(kind(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for pool in made:
+        await pool.aclose()
+
+
 @pytest.fixture
-async def sessions() -> AsyncIterator[PortSessions]:
-    pool = PortSessions(per_port=4, rules=LOOPBACK)
-    yield pool
-    await pool.aclose()
+async def sessions(make_pool: Pools) -> PortHttp:
+    pool: PortHttp = make_pool(per_port=4, rules=LOOPBACK)
+    return pool
 
 
 REQUEST = PortRequest(
@@ -90,7 +112,7 @@ REQUEST = PortRequest(
 
 
 async def test_an_answer_carries_data_errors_and_cache_control(
-    base_url: str, sessions: PortSessions
+    base_url: str, sessions: PortHttp
 ) -> None:
     upstream = GraphQLOverAiohttp("USLAX", f"{base_url}/graphql", sessions, SecretStr("s3cret"))
     answer = await upstream.execute(REQUEST, timeout=2)
@@ -114,7 +136,7 @@ async def test_an_answer_carries_data_errors_and_cache_control(
     ],
 )
 async def test_failures_are_port_failures_naming_the_port(
-    base_url: str, sessions: PortSessions, path: str, failure: type[PortFailure], code: str
+    base_url: str, sessions: PortHttp, path: str, failure: type[PortFailure], code: str
 ) -> None:
     upstream = GraphQLOverAiohttp("USOAK", f"{base_url}{path}", sessions)
     with pytest.raises(failure) as raised:
@@ -125,7 +147,7 @@ async def test_failures_are_port_failures_naming_the_port(
     assert raised.value.code == code
 
 
-async def test_a_refused_connection_is_unavailable_not_a_timeout(sessions: PortSessions) -> None:
+async def test_a_refused_connection_is_unavailable_not_a_timeout(sessions: PortHttp) -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -135,7 +157,7 @@ async def test_a_refused_connection_is_unavailable_not_a_timeout(sessions: PortS
     assert raised.value.transient
 
 
-async def test_a_redirect_is_never_followed(base_url: str, sessions: PortSessions) -> None:
+async def test_a_redirect_is_never_followed(base_url: str, sessions: PortHttp) -> None:
     before = len(seen)
     upstream = GraphQLOverAiohttp("USLAX", f"{base_url}/redirect", sessions)
     with pytest.raises(PortError):
@@ -143,45 +165,38 @@ async def test_a_redirect_is_never_followed(base_url: str, sessions: PortSession
     assert len(seen) == before  # /graphql, where it pointed, was never asked
 
 
-async def test_a_refused_ip_literal_is_never_connected_to(base_url: str) -> None:
+async def test_a_refused_ip_literal_is_never_connected_to(base_url: str, make_pool: Pools) -> None:
     before = len(seen)
-    pool = PortSessions(per_port=4, rules=EgressRules(schemes=["http"]))  # no loopback
-    try:
-        upstream = GraphQLOverAiohttp("USLAX", f"{base_url}/graphql", pool)
-        with pytest.raises(PortEgressRefused) as raised:
-            await upstream.execute(REQUEST, timeout=2)
-    finally:
-        await pool.aclose()
+    pool = make_pool(per_port=4, rules=EgressRules(schemes=["http"]))  # no loopback
+    upstream = GraphQLOverAiohttp("USLAX", f"{base_url}/graphql", pool)
+    with pytest.raises(PortEgressRefused) as raised:
+        await upstream.execute(REQUEST, timeout=2)
     assert len(seen) == before
     assert raised.value.code == "PORT_UNAVAILABLE"  # what a client sees: nothing more
     assert "loopback" in raised.value.reason
 
 
 async def test_a_name_resolving_to_a_refused_address_is_refused_when_connecting(
-    base_url: str,
+    base_url: str, make_pool: Pools
 ) -> None:
     port = base_url.rsplit(":", 1)[1]
     resolver = ScriptedResolver({"rebound.example": [["127.0.0.1"]]})
-    pool = PortSessions(per_port=4, rules=EgressRules(schemes=["http"]), resolver=resolver)
+    pool = make_pool(per_port=4, rules=EgressRules(schemes=["http"]), resolver=resolver)
     before = len(seen)
-    try:
-        upstream = GraphQLOverAiohttp("USLAX", f"http://rebound.example:{port}/graphql", pool)
-        with pytest.raises(PortEgressRefused):
-            await upstream.execute(REQUEST, timeout=2)
-    finally:
-        await pool.aclose()
+    upstream = GraphQLOverAiohttp("USLAX", f"http://rebound.example:{port}/graphql", pool)
+    with pytest.raises(PortEgressRefused):
+        await upstream.execute(REQUEST, timeout=2)
     assert resolver.lookups == ["rebound.example"]
     assert len(seen) == before
 
 
-async def test_a_listed_name_is_trusted_whatever_it_resolves_to(base_url: str) -> None:
+async def test_a_listed_name_is_trusted_whatever_it_resolves_to(
+    base_url: str, make_pool: Pools
+) -> None:
     port = base_url.rsplit(":", 1)[1]
     resolver = ScriptedResolver({"resolver.ports.internal": [["127.0.0.1"]]})
     rules = EgressRules(schemes=["http"], hosts=["*.ports.internal"])
-    pool = PortSessions(per_port=4, rules=rules, resolver=resolver)
-    try:
-        url = f"http://resolver.ports.internal:{port}/graphql"
-        answer = await GraphQLOverAiohttp("USLAX", url, pool).execute(REQUEST, timeout=2)
-    finally:
-        await pool.aclose()
+    pool = make_pool(per_port=4, rules=rules, resolver=resolver)
+    url = f"http://resolver.ports.internal:{port}/graphql"
+    answer = await GraphQLOverAiohttp("USLAX", url, pool).execute(REQUEST, timeout=2)
     assert answer.data == {"echo": {"a0": "CSQU3054383"}}
