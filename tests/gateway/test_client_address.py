@@ -62,22 +62,9 @@ def test_the_walk_through_trusted_hops_is_bounded() -> None:
 async def test_the_scope_carries_the_client_and_scheme_the_trusted_proxy_saw(
     peer: str, client: str, scheme: str
 ) -> None:
-    seen: list[Scope] = []
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        seen.append(scope)
-
-    async def receive() -> Message:
-        raise AssertionError("not read")
-
-    async def send(message: Message) -> None:
-        raise AssertionError("not sent")
-
-    middleware = ClientAddress(app, ["10.0.0.0/8"], "x-forwarded-for")
     headers = [(b"x-forwarded-for", b"203.0.113.7"), (b"x-forwarded-proto", b"https")]
-    scope: Scope = {"type": "http", "scheme": "http", "client": (peer, 5), "headers": headers}
-    await middleware(scope, receive, send)
-    assert (seen[0]["client"][0], seen[0]["scheme"]) == (client, scheme)
+    seen = await seen_by_the_app(headers, peer=(peer, 5))
+    assert (seen["client"][0], seen["scheme"]) == (client, scheme)
 
 
 def test_trusted_proxies_must_be_addresses_or_networks() -> None:
