@@ -158,6 +158,7 @@ def bounded_stores(
     limiter: RateLimiter | None = None,
     parsed: BoundedStore | None = None,
     prepared: BoundedStore | None = None,
+    checks: BoundedStore | None = None,
 ) -> dict[str, BoundedStore]:
     """The stores this process bounds in bytes, by name (for /metrics)."""
     stores: dict[str, BoundedStore] = {}
@@ -171,6 +172,8 @@ def bounded_stores(
         stores["parsed_documents"] = parsed
     if prepared is not None:
         stores["prepared_plans"] = prepared
+    if checks is not None:
+        stores["boundary_checks"] = checks
     return stores
 
 
@@ -256,6 +259,7 @@ def create_app(
         loop_lag or EventLoopLag(shedding.lag_interval),
         ReadDeadlines(settings.server.body_timeout),
     )
+    boundary = PortBoundary(graphql_schema)
     fan_out = FanOut(
         port_connector(http, sessions, max_answer_bytes=settings.port_defaults.max_answer_bytes),
         cache=cache,
@@ -263,7 +267,7 @@ def create_app(
         breaker_settings=settings.breaker,
         retry_settings=settings.retry,
         tracer_provider=tracer_provider,
-        boundary=PortBoundary(graphql_schema),
+        boundary=boundary,
         # While the event loop lags as badly as load shedding measures it, a port timeout may
         # be the gateway's own backlog: it is not held against the port's breaker.
         overloaded=lambda: edge.loop_lag.sustained > (shedding.max_event_loop_lag or math.inf),
@@ -283,6 +287,7 @@ def create_app(
             limiter,
             schema.documents,
             pipeline.prepared,
+            boundary.checks,
         ),
         audit_store=lambda: observer.audit_store(),
         registry_store_up=lambda: registry.store_up,

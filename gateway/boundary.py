@@ -39,7 +39,7 @@ counts. Nothing one port sends can overwrite, add to or hide another port's rows
 
 import logging
 import math
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -110,7 +110,8 @@ PAST_TIMES: Final = frozenset({
 })  # fmt: skip
 _TEXT_SCALARS: Final = frozenset({"String", "ID"})  # read by the labor rule, unless below
 # Values of a fixed form, checked above: not read as text.
-NOT_TEXT: Final = OWN_PORT | OWN_TERMINAL | {"VesselCallEdge.cursor"}
+CURSOR: Final = "VesselCallEdge.cursor"
+NOT_TEXT: Final = OWN_PORT | OWN_TERMINAL | {CURSOR}
 _PAGE_LISTS = ("edges", "nodes")  # a connection's parallel lists: item i of each is one call
 
 _DROPPED: Final = object()  # a value that cannot be kept where it is
@@ -193,79 +194,183 @@ def _parses_as(scalar: GraphQLScalarType) -> Callable[[Any], bool]:
     return check
 
 
+Check = Callable[["_Answer", Any], Any]  # a value as kept, or _DROPPED
+CHECKS_KEPT: Final = 1024  # compiled checks kept, by the root field's type and shape
+CHECK_NODES_KEPT: Final = 16_000  # and the fields of their shapes, in all (16 MB)
+# What one compiled field holds (closure, cells, tuple): about 940 bytes (tracemalloc).
+BYTES_PER_CHECK_NODE: Final = 1_000
+
+
+def _compile(type_: GraphQLOutputType, shape: Shape | None, at: str) -> tuple[Check, int]:
+    """The check of a value at a field of type ``type_`` (coordinate ``at``, selection
+    ``shape``), and how many fields it covers. Compiled once per shape and kept
+    (:class:`Checks`), so that an answer of a thousand rows is not a thousand walks through
+    the schema's types."""
+    if isinstance(type_, GraphQLNonNull):
+        inner, nodes = _compile_inner(type_.of_type, shape, at)
+
+        def non_null(answer: _Answer, value: Any) -> Any:
+            if value is None:
+                answer.counts[MISSING_VALUE] += 1
+                return _DROPPED
+            return inner(answer, value)
+
+        return non_null, nodes
+    inner, nodes = _compile_inner(type_, shape, at)
+
+    def nullable(answer: _Answer, value: Any) -> Any:
+        if value is None:
+            return None
+        kept = inner(answer, value)
+        return None if kept is _DROPPED else kept
+
+    return nullable, nodes
+
+
+def _compile_inner(type_: Any, shape: Shape | None, at: str) -> tuple[Check, int]:
+    if isinstance(type_, GraphQLList):
+        item, nodes = _compile(type_.of_type, shape, at)
+
+        def a_list(answer: _Answer, value: Any) -> Any:
+            if type(value) is not list:
+                answer.counts[WRONG_TYPE] += 1
+                return _DROPPED
+            kept = []
+            for each in value:
+                one = item(answer, each)
+                if one is not _DROPPED:
+                    kept.append(one)
+            return kept
+
+        return a_list, nodes
+    if isinstance(type_, GraphQLObjectType):
+        return _compile_object(type_, shape)
+    if isinstance(type_, GraphQLEnumType):
+        values = type_.values
+
+        def an_enum(answer: _Answer, value: Any) -> Any:
+            if type(value) is str and value in values:
+                return value
+            answer.counts[UNKNOWN_ENUM_VALUE] += 1
+            return _DROPPED
+
+        return an_enum, 1
+    assert isinstance(type_, GraphQLScalarType)
+    parses = _SCALARS.get(type_.name) or _parses_as(type_)
+    ruled = at in OWN_PORT or at in OWN_TERMINAL or at in PAST_TIMES or at == CURSOR
+    text = type_.name in _TEXT_SCALARS and at not in NOT_TEXT
+
+    def a_scalar(answer: _Answer, value: Any) -> Any:
+        if not parses(value):
+            answer.counts[WRONG_TYPE] += 1
+            return _DROPPED
+        if type(value) is str and len(value) > MAX_TEXT:
+            answer.counts[TOO_LONG] += 1
+            return _DROPPED
+        kept = answer._rules(value, at) if ruled else value
+        if text and type(kept) is str and labor_text_reason(kept) is not None:
+            answer.counts[LABOR_TEXT] += 1
+            return _DROPPED
+        return kept
+
+    return a_scalar, 1
+
+
+def _compile_object(type_: GraphQLObjectType, shape: Shape | None) -> tuple[Check, int]:
+    if shape is None:  # an object the document selects nothing of: never one to keep
+
+        def unselected(answer: _Answer, value: Any) -> Any:
+            answer.counts[WRONG_TYPE] += 1
+            return _DROPPED
+
+        return unselected, 1
+    fields: list[tuple[str, Check | None, str]] = []
+    nodes = 1
+    for key, name, sub in shape.fields:
+        if name == "__typename":
+            fields.append((key, None, type_.name))
+            continue
+        check, count = _compile(type_.fields[name].type, sub, f"{type_.name}.{name}")
+        fields.append((key, check, ""))
+        nodes += count
+
+    def an_object(answer: _Answer, value: Any) -> Any:
+        if type(value) is not dict:
+            answer.counts[WRONG_TYPE] += 1
+            return _DROPPED
+        kept: dict[str, Any] = {}
+        for key, check, typename in fields:
+            if check is None:
+                kept[key] = typename
+                continue
+            item = check(answer, value.get(key))
+            if item is _DROPPED:
+                return _DROPPED
+            kept[key] = item
+        return kept
+
+    return an_object, nodes
+
+
+class Checks:
+    """Compiled checks by the type, shape and coordinate they check (the shapes of prepared
+    plans come back with every request), least recently used out first past :data:`CHECKS_KEPT`
+    checks or :data:`CHECK_NODES_KEPT` fields. ``bytes``, ``max_bytes`` and ``evictions`` show
+    in /metrics (store ``boundary_checks``), a field counted as :data:`BYTES_PER_CHECK_NODE`."""
+
+    def __init__(self, size: int = CHECKS_KEPT, max_nodes: int = CHECK_NODES_KEPT) -> None:
+        self._size = size
+        self._max_nodes = max_nodes
+        self._nodes = 0
+        self.bytes = 0
+        self.max_bytes = max_nodes * BYTES_PER_CHECK_NODE
+        self.evictions = 0
+        self._kept: OrderedDict[tuple[int, int, str], tuple[Any, Any, Check, int]] = OrderedDict()
+
+    def get(self, type_: GraphQLOutputType, shape: Shape | None, at: str) -> Check:
+        key = (id(type_), id(shape), at)
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] is type_ and kept[1] is shape:
+            self._kept.move_to_end(key)
+            return kept[2]
+        check, nodes = _compile(type_, shape, at)
+        if nodes > self._max_nodes:
+            return check
+        old = self._kept.pop(key, None)
+        if old is not None:
+            self._nodes -= old[3]
+        self._kept[key] = (type_, shape, check, nodes)  # held: their ids stay theirs
+        self._nodes += nodes
+        while self._nodes > self._max_nodes or len(self._kept) > self._size:
+            _, (_, _, _, dropped) = self._kept.popitem(last=False)
+            self._nodes -= dropped
+            self.evictions += 1
+        self.bytes = self._nodes * BYTES_PER_CHECK_NODE
+        return check
+
+
 class _Answer:
     """One port answer being checked: the port, the clock, what was dropped and why."""
 
-    __slots__ = ("arguments", "counts", "latest", "port", "terminals")
+    __slots__ = ("arguments", "checks", "counts", "latest", "port", "terminals")
 
-    def __init__(self, port: ResolvedPort, latest: datetime) -> None:
+    def __init__(self, port: ResolvedPort, latest: datetime, checks: Checks) -> None:
         self.port = port.id
         self.terminals = port.terminals
         self.latest = latest
+        self.checks = checks
         self.counts: Counter[str] = Counter()
         self.arguments: Mapping[str, Any] = {}
 
     def value(self, value: Any, type_: GraphQLOutputType, shape: Shape | None, at: str) -> Any:
         """``value`` as kept at a field of type ``type_`` (schema coordinate ``at``), or
         ``_DROPPED`` when the position is non-null and the value cannot be kept."""
-        nullable = not isinstance(type_, GraphQLNonNull)
-        inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
-        if value is None:
-            if nullable:
-                return None
-            self.counts[MISSING_VALUE] += 1
-            return _DROPPED
-        kept = self._inner(value, inner, shape, at)
-        return None if kept is _DROPPED and nullable else kept
-
-    def _inner(self, value: Any, type_: GraphQLOutputType, shape: Shape | None, at: str) -> Any:
-        if isinstance(type_, GraphQLList):
-            if type(value) is not list:
-                self.counts[WRONG_TYPE] += 1
-                return _DROPPED
-            items = (self.value(item, type_.of_type, shape, at) for item in value)
-            return [item for item in items if item is not _DROPPED]
-        if isinstance(type_, GraphQLObjectType):
-            if type(value) is not dict or shape is None:
-                self.counts[WRONG_TYPE] += 1
-                return _DROPPED
-            return self.object(value, type_, shape)
-        if isinstance(type_, GraphQLEnumType):
-            if type(value) is str and value in type_.values:
-                return value
-            self.counts[UNKNOWN_ENUM_VALUE] += 1
-            return _DROPPED
-        assert isinstance(type_, GraphQLScalarType)
-        check = _SCALARS.get(type_.name) or _parses_as(type_)
-        if not check(value):
-            self.counts[WRONG_TYPE] += 1
-            return _DROPPED
-        if type(value) is str and len(value) > MAX_TEXT:
-            self.counts[TOO_LONG] += 1
-            return _DROPPED
-        kept = self._rules(value, at)
-        if (
-            type_.name in _TEXT_SCALARS
-            and type(kept) is str
-            and at not in NOT_TEXT
-            and labor_text_reason(kept) is not None
-        ):
-            self.counts[LABOR_TEXT] += 1
-            return _DROPPED
-        return kept
+        return self.checks.get(type_, shape, at)(self, value)
 
     def object(self, value: dict[str, Any], type_: GraphQLObjectType, shape: Shape) -> Any:
-        kept: dict[str, Any] = {}
-        for key, name, sub in shape.fields:
-            if name == "__typename":
-                kept[key] = type_.name
-                continue
-            field: GraphQLOutputType = type_.fields[name].type
-            item = self.value(value.get(key), field, sub, f"{type_.name}.{name}")
-            if item is _DROPPED:
-                return _DROPPED
-            kept[key] = item
-        return kept
+        """An object of ``type_`` with only ``shape`` checked (a shape made for this answer
+        alone: compiled, not kept)."""
+        return _compile_object(type_, shape)[0](self, value)
 
     def _rules(self, value: Any, at: str) -> Any:
         """The contract's rules for the field at ``at``, past its type."""
@@ -278,7 +383,7 @@ class _Answer:
             if moment is not None and moment > self.latest:
                 self.counts[FUTURE_TIME] += 1
                 return _DROPPED
-        if at == "VesselCallEdge.cursor":
+        if at == CURSOR:
             self._cursor(value)
         return value
 
@@ -359,6 +464,7 @@ class PortBoundary:
         self._query_type = query_type
         self._clock = clock
         self._redactor = redactor or ErrorRedactor()
+        self.checks = Checks()
 
     def hold(self, query: PortQuery, answer: PortAnswer) -> PortAnswer:
         """``answer`` with what breaks the contract dropped and counted in ``dropped``, and its
@@ -367,7 +473,7 @@ class PortBoundary:
         errors = self._errors(port.id, query, answer.errors)
         if answer.data is None:
             return replace(answer, errors=errors)
-        check = _Answer(port, self._clock() + CLOCK_SKEW)
+        check = _Answer(port, self._clock() + CLOCK_SKEW, self.checks)
         data: dict[str, Any] = {}
         for field in query.asked:
             if field.key in answer.data:
@@ -387,13 +493,15 @@ class PortBoundary:
             assert isinstance(named, GraphQLObjectType)
             return self._page(check, field, value, named)
         asked = _ASKED.get(field.name)
+        at = f"Query.{field.name}"
         if isinstance(named, GraphQLList):
             if type(value) is not list:
                 check.counts[WRONG_TYPE] += 1
                 return None
-            rows = (self._row(check, field, item, named.of_type, asked) for item in value)
+            each = self.checks.get(named.of_type, field.shape, at)  # one check for every row
+            rows = (self._row(check, field, item, each, asked) for item in value)
             return [row for row in rows if row is not _DROPPED]
-        row = self._row(check, field, value, named, asked)
+        row = self._row(check, field, value, self.checks.get(named, field.shape, at), asked)
         return None if row is _DROPPED else row
 
     @staticmethod
@@ -401,12 +509,12 @@ class PortBoundary:
         check: _Answer,
         field: AskedField,
         value: Any,
-        type_: GraphQLOutputType,
+        checked: Check,
         asked: Callable[[AskedField, Any], bool] | None,
     ) -> Any:
         """One row, kept whole or dropped whole when it is not this port's or not asked."""
         try:
-            kept = check.value(value, type_, field.shape, f"Query.{field.name}")
+            kept = checked(check, value)
         except _RowRefused as refused:
             check.counts[refused.reason] += 1
             return _DROPPED

@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from gateway.boundary import PortBoundary
+from gateway.boundary import BYTES_PER_CHECK_NODE, Checks, PortBoundary
 from gateway.config import ResolvedPort
 from gateway.plan import AskedField, PortQuery
 from gateway.schema import build_schema
@@ -35,6 +35,8 @@ SCHEMA = build_schema()._schema
 LAX = ResolvedPort(id="USLAX", name="LA", url="http://lax/graphql", timeout=2.0,
                    capabilities=frozenset(), terminals=frozenset({"APMT", "TRAP"}))  # fmt: skip
 BOUNDARY = PortBoundary(SCHEMA, clock=lambda: NOW)
+QUERY_TYPE = SCHEMA.query_type
+assert QUERY_TYPE is not None
 
 
 def query(document: str, port: ResolvedPort = LAX, **arguments: dict[str, Any]) -> PortQuery:
@@ -840,3 +842,35 @@ def test_a_container_other_than_the_one_asked_is_null() -> None:
     box = {"equipmentReference": "APZU4812090", "sourcePort": "USLAX"}
     held = hold(document, {"container": box}, container={"reference": "CSQU3054383"})
     assert (held.data, held.dropped) == ({"container": None}, {"NOT_ASKED": 1})
+
+
+def test_a_shape_is_compiled_once_and_the_compiled_checks_are_bounded() -> None:
+    boundary = PortBoundary(SCHEMA, clock=lambda: NOW)
+    asked = query(
+        '{ containers(references: ["CSQU3054383"]) { equipmentReference } }',
+        containers={"references": ["CSQU3054383"]},
+    )
+    row = {"equipmentReference": "CSQU3054383"}
+    for _ in range(3):
+        answer = boundary.hold(asked, PortAnswer({"containers": [row]}, []))
+        assert answer.data == {"containers": [row]}
+    checks = boundary.checks
+    assert checks.evictions == 0
+    assert checks.bytes == 2 * BYTES_PER_CHECK_NODE  # the container and its one field
+    small = Checks(size=4, max_nodes=50)
+    containers = QUERY_TYPE.fields["containers"].type
+    for i in range(20):  # twenty shapes of three fields each, made anew
+        fields = f"f{i}: equipmentReference status sourcePort"
+        shape = query(f'{{ containers(references: ["X"]) {{ {fields} }} }}').asked[0].shape
+        small.get(containers, shape, "Query.containers")
+    assert small.evictions == 16  # at most four kept
+    assert small.bytes == 4 * 4 * BYTES_PER_CHECK_NODE <= small.max_bytes
+
+
+def test_a_shape_larger_than_the_bound_is_checked_but_not_kept() -> None:
+    checks = Checks(size=4, max_nodes=2)
+    asked = query('{ containers(references: ["X"]) { equipmentReference status } }')
+    containers = QUERY_TYPE.fields["containers"].type
+    check = checks.get(containers, asked.asked[0].shape, "Query.containers")
+    assert checks.bytes == 0
+    assert callable(check)
