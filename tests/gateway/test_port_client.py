@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import uvloop
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -285,3 +286,20 @@ async def test_https_with_a_trusted_certificate_and_never_an_untrusted_one(
     finally:
         await trusted.aclose()
         await untrusted.aclose()
+
+
+def test_the_connections_work_on_the_served_gateway_s_event_loop() -> None:
+    """``portgate serve`` runs on uvloop, whose transports do not derive from asyncio's."""
+
+    async def exchange() -> bytes:
+        connections = PortConnections(per_port=2, rules=RULES)
+        try:
+            async with serving(kept_alive) as (server, url):
+                answers = [await post(connections, url) for _ in range(3)]
+            assert server.connections == 1
+            return answers[-1]
+        finally:
+            await connections.aclose()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert runner.run(exchange()) == ANSWER
