@@ -28,10 +28,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
-from aiohttp.abc import AbstractResolver
 from graphql import ASTValidationRule
 from opentelemetry import trace
 from starlette.applications import Starlette
@@ -87,7 +86,7 @@ from gateway.observe import OperationObserver
 from gateway.pipeline import QueryPipeline
 from gateway.policy_file import PolicyStore
 from gateway.port_client import PortConnections
-from gateway.port_http import HttpxPortHttp, PortHttp
+from gateway.port_http import GraphQLOverPortHttp, HttpxPortHttp, PortHttp
 from gateway.ratelimit import MemoryCounters, RateLimiter, rate_limiter
 from gateway.redact import ErrorRedactor
 from gateway.registry import PortEntry, PortRegistry, RegistrySnapshot
@@ -95,7 +94,9 @@ from gateway.registry_store import open_registry_store
 from gateway.schema import build_schema
 from gateway.schema.query import Query
 from gateway.upstream import GraphQLOverHTTP, PortUpstream
-from gateway.upstream_aiohttp import GraphQLOverAiohttp
+
+if TYPE_CHECKING:  # httpx loads only for an injected client or OIDC's keys
+    import httpx
 
 CORS_ALLOWED_HEADERS = [
     "content-type",
@@ -109,7 +110,7 @@ CORS_ALLOWED_HEADERS = [
 
 
 def port_connector(
-    client: httpx.AsyncClient,
+    client: "httpx.AsyncClient | None",
     sessions: PortHttp | None = None,
     *,
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
@@ -120,9 +121,10 @@ def port_connector(
 
     def connect(port: ResolvedPort) -> PortUpstream:
         if sessions is not None:
-            return GraphQLOverAiohttp(
+            return GraphQLOverPortHttp(
                 port.id, port.url, sessions, port.credential, max_bytes=max_answer_bytes
             )
+        assert client is not None  # the app injects one or the other
         return GraphQLOverHTTP(
             port.id, port.url, client, port.credential, max_bytes=max_answer_bytes
         )
@@ -198,8 +200,10 @@ def forget_changed_ports(fan_out: FanOut) -> Callable[[RegistrySnapshot], None]:
 
 
 def build_authenticator(
-    settings: AuthSettings, client: httpx.AsyncClient
+    settings: AuthSettings, client: Callable[[], "httpx.AsyncClient"]
 ) -> tuple[Authenticator, ApiKeyStore | None]:
+    """The authenticator the settings ask for; ``client`` gives the HTTP client OIDC fetches
+    its keys with (made only when OIDC is configured)."""
     keys = None
     if settings.api_keys.enabled:
         keys = ApiKeyStore(settings.api_keys.database or Path(API_KEY_DATABASE_NAME))
@@ -207,7 +211,7 @@ def build_authenticator(
     if settings.oidc is not None:
         from gateway.oidc import OidcVerifier  # PyJWT and cryptography: only when configured
 
-        tokens = OidcVerifier(settings.oidc, client)
+        tokens = OidcVerifier(settings.oidc, client())
     authenticator = Authenticator(
         allow_anonymous=settings.allow_anonymous, api_keys=keys, tokens=tokens
     )
@@ -217,10 +221,10 @@ def build_authenticator(
 def create_app(
     settings: GatewaySettings,
     *,
-    client: httpx.AsyncClient | None = None,
+    client: "httpx.AsyncClient | None" = None,
     tracer_provider: trace.TracerProvider | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    resolver: AbstractResolver | None = None,
+    resolver: Resolver | None = None,
     loop_lag: EventLoopLag | None = None,
     lean: bool = True,
 ) -> Starlette:
@@ -243,14 +247,18 @@ def create_app(
         if owns_client
         else None
     )
-    http = client or httpx.AsyncClient(
-        limits=httpx.Limits(
-            max_connections=settings.port_defaults.max_connections * max(len(settings.ports), 1),
-            max_keepalive_connections=settings.port_defaults.max_connections
-            * max(len(settings.ports), 1),
-        ),
-        follow_redirects=False,
-    )
+    owned: list[httpx.AsyncClient] = []  # the app's own httpx client, once something needs it
+
+    def http() -> "httpx.AsyncClient":
+        """The injected client, or the app's own (for OIDC's keys): httpx is imported only then."""
+        if client is not None:
+            return client
+        if not owned:
+            import httpx
+
+            owned.append(httpx.AsyncClient(follow_redirects=False))
+        return owned[0]
+
     registry = PortRegistry(settings.port_defaults, settings.ports)
     cache = build_cache(settings.cache)
     graphql_schema = build_schema()._schema
@@ -261,7 +269,7 @@ def create_app(
     )
     boundary = PortBoundary(graphql_schema)
     fan_out = FanOut(
-        port_connector(http, sessions, max_answer_bytes=settings.port_defaults.max_answer_bytes),
+        port_connector(client, sessions, max_answer_bytes=settings.port_defaults.max_answer_bytes),
         cache=cache,
         cache_settings=settings.cache,
         breaker_settings=settings.breaker,
@@ -302,7 +310,7 @@ def create_app(
     policy = PolicyStore(
         settings.policy.file, graphql_schema, [e.id for e in registry.snapshot().entries]
     )
-    port_http: PortHttp = sessions if sessions is not None else HttpxPortHttp(http, egress)
+    port_http: PortHttp = sessions if sessions is not None else HttpxPortHttp(http(), egress)
     checker = EndpointChecker(port_http, graphql_schema, egress, resolver or SystemResolver())
     prober = PortProber(registry, checker, settings.registry.probe_timeout)
     pipeline = QueryPipeline(
@@ -421,8 +429,8 @@ def create_app(
                 await cache.close()
             if api_keys is not None:
                 api_keys.close()
-            if owns_client:
-                await http.aclose()
+            for own in owned:
+                await own.aclose()
             if sessions is not None:
                 await sessions.aclose()
 

@@ -16,7 +16,6 @@ in shell histories and process lists. A refused change prints its code and reaso
 import os
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 ports_app = typer.Typer(help="The port registry: list, add, update, pause, resume, check, remove.")
@@ -35,6 +34,8 @@ DEFAULT_GATEWAY = "http://127.0.0.1:8000"
 def _call(
     gateway: str, api_key: str | None, method: str, path: str, body: dict[str, Any] | None = None
 ) -> Any:
+    import httpx  # only for these commands: `portgate serve` never loads it
+
     headers = {"x-api-key": api_key} if api_key else {}
     try:
         response = httpx.request(

@@ -81,6 +81,24 @@ class SystemResolver:
         return [{"hostname": host, "host": str(info[4][0]), "port": port} for info in infos]
 
 
+def allowed_addresses(
+    rules: "EgressRules", host: str, port: int, found: Sequence[Mapping[str, object]]
+) -> list[Mapping[str, object]]:
+    """What ``host`` resolved to, less every address the rules refuse (a name the rules list
+    keeps all of its addresses); :class:`EgressRefused` when none is left. Each result's
+    ``host`` is an address, as :class:`Resolver` gives it."""
+    if rules.trusts_name(host, port):
+        return list(found)
+    allowed = [
+        r
+        for r in found
+        if rules.refuses_address(ipaddress.ip_address(str(r["host"])), port) is None
+    ]
+    if not allowed:
+        raise EgressRefused(f"{host} resolves only to addresses the egress rules refuse")
+    return allowed
+
+
 def refused_class(address: IPAddress) -> str | None:
     """The kind of address ``address`` is when it is not a public one (``"loopback"``,
     ``"private"``, ...), or None for a public address. IPv6 forms of an IPv4 address (mapped,

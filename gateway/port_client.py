@@ -13,8 +13,8 @@ The rest is what :class:`gateway.upstream_aiohttp.PortSessions` did, and the sam
 to it (tests/gateway/test_upstream_aiohttp.py runs against both):
 
 - the egress rules: an endpoint URL is judged as written (:class:`~gateway.port_http
-  .UrlVerdicts`), and a name is resolved through :class:`~gateway.upstream_aiohttp
-  .EgressResolver`, which drops every address the rules refuse before a connection is made;
+  .UrlVerdicts`), and every address a name resolves to that the rules refuse is dropped before
+  a connection is made (:func:`~gateway.egress.allowed_addresses`);
 - at most ``per_port`` connections to one endpoint, kept alive for ``KEEPALIVE_SECONDS`` when
   idle; a kept connection the port closed meanwhile is replaced, and an exchange on one that
   the port dropped before answering a byte is tried once more on a new connection (a query
@@ -36,15 +36,13 @@ from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
-from aiohttp.abc import AbstractResolver
-from aiohttp.resolver import DefaultResolver
 
-from gateway.egress import EgressRefused, EgressRules
+from gateway.egress import EgressRefused, EgressRules, Resolver, SystemResolver, allowed_addresses
 from gateway.errors import PortEgressRefused, PortError, PortTimeout, PortUnavailable
 from gateway.port_http import HttpAnswer, UrlVerdicts
-from gateway.upstream_aiohttp import KEEPALIVE_SECONDS, EgressResolver
 
 MAX_POOLS = 1024  # endpoints whose connections are kept; past it, those with none idle go
+KEEPALIVE_SECONDS = 15.0  # idle kept connections are closed after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +260,7 @@ class PortConnections:
         self,
         per_port: int,
         rules: EgressRules | None = None,
-        resolver: AbstractResolver | None = None,
+        resolver: Resolver | None = None,
         *,
         keepalive: float = KEEPALIVE_SECONDS,
         ssl_context: ssl.SSLContext | None = None,
@@ -270,8 +268,7 @@ class PortConnections:
         self._per_port = per_port
         rules = rules or EgressRules()
         self._verdicts = UrlVerdicts(rules)
-        self._inner_resolver = resolver
-        self._resolver: EgressResolver | None = None
+        self._resolver = resolver or SystemResolver()
         self._rules = rules
         self.keepalive = keepalive
         self._ssl = ssl_context
@@ -342,17 +339,13 @@ class PortConnections:
         except ValueError:
             pass
         else:  # judged with the URL (UrlVerdicts): nothing to resolve
-            family = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
-            return [(str(literal), family)]
-        if self._resolver is None:
-            self._resolver = EgressResolver(self._rules, self._inner_resolver or DefaultResolver())
+            return [(str(literal), _family(str(literal)))]
         try:
             found = await self._resolver.resolve(target.host, target.port, socket.AF_UNSPEC)
-        except EgressRefused:
-            raise
         except OSError as exc:
             raise _Resolution(str(exc)) from exc
-        return [(str(r["host"]), int(r["family"])) for r in found]
+        allowed = allowed_addresses(self._rules, target.host, target.port, found)
+        return [(str(r["host"]), _family(str(r["host"]))) for r in allowed]
 
     def _forget_unused(self) -> None:
         if len(self._pools) <= MAX_POOLS:
@@ -365,9 +358,10 @@ class PortConnections:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
-        if self._resolver is not None:
-            await self._resolver.close()
-            self._resolver = None
+
+
+def _family(address: str) -> int:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
 
 
 class _Resolution(OSError):

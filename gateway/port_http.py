@@ -22,13 +22,24 @@ and name resolution is the client's own.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import httpx
+from pydantic import SecretStr
 
+from gateway.config import DEFAULT_MAX_ANSWER_BYTES
 from gateway.egress import EgressRules
 from gateway.errors import PortEgressRefused, PortTimeout, PortUnavailable
-from gateway.upstream import read_capped
+from gateway.upstream import (
+    PortAnswer,
+    PortRequest,
+    base_headers,
+    read_answer,
+    read_capped,
+    request_body,
+)
+
+if TYPE_CHECKING:  # httpx loads with the first client injected (tests, embedders)
+    import httpx
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +87,7 @@ class UrlVerdicts:
 class HttpxPortHttp:
     """:class:`PortHttp` over an injected ``httpx.AsyncClient``."""
 
-    def __init__(self, client: httpx.AsyncClient, rules: EgressRules) -> None:
+    def __init__(self, client: "httpx.AsyncClient", rules: EgressRules) -> None:
         self._client = client
         self._verdicts = UrlVerdicts(rules)
 
@@ -90,6 +101,8 @@ class HttpxPortHttp:
         timeout: float,
         max_bytes: int,
     ) -> HttpAnswer:
+        import httpx
+
         self._verdicts.admit(port, url)
         request = self._client.build_request(
             "POST", url, content=body, headers=dict(headers), timeout=httpx.Timeout(timeout)
@@ -107,3 +120,34 @@ class HttpxPortHttp:
                 port, f"cannot connect ({type(exc).__name__})", transient=True
             ) from exc
         return HttpAnswer(response.status_code, content, response.headers.get("cache-control"))
+
+
+class GraphQLOverPortHttp:
+    """A port resolver endpoint speaking GraphQL over HTTP (POST, JSON), through a
+    :class:`PortHttp` (the served gateway's own connections, :mod:`gateway.port_client`)."""
+
+    def __init__(
+        self,
+        port: str,
+        url: str,
+        sessions: PortHttp,
+        credential: SecretStr | None = None,
+        *,
+        max_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+    ) -> None:
+        self.port = port
+        self.url = url
+        self._sessions = sessions
+        self._headers = base_headers(credential)
+        self._max_bytes = max_bytes
+
+    async def execute(self, request: PortRequest, *, timeout: float) -> PortAnswer:
+        answer = await self._sessions.post(
+            self.port,
+            self.url,
+            request_body(request),
+            {**request.headers, **self._headers},
+            timeout=timeout,
+            max_bytes=self._max_bytes,
+        )
+        return read_answer(self.port, answer.status, answer.content, answer.cache_control)

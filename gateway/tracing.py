@@ -16,7 +16,7 @@ import hashlib
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     DocumentNode,
@@ -30,9 +30,9 @@ from graphql import (
 )
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+if TYPE_CHECKING:  # the SDK loads only when an exporter is configured
+    from opentelemetry.sdk.trace import TracerProvider
 
 INSTRUMENTATION = "portgate"
 MASK = "<masked>"
@@ -40,7 +40,7 @@ MASK = "<masked>"
 
 def tracer_provider_from_env(
     environ: Mapping[str, str] = os.environ, service_name: str = "portgate"
-) -> TracerProvider | None:
+) -> "TracerProvider | None":
     """A provider exporting over OTLP/HTTP when the standard OTEL_EXPORTER_OTLP_* settings ask
     for it (the exporter reads the rest of them itself); None when they do not."""
     if not (
@@ -49,6 +49,9 @@ def tracer_provider_from_env(
     ):
         return None
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     name = environ.get("OTEL_SERVICE_NAME", service_name)
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
@@ -56,7 +59,7 @@ def tracer_provider_from_env(
     return provider
 
 
-def configure_tracing() -> TracerProvider | None:
+def configure_tracing() -> "TracerProvider | None":
     """Install :func:`tracer_provider_from_env`'s provider globally (once, at start-up)."""
     provider = tracer_provider_from_env()
     if provider is not None:

@@ -8,15 +8,17 @@ subclasses here, and nowhere else.
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 import orjson
 from pydantic import SecretStr
 
 from gateway.config import DEFAULT_MAX_ANSWER_BYTES
 from gateway.errors import PortError, PortTimeout, PortUnavailable
 from portcontract.errors import CONTRACT_CODES
+
+if TYPE_CHECKING:  # httpx loads with the first client injected (tests, embedders)
+    import httpx
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,7 @@ class GraphQLOverHTTP:
         self,
         port: str,
         url: str,
-        client: httpx.AsyncClient,
+        client: "httpx.AsyncClient",
         credential: SecretStr | None = None,
         *,
         max_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
@@ -92,6 +94,8 @@ class GraphQLOverHTTP:
         self._max_bytes = max_bytes
 
     async def execute(self, request: PortRequest, *, timeout: float) -> PortAnswer:
+        import httpx
+
         try:
             async with self._client.stream(
                 "POST",

@@ -1,49 +1,31 @@
-"""GraphQL over HTTP through a :class:`~gateway.port_http.PortHttp`, and aiohttp's client as one.
+"""aiohttp's client as a :class:`~gateway.port_http.PortHttp`: how the served gateway reached
+its ports before its own connections (:mod:`gateway.port_client`), kept to measure against
+(``bench.variant --aiohttp``) and held to the same tests (tests/gateway/test_upstream_aiohttp.py
+runs against both). Loaded only then: the served gateway does not import aiohttp.
 
-:class:`GraphQLOverAiohttp` is the upstream of every port of a served gateway, over the
-gateway's own connections (:mod:`gateway.port_client`) since they were measured cheaper; its
-name is from when aiohttp was the only client. :class:`PortSessions`, aiohttp's pool, remains a
-:class:`~gateway.port_http.PortHttp` (``bench.variant --aiohttp`` measures it, and the upstream
-tests run against both), and :class:`EgressResolver` judges resolved addresses for both.
+Measured on two cores with 32 requests in flight (bench/results/bench.md, "hot path"), httpx's
+connection pool cost about 1.4-1.9 ms of CPU per port request, httpx over the ``httpx-aiohttp``
+transport about 0.26 ms, and aiohttp itself about 0.08 ms; the gateway's own connections took
+the hot path from 974 to 1,237 req/s beside it (bench/results/targets.md).
 
-Same contract as :class:`~gateway.upstream.GraphQLOverHTTP` (the same requests, the same answers
-read by :func:`~gateway.upstream.read_answer`, the same failures), on aiohttp's client instead of
-httpx's. Measured on two cores with 32 requests in flight (bench/results/bench.md, "hot path"),
-httpx's connection pool cost about 1.4-1.9 ms of CPU per port request, httpx over the
-``httpx-aiohttp`` transport about 0.26 ms, and aiohttp itself about 0.08 ms; a fan-out to 100
-ports makes that the difference between a few milliseconds and most of a core.
-
-The app builds one client (now :class:`~gateway.port_client.PortConnections`) and injects it
-into every port's upstream, and into the health probes and endpoint checks: queries, probes and
-checks reach a port by the same path. A :class:`PortSessions` session is opened in the running event
-loop on first use (aiohttp needs one) and closed with the app. Its connector resolves names
-through an :class:`EgressResolver`, which drops every address the egress rules refuse before a
-connection is made (an IP literal in a URL is judged before the request: aiohttp does not
-resolve those); redirects are never followed. aiohttp's exceptions are translated into
-``PortFailure`` here, and nowhere else. Tests and other embedders that inject an
-``httpx.AsyncClient`` keep :class:`~gateway.upstream.GraphQLOverHTTP`.
+Its connector resolves names through an :class:`EgressResolver`, which drops every address the
+egress rules refuse before a connection is made (an IP literal in a URL is judged before the
+request: aiohttp does not resolve those); redirects are never followed. aiohttp's exceptions
+are translated into ``PortFailure`` here, and nowhere else.
 """
 
-import ipaddress
 import socket
 from collections.abc import Mapping
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
-from pydantic import SecretStr
 
-from gateway.config import DEFAULT_MAX_ANSWER_BYTES
-from gateway.egress import EgressRefused, EgressRules
+from gateway.egress import EgressRefused, EgressRules, allowed_addresses
 from gateway.errors import PortEgressRefused, PortTimeout, PortUnavailable
-from gateway.port_http import HttpAnswer, PortHttp, UrlVerdicts
+from gateway.port_http import HttpAnswer, UrlVerdicts
 from gateway.upstream import (
-    PortAnswer,
-    PortRequest,
-    base_headers,
-    read_answer,
     read_capped,
-    request_body,
 )
 
 KEEPALIVE_SECONDS = 15.0  # idle pooled connections are closed after this
@@ -62,16 +44,8 @@ class EgressResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         found = await self._inner.resolve(host, port, family)
-        if self._rules.trusts_name(host, port):
-            return found
-        allowed = [
-            r
-            for r in found
-            if self._rules.refuses_address(ipaddress.ip_address(r["host"]), port) is None
-        ]
-        if not allowed:
-            raise EgressRefused(f"{host} resolves only to addresses the egress rules refuse")
-        return allowed
+        allowed = allowed_addresses(self._rules, host, port, found)  # raises when none is
+        return [r for r in found if any(r is kept for kept in allowed)]
 
     async def close(self) -> None:
         await self._inner.close()
@@ -142,33 +116,3 @@ class PortSessions:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-class GraphQLOverAiohttp:
-    """A port resolver endpoint speaking GraphQL over HTTP (POST, JSON), through aiohttp."""
-
-    def __init__(
-        self,
-        port: str,
-        url: str,
-        sessions: PortHttp,
-        credential: SecretStr | None = None,
-        *,
-        max_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
-    ) -> None:
-        self.port = port
-        self.url = url
-        self._sessions = sessions
-        self._headers = base_headers(credential)
-        self._max_bytes = max_bytes
-
-    async def execute(self, request: PortRequest, *, timeout: float) -> PortAnswer:
-        answer = await self._sessions.post(
-            self.port,
-            self.url,
-            request_body(request),
-            {**request.headers, **self._headers},
-            timeout=timeout,
-            max_bytes=self._max_bytes,
-        )
-        return read_answer(self.port, answer.status, answer.content, answer.cache_control)

@@ -12,19 +12,15 @@ from the environment by name and never printed.
 
 import asyncio
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
-from port_resolvers.dcsa_resolver import (
-    DcsaResolverSettings,
-    SettingsError,
-    Terminal,
-    parse_duration,
-    serve_dcsa_resolver,
-)
-from port_resolvers.sources.dcsa_feed import DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE
+from port_resolvers.sources.dcsa_paging import DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE
+
+if TYPE_CHECKING:  # the resolver and its HTTP client load when a resolver is run, not before
+    from port_resolvers.dcsa_resolver import DcsaResolverSettings, Terminal
 
 resolver_app = typer.Typer(
     help="Ready-made port resolvers: a port whose system speaks a standard joins with no code.",
@@ -44,7 +40,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _terminals(values: list[str]) -> list[Terminal]:
+def _terminals(values: list[str]) -> "list[Terminal]":
     terminals = []
     for value in values:
         code, sep, name = value.partition("=")
@@ -62,7 +58,9 @@ def _option(setting: object) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _settings(**options: object) -> DcsaResolverSettings:
+def _settings(**options: object) -> "DcsaResolverSettings":
+    from port_resolvers.dcsa_resolver import DcsaResolverSettings
+
     try:
         return DcsaResolverSettings.model_validate(options)
     except ValidationError as exc:
@@ -74,6 +72,8 @@ def _settings(**options: object) -> DcsaResolverSettings:
 
 
 def _durations(**texts: str) -> dict[str, object]:
+    from port_resolvers.dcsa_resolver import parse_duration
+
     parsed: dict[str, object] = {}
     for name, text in texts.items():
         try:
@@ -136,6 +136,8 @@ def dcsa(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the shared schema for a port whose system speaks DCSA Track & Trace 2.2."""
+    from port_resolvers.dcsa_resolver import SettingsError, serve_dcsa_resolver
+
     settings = _settings(
         port_id=port_id,
         source=source,

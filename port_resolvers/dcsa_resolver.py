@@ -33,7 +33,7 @@ from port_resolvers.sources.dcsa import (
     DcsaTrackAndTraceSource,
     Windows,
 )
-from port_resolvers.sources.dcsa_feed import DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE
+from port_resolvers.sources.dcsa_paging import DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE
 from portcontract.identifiers import check_unlocode, is_smdg_terminal_code
 
 DEFAULT_TIMEOUT: Final = timedelta(seconds=10)

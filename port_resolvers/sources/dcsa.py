@@ -68,13 +68,12 @@ from port_resolvers.sources.dcsa_events import (
     TransportEvent,
 )
 from port_resolvers.sources.dcsa_feed import (
-    DEFAULT_MAX_PAGES,
-    DEFAULT_PAGE_SIZE,
     DESCENDING_BY_CREATION,
     EventFeed,
     EventQuery,
     FeedRead,
 )
+from port_resolvers.sources.dcsa_paging import DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE
 from portcontract.errors import EVENTS_QUARANTINED, EVENTS_TRUNCATED
 
 logger = logging.getLogger("port_resolvers.sources.dcsa")

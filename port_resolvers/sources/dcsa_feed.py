@@ -31,14 +31,13 @@ from urllib.parse import quote
 import httpx
 
 from port_resolvers.kit.source import SourceUnavailable
+from port_resolvers.sources.dcsa_paging import DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE
 from port_resolvers.sources.fetch import SourceRefused, require_json
 
 logger = logging.getLogger("port_resolvers.sources.dcsa")
 
 API_VERSION_MAJOR: Final = "2"
 EVENTS_PATH: Final = "/v2/events"
-DEFAULT_PAGE_SIZE: Final = 250
-DEFAULT_MAX_PAGES: Final = 40
 ASCENDING_BY_CREATION: Final = "eventCreatedDateTime:ASC"
 DESCENDING_BY_CREATION: Final = "eventCreatedDateTime:DESC"
 EVENT_KEYS: Final = frozenset({"eventType", "eventCreatedDateTime", "eventClassifierCode"})

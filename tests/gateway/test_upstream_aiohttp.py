@@ -25,9 +25,9 @@ from gateway.errors import (
     PortUnavailable,
 )
 from gateway.port_client import PortConnections
-from gateway.port_http import PortHttp
+from gateway.port_http import GraphQLOverPortHttp, PortHttp
 from gateway.upstream import PortRequest
-from gateway.upstream_aiohttp import GraphQLOverAiohttp, PortSessions
+from gateway.upstream_aiohttp import PortSessions
 from port_resolvers.loopback import serve_on_loopback
 from tests.gateway.fake_dns import ScriptedResolver
 
@@ -114,7 +114,7 @@ REQUEST = PortRequest(
 async def test_an_answer_carries_data_errors_and_cache_control(
     base_url: str, sessions: PortHttp
 ) -> None:
-    upstream = GraphQLOverAiohttp("USLAX", f"{base_url}/graphql", sessions, SecretStr("s3cret"))
+    upstream = GraphQLOverPortHttp("USLAX", f"{base_url}/graphql", sessions, SecretStr("s3cret"))
     answer = await upstream.execute(REQUEST, timeout=2)
     assert answer.data == {"echo": {"a0": "CSQU3054383"}}
     assert answer.errors == []
@@ -138,7 +138,7 @@ async def test_an_answer_carries_data_errors_and_cache_control(
 async def test_failures_are_port_failures_naming_the_port(
     base_url: str, sessions: PortHttp, path: str, failure: type[PortFailure], code: str
 ) -> None:
-    upstream = GraphQLOverAiohttp("USOAK", f"{base_url}{path}", sessions)
+    upstream = GraphQLOverPortHttp("USOAK", f"{base_url}{path}", sessions)
     with pytest.raises(failure) as raised:
         # Only /slow may time out (it answers after 1 s); the others answer at once, and a
         # loaded machine must not turn their answer into a timeout.
@@ -151,7 +151,7 @@ async def test_a_refused_connection_is_unavailable_not_a_timeout(sessions: PortH
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    upstream = GraphQLOverAiohttp("USOAK", f"http://127.0.0.1:{port}/graphql", sessions)
+    upstream = GraphQLOverPortHttp("USOAK", f"http://127.0.0.1:{port}/graphql", sessions)
     with pytest.raises(PortUnavailable) as raised:
         await upstream.execute(REQUEST, timeout=2)
     assert raised.value.transient
@@ -159,7 +159,7 @@ async def test_a_refused_connection_is_unavailable_not_a_timeout(sessions: PortH
 
 async def test_a_redirect_is_never_followed(base_url: str, sessions: PortHttp) -> None:
     before = len(seen)
-    upstream = GraphQLOverAiohttp("USLAX", f"{base_url}/redirect", sessions)
+    upstream = GraphQLOverPortHttp("USLAX", f"{base_url}/redirect", sessions)
     with pytest.raises(PortError):
         await upstream.execute(REQUEST, timeout=2)
     assert len(seen) == before  # /graphql, where it pointed, was never asked
@@ -168,7 +168,7 @@ async def test_a_redirect_is_never_followed(base_url: str, sessions: PortHttp) -
 async def test_a_refused_ip_literal_is_never_connected_to(base_url: str, make_pool: Pools) -> None:
     before = len(seen)
     pool = make_pool(per_port=4, rules=EgressRules(schemes=["http"]))  # no loopback
-    upstream = GraphQLOverAiohttp("USLAX", f"{base_url}/graphql", pool)
+    upstream = GraphQLOverPortHttp("USLAX", f"{base_url}/graphql", pool)
     with pytest.raises(PortEgressRefused) as raised:
         await upstream.execute(REQUEST, timeout=2)
     assert len(seen) == before
@@ -183,7 +183,7 @@ async def test_a_name_resolving_to_a_refused_address_is_refused_when_connecting(
     resolver = ScriptedResolver({"rebound.example": [["127.0.0.1"]]})
     pool = make_pool(per_port=4, rules=EgressRules(schemes=["http"]), resolver=resolver)
     before = len(seen)
-    upstream = GraphQLOverAiohttp("USLAX", f"http://rebound.example:{port}/graphql", pool)
+    upstream = GraphQLOverPortHttp("USLAX", f"http://rebound.example:{port}/graphql", pool)
     with pytest.raises(PortEgressRefused):
         await upstream.execute(REQUEST, timeout=2)
     assert resolver.lookups == ["rebound.example"]
@@ -198,5 +198,5 @@ async def test_a_listed_name_is_trusted_whatever_it_resolves_to(
     rules = EgressRules(schemes=["http"], hosts=["*.ports.internal"])
     pool = make_pool(per_port=4, rules=rules, resolver=resolver)
     url = f"http://resolver.ports.internal:{port}/graphql"
-    answer = await GraphQLOverAiohttp("USLAX", url, pool).execute(REQUEST, timeout=2)
+    answer = await GraphQLOverPortHttp("USLAX", url, pool).execute(REQUEST, timeout=2)
     assert answer.data == {"echo": {"a0": "CSQU3054383"}}
