@@ -15,6 +15,7 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
     OperationDefinitionNode,
+    get_named_type,
     parse,
 )
 from graphql.execution.values import get_argument_values
@@ -26,7 +27,7 @@ from gateway.boundary import BYTES_PER_CHECK_NODE, Checks, PortBoundary
 from gateway.config import ResolvedPort
 from gateway.plan import AskedField, PortQuery
 from gateway.schema import build_schema
-from gateway.selection import collect_fields, compile_shape
+from gateway.selection import Shape, collect_fields, compile_shape
 from gateway.upstream import PortAnswer
 from portcontract.cursor import CallKey, call_key, encode_cursor
 
@@ -874,3 +875,32 @@ def test_a_shape_larger_than_the_bound_is_checked_but_not_kept() -> None:
     check = checks.get(containers, asked.asked[0].shape, "Query.containers")
     assert checks.bytes == 0
     assert callable(check)
+
+
+def four_field_shape(alias: str) -> Shape:
+    """A container shape of three fields under a name of its own: four compiled fields."""
+    fields = f"{alias}: equipmentReference status sourcePort"
+    document = f'{{ containers(references: ["X"]) {{ {fields} }} }}'
+    return query(document).asked[0].shape
+
+
+def test_a_kept_check_is_reused_and_the_least_recently_used_goes_first() -> None:
+    containers = QUERY_TYPE.fields["containers"].type
+    item = get_named_type(containers)
+    checks = Checks(size=10, max_nodes=8)
+    first, second = four_field_shape("a"), four_field_shape("b")
+    check = checks.get(containers, first, "Query.containers")
+    assert checks.get(containers, first, "Query.containers") is check  # kept, not compiled again
+    assert checks.get(item, first, "Query.containers") is not check  # another type: its own
+    assert checks.get(containers, first, "Query.containers") is check  # both kept, apart
+    checks = Checks(size=10, max_nodes=8)
+    kept = checks.get(containers, first, "Query.containers")
+    latest = checks.get(containers, second, "Query.containers")
+    assert (checks.bytes, checks.evictions) == (8 * BYTES_PER_CHECK_NODE, 0)  # full, none out
+    checks.get(containers, four_field_shape("c"), "Query.containers")
+    assert checks.evictions == 1
+    assert checks.get(containers, second, "Query.containers") is latest  # the newer stays
+    assert checks.get(containers, first, "Query.containers") is not kept  # the oldest went
+    exactly = Checks(size=4, max_nodes=4)
+    exactly.get(containers, first, "Query.containers")
+    assert exactly.bytes == 4 * BYTES_PER_CHECK_NODE  # a shape of exactly the bound is kept
