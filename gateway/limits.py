@@ -2,10 +2,11 @@
 
 Three stages, each refusing with HTTP 400 and its own code (:mod:`gateway.errors`):
 
-- **Parse**: at most ``limits.max_tokens`` lexical tokens (strawberry's ``MaxTokensLimiter``;
-  graphql-core stops reading there). :func:`token_limit_error` gives the parser's error our code.
+- **Parse**: at most ``limits.max_tokens`` lexical tokens (gateway/execute.py parses with
+  graphql-core's token limit, which stops reading there). :func:`token_limit_error` gives the
+  parser's error our code.
 - **Validate**: depth, aliases and root fields, measured by :func:`measure` in one pass over the
-  document, part of the validation the validation cache keeps. Strawberry's own
+  document, part of the validation the parsed-document store keeps. Strawberry's own
   ``QueryDepthLimiter`` and ``MaxAliasesLimiter`` walk every fragment spread again each time
   it is spread, so a document of 18 fragments each spreading the next twice (~160 words) took
   0.75 s to check and each further fragment doubles that; here a fragment is measured once.

@@ -1,10 +1,11 @@
 """One operation from validated document to response data: plan -> fetch -> merge.
 
-Runs inside strawberry's execution step (see :mod:`gateway.extension`) and answers every data
-root field as JSON, for one principal: the field policy in force (reloaded here when its file
-changed) decides what the plan may ask each port. Introspection root fields (``__schema``,
-``__type``, ``__typename``) are answered locally by graphql-core; an operation with nothing else
-is left to strawberry whole.
+Run by the gateway's execution (:mod:`gateway.execute`) once a document has parsed and validated,
+it answers every data root field as JSON, for one principal: the field policy in force (reloaded
+here when its file changed) decides what the plan may ask each port, and the plan is a prepared
+one refilled with the request's values when there is one (:mod:`gateway.prepared`).
+Introspection root fields (``__schema``, ``__type``, ``__typename``) are answered locally by
+graphql-core; an operation with nothing else is left to graphql-core whole.
 
 Computed root fields (the outlook, :mod:`gateway.computed`) are prepared with the plan: their
 inner queries are planned before any port is asked, count in the cost estimate, and are fetched
@@ -110,7 +111,7 @@ class QueryPipeline:
         principal: Principal,
         bypass_cache: bool = False,
     ) -> OperationResult | None:
-        """The operation's result, or None when strawberry should execute it itself.
+        """The operation's result, or None when graphql-core should execute it itself.
 
         One deadline, ``deadline`` seconds from now, bounds everything the operation asks,
         its computed fields' inner queries included."""
