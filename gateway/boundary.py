@@ -38,25 +38,33 @@ counts. Nothing one port sends can overwrite, add to or hide another port's rows
 """
 
 import logging
-import math
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from graphql import (
-    GraphQLEnumType,
-    GraphQLError,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
-    GraphQLScalarType,
     GraphQLSchema,
 )
 from opentelemetry import trace
 
+from gateway.answer_checks import (
+    DROPPED,
+    LABOR_TEXT,
+    MAX_TEXT,  # noqa: F401 - the contract's bound on text, named in the docstring
+    MISSING_VALUE,
+    TOO_LONG,
+    UNKNOWN_ENUM_VALUE,
+    WRONG_TYPE,
+    Check,
+    Checks,
+    moment,
+)
 from gateway.config import ResolvedPort
 from gateway.plan import AskedField, PortQuery
 from gateway.redact import ErrorRedactor
@@ -69,7 +77,6 @@ from portcontract.labor import labor_text_reason
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT: Final = 2_000  # characters in any one string value
 MAX_ERRORS: Final = 20  # port errors kept from one answer; the rest are counted in the log
 MAX_PATH: Final = 16  # elements of a port error's path
 CLOCK_SKEW: Final = timedelta(minutes=5)  # how far ahead of the gateway a port's clock may be
@@ -77,15 +84,11 @@ MAX_LOGGED_MESSAGE: Final = 300
 VIOLATION: Final = "PORT_CONTRACT_VIOLATION"
 
 # Why a value or a row was dropped, as counted in ``extensions.sources``.
-WRONG_TYPE: Final = "WRONG_TYPE"
-UNKNOWN_ENUM_VALUE: Final = "UNKNOWN_ENUM_VALUE"
-MISSING_VALUE: Final = "MISSING_VALUE"
-TOO_LONG: Final = "TOO_LONG"
+# The first five are the type checks' (gateway.answer_checks), the rest the contract's.
 OTHER_PORT: Final = "OTHER_PORT"
 UNKNOWN_TERMINAL: Final = "UNKNOWN_TERMINAL"
 NOT_ASKED: Final = "NOT_ASKED"
 FUTURE_TIME: Final = "FUTURE_TIME"
-LABOR_TEXT: Final = "LABOR_TEXT"
 MISMATCHED_PAGE: Final = "MISMATCHED_PAGE"
 REASONS: Final = (
     WRONG_TYPE, UNKNOWN_ENUM_VALUE, MISSING_VALUE, TOO_LONG, OTHER_PORT, UNKNOWN_TERMINAL,
@@ -108,13 +111,12 @@ PAST_TIMES: Final = frozenset({
     "VesselCall.actualDepartureDateTime", "VesselCall.anchorageArrivalDateTime",
     "VesselCall.pilotBoardingDateTime",
 })  # fmt: skip
-_TEXT_SCALARS: Final = frozenset({"String", "ID"})  # read by the labor rule, unless below
 # Values of a fixed form, checked above: not read as text.
 CURSOR: Final = "VesselCallEdge.cursor"
 NOT_TEXT: Final = OWN_PORT | OWN_TERMINAL | {CURSOR}
-_PAGE_LISTS = ("edges", "nodes")  # a connection's parallel lists: item i of each is one call
-
-_DROPPED: Final = object()  # a value that cannot be kept where it is
+RULED: Final = OWN_PORT | OWN_TERMINAL | PAST_TIMES | {CURSOR}  # held by _Answer.rules
+_PAGE_LISTS: Final = frozenset({"edges", "nodes"})  # a connection's parallel lists: item i of
+# each is one call
 
 
 class _RowRefused(Exception):
@@ -123,230 +125,6 @@ class _RowRefused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def _is_string(value: Any) -> bool:
-    return type(value) is str
-
-
-def _is_int(value: Any) -> bool:
-    return type(value) is int and -(2**31) <= value < 2**31
-
-
-def _is_float(value: Any) -> bool:
-    return (type(value) is float and math.isfinite(value)) or type(value) is int
-
-
-def _is_boolean(value: Any) -> bool:
-    return type(value) is bool
-
-
-def _is_id(value: Any) -> bool:
-    return type(value) is str or type(value) is int
-
-
-def _is_datetime(value: Any) -> bool:
-    return _moment(value) is not None
-
-
-def _is_date(value: Any) -> bool:
-    if type(value) is not str or len(value) != 10:
-        return False
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _moment(value: Any) -> datetime | None:
-    """An ISO 8601 time with an offset, or None."""
-    if type(value) is not str:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
-_SCALARS: Mapping[str, Callable[[Any], bool]] = {
-    "String": _is_string,
-    "Int": _is_int,
-    "Float": _is_float,
-    "Boolean": _is_boolean,
-    "ID": _is_id,
-    "DateTime": _is_datetime,
-    "Date": _is_date,
-}
-
-
-def _parses_as(scalar: GraphQLScalarType) -> Callable[[Any], bool]:
-    """A scalar the table above does not know: what its own input coercion accepts."""
-
-    def check(value: Any) -> bool:
-        try:
-            scalar.parse_value(value)
-        except (GraphQLError, TypeError, ValueError):
-            return False
-        return True
-
-    return check
-
-
-Check = Callable[["_Answer", Any], Any]  # a value as kept, or _DROPPED
-CHECKS_KEPT: Final = 1024  # compiled checks kept, by the root field's type and shape
-CHECK_NODES_KEPT: Final = 16_000  # and the fields of their shapes, in all (16 MB)
-# What one compiled field holds (closure, cells, tuple): about 940 bytes (tracemalloc).
-BYTES_PER_CHECK_NODE: Final = 1_000
-
-
-def _compile(type_: GraphQLOutputType, shape: Shape | None, at: str) -> tuple[Check, int]:
-    """The check of a value at a field of type ``type_`` (coordinate ``at``, selection
-    ``shape``), and how many fields it covers. Compiled once per shape and kept
-    (:class:`Checks`), so that an answer of a thousand rows is not a thousand walks through
-    the schema's types."""
-    if isinstance(type_, GraphQLNonNull):
-        inner, nodes = _compile_inner(type_.of_type, shape, at)
-
-        def non_null(answer: _Answer, value: Any) -> Any:
-            if value is None:
-                answer.counts[MISSING_VALUE] += 1
-                return _DROPPED
-            return inner(answer, value)
-
-        return non_null, nodes
-    inner, nodes = _compile_inner(type_, shape, at)
-
-    def nullable(answer: _Answer, value: Any) -> Any:
-        if value is None:
-            return None
-        kept = inner(answer, value)
-        return None if kept is _DROPPED else kept
-
-    return nullable, nodes
-
-
-def _compile_inner(type_: Any, shape: Shape | None, at: str) -> tuple[Check, int]:
-    if isinstance(type_, GraphQLList):
-        item, nodes = _compile(type_.of_type, shape, at)
-
-        def a_list(answer: _Answer, value: Any) -> Any:
-            if type(value) is not list:
-                answer.counts[WRONG_TYPE] += 1
-                return _DROPPED
-            kept = []
-            for each in value:
-                one = item(answer, each)
-                if one is not _DROPPED:
-                    kept.append(one)
-            return kept
-
-        return a_list, nodes
-    if isinstance(type_, GraphQLObjectType):
-        return _compile_object(type_, shape)
-    if isinstance(type_, GraphQLEnumType):
-        values = type_.values
-
-        def an_enum(answer: _Answer, value: Any) -> Any:
-            if type(value) is str and value in values:
-                return value
-            answer.counts[UNKNOWN_ENUM_VALUE] += 1
-            return _DROPPED
-
-        return an_enum, 1
-    assert isinstance(type_, GraphQLScalarType)
-    parses = _SCALARS.get(type_.name) or _parses_as(type_)
-    ruled = at in OWN_PORT or at in OWN_TERMINAL or at in PAST_TIMES or at == CURSOR
-    text = type_.name in _TEXT_SCALARS and at not in NOT_TEXT
-
-    def a_scalar(answer: _Answer, value: Any) -> Any:
-        if not parses(value):
-            answer.counts[WRONG_TYPE] += 1
-            return _DROPPED
-        if type(value) is str and len(value) > MAX_TEXT:
-            answer.counts[TOO_LONG] += 1
-            return _DROPPED
-        kept = answer._rules(value, at) if ruled else value
-        if text and type(kept) is str and labor_text_reason(kept) is not None:
-            answer.counts[LABOR_TEXT] += 1
-            return _DROPPED
-        return kept
-
-    return a_scalar, 1
-
-
-def _compile_object(type_: GraphQLObjectType, shape: Shape | None) -> tuple[Check, int]:
-    if shape is None:  # an object the document selects nothing of: never one to keep
-
-        def unselected(answer: _Answer, value: Any) -> Any:
-            answer.counts[WRONG_TYPE] += 1
-            return _DROPPED
-
-        return unselected, 1
-    fields: list[tuple[str, Check | None, str]] = []
-    nodes = 1
-    for key, name, sub in shape.fields:
-        if name == "__typename":
-            fields.append((key, None, type_.name))
-            continue
-        check, count = _compile(type_.fields[name].type, sub, f"{type_.name}.{name}")
-        fields.append((key, check, ""))
-        nodes += count
-
-    def an_object(answer: _Answer, value: Any) -> Any:
-        if type(value) is not dict:
-            answer.counts[WRONG_TYPE] += 1
-            return _DROPPED
-        kept: dict[str, Any] = {}
-        for key, check, typename in fields:
-            if check is None:
-                kept[key] = typename
-                continue
-            item = check(answer, value.get(key))
-            if item is _DROPPED:
-                return _DROPPED
-            kept[key] = item
-        return kept
-
-    return an_object, nodes
-
-
-class Checks:
-    """Compiled checks by the type, shape and coordinate they check (the shapes of prepared
-    plans come back with every request), least recently used out first past :data:`CHECKS_KEPT`
-    checks or :data:`CHECK_NODES_KEPT` fields. ``bytes``, ``max_bytes`` and ``evictions`` show
-    in /metrics (store ``boundary_checks``), a field counted as :data:`BYTES_PER_CHECK_NODE`."""
-
-    def __init__(self, size: int = CHECKS_KEPT, max_nodes: int = CHECK_NODES_KEPT) -> None:
-        self._size = size
-        self._max_nodes = max_nodes
-        self._nodes = 0
-        self.bytes = 0
-        self.max_bytes = max_nodes * BYTES_PER_CHECK_NODE
-        self.evictions = 0
-        self._kept: OrderedDict[tuple[int, int, str], tuple[Any, Any, Check, int]] = OrderedDict()
-
-    def get(self, type_: GraphQLOutputType, shape: Shape | None, at: str) -> Check:
-        key = (id(type_), id(shape), at)
-        kept = self._kept.get(key)
-        if kept is not None and kept[0] is type_ and kept[1] is shape:
-            self._kept.move_to_end(key)
-            return kept[2]
-        check, nodes = _compile(type_, shape, at)
-        if nodes > self._max_nodes:
-            return check
-        old = self._kept.pop(key, None)
-        if old is not None:
-            self._nodes -= old[3]
-        self._kept[key] = (type_, shape, check, nodes)  # held: their ids stay theirs
-        self._nodes += nodes
-        while self._nodes > self._max_nodes or len(self._kept) > self._size:
-            _, (_, _, _, dropped) = self._kept.popitem(last=False)
-            self._nodes -= dropped
-            self.evictions += 1
-        self.bytes = self._nodes * BYTES_PER_CHECK_NODE
-        return check
 
 
 class _Answer:
@@ -364,25 +142,21 @@ class _Answer:
 
     def value(self, value: Any, type_: GraphQLOutputType, shape: Shape | None, at: str) -> Any:
         """``value`` as kept at a field of type ``type_`` (schema coordinate ``at``), or
-        ``_DROPPED`` when the position is non-null and the value cannot be kept."""
+        ``DROPPED`` when the position is non-null and the value cannot be kept."""
         return self.checks.get(type_, shape, at)(self, value)
 
-    def object(self, value: dict[str, Any], type_: GraphQLObjectType, shape: Shape) -> Any:
-        """An object of ``type_`` with only ``shape`` checked (a shape made for this answer
-        alone: compiled, not kept)."""
-        return _compile_object(type_, shape)[0](self, value)
-
-    def _rules(self, value: Any, at: str) -> Any:
-        """The contract's rules for the field at ``at``, past its type."""
+    def rules(self, value: Any, at: str) -> Any:
+        """The contract's rules for the field at ``at`` (one of :data:`RULED`), past its type:
+        the value, or ``DROPPED``; raises :class:`_RowRefused` to drop the whole row."""
         if at in OWN_PORT and value != self.port:
             raise _RowRefused(OTHER_PORT)
         if at in OWN_TERMINAL and self.terminals and value not in self.terminals:
             raise _RowRefused(UNKNOWN_TERMINAL)
         if at in PAST_TIMES:
-            moment = _moment(value)
-            if moment is not None and moment > self.latest:
+            when = moment(value)
+            if when is not None and when > self.latest:
                 self.counts[FUTURE_TIME] += 1
-                return _DROPPED
+                return DROPPED
         if at == CURSOR:
             self._cursor(value)
         return value
@@ -416,32 +190,42 @@ def _call_key(cursor: str) -> tuple[datetime, str, str] | None:
         return None
 
 
-def _values_named(shape: Shape, name: str, row: Any) -> Iterator[Any]:
-    if isinstance(row, dict):
-        for key, _ in shape.keys_named(name):
-            yield row.get(key)
+Asked = Callable[[Any], bool]  # whether a row kept is one the gateway asked for
 
 
-def _asked_reference(field: AskedField, row: Any) -> bool:
+def _all_named(field: AskedField, name: str, wanted: Callable[[Any], bool]) -> Asked:
+    """Whether every value a row has under the field ``name`` (by any response key) is
+    ``wanted``."""
+    keys = tuple(key for key, _ in field.shape.keys_named(name))
+
+    def asked(row: Any) -> bool:
+        return not isinstance(row, dict) or all(wanted(row.get(key)) for key in keys)
+
+    return asked
+
+
+def _asked_reference(field: AskedField) -> Asked | None:
     if any(field.arguments.get(name) for name in DOCUMENT_ARGUMENTS):
-        return True  # the boxes of a bill of lading or booking: only the port knows which
+        return None  # the boxes of a bill of lading or booking: only the port knows which
     wanted = {field.arguments.get("reference"), *(field.arguments.get("references") or ())}
-    return all(v in wanted for v in _values_named(field.shape, "equipmentReference", row))
+    return _all_named(field, "equipmentReference", wanted.__contains__)
 
 
-def _asked_vessel(field: AskedField, row: Any) -> bool:
+def _asked_vessel(field: AskedField) -> Asked:
     imo = field.arguments.get("imo")
-    return all(v == imo for v in _values_named(field.shape, "vesselIMONumber", row))
+    return _all_named(field, "vesselIMONumber", lambda value: value == imo)
 
 
-def _asked_metric(field: AskedField, row: Any) -> bool:
+def _asked_metric(field: AskedField) -> Asked | None:
     metrics = field.arguments.get("metrics")
-    values = _values_named(field.shape, "metric", row)
-    return metrics is None or all(v in {getattr(m, "name", m) for m in metrics} for v in values)
+    if metrics is None:
+        return None
+    return _all_named(field, "metric", {getattr(m, "name", m) for m in metrics}.__contains__)
 
 
-# Which rows of a root field the gateway asked for, by the field's arguments.
-_ASKED: Mapping[str, Callable[[AskedField, Any], bool]] = {
+# Which rows of a root field the gateway asked for, by the field's arguments: made once for
+# the field, asked of each row.
+_ASKED: Mapping[str, Callable[[AskedField], Asked | None]] = {
     "container": _asked_reference,
     "containers": _asked_reference,
     "vessel": _asked_vessel,
@@ -464,7 +248,7 @@ class PortBoundary:
         self._query_type = query_type
         self._clock = clock
         self._redactor = redactor or ErrorRedactor()
-        self.checks = Checks()
+        self.checks = Checks(ruled=RULED, not_text=NOT_TEXT)
 
     def hold(self, query: PortQuery, answer: PortAnswer) -> PortAnswer:
         """``answer`` with what breaks the contract dropped and counted in ``dropped``, and its
@@ -492,35 +276,30 @@ class PortBoundary:
         if field.name == "vesselCalls":
             assert isinstance(named, GraphQLObjectType)
             return self._page(check, field, value, named)
-        asked = _ASKED.get(field.name)
+        asking = _ASKED.get(field.name)
+        asked = asking(field) if asking is not None else None
         at = f"Query.{field.name}"
         if isinstance(named, GraphQLList):
             if type(value) is not list:
                 check.counts[WRONG_TYPE] += 1
                 return None
             each = self.checks.get(named.of_type, field.shape, at)  # one check for every row
-            rows = (self._row(check, field, item, each, asked) for item in value)
-            return [row for row in rows if row is not _DROPPED]
-        row = self._row(check, field, value, self.checks.get(named, field.shape, at), asked)
-        return None if row is _DROPPED else row
+            rows = (self._row(check, item, each, asked) for item in value)
+            return [row for row in rows if row is not DROPPED]
+        row = self._row(check, value, self.checks.get(named, field.shape, at), asked)
+        return None if row is DROPPED else row
 
     @staticmethod
-    def _row(
-        check: _Answer,
-        field: AskedField,
-        value: Any,
-        checked: Check,
-        asked: Callable[[AskedField, Any], bool] | None,
-    ) -> Any:
+    def _row(check: _Answer, value: Any, checked: Check, asked: Asked | None) -> Any:
         """One row, kept whole or dropped whole when it is not this port's or not asked."""
         try:
             kept = checked(check, value)
         except _RowRefused as refused:
             check.counts[refused.reason] += 1
-            return _DROPPED
-        if kept is not _DROPPED and asked is not None and not asked(field, kept):
+            return DROPPED
+        if kept is not DROPPED and asked is not None and not asked(kept):
             check.counts[NOT_ASKED] += 1
-            return _DROPPED
+            return DROPPED
         return kept
 
     def _page(self, check: _Answer, field: AskedField, value: Any, type_: GraphQLObjectType) -> Any:
@@ -562,17 +341,17 @@ class PortBoundary:
             except _RowRefused as refused:
                 check.counts[refused.reason] += 1
                 continue
-            if any(item is _DROPPED for item in row.values()):
+            if any(item is DROPPED for item in row.values()):
                 continue
             for key, item in row.items():
                 kept[key].append(item)
-        rest = Shape(tuple(f for f in field.shape.fields if f[1] not in _PAGE_LISTS))
+        rest = self.checks.get(type_, field.shape, "Query.vesselCalls", leave=_PAGE_LISTS)
         try:
-            page = check.object(value, type_, rest)
+            page = rest(check, value)
         except _RowRefused as refused:
             check.counts[refused.reason] += 1
             return None
-        if page is _DROPPED:
+        if page is DROPPED:
             return None
         assert isinstance(page, dict)
         return {key: kept[key] if key in kept else page[key] for key, _, _ in field.shape.fields}

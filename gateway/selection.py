@@ -12,8 +12,9 @@ them kept in the shape.
 """
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any, Final
 
 from graphql import (
     FieldNode,
@@ -94,8 +95,25 @@ class Shape:
 
     fields: tuple[tuple[str, str, "Shape | None"], ...]
     denied: frozenset[str] = frozenset()
+    # How often project() ran on this shape, and the projection compiled at its second run.
+    _projected: list[Any] = field(default_factory=lambda: [0, None], compare=False, repr=False)
 
     def project(self, value: Any) -> Any:
+        """``value`` (an object, a list of them, or None) with exactly this shape's keys.
+
+        A shape projected more than once (those of prepared plans come back with every request,
+        a list's item shape with every item) is compiled the second time
+        (:func:`_compile_projection`); the first time it is walked."""
+        projected = self._projected
+        compiled = projected[1]
+        if compiled is None:
+            projected[0] += 1
+            if projected[0] < COMPILE_AFTER:
+                return self._walk(value)
+            compiled = projected[1] = _compile_projection(self)
+        return compiled(value)
+
+    def _walk(self, value: Any) -> Any:
         if value is None:
             return None
         if isinstance(value, list):
@@ -195,6 +213,43 @@ class Shape:
                 for key, name, sub in self.fields
             )
         )
+
+
+COMPILE_AFTER: Final = 2  # projections walked before a shape's projection is compiled
+_NAMES = count()
+
+
+def _compile_projection(shape: Shape) -> Callable[[Any], Any]:
+    """:meth:`Shape.project` of ``shape`` as one function: its keys spelled out, fields the
+    policy withholds as None, each sub-shape's own projection called by name. Written only from
+    response keys (GraphQL names, through ``repr``)."""
+    name = f"project{next(_NAMES)}"
+    bound: dict[str, Any] = {}
+    kept = []
+    for key, _name, sub in shape.fields:
+        if key in shape.denied:
+            kept.append(f"{key!r}: None")
+        elif sub is None:
+            kept.append(f"{key!r}: get({key!r})")
+        else:  # compiled with it: it is projected at least as often
+            inner = f"sub{len(bound)}"
+            if sub._projected[1] is None:
+                sub._projected[1] = _compile_projection(sub)
+            bound[inner] = sub._projected[1]
+            kept.append(f"{key!r}: {inner}(get({key!r}))")
+    source = "\n".join([
+        f"def {name}(value):",
+        "    if isinstance(value, dict):",
+        "        get = value.get",
+        f"        return {{{', '.join(kept)}}}",
+        "    if isinstance(value, list):",
+        f"        return [{name}(item) for item in value]",
+        "    return None",
+    ])  # fmt: skip
+    namespace: dict[str, Any] = dict(bound)
+    exec(compile(source, f"<projection {name}>", "exec"), namespace)  # written as said above
+    projection: Callable[[Any], Any] = namespace[name]
+    return projection
 
 
 def compile_shape(

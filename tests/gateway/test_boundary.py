@@ -23,7 +23,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from gateway.boundary import BYTES_PER_CHECK_NODE, Checks, PortBoundary
+from gateway.answer_checks import BYTES_PER_CHECK_NODE, Checks
+from gateway.boundary import PortBoundary
 from gateway.config import ResolvedPort
 from gateway.plan import AskedField, PortQuery
 from gateway.schema import build_schema
@@ -505,6 +506,18 @@ def test_the_vessel_asked_for_is_kept() -> None:
     held = hold("{ vessel { vesselIMONumber vesselName } }", {"vessel": vessel},
                 vessel={"imo": "9321483"})  # fmt: skip
     assert (held.data, held.dropped) == ({"vessel": vessel}, {})
+
+
+def test_a_vessel_other_than_the_one_asked_is_null_under_every_key_it_is_selected() -> None:
+    document = "{ vessel { vesselIMONumber imo: vesselIMONumber vesselName } }"
+    for imo, other in (("9321483", "9811000"), ("9321483", 9321483), ("9321483", None)):
+        vessel = {"vesselIMONumber": "9321483", "imo": other, "vesselName": "EVER GIVEN"}
+        held = hold(document, {"vessel": vessel}, vessel={"imo": imo})
+        assert held.data == {"vessel": None}, other
+    # A row checked whole against every key: the asked one first, then the other.
+    vessel = {"vesselIMONumber": "9811000", "imo": "9321483", "vesselName": "EVER ACE"}
+    held = hold(document, {"vessel": vessel}, vessel={"imo": "9321483"})
+    assert (held.data, held.dropped) == ({"vessel": None}, {"NOT_ASKED": 1})
 
 
 def test_metrics_are_matched_by_the_names_of_the_enum_values_asked() -> None:
