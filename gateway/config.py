@@ -706,6 +706,16 @@ class ServerSettings(_Strict):
         description="On SIGTERM, how long requests under way may take to finish before they "
         "are cancelled (keep it under the orchestrator's grace period).",
     )
+    gc_young_threshold: int = Field(
+        20_000,
+        ge=0,
+        description="Objects allocated (less those freed) before Python's cycle collector "
+        "looks at the newest ones (its generation-0 threshold; Python's own is 700). A large "
+        "answer makes tens of thousands of short-lived objects, nearly all freed as soon as "
+        "they are done with, so at 700 the collector runs dozens of times for one request. "
+        "`portgate serve` also freezes what start-up made (`gc.freeze`), so the collector never "
+        "walks it again. 0 keeps Python's threshold.",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -28,6 +28,7 @@ the tests and the benchmarks:
 
 import asyncio
 import contextlib
+import gc
 import logging
 import math
 import socket
@@ -277,6 +278,16 @@ async def _listening(server: uvicorn.Server) -> AsyncIterator[str]:
         sock.close()
 
 
+def tune_collector(young_threshold: int) -> None:
+    """Python's cycle collector for a server: what start-up made is frozen out of its view
+    (it lives as long as the process), and with ``young_threshold`` (when not 0) it looks at
+    new objects that much less often (``server.gc_young_threshold``)."""
+    gc.freeze()
+    if young_threshold:
+        _, middle, oldest = gc.get_threshold()
+        gc.set_threshold(young_threshold, middle, oldest)
+
+
 async def serve(
     app: Starlette,
     settings: GatewaySettings,
@@ -287,6 +298,7 @@ async def serve(
     log_level: str = "info",
 ) -> None:
     """Serve the gateway until SIGINT or SIGTERM, with its metrics listener if configured."""
+    tune_collector(settings.server.gc_young_threshold)
     api = uvicorn.Server(
         server_config(app, settings, host=host, port=port, access_log=access_log,
                       log_level=log_level)

@@ -33,7 +33,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from gateway.config import ConfigError, GatewaySettings
-from gateway.http.server import api_options, edge_protocol
+from gateway.http.server import api_options, edge_protocol, tune_collector
 
 log = logging.getLogger("uvicorn.error")
 
@@ -65,6 +65,7 @@ class WorkerConfig(uvicorn.Config):
         self.app = app
         self.http = edge_protocol(settings.server, app.state.edge.counts)
         super().load()
+        tune_collector(settings.server.gc_young_threshold)
 
 
 def check_workers(settings: GatewaySettings, workers: int) -> None:

@@ -4,6 +4,7 @@ same host), times out slow headers, and serves /metrics on its own listener when
 
 import asyncio
 import contextlib
+import gc
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from gateway.http.server import tune_collector
 from tests.gateway.edge_server import HANG_GUARD_SECONDS, exchange, status_of
 
 PORTGATE = Path(sys.executable).parent / "portgate"
@@ -156,3 +158,20 @@ async def test_one_metrics_listener_is_refused_with_several_workers(tmp_path: Pa
         _, stderr = await process.communicate()
     assert process.returncode == 2
     assert b"metrics.listen serves one process" in stderr
+
+
+def test_the_collector_is_tuned_for_a_server_and_zero_keeps_pythons_threshold() -> None:
+    threshold = gc.get_threshold()
+    try:
+        made_at_start_up = [object() for _ in range(10)]
+        tune_collector(20_000)
+        assert gc.get_threshold() == (20_000, threshold[1], threshold[2])
+        assert gc.get_freeze_count() >= len(made_at_start_up)  # out of the collector's view
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+        tune_collector(0)
+        assert gc.get_threshold() == threshold
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
