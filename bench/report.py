@@ -103,10 +103,15 @@ def large(f: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for size, e in f["sizes"].items():
-        d, g = e["direct"], e["portgate"]
-        lines.append(f"| {int(size):,} | {e['response_bytes'] / 1024:,.0f} | {d['p50_ms']:.1f} | "
-                     f"{g['p50_ms']:.1f} | {g['p50_ms'] - d['p50_ms']:.1f} | "
-                     f"{g['bytes_per_s'] / 2**20:.1f} | {g['peak_rss_mb']} |")  # fmt: skip
+        d = e["direct"]
+        sides = (("portgate", e["portgate"]), (f"at {f.get('baseline')}", e.get("baseline")))
+        for name, g in sides:
+            if g is None:
+                continue
+            label = f"{int(size):,}" if name == "portgate" else f"{int(size):,}, portgate {name}"
+            lines.append(f"| {label} | {e['response_bytes'] / 1024:,.0f} | {d['p50_ms']:.1f} | "
+                         f"{g['p50_ms']:.1f} | {g['p50_ms'] - d['p50_ms']:.1f} | "
+                         f"{g['bytes_per_s'] / 2**20:.1f} | {g['peak_rss_mb']} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

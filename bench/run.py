@@ -613,23 +613,31 @@ def large(args: argparse.Namespace, load: Load, tmp: Path) -> dict[str, Any]:
         port_url = ports["ports"][0]["url"]
         for size in args.large:
             bodies = large_bodies(tmp, size)
-            with portgate(ports["ports"], bodies.lines[0]) as gateway:
+            with contextlib.ExitStack() as stack:
+                gateway = stack.enter_context(portgate(ports["ports"], bodies.lines[0]))
                 direct = Server("port (direct)", port_url)
+                servers = [direct, gateway]
+                if args.baseline:
+                    servers.append(stack.enter_context(portgate(
+                        ports["ports"], bodies.lines[0], name=f"portgate at {args.baseline}",
+                        root=exported(args.baseline, tmp))))  # fmt: skip
 
                 def counted(answer: Any, size: int = size) -> bool:
                     data = answer.get("data") or {}
                     return sum(len(v or []) for v in data.values()) == size
 
-                for server in (direct, gateway):
+                for server in servers:
                     check(server, bodies, counted)
-                runs = rounds(load, [direct, gateway], bodies, 1, args.rounds)
+                runs = rounds(load, servers, bodies, 1, args.rounds)
                 result["sizes"][str(size)] = {
                     "direct": runs["port (direct)"],
                     "portgate": runs["portgate"],
+                    "baseline": runs.get(f"portgate at {args.baseline}"),
                     "response_bytes": len(httpx.post(gateway.url, content=bodies.lines[0],
                                                      headers=JSON_HEADERS).content),
                     "rest_rss_mb": round(gateway.rest_rss / 2**20, 1),
                 }  # fmt: skip
+        result["baseline"] = args.baseline
     return result
 
 
