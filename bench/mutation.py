@@ -93,6 +93,11 @@ PROMISES: dict[str, tuple[str, ...]] = {
         "tests/port_resolvers/kit/test_kit_labor.py",
     ),
     "portcontract/cursor.py": ("tests/portcontract/test_cursor.py",),
+    "gateway/answer_checks.py": (
+        "tests/gateway/test_answer_checks.py",
+        "tests/gateway/test_boundary.py",
+        "tests/gateway/test_port_boundary.py",
+    ),
     "gateway/boundary.py": (
         "tests/gateway/test_boundary.py",
         "tests/gateway/test_port_boundary.py",
