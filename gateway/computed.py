@@ -26,7 +26,7 @@ import orjson
 from graphql import DocumentNode, GraphQLError
 
 from gateway.config import OutlookSettings
-from gateway.errors import BadUserInput
+from gateway.errors import BadUserInput, ForbiddenField
 from gateway.fetch import PortOutcome
 from gateway.limits import InnerPlans
 from gateway.outlook import Answer, OutlookRequest, compute_outlook, inner_queries, outlook_request
@@ -75,8 +75,24 @@ class Computed:
     data: dict[str, Any] = field(default_factory=dict)
     errors: list[GraphQLError] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
+    withheld: list[dict[str, Any]] = field(default_factory=list)  # extensions.withheld
     outcomes: list[PortOutcome] = field(default_factory=list)
     plans: list[Plan] = field(default_factory=list)
+
+
+def withheld_entry(key: str, error: GraphQLError) -> dict[str, Any] | None:
+    """What the policy withheld from a computed field's inner query, for
+    ``extensions.withheld``; None for an error that is not a withholding. The client did not
+    select the inner fields (it cannot: they are the gateway's), so a figure left out for
+    them is not an error of its request: the figure is null, and this says why."""
+    extensions = error.extensions or {}
+    if extensions.get("code") != ForbiddenField.code:
+        return None
+    entry: dict[str, Any] = {"path": [key], "coordinate": extensions.get("coordinate")}
+    if isinstance(count := extensions.get("withheld"), int):
+        entry["count"] = count
+    entry["reason"] = error.message
+    return entry
 
 
 @dataclass(slots=True)
@@ -147,11 +163,16 @@ class ComputedFields:
             computed.sources.extend(combined_sources(key, outlook.sources, self._positions))
             seen = set()
             for error in outlook.errors:  # named on the outlook, once each
-                if error.message not in seen:
-                    seen.add(error.message)
-                    computed.errors.append(
-                        GraphQLError(error.message, path=[key], extensions=error.extensions)
-                    )
+                if error.message in seen:
+                    continue
+                seen.add(error.message)
+                withheld = withheld_entry(key, error)
+                if withheld is not None:
+                    computed.withheld.append(withheld)
+                    continue
+                computed.errors.append(
+                    GraphQLError(error.message, path=[key], extensions=error.extensions)
+                )
         for task in tasks.values():
             computed.outcomes += task.result().outcomes
             computed.plans += task.result().plans

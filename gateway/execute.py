@@ -26,7 +26,9 @@ For each operation, in order:
    leaves alone (introspection only) is executed by graphql-core against the schema;
 7. the audit record and metrics (:class:`gateway.observe.OperationObserver`): when the audit is
    required and cannot be written, the answer is withheld (``AUDIT_UNAVAILABLE``, HTTP 503);
-8. ``extensions.sources`` when ports were asked.
+8. ``extensions.sources`` when ports were asked; ``extensions.withheld`` when the policy
+   withheld figures a computed field (the outlook) is made from (null in the answer, not an
+   error: the client did not select them).
 
 The result is what strawberry's execution with those extensions gave for the same request:
 ``tests/gateway/test_execute_differential.py`` holds every answer and audit record of a corpus
@@ -308,6 +310,8 @@ class GatewaySchema(strawberry.Schema):
                 set_status(context.context, 503)
         sources = None if outcome is None else outcome.sources
         result.extensions = {"sources": sources} if sources is not None else {}
+        if outcome is not None and outcome.withheld:
+            result.extensions["withheld"] = outcome.withheld
         return result
 
     def _introspect(self, context: ExecutionContext, document: DocumentNode) -> ExecutionResult:

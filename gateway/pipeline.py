@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 class OperationResult:
     result: ExecutionResult
     sources: list[dict[str, Any]] = field(default_factory=list)
+    withheld: list[dict[str, Any]] = field(default_factory=list)  # extensions.withheld
     status: int | None = None  # HTTP status when the request itself fails: 400, or 403 (policy)
     plan: Plan | None = None  # what was asked and denied (for the audit trail)
     outcomes: list[PortOutcome] = field(default_factory=list)  # what each port gave
@@ -171,6 +172,7 @@ class QueryPipeline:
         return OperationResult(
             ExecutionResult(data, errors or None),
             merged.sources + done.sources,
+            done.withheld,
             plan=plan,
             outcomes=outcomes + done.outcomes,
             inner_plans=done.plans,

@@ -86,6 +86,7 @@ _PAGE = """<!doctype html>
       <h2>Notes from the gateway</h2>
       <ul id="errors"></ul>
     </section>
+    <p id="withheld" class="withheld" hidden></p>
   </main>
   <script id="portgate-dashboard-config" type="application/json">{config}</script>
   <script src="{static}/dashboard.js"></script>

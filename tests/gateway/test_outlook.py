@@ -7,10 +7,13 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
+from gateway.apikeys import ApiKeyStore
 from gateway.app import create_app
 from gateway.audit import AuditFilter, open_audit_store
 from gateway.config import load_settings
+from gateway.policy_file import default_policy_text
 from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
 from port_resolvers.sim.data import containers_only_at, generate_all_ports
 from port_resolvers.sim.model import PortData
@@ -213,8 +216,12 @@ async def test_the_public_sees_the_outlook_but_not_its_containers_availability(
     [row] = outlook["containers"]
     assert (row["found"], row["atRisk"], row["lastFreeDay"]) == (True, None, None)
     assert "not visible to your role" in row["reasons"][0]
-    codes = {e["extensions"]["code"] for e in body["errors"]}
-    assert codes == {"FORBIDDEN_FIELD"}
+    # The client selected the outlook, not the fields it is made of: no error, and
+    # extensions.withheld says what its role kept out of it.
+    assert "errors" not in body
+    withheld = {w["coordinate"] for w in body["extensions"]["withheld"]}
+    assert "Container.availability" in withheld
+    assert all(w["path"] == ["outlook"] for w in body["extensions"]["withheld"])
 
 
 async def test_the_audit_record_names_what_the_outlook_asked_of_which_ports(
@@ -241,4 +248,53 @@ async def test_the_audit_record_names_what_the_outlook_asked_of_which_ports(
     assert {"Query.outlook", "Query.vesselCalls", "VesselCall.estimatedArrivalDateTime",
             "Query.portMetrics", "PortMetric.value"} <= set(record.requested)  # fmt: skip
     assert {p.port for p in record.ports} == {"USLAX", "USLGB", "USOAK", "USNTD", "USSAN"}
-    assert record.outcome == "partial"  # dwell over too few boxes at some ports is withheld
+    # Dwell over too few boxes at some ports is withheld: the outlook shows it as missing and
+    # extensions.withheld says so; no port failed, so the operation is not partial.
+    assert record.outcome == "ok"
+
+
+async def test_no_role_gets_an_error_for_figures_it_did_not_select(
+    ports: list[RunningPort], tmp_path: Path
+) -> None:
+    """Every role of the default policy asks the whole outlook, with a container, while every
+    port answers: no errors (the metrics' values and the boxes' availability it is made of
+    are the gateway's to ask, not the client's); what its role kept out is in
+    extensions.withheld, on the outlook's path."""
+    roles = list(yaml.safe_load(default_policy_text())["roles"])
+    keys = ApiKeyStore(tmp_path / "keys.sqlite3")
+    issued = {role: keys.create(client_id=role, organisation="t", roles=[role])[0]
+              for role in roles if role != "public"}  # fmt: skip
+    keys.close()
+    data = generate_all_ports(seed=SEED, now=NOW)
+    box = containers_only_at(data, "USLAX")[0].reference
+    config = load_settings(
+        None,
+        ports=[{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
+        auth={"api_keys": {"database": tmp_path / "keys.sqlite3"}},
+        **with_test_egress({"deadline": 30, "port_defaults": {"timeout": 20}}),
+    )
+    app = create_app(config, clock=lambda: NOW)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c,
+    ):
+        for role in roles:
+            headers = {"x-api-key": issued[role]} if role in issued else {}
+            variables = {"days": DAYS, "boxes": [box]}
+            response = await c.post(
+                "/graphql", json={"query": QUERY, "variables": variables}, headers=headers
+            )
+            body = response.json()
+            assert response.status_code == 200, (role, body)
+            if body["data"]["outlook"] is None:  # a role the outlook itself is not for: the
+                # one error is about the field it selected (the state analysts' aggregates
+                # are portMetrics)
+                [error] = body["errors"]
+                assert error["extensions"]["coordinate"] == "Query.outlook", role
+                continue
+            assert "errors" not in body, (role, body.get("errors"))
+            assert all(p["answered"] for p in body["data"]["outlook"]["ports"]), role
+            for withheld in body["extensions"].get("withheld", []):
+                assert withheld["path"] == ["outlook"], role
+                assert withheld["coordinate"] in {"PortMetric.value", "Container.availability",
+                                                  "Container.location"}, withheld  # fmt: skip

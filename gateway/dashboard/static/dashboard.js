@@ -5,7 +5,7 @@
   "use strict";
 
   var config = JSON.parse(document.getElementById("portgate-dashboard-config").textContent);
-  var KEY_STORAGE = "portgate.dashboard.apiKey";
+  var KEY_STORAGE = "portgate.apiKey"; // GraphiQL's page reads the same one
   var SVG = "http://www.w3.org/2000/svg";
   var QUERY = [
     "query PortgateDashboard($days: Int!) {",
@@ -231,6 +231,18 @@
     $("errors-section").hidden = !items.length;
   }
 
+  function showWithheld(withheld) {
+    // Figures the policy keeps from this key's role: blank in the tables, said once, quietly.
+    var note = $("withheld");
+    var count = (withheld || []).reduce(function (n, w) {
+      return n + (typeof w.count === "number" ? w.count : 1);
+    }, 0);
+    note.textContent = count
+      ? count + " figure(s) are withheld for this key's role; they show as —."
+      : "";
+    note.hidden = !count;
+  }
+
   function render(body) {
     var outlook = body.data.outlook;
     $("window").textContent =
@@ -246,6 +258,7 @@
       sourceRows(outlook.ports, body.extensions && body.extensions.sources)
     );
     showErrors(body.errors);
+    showWithheld(body.extensions && body.extensions.withheld);
     var updated = $("last-updated");
     updated.textContent = when(outlook.generatedAt).replace(" UTC", "") + " UTC";
     updated.dateTime = outlook.generatedAt;
