@@ -140,7 +140,7 @@ def _source_entry(outcome: PortOutcome) -> dict[str, Any]:
     elif outcome.answer is not None and outcome.answer.errors:
         values = (outcome.answer.data or {}).values()
         entry["status"] = "partial" if any(v is not None for v in values) else "error"
-        entry["code"] = "PORT_ERROR"
+        entry["code"] = _gateway_code(outcome.answer.errors[0].get("code"))  # as in errors
     elif outcome.answer is not None and outcome.answer.dropped:
         entry["status"] = "partial"
         entry["code"] = VIOLATION
@@ -178,6 +178,11 @@ def _withhold_small_samples(
     return kept, withheld
 
 
+def _gateway_code(port_code: Any) -> str:
+    """The gateway's code for a port's error with the contract code ``port_code``."""
+    return "PORT_UNAVAILABLE" if port_code == SOURCE_UNAVAILABLE else "PORT_ERROR"
+
+
 def _port_errors(outcome: PortOutcome) -> Iterator[GraphQLError]:
     """A port's errors in the gateway's words, named after the port: its contract code (as the
     boundary kept it) and its path; paths kept only at the root."""
@@ -188,10 +193,7 @@ def _port_errors(outcome: PortOutcome) -> Iterator[GraphQLError]:
         meaning = CONTRACT_CODES.get(code) if isinstance(code, str) else None
         path = error.get("path")
         root_path = path if isinstance(path, list) and len(path) == 1 else None
-        ours: dict[str, Any] = {
-            "code": "PORT_UNAVAILABLE" if code == SOURCE_UNAVAILABLE else "PORT_ERROR",
-            "port": port,
-        }
+        ours: dict[str, Any] = {"code": _gateway_code(code), "port": port}
         if meaning is not None:
             ours["portCode"] = code
         if isinstance(count := error.get(COUNT_EXTENSION), int):

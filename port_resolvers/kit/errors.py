@@ -97,5 +97,6 @@ def field_error_code(error: Exception) -> str:
     return INTERNAL_ERROR
 
 
-def source_unavailable_message(port_id: str) -> str:
-    return f"{port_id}: the port's own system did not answer; try again later"
+# What a client of the resolver reads. It does not name the port: the resolver answers for one,
+# and the gateway's own message names it (``port USLAX: it could not reach its own system``).
+SOURCE_UNAVAILABLE_MESSAGE = "the port's own system did not answer; try again later"

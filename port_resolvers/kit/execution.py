@@ -254,7 +254,7 @@ class PortGraphQL:
         code = errors.INTERNAL_ERROR if original is None else errors.field_error_code(original)
         if code == errors.SOURCE_UNAVAILABLE:
             logger.warning("%s: source unavailable at %s: %r", port_id, error.path, original)
-            message = errors.source_unavailable_message(port_id)
+            message = errors.SOURCE_UNAVAILABLE_MESSAGE
         elif code == errors.INTERNAL_ERROR:
             logger.error(
                 "%s: unexpected error at %s: %s",

@@ -134,6 +134,23 @@ async def test_a_port_error_is_named_and_coded(make_gateway: GatewayFactory) -> 
     assert error["path"] == ["portMetrics"]
     assert error["message"] == "port USLGB: it could not reach its own system"
     assert "terminal system down" not in str(body)  # the port's own words stay out
+    # Its entry in sources says the same as its error: one code for one failure.
+    [source] = [s for s in body["extensions"]["sources"] if s["port"] == "USLGB"]
+    assert (source["status"], source["code"]) == ("error", "PORT_UNAVAILABLE")
+
+
+async def test_any_other_port_error_is_a_port_error_in_errors_and_in_sources(
+    make_gateway: GatewayFactory,
+) -> None:
+    error = {"message": "x", "extensions": {"code": "INTERNAL_ERROR"}}
+    port_answer = {"data": {"portMetrics": None}, "errors": [error]}
+    gateway = await make_gateway(
+        {"USLGB": httpx.MockTransport(lambda _: httpx.Response(200, json=port_answer))}
+    )
+    body = (await gateway.query(QUERY)).json()
+    [error] = body["errors"]
+    [source] = body["extensions"]["sources"]
+    assert error["extensions"]["code"] == source["code"] == "PORT_ERROR"
 
 
 async def test_labor_keys_a_port_adds_never_reach_the_client(make_gateway: GatewayFactory) -> None:
