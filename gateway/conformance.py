@@ -15,8 +15,15 @@ report, passed or failed with the reason; one failed check does not stop the oth
   duplicates (two page sizes give the same list), ``totalCount`` and ``pageInfo`` consistent.
 - ``derived fields``: for the containers named with ``--container``, ``isISO6346Valid`` agrees
   with the number and ``sourcePort`` is this port.
-- ``no labor keys``: no key of any answer is a labor-type key (:mod:`portcontract.labor`).
-- ``cache-control``: every GraphQL answer carries ``Cache-Control``.
+- ``credential``: with ``--token`` (the resolver's ``gateway_token``, which every request
+  above carries), a request without it is refused with 401 or 403: the resolver answers only
+  the gateway. Without ``--token``, the resolver must answer without a credential.
+- ``no labor keys``: no key of any GraphQL answer (HTTP 200) is a labor-type key
+  (:mod:`portcontract.labor`).
+- ``cache-control``: every GraphQL answer (HTTP 200) carries ``Cache-Control``.
+
+These last two judge only what the resolver answered: when every request was refused (a
+resolver that wants a credential, checked without ``--token``), they fail, saying so.
 """
 
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -47,6 +54,7 @@ from portcontract.labor import is_labor_key
 PAGE_SIZES = (7, 13)  # two sizes whose page breaks differ, so a gap in one shows in the other
 MAX_PAGES = 2_000  # a resolver that never says hasNextPage: false is cut off here
 BAD_CONTAINER_PREFIX = "MSCU123456"
+TOKEN_VARIABLE = "PORTGATE_PORT_TOKEN"  # where `portgate conformance` reads --token from, unset
 
 CALLS = """query ConformanceCalls($first: Int!, $after: String) {
   vesselCalls(first: $first, after: $after) {
@@ -85,7 +93,12 @@ class ResolverConformance:
     port: str
     client: httpx.AsyncClient
     containers: Sequence[str] = ()
+    token: str | None = None
     answers: list[httpx.Response] = field(default_factory=list)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token is not None else {}
 
     async def run(self) -> list[CheckResult]:
         checks: list[tuple[str, Callable[[], Awaitable[str]]]] = [
@@ -95,6 +108,7 @@ class ResolverConformance:
             ("bad container number", self.check_bad_container),
             ("vessel calls paging", self.check_paging),
             ("derived fields", self.check_derived_fields),
+            ("credential", self.check_credential),
             # Last: these two judge every answer the checks above received.
             ("no labor keys", self.check_no_labor_keys),
             ("cache-control", self.check_cache_control),
@@ -110,8 +124,17 @@ class ResolverConformance:
         return results
 
     async def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = await self.client.post(self.url, json={"query": query, "variables": variables})
+        response = await self.client.post(
+            self.url, json={"query": query, "variables": variables}, headers=self.headers
+        )
         self.answers.append(response)
+        if response.status_code in (401, 403) and self.token is None:
+            raise Fault(
+                f"HTTP {response.status_code} from {self.url}: the resolver wants a credential; "
+                f"pass its gateway_token with --token (or in {TOKEN_VARIABLE})"
+            )
+        if response.status_code in (401, 403):
+            raise Fault(f"HTTP {response.status_code} from {self.url}: the token was refused")
         _require(response.status_code == 200, f"HTTP {response.status_code} from {self.url}")
         body = response.json()
         if not isinstance(body, dict):
@@ -243,17 +266,36 @@ class ResolverConformance:
             "sourcePort and lastEventDateTime consistent"
         )
 
+    async def check_credential(self) -> str:
+        query = {"query": "{ ports { UNLocationCode } }"}
+        response = await self.client.post(self.url, json=query)
+        status = response.status_code
+        if self.token is None:
+            _require(status == 200, f"without a credential: HTTP {status}")
+            return "none asked (the resolver answers anyone who reaches it; see gateway_token)"
+        _require(status in (401, 403), f"a request without the token got HTTP {status}")
+        return f"a request without the token is refused ({status})"
+
+    def _answered(self) -> list[httpx.Response]:
+        """The GraphQL answers the resolver gave (HTTP 200), or a Fault saying there were none."""
+        answered = [a for a in self.answers if a.status_code == 200]
+        if not answered:
+            statuses = sorted({a.status_code for a in self.answers})
+            raise Fault(f"no GraphQL answer to look at (the resolver answered HTTP {statuses})")
+        return answered
+
     async def check_no_labor_keys(self) -> str:
-        keys = {key for answer in self.answers for key in _keys(_json_or_none(answer))}
+        answered = self._answered()
+        keys = {key for answer in answered for key in _keys(_json_or_none(answer))}
         labor = sorted(key for key in keys if is_labor_key(key))
         _require(not labor, f"labor keys in answers: {labor}")
-        return f"none in {len(self.answers)} answers ({len(keys)} distinct keys)"
+        return f"none in {len(answered)} answers ({len(keys)} distinct keys)"
 
     async def check_cache_control(self) -> str:
-        _require(bool(self.answers), "no GraphQL answer to look at")
-        missing = sum("cache-control" not in a.headers for a in self.answers)
-        _require(not missing, f"{missing} of {len(self.answers)} answers lack Cache-Control")
-        return f"on all {len(self.answers)} answers"
+        answered = self._answered()
+        missing = sum("cache-control" not in a.headers for a in answered)
+        _require(not missing, f"{missing} of {len(answered)} answers lack Cache-Control")
+        return f"on all {len(answered)} answers"
 
 
 def contract_schema() -> GraphQLSchema:
@@ -358,10 +400,12 @@ async def check_resolver(
     *,
     containers: Sequence[str] = (),
     timeout: float = 10.0,
+    token: str | None = None,
     client: httpx.AsyncClient | None = None,
 ) -> list[CheckResult]:
-    """Run every check against the resolver at ``url`` (its ``/graphql`` endpoint)."""
+    """Run every check against the resolver at ``url`` (its ``/graphql`` endpoint), each
+    GraphQL request with ``Authorization: Bearer <token>`` when ``token`` is given."""
     if client is not None:
-        return await ResolverConformance(url, port, client, containers).run()
+        return await ResolverConformance(url, port, client, containers, token).run()
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as own:
-        return await ResolverConformance(url, port, own, containers).run()
+        return await ResolverConformance(url, port, own, containers, token).run()

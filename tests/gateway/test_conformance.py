@@ -2,6 +2,7 @@
 resolver that breaks the contract with a report that says what is wrong."""
 
 import asyncio
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,9 +25,11 @@ from gateway.conformance import (
     format_report,
     schema_differences,
 )
+from port_resolvers.kit import create_resolver_app
 from port_resolvers.loopback import serve_on_loopback
 from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
 from port_resolvers.sim.data import DEFAULT_SEED, generate_all_ports
+from port_resolvers.sim.records import InMemoryPortSource
 
 PORTGATE = Path(sys.executable).parent / "portgate"  # the installed entry point
 CLI_GUARD_SECONDS = 60  # far past a normal run: reaching it means a hang
@@ -60,7 +63,7 @@ async def test_every_simulated_resolver_conforms(
     )
     for port, results in zip(ports, reports, strict=True):
         assert failed(results) == {}, format_report(port.resolver_url, port.id, results)
-        assert len(results) == 8
+        assert len(results) == 9
 
 
 def breaking(resolver_url: str) -> Starlette:
@@ -101,7 +104,7 @@ async def test_a_broken_resolver_fails_with_a_readable_report(ports: list[Runnin
     report = format_report(url, lax.id, results)
     assert "  FAIL  ports " in report
     assert "  PASS  schema " in report
-    assert report.endswith("USLAX does not conform: 5 check(s) failed (of 8 checks)")
+    assert report.endswith("USLAX does not conform: 5 check(s) failed (of 9 checks)")
 
 
 def test_schema_differences_name_each_missing_or_changed_coordinate() -> None:
@@ -118,12 +121,13 @@ def test_schema_differences_name_each_missing_or_changed_coordinate() -> None:
     assert not any("outlook" in d for d in differences)  # gateway-only: not a port's job
 
 
-async def run_cli(*args: str) -> tuple[int, str]:
+async def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         str(PORTGATE),
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
     )
     async with asyncio.timeout(CLI_GUARD_SECONDS):
         output, _ = await process.communicate()
@@ -139,8 +143,44 @@ async def test_the_cli_exits_zero_on_a_conforming_resolver_and_one_on_a_broken_o
     containers = [arg for ref in known_containers[oak.id] for arg in ("--container", ref)]
     code, output = await run_cli("conformance", oak.resolver_url, "--port", oak.id, *containers)
     assert code == 0, output
-    assert "USOAK conforms (of 8 checks)" in output
+    assert "USOAK conforms (of 9 checks)" in output
     async with serve_on_loopback(breaking(oak.resolver_url)) as url:
         code, output = await run_cli("conformance", f"{url}/graphql", "--port", oak.id)
     assert code == 1
     assert "FAIL  ports" in output
+
+
+TOKEN = "conformance-test-token-4711"
+
+
+@on_the_cluster_loop
+async def test_a_resolver_that_wants_a_token_is_checked_with_it_and_refuses_without_it() -> None:
+    data = generate_all_ports(seed=DEFAULT_SEED)["USNTD"]
+    protected = create_resolver_app(InMemoryPortSource(data), "USNTD", gateway_token=TOKEN)
+    async with serve_on_loopback(protected) as url:
+        results = await check_resolver(f"{url}/graphql", "USNTD", token=TOKEN)
+        assert failed(results) == {}, format_report(url, "USNTD", results)
+        assert "a request without the token is refused (401)" in {r.detail for r in results}
+        without = failed(await check_resolver(f"{url}/graphql", "USNTD"))
+        wrong = failed(await check_resolver(f"{url}/graphql", "USNTD", token="not-it"))
+        code, output = await run_cli(
+            "conformance", f"{url}/graphql", "--port", "USNTD",
+            env={"PORTGATE_PORT_TOKEN": TOKEN},
+        )  # fmt: skip
+    # Without it, every GraphQL check fails and says what to do; nothing passes on a 401 body.
+    assert set(without) == {"schema", "ports", "bad container number", "vessel calls paging",
+                            "credential", "no labor keys", "cache-control"}  # fmt: skip
+    assert "pass its gateway_token with --token (or in PORTGATE_PORT_TOKEN)" in without["schema"]
+    nothing = "no GraphQL answer to look at (the resolver answered HTTP [401])"
+    assert without["no labor keys"] == without["cache-control"] == nothing
+    assert without["credential"] == "without a credential: HTTP 401"
+    assert "the token was refused" in wrong["ports"]
+    assert (code, "USNTD conforms (of 9 checks)" in output) == (0, True), output
+
+
+@on_the_cluster_loop
+async def test_a_token_the_resolver_does_not_ask_for_fails_the_credential_check(
+    ports: list[RunningPort],
+) -> None:
+    results = await check_resolver(ports[1].resolver_url, ports[1].id, token=TOKEN)
+    assert failed(results) == {"credential": "a request without the token got HTTP 200"}
