@@ -152,7 +152,7 @@ class AdminApi:
         try:
             config = PortConfig.model_validate(body)
         except ValidationError as exc:
-            return _bad(describe_validation_error(exc))
+            return _bad(describe_validation_error(exc, PortConfig))
         timeout = config.timeout or self._registry.defaults.timeout
         if timeout > self._deadline:
             return _bad(

@@ -17,6 +17,11 @@ portgate ports list | add | update | pause | resume | check | remove   the regis
 
 import asyncio
 import contextlib
+import errno
+import os
+import shutil
+import socket
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -29,9 +34,9 @@ from gateway.app import check_seed_egress, create_app
 from gateway.cli_audit import audit_app
 from gateway.cli_common import ConfigOption, load_config
 from gateway.cli_documents import documents_app
-from gateway.cli_keys import issue_demo_keys, keys_app
+from gateway.cli_keys import demo_keys, keys_app
 from gateway.cli_ports import ports_app
-from gateway.config import ConfigError, load_settings
+from gateway.config import API_KEY_DATABASE_NAME, ConfigError, load_settings
 from gateway.documents import ManifestError
 from gateway.egress import SystemResolver
 from gateway.http import server
@@ -107,22 +112,40 @@ def demo(
     host: HostOption = DEFAULT_HOST,
     port: PortOption = DEFAULT_PORT,
     seed: Annotated[
-        int | None, typer.Option(help="Seed of the simulated ports' data [default: the sim's].")
+        int | None,
+        typer.Option(help="Seed of the simulated ports' data (default: the simulator's)."),
+    ] = None,
+    keys_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the demo keeps its API keys between runs, so a key saved in the "
+            "dashboard keeps working (default: $XDG_CACHE_HOME/portgate/demo, or "
+            "~/.cache/portgate/demo).",
+        ),
     ] = None,
 ) -> None:
     """Serve the gateway with GraphiQL, in front of five simulated ports on loopback."""
     from port_resolvers.sim.cluster import run_simulated_ports  # the demo alone knows them
     from port_resolvers.sim.data import DEFAULT_SEED
 
+    refusal = _cannot_listen(host, port)
+    if refusal is not None:  # before anything starts or prints a URL that will not answer
+        typer.secho(f"cannot serve the demo on {host}:{port}: {refusal}", fg="red", err=True)
+        typer.secho("Stop what uses it, or pass another --port.", err=True)
+        raise typer.Exit(2)
+    state = keys_dir or _demo_state_directory()
+    keys = demo_keys(state)
+    command = portgate_command()
+
     async def run() -> None:
         async with (
             run_simulated_ports(
                 seed=DEFAULT_SEED if seed is None else seed, gateway_tokens=True
             ) as ports,
-            _temporary_directory() as keys_dir,
+            _temporary_directory() as run_dir,
         ):
-            database = keys_dir / "demo-keys.sqlite3"
-            audit_store = f"sqlite:///{keys_dir / 'demo-audit.sqlite3'}"
+            database = state / API_KEY_DATABASE_NAME
+            audit_store = f"sqlite:///{run_dir / 'demo-audit.sqlite3'}"
             settings = load_settings(
                 None,
                 ports=[
@@ -137,23 +160,62 @@ def demo(
                 auth={"api_keys": {"database": database}},
                 audit={"store": audit_store},
                 registry={
-                    "store": f"sqlite:///{keys_dir / 'demo-registry.sqlite3'}",
+                    "store": f"sqlite:///{run_dir / 'demo-registry.sqlite3'}",
                     "egress": loopback_egress(p.resolver_url for p in ports),
                 },
             )
             for p in ports:
                 typer.echo(f"  {p.id}  {p.name:<24} resolver {p.resolver_url}  ({p.kind})")
-            typer.echo("Without a key you are `public`. Demo API keys (X-API-Key header):")
-            for role, key in issue_demo_keys(database):
+            typer.echo(
+                "Without a key you are `public`. Demo API keys (X-API-Key header; the same "
+                "at the next run):"
+            )
+            for role, key in keys:
                 typer.echo(f"  {role:<14} {key}")
             typer.echo(
-                f"Audit trail (while the demo runs): portgate audit search --store {audit_store}"
+                f"Audit trail (while the demo runs): {command} audit search --store {audit_store}"
             )
             typer.secho(f"GraphiQL: http://{host}:{port}/graphql", fg="green", bold=True)
             await server.serve(create_app(settings), settings, host=host, port=port)
 
     configure_tracing()
     asyncio.run(run())
+
+
+def _demo_state_directory() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "portgate" / "demo"
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on now (in use, not an address here), or None."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"not an address of this machine ({exc.strerror})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return "the port is already in use" if exc.errno == errno.EADDRINUSE else str(exc)
+    return None
+
+
+def portgate_command() -> str:
+    """How to run this ``portgate`` from here: ``portgate`` when the shell finds this one,
+    else its path (``.venv/bin/portgate`` after the README's ``make install``)."""
+    executable = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if executable is None or executable.name != "portgate":
+        executable = Path(sys.executable).parent / "portgate"
+    found = shutil.which("portgate")
+    if found is not None and Path(found).resolve() == executable.resolve():
+        return "portgate"
+    try:
+        return str(executable.relative_to(Path.cwd()))
+    except ValueError:
+        return str(executable)
 
 
 def loopback_egress(urls: Iterable[str]) -> dict[str, Any]:
@@ -214,7 +276,7 @@ def config_check(path: Annotated[Path, typer.Argument(help="The YAML config file
 @config_app.command("reference")
 def config_reference(
     path: Annotated[
-        Path | None, typer.Argument(help="Where to write it [default: print it].")
+        Path | None, typer.Argument(help="Where to write it (default: print it).")
     ] = None,
 ) -> None:
     """The config reference (docs/configuration.md), generated from the settings model."""
@@ -234,7 +296,8 @@ def sim_ports(
         int, typer.Option(help="The first port's system; its resolver is the next port, etc.")
     ] = 9100,
     seed: Annotated[
-        int | None, typer.Option(help="Seed of the simulated ports' data [default: the sim's].")
+        int | None,
+        typer.Option(help="Seed of the simulated ports' data (default: the simulator's)."),
     ] = None,
 ) -> None:
     """Serve the five simulated ports (system and resolver each) on fixed ports, for compose."""
@@ -271,11 +334,23 @@ def conformance(
         typer.Option(help="A container number the port knows (repeatable): derived fields."),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds one request may take.")] = 10.0,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PORTGATE_PORT_TOKEN",
+            show_envvar=True,
+            help="The resolver's gateway_token, sent as the gateway sends it (Authorization: "
+            "Bearer); then the check also makes sure a request without it is refused. Prefer the "
+            "environment variable: a command line is visible to other users of the machine.",
+        ),
+    ] = None,
 ) -> None:
     """Check a port resolver against the shared contract; non-zero exit when it fails."""
     from gateway.conformance import check_resolver, format_report
 
-    results = asyncio.run(check_resolver(url, port, containers=container or (), timeout=timeout))
+    results = asyncio.run(
+        check_resolver(url, port, containers=container or (), timeout=timeout, token=token)
+    )
     typer.echo(format_report(url, port, results))
     if not all(r.passed for r in results):
         raise typer.Exit(1)

@@ -23,7 +23,7 @@ documents_app = typer.Typer(help="Trusted documents: the operations production m
 
 ManifestOption = Annotated[
     Path | None,
-    typer.Option(help="The manifest (JSON) [default: the config's documents.manifest]."),
+    typer.Option(help="The manifest (JSON) (default: the config's documents.manifest)."),
 ]
 
 

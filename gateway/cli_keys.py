@@ -10,6 +10,7 @@ the policy in force (the config's ``policy.file``, or the shipped default), port
 config's ports.
 """
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from gateway.apikeys import ApiKeyStore
 from gateway.auth import PORT_BOUND_ROLES
 from gateway.cli_common import ConfigOption, fail, load_config
 from gateway.config import API_KEY_DATABASE_NAME, GatewaySettings
+from gateway.errors import Unauthenticated
 from gateway.policy_file import PolicyError, PolicyStore
 from gateway.schema import build_schema
 from portcontract.identifiers import UNLOCODE_PATTERN
@@ -27,7 +29,7 @@ keys_app = typer.Typer(help="API keys: create, list, revoke (stored as hashes in
 
 DatabaseOption = Annotated[
     Path | None,
-    typer.Option(help="The key file [default: the config's auth.api_keys.database]."),
+    typer.Option(help="The key file (default: the config's auth.api_keys.database)."),
 ]
 
 
@@ -105,7 +107,40 @@ DEMO_ROLES = ("trucker", "cargo_owner", "port_operator", "state_analyst", "audit
 def issue_demo_keys(database: Path) -> list[tuple[str, str]]:
     """One key per role of the default policy, for the demo: (role, key)."""
     store = ApiKeyStore(database)
-    return [
-        (role, store.create(client_id=f"demo-{role}", organisation="Demo", roles=[role])[0])
-        for role in DEMO_ROLES
-    ]
+    try:
+        return [
+            (role, store.create(client_id=f"demo-{role}", organisation="Demo", roles=[role])[0])
+            for role in DEMO_ROLES
+        ]
+    finally:
+        store.close()
+
+
+DEMO_KEYS_FILE = "demo-keys.json"  # the demo's keys as issued (plain: the demo's alone)
+
+
+def demo_keys(directory: Path) -> list[tuple[str, str]]:
+    """The demo's keys, one per role: those of an earlier demo run in ``directory`` when each
+    still opens its role there (a key saved in the dashboard or GraphiQL keeps working after a
+    restart), else new ones. The key database and ``demo-keys.json`` (readable by the owner
+    only) live in ``directory``; nothing but the demo reads them."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    database, saved = directory / API_KEY_DATABASE_NAME, directory / DEMO_KEYS_FILE
+    try:
+        known = json.loads(saved.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = None
+    if isinstance(known, dict) and set(known) == set(DEMO_ROLES) and database.exists():
+        store = ApiKeyStore(database)
+        try:
+            if all(role in store.verify(known[role]).roles for role in DEMO_ROLES):
+                return [(role, known[role]) for role in DEMO_ROLES]
+        except Unauthenticated:
+            pass
+        finally:
+            store.close()
+    database.unlink(missing_ok=True)
+    keys = issue_demo_keys(database)
+    saved.touch(mode=0o600)
+    saved.write_text(json.dumps(dict(keys), indent=2), encoding="utf-8")
+    return keys

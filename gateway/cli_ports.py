@@ -18,6 +18,8 @@ from typing import Annotated, Any
 
 import typer
 
+from gateway.config import ROOT_FIELDS
+
 ports_app = typer.Typer(help="The port registry: list, add, update, pause, resume, check, remove.")
 
 GatewayOption = Annotated[
@@ -70,6 +72,9 @@ def _show(port: dict[str, Any]) -> str:
         f"credential {port['credential'] or 'none'}, "
         f"{'checked' if port.get('checked') else 'not checked'})"
     )
+    capabilities = port.get("capabilities") or []
+    if set(capabilities) != set(ROOT_FIELDS):  # narrower than every root field: say which
+        line += f"\n       answers: {', '.join(capabilities)}"
     if health.get("reason"):
         line += f"\n       down: {health['reason']}: {health['message']}"
     check = port.get("check")
@@ -126,17 +131,31 @@ def add(
 @ports_app.command("update")
 def update(
     port: PortArgument,
-    name: Annotated[str | None, typer.Option()] = None,
-    url: Annotated[str | None, typer.Option()] = None,
-    credential_env: Annotated[str | None, typer.Option()] = None,
-    timeout: Annotated[str | None, typer.Option()] = None,
+    name: Annotated[str | None, typer.Option(help="A new name, as clients see it.")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="A new GraphQL endpoint (checked before it is used).")
+    ] = None,
+    credential_env: Annotated[
+        str | None,
+        typer.Option(help="Environment variable holding a new credential (checked first)."),
+    ] = None,
+    timeout: Annotated[str | None, typer.Option(help="A new timeout, e.g. 2s.")] = None,
+    capability: Annotated[
+        list[str] | None,
+        typer.Option(help="The root fields it answers (repeat; replaces the list; checked first)."),
+    ] = None,
     gateway: GatewayOption = DEFAULT_GATEWAY,
     api_key: KeyOption = None,
 ) -> None:
-    """Change some of a port's settings (a new endpoint or credential is checked first)."""
-    body = {k: v for k, v in {"name": name, "url": url, "timeout": timeout}.items() if v}
+    """Change some of a port's settings (a new endpoint, credential or capabilities is checked
+    first)."""
+    body: dict[str, Any] = {
+        k: v for k, v in {"name": name, "url": url, "timeout": timeout}.items() if v
+    }
     if (secret := _credential(credential_env)) is not None:
         body["credential"] = secret
+    if capability:
+        body["capabilities"] = capability
     if not body:
         typer.secho("nothing to change", fg="red", err=True)
         raise typer.Exit(2)

@@ -23,10 +23,12 @@ Example ``portgate.yaml``::
         hosts: ["127.0.0.1:9101", "127.0.0.1:9103"]
 """
 
+import difflib
 import ipaddress
+import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -116,7 +118,8 @@ class PortConfig(_Strict):
     credential: SecretStr | None = Field(
         None,
         description="Bearer token the gateway presents to this port's resolver (which checks "
-        "it). Never shown in any response or log.",
+        "it). Never shown in any response or log. In the config file, write `credential_env: "
+        "NAME` instead to read it from the environment variable NAME at start-up.",
     )
     paused: bool = Field(False, description="Registered but not asked until resumed.")
     terminals: tuple[str, ...] = Field(
@@ -952,7 +955,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings
             raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of settings")
-        data = loaded or {}
+        data = _credentials_from_environment(loaded or {}, path)
     data.update(overrides)
     try:
         settings = GatewaySettings(**data)
@@ -960,6 +963,30 @@ def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings
         where = f"{path}: " if path else ""
         raise ConfigError(where + describe_validation_error(exc)) from None
     return settings if path is None else _relative_to(settings, path.parent)
+
+
+def _credentials_from_environment(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A port's ``credential_env: NAME`` in the config file, replaced by its ``credential``
+    read from the environment variable NAME, so that the file holds no secret. Only the file
+    can do this: the admin API takes the credential itself, never the name of one of the
+    gateway's own variables (whose value would then go to an endpoint the caller chose)."""
+    ports = data.get("ports")
+    if not isinstance(ports, list):
+        return data
+    read = []
+    for index, port in enumerate(ports):
+        if isinstance(port, dict) and "credential_env" in port:
+            port = dict(port)
+            name = port.pop("credential_env")
+            where = f"{path}: ports.{index}.credential_env"
+            if "credential" in port:
+                raise ConfigError(f"{where}: the port also has a credential; keep one of them")
+            value = os.environ.get(name) if isinstance(name, str) else None
+            if not value:
+                raise ConfigError(f"{where}: the environment variable {name!r} is not set")
+            port["credential"] = value
+        read.append(port)
+    return {**data, "ports": read}
 
 
 def _relative_to(settings: GatewaySettings, base: Path) -> GatewaySettings:
@@ -981,13 +1008,44 @@ def _relative_to(settings: GatewaySettings, base: Path) -> GatewaySettings:
     )
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per bad key, without echoing the offending values (they may be secrets)."""
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The settings model a field holds (itself, or the items of its list or mapping)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _near_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """Known keys like the last of ``loc``, where it was written (at most three)."""
+    current: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or current is None:
+            continue  # an item of a list: the same model
+        field = current.model_fields.get(part)
+        current = _model_in(field.annotation) if field is not None else None
+    if current is None:
+        return []
+    wanted = str(loc[-1])
+    known = {name: name for name in current.model_fields}
+    known |= {f.alias: f.alias for f in current.model_fields.values() if f.alias}
+    return difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.6)
+
+
+def describe_validation_error(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """One line per bad key, without echoing the offending values (they may be secrets); an
+    unknown key of ``model`` (by default the gateway's settings) with the nearest known ones."""
     lines = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"]) or "(top level)"
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown key"
+            near = _near_keys(model or GatewaySettings, error["loc"])
+            if near:
+                message += f" (did you mean {' or '.join(near)}?)"
         lines.append(f"  {key}: {message}")
     return f"{exc.error_count()} invalid setting(s):\n" + "\n".join(lines)

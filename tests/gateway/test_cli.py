@@ -4,6 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gateway.cli import app
+from gateway.config import load_settings
 from gateway.schema import export_sdl
 
 runner = CliRunner()
@@ -45,7 +46,14 @@ def test_config_check_accepts_a_good_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("deadlin: 3s\n", "deadlin: unknown key"),
+        ("deadlin: 3s\n", "deadlin: unknown key (did you mean deadline?)"),
+        ("cache: {enabeld: true}\n", "cache.enabeld: unknown key (did you mean enabled?)"),
+        (
+            "ports:\n  - {id: USLAX, name: X, url: 'https://h/g', timout: 2s}\n",
+            "ports.0.timout: unknown key (did you mean timeout?)",
+        ),
+        ("registry: {egress: {hots: [a]}}\n", "registry.egress.hots: unknown key (did you mean"),
+        ("zzzzzz: 1\n", "zzzzzz: unknown key\n"),  # nothing near: no guess
         ("deadline: soon\n", "not a duration"),
         ("ports:\n  - {id: usla, name: X, url: http://h/graphql}\n", "ports.0.id"),
         ("ports:\n  - {id: USLAX, name: X, url: ftp://h/graphql}\n", "ports.0.url"),
@@ -98,3 +106,28 @@ def test_config_check_validates_the_policy_file_too(tmp_path: Path) -> None:
     result = runner.invoke(app, ["config", "check", str(config)])
     assert result.exit_code == 0, result.output
     assert "policy.yaml: ok" in result.output
+
+
+def test_a_port_credential_in_the_config_file_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "portgate.yaml"
+    port = "{id: USLAX, name: X, url: 'https://h/g', credential_env: LAX_TOKEN}"
+    config.write_text(f"ports:\n  - {port}\n")
+    monkeypatch.delenv("LAX_TOKEN", raising=False)
+    unset = runner.invoke(app, ["config", "check", str(config)])
+    assert unset.exit_code == 2
+    assert "ports.0.credential_env: the environment variable 'LAX_TOKEN' is not set" in (
+        unset.output
+    )
+    monkeypatch.setenv("LAX_TOKEN", "t0k3n-from-env")
+    settings = load_settings(config)
+    [lax] = settings.ports
+    assert lax.credential is not None
+    assert lax.credential.get_secret_value() == "t0k3n-from-env"
+    both = port.replace("credential_env", "credential: x, credential_env")
+    config.write_text(f"ports:\n  - {both}\n")
+    twice = runner.invoke(app, ["config", "check", str(config)])
+    assert twice.exit_code == 2
+    assert "keep one of them" in twice.output
+    assert "t0k3n" not in unset.output + twice.output

@@ -67,6 +67,10 @@ async def test_ports_commands_over_the_admin_api(
         assert "up" in checked
         assert "check: passed" in checked
         assert "1.5" in await portgate("update", "USRCH", "--timeout", "1500ms")
+        narrowed = await portgate(
+            "update", "USRCH", "--capability", "ports", "--capability", "vesselCalls"
+        )
+        assert "ports,vesselCalls" in narrowed.replace(", ", ","), narrowed
         assert "removed USRCH" in await portgate("remove", "USRCH")
 
         refused = await asyncio.to_thread(

@@ -155,6 +155,15 @@ async def test_an_endpoint_that_is_not_a_resolver_is_refused_with_a_reason(admin
     assert bad.status_code == 400
     assert "id" in bad.text
     assert "url" in bad.text
+    # The name of one of the gateway's own variables is no credential: its value would go to
+    # an endpoint the caller chose. Only the config file may name one.
+    from_env = await client.post(
+        "/admin/ports",
+        json={"id": "USRCH", "name": "x", "url": port_url("USRCH"), "credential_env": "HOME"},
+        headers=headers,
+    )
+    assert from_env.status_code == 400
+    assert "credential_env: unknown key (did you mean credential?)" in from_env.text
     listed = (await client.get("/admin/ports", headers=headers)).json()["ports"]
     assert [p["id"] for p in listed] == ["USLAX", "USOAK"]
 
