@@ -25,9 +25,26 @@ _PAGE = """<!doctype html>
   <title>portgate GraphiQL</title>
   <link rel="icon" href="data:,">
   <link rel="stylesheet" href="{static}/graphiql.min.css">
-  <style>body {{ margin: 0; }} #graphiql {{ height: 100vh; }}</style>
+  <style>
+    body {{ margin: 0; display: flex; flex-direction: column; height: 100vh;
+           font-family: system-ui, sans-serif; }}
+    #portgate-key {{ display: flex; flex-wrap: wrap; gap: .5rem; align-items: center;
+                    padding: .4rem .75rem; border-bottom: 1px solid #d0d4da; font-size: .9rem; }}
+    #portgate-key input {{ flex: 1 1 16rem; max-width: 32rem; font: inherit;
+                          padding: .2rem .4rem; }}
+    #portgate-key-status {{ color: #3b4250; }}
+    #graphiql {{ flex: 1; min-height: 0; }}
+  </style>
 </head>
 <body>
+  <form id="portgate-key" aria-label="API key for every tab">
+    <label for="portgate-key-input">API key, for every tab</label>
+    <input id="portgate-key-input" type="password" autocomplete="off"
+      placeholder="none: you are public" aria-describedby="portgate-key-status">
+    <button type="submit">Use key</button>
+    <button type="button" id="portgate-key-forget">Forget key</button>
+    <span id="portgate-key-status" role="status"></span>
+  </form>
   <div id="graphiql">Loading GraphiQL…</div>
   <script id="portgate-graphiql-config" type="application/json">{config}</script>
   <script src="{static}/react.production.min.js"></script>

@@ -20,7 +20,8 @@ class ExampleTab:
 # page's fetcher never sends: keys starting with "_" are dropped.
 HEADERS_HINT = json.dumps(
     {
-        "_hint": 'add "X-API-Key": "<key>" or "Authorization": "Bearer <token>"',
+        "_hint": "the API key above is sent from every tab; a key or token set here is this "
+        'tab\'s alone: "X-API-Key": "<key>" or "Authorization": "Bearer <token>"',
         "_note": "keys starting with _ are not sent",
     },
     indent=2,

@@ -117,9 +117,7 @@ async def _visit(
         shown = await _table(page)
         page_text = await page.locator("main").inner_text()
         header_text = await page.locator("header").inner_text()
-        stored_key = await page.evaluate(
-            "() => window.localStorage.getItem('portgate.dashboard.apiKey')"
-        )
+        stored_key = await page.evaluate("() => window.localStorage.getItem('portgate.apiKey')")
         await page.screenshot(path=str(screenshot), full_page=True)
         await page.close()
         headers = {"X-API-Key": api_key} if api_key else {}

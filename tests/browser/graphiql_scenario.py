@@ -78,26 +78,37 @@ async def _visit_gateway(files: Path, keys: Path, api_key: str, screenshot: Path
             await expect(tabs).to_have_count(4, timeout=WAIT_MS)
             tab_titles = [t.strip() for t in await tabs.all_inner_texts()]
 
-            # Put a credential into the headers editor, as a user would, beside the hint.
-            await page.get_by_role("button", name="Headers").click()
-            headers_editor = page.locator(".graphiql-editor-tool .graphiql-editor").last
-            await headers_editor.click()
-            await page.keyboard.press("Control+End")
-            await page.keyboard.press("ArrowUp")
-            await page.keyboard.press("End")
-            await page.keyboard.type(f',\n"X-API-Key": "{api_key}"')
+            # The key typed once, above GraphiQL, as the README says.
+            await page.locator("#portgate-key-input").fill(api_key)
+            await page.get_by_role("button", name="Use key").click()
+            await expect(page.locator("#portgate-key-status")).to_contain_text(
+                api_key[-4:], timeout=WAIT_MS
+            )
 
             await page.locator(".graphiql-execute-button").click()
             response = page.locator(".graphiql-response")
             await expect(response).to_contain_text("availableForPickup", timeout=WAIT_MS)
             response_text = (await response.inner_text()).replace("\xa0", " ")
             await page.screenshot(path=str(screenshot))
+            first_posts = len([r for r in seen if r["method"] == "POST"])
+
+            # Another tab, another user's question: the same key goes with it.
+            await tabs.nth(1).click()
+            await expect(page.locator(".graphiql-query-editor")).to_contain_text(
+                "query CargoOwnerBoxes", timeout=WAIT_MS
+            )
+            await page.locator(".graphiql-execute-button").click()
+            await expect(response).to_contain_text('"containers"', timeout=WAIT_MS)
+            second_text = (await response.inner_text()).replace("\xa0", " ")
+            second_posts = [r for r in seen if r["method"] == "POST"][first_posts:]
             await browser.close()
     return {
         "interfaces": sorted(name for _, name in socket.if_nameindex()),
         "api_key": api_key,
         "tab_titles": tab_titles,
         "response": response_text,
+        "second_response": second_text,
+        "second_requests": second_posts,
         "requests": seen,
     }
 
