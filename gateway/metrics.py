@@ -25,7 +25,9 @@
     portgate_event_loop_lag_seconds                     how late the event loop last ran a timer
 
 Labels stay bounded: operation names are chosen by clients, so only the first
-``MAX_OPERATION_NAMES`` well-formed names get a label of their own, the rest count as ``other``.
+``MAX_OPERATION_NAMES`` well-formed names get a label of their own, the rest count as
+``(other)``; an operation without a name counts as ``(unnamed)``. Neither is a GraphQL name, so
+no operation can be counted as one of them, and neither reads as "unauthenticated".
 Each app has its own registry (several apps in one process, as in tests, never collide).
 """
 
@@ -42,6 +44,8 @@ from gateway.breaker import BreakerState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MAX_OPERATION_NAMES = 200
+UNNAMED = "(unnamed)"  # the operation label of an operation without a name
+OTHER = "(other)"  # and of names past MAX_OPERATION_NAMES, or not GraphQL names
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _BREAKER_VALUE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -236,13 +240,13 @@ class GatewayMetrics:
 
     def operation_label(self, name: str | None) -> str:
         if not name:
-            return "anonymous"
+            return UNNAMED
         if name in self._operation_names:
             return name
         if _NAME.match(name) and len(self._operation_names) < MAX_OPERATION_NAMES:
             self._operation_names.add(name)
             return name
-        return "other"
+        return OTHER
 
     def observe_operation(self, name: str | None, outcome: str, seconds: float) -> None:
         self.requests.labels(self.operation_label(name), outcome).inc()

@@ -9,6 +9,7 @@ import pytest
 
 from gateway.apikeys import ApiKeyStore
 from gateway.config import ConfigError, load_settings, parse_listen
+from gateway.metrics import MAX_OPERATION_NAMES, GatewayMetrics
 from tests.gateway.conftest import answering
 from tests.gateway.edge_server import HANG_GUARD_SECONDS, uvicorn_gateway
 
@@ -42,7 +43,7 @@ async def test_metrics_on_a_listener_of_their_own() -> None:
         scraped = await get(gateway.listeners.metrics + "/metrics")
         assert scraped.status_code == 200
         assert scraped.headers["content-type"].startswith("text/plain")
-        assert 'portgate_requests_total{operation="anonymous",outcome="ok"} 1.0' in scraped.text
+        assert 'portgate_requests_total{operation="(unnamed)",outcome="ok"} 1.0' in scraped.text
         # The metrics listener serves nothing else.
         assert (await get(gateway.listeners.metrics + "/graphql")).status_code == 404
         assert (await get(gateway.listeners.metrics + "/healthz")).status_code == 404
@@ -110,3 +111,15 @@ def test_the_listener_is_an_address_and_a_port(listen: str, parsed: tuple[str, i
 def test_a_listener_that_is_not_an_address_and_a_port_is_refused(listen: str) -> None:
     with pytest.raises(ConfigError, match=r"metrics\.listen"):
         load_settings(None, metrics={"listen": listen})
+
+
+def test_operation_labels_are_bounded_and_never_read_as_a_kind_of_user() -> None:
+    metrics = GatewayMetrics(dict)
+    assert metrics.operation_label(None) == metrics.operation_label("") == "(unnamed)"
+    assert metrics.operation_label("anonymous") == "anonymous"  # a name like any other
+    assert metrics.operation_label("other") == "other"
+    assert metrics.operation_label("not a name!") == "(other)"
+    for index in range(MAX_OPERATION_NAMES):
+        metrics.operation_label(f"Op{index}")
+    assert metrics.operation_label("OneTooMany") == "(other)"
+    assert metrics.operation_label("Op0") == "Op0"  # kept once counted
