@@ -61,3 +61,10 @@ def test_every_readme_section_named_elsewhere_is_a_heading_of_the_readme() -> No
     assert named, "no section reference found: the pattern no longer matches how they are written"
     missing = [(str(p), s) for p, s in named if s not in headings]
     assert missing == []
+
+
+def test_no_heading_of_a_guide_or_the_readme_comes_twice() -> None:
+    for path in [ROOT / "README.md", *GUIDES]:
+        headings = [line for line in path.read_text(encoding="utf-8").splitlines()
+                    if line.startswith("## ")]  # fmt: skip
+        assert len(headings) == len(set(headings)), path.name
