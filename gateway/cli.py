@@ -346,12 +346,25 @@ def conformance(
     ] = None,
 ) -> None:
     """Check a port resolver against the shared contract; non-zero exit when it fails."""
-    from gateway.conformance import check_resolver, format_report
+    from gateway.conformance import (
+        CheckResult,
+        check_resolver,
+        report_line,
+        report_title,
+        report_verdict,
+    )
+
+    typer.echo(report_title(url, port))  # then each check's line as it ends: some take a while
+
+    def show(result: CheckResult) -> None:
+        typer.echo(report_line(result))
 
     results = asyncio.run(
-        check_resolver(url, port, containers=container or (), timeout=timeout, token=token)
+        check_resolver(
+            url, port, containers=container or (), timeout=timeout, token=token, on_result=show
+        )
     )
-    typer.echo(format_report(url, port, results))
+    typer.echo(report_verdict(port, results))
     if not all(r.passed for r in results):
         raise typer.Exit(1)
 

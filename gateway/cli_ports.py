@@ -85,6 +85,11 @@ def _show(port: dict[str, Any]) -> str:
     return line
 
 
+def _checking(port: str) -> None:
+    """Said before a call in which the gateway checks the port's endpoint (a few seconds)."""
+    typer.echo(f"checking {port}'s endpoint from the gateway...", err=True)
+
+
 def _credential(env: str | None) -> str | None:
     if env is None:
         return None
@@ -125,6 +130,7 @@ def add(
         body["timeout"] = timeout
     if capability:
         body["capabilities"] = capability
+    _checking(port)
     typer.echo(_show(_call(gateway, api_key, "POST", "/admin/ports", body)))
 
 
@@ -159,6 +165,8 @@ def update(
     if not body:
         typer.secho("nothing to change", fg="red", err=True)
         raise typer.Exit(2)
+    if {"url", "credential", "capabilities"} & set(body):
+        _checking(port)
     typer.echo(_show(_call(gateway, api_key, "PATCH", f"/admin/ports/{port}", body)))
 
 
@@ -166,6 +174,8 @@ def _action(action: str, help_text: str) -> None:
     def command(
         port: PortArgument, gateway: GatewayOption = DEFAULT_GATEWAY, api_key: KeyOption = None
     ) -> None:
+        if action in ("check", "resume"):  # the gateway asks the port first: say so
+            _checking(port)
         typer.echo(_show(_call(gateway, api_key, "POST", f"/admin/ports/{port}/{action}")))
 
     command.__doc__ = help_text

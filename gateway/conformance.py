@@ -94,6 +94,7 @@ class ResolverConformance:
     client: httpx.AsyncClient
     containers: Sequence[str] = ()
     token: str | None = None
+    on_result: Callable[[CheckResult], None] | None = None  # each result as soon as it is known
     answers: list[httpx.Response] = field(default_factory=list)
 
     @property
@@ -116,11 +117,14 @@ class ResolverConformance:
         results = []
         for name, check in checks:
             try:
-                results.append(CheckResult(name, True, await check()))
+                result = CheckResult(name, True, await check())
             except Fault as exc:
-                results.append(CheckResult(name, False, str(exc)))
+                result = CheckResult(name, False, str(exc))
             except (httpx.HTTPError, ValueError, KeyError, TypeError, IndexError) as exc:
-                results.append(CheckResult(name, False, f"{type(exc).__name__}: {exc}"))
+                result = CheckResult(name, False, f"{type(exc).__name__}: {exc}")
+            results.append(result)
+            if self.on_result is not None:
+                self.on_result(result)
         return results
 
     async def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -384,14 +388,24 @@ def _keys(value: Any) -> Iterator[str]:
 
 def format_report(url: str, port: str, results: Sequence[CheckResult]) -> str:
     """One line per check, then a summary line."""
-    lines = [f"conformance of {url} as {port}"]
-    for result in results:
-        mark = "PASS" if result.passed else "FAIL"
-        lines.append(f"  {mark}  {result.name:<22} {result.detail}")
+    lines = [report_title(url, port), *(report_line(r) for r in results)]
+    lines.append(report_verdict(port, results))
+    return "\n".join(lines)
+
+
+def report_title(url: str, port: str) -> str:
+    return f"conformance of {url} as {port}"
+
+
+def report_line(result: CheckResult) -> str:
+    mark = "PASS" if result.passed else "FAIL"
+    return f"  {mark}  {result.name:<22} {result.detail}"
+
+
+def report_verdict(port: str, results: Sequence[CheckResult]) -> str:
     failed = sum(not r.passed for r in results)
     verdict = "conforms" if not failed else f"does not conform: {failed} check(s) failed"
-    lines.append(f"{port} {verdict} (of {len(results)} checks)")
-    return "\n".join(lines)
+    return f"{port} {verdict} (of {len(results)} checks)"
 
 
 async def check_resolver(
@@ -402,10 +416,12 @@ async def check_resolver(
     timeout: float = 10.0,
     token: str | None = None,
     client: httpx.AsyncClient | None = None,
+    on_result: Callable[[CheckResult], None] | None = None,
 ) -> list[CheckResult]:
     """Run every check against the resolver at ``url`` (its ``/graphql`` endpoint), each
-    GraphQL request with ``Authorization: Bearer <token>`` when ``token`` is given."""
+    GraphQL request with ``Authorization: Bearer <token>`` when ``token`` is given; each result
+    goes to ``on_result`` as soon as it is known (the command prints it then)."""
     if client is not None:
-        return await ResolverConformance(url, port, client, containers, token).run()
+        return await ResolverConformance(url, port, client, containers, token, on_result).run()
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as own:
-        return await ResolverConformance(url, port, own, containers, token).run()
+        return await ResolverConformance(url, port, own, containers, token, on_result).run()

@@ -64,6 +64,7 @@ async def test_ports_commands_over_the_admin_api(
             "--credential-env", "RICHMOND_TOKEN",
         )  # fmt: skip
         checked = await portgate("check", "USRCH")
+        assert "checking USRCH's endpoint from the gateway..." in checked  # said first
         assert "up" in checked
         assert "check: passed" in checked
         assert "1.5" in await portgate("update", "USRCH", "--timeout", "1500ms")

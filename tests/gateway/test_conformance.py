@@ -144,6 +144,11 @@ async def test_the_cli_exits_zero_on_a_conforming_resolver_and_one_on_a_broken_o
     code, output = await run_cli("conformance", oak.resolver_url, "--port", oak.id, *containers)
     assert code == 0, output
     assert "USOAK conforms (of 9 checks)" in output
+    lines = output.splitlines()  # the title first, a line per check, the verdict last
+    assert lines[0] == f"conformance of {oak.resolver_url} as USOAK"
+    assert [line.split()[1] for line in lines[1:-1]] == ["healthz", "schema", "ports", "bad",
+                                                         "vessel", "derived", "credential",
+                                                         "no", "cache-control"]  # fmt: skip
     async with serve_on_loopback(breaking(oak.resolver_url)) as url:
         code, output = await run_cli("conformance", f"{url}/graphql", "--port", oak.id)
     assert code == 1
@@ -158,8 +163,12 @@ async def test_a_resolver_that_wants_a_token_is_checked_with_it_and_refuses_with
     data = generate_all_ports(seed=DEFAULT_SEED)["USNTD"]
     protected = create_resolver_app(InMemoryPortSource(data), "USNTD", gateway_token=TOKEN)
     async with serve_on_loopback(protected) as url:
-        results = await check_resolver(f"{url}/graphql", "USNTD", token=TOKEN)
+        seen: list[CheckResult] = []
+        results = await check_resolver(
+            f"{url}/graphql", "USNTD", token=TOKEN, on_result=seen.append
+        )
         assert failed(results) == {}, format_report(url, "USNTD", results)
+        assert seen == results  # each one told as it ended, in order
         assert "a request without the token is refused (401)" in {r.detail for r in results}
         without = failed(await check_resolver(f"{url}/graphql", "USNTD"))
         wrong = failed(await check_resolver(f"{url}/graphql", "USNTD", token="not-it"))
