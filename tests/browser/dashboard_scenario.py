@@ -34,6 +34,7 @@ from tests.browser.graphiql_scenario import CHROMIUM, CHROMIUM_FLAGS
 NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)  # the ports' and the gateway's "now"
 WAIT_MS = 15_000  # how long one expectation may wait for the page; a guard, not a pause
 ROLE = "port_operator"  # the user whose API key is pasted into the page
+BOX = "MSCU9123450"  # in the demo data, always waiting for pick-up at Los Angeles
 PORT_IDS = ["USLAX", "USLGB", "USOAK", "USNTD", "USSAN"]
 FIELDS = [
     "answered",
@@ -70,8 +71,9 @@ async def visit(screenshot: Path, down_screenshot: Path) -> dict[str, Any]:
             up = await _visit(browser, ports, files / "up-", keys, api_key, screenshot, record)
             next(p for p in ports if p.id == "USLGB").system.knobs.down = True
             down = await _visit(
-                browser, ports, files / "down-", keys, None, down_screenshot, record
-            )
+                browser, ports, files / "down-", keys, None, down_screenshot, record,
+                query="?days=5&refresh=60",
+            )  # fmt: skip
             await browser.close()
     return {
         "interfaces": sorted(name for _, name in socket.if_nameindex()),
@@ -90,8 +92,10 @@ async def _visit(
     api_key: str | None,
     screenshot: Path,
     record: Callable[[Request], None],
+    query: str = "",
 ) -> dict[str, Any]:
-    """One gateway (fresh, so nothing cached from an earlier visit), one page, one API call."""
+    """One gateway (fresh, so nothing cached from an earlier visit), one page, one API call;
+    with an API key, the trucker's box entered too, and the page seen on a phone."""
     settings = load_settings(
         None,
         ports=[{"id": p.id, "name": p.name, "url": p.resolver_url} for p in ports],
@@ -105,9 +109,10 @@ async def _visit(
     async with serve_on_loopback(create_app(settings, clock=lambda: NOW)) as url:
         page = await browser.new_page(viewport={"width": 1440, "height": 1400})
         page.on("request", record)
-        await page.goto(f"{url}/dashboard")
+        await page.goto(f"{url}/dashboard{query}")
         await expect(page.locator("body[data-loaded=true]")).to_have_count(1, timeout=WAIT_MS)
         if api_key is not None:  # paste a key, as a user would; the page asks again with it
+            await page.get_by_text("Key, window and refresh").click()  # the settings open
             await page.fill("#api-key", api_key)
             await page.click("#key-form button[type=submit]")
             await expect(page.locator("#status")).to_have_text(
@@ -115,8 +120,32 @@ async def _visit(
             )
         await expect(page.locator("#ports tbody tr")).to_have_count(5, timeout=WAIT_MS)
         shown = await _table(page)
+        box: dict[str, str] = {}
+        if api_key is not None:  # a cargo owner's question: where is my box
+            await page.fill("#boxes", f"{BOX.lower()}, {BOX}")
+            await page.click("#boxes-form button[type=submit]")
+            row = page.locator(f"#containers tbody tr[data-container={BOX}]")
+            await expect(row).to_have_count(1, timeout=WAIT_MS)
+            cells = await row.locator("td").all_inner_texts()
+            box = dict(zip(["box", "port", "status", "first", "lastFree", "holds", "risk"],
+                           cells, strict=False))  # fmt: skip
         page_text = await page.locator("main").inner_text()
         header_text = await page.locator("header").inner_text()
+        banner = await page.locator("#missing-banner").inner_text()
+        banner_shown = await page.locator("#missing-banner").is_visible()
+        refresh_seconds = await page.locator("#refresh-seconds").text_content()
+        window_text = await page.locator("#window").inner_text()
+        unlabelled = await page.evaluate(
+            "() => [...document.querySelectorAll('input, textarea')]"
+            ".filter(e => !e.labels || !e.labels.length).map(e => e.id)"
+        )
+        await page.set_viewport_size({"width": 390, "height": 844})  # a phone
+        phone = await page.evaluate(
+            "() => ({overflow: document.documentElement.scrollWidth > window.innerWidth,"
+            " cards: getComputedStyle(document.querySelector('#ports tbody tr')).display})"
+        )
+        await page.screenshot(path=str(screenshot.with_suffix(".phone.png")), full_page=True)
+        await page.set_viewport_size({"width": 1440, "height": 1400})
         stored_key = await page.evaluate("() => window.localStorage.getItem('portgate.apiKey')")
         await page.screenshot(path=str(screenshot), full_page=True)
         await page.close()
@@ -132,6 +161,12 @@ async def _visit(
         "page_text": page_text,
         "header_text": header_text,
         "stored_key": stored_key,
+        "box": box,
+        "banner": banner if banner_shown else None,
+        "refresh_seconds": refresh_seconds,
+        "window": window_text,
+        "unlabelled": unlabelled,
+        "phone": phone,
     }
 
 

@@ -30,15 +30,16 @@ def visit() -> dict[str, Any]:
     return result
 
 
-def shown(value: object) -> str:
-    """A figure as the page prints it: integers as they are, others to one decimal, null as —."""
+WHOLE = {"vesselsAtAnchor", "vesselsAtBerth", "expectedArrivals"}
+
+
+def shown(value: object, field: str) -> str:
+    """A figure as the page prints it: counts whole, every other figure to one decimal in
+    every row (never "4" beside "4.1"), null as —."""
     if value is None:
         return "—"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    assert isinstance(value, float)
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
+    assert isinstance(value, int | float)
+    return f"{value:.0f}" if field in WHOLE else f"{value:.1f}"
 
 
 def api_rows(answer: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -54,7 +55,7 @@ def test_the_table_shows_the_five_ports_with_the_apis_figures(visit: dict[str, A
         assert row["answered"] == "yes", port
         assert row["status"] == want["status"], port
         for field in FIGURES:
-            assert row[field] == shown(want[field]), (port, field)
+            assert row[field] == shown(want[field], field), (port, field)
     assert table["USLAX"]["vesselsAtAnchor"].isdigit()  # real figures, not placeholders
     assert sum(int(r["expectedArrivals"]) for r in table.values()) > 0
     assert SCREENSHOT.stat().st_size > 10_000
@@ -85,8 +86,11 @@ def test_the_page_shows_comparison_late_arrivals_sources_and_refresh(
     assert late
     assert all(reference in text for reference in late)
     assert "Sources" in text
-    assert "refreshes every 30 s" in header
+    assert up["refresh_seconds"] == "30"
     assert "last updated 2026-11-21 18:00 UTC" in header
+    assert "Live (with your API key)" in header
+    assert up["window"].startswith("Next 3 day(s)")
+    assert up["banner"] is None  # every port answered: no banner
 
 
 def test_the_pasted_key_and_the_csrf_header_are_sent(visit: dict[str, Any]) -> None:
@@ -104,9 +108,15 @@ def test_a_port_whose_system_is_down_is_missing_not_zero(visit: dict[str, Any]) 
     assert table["USLGB"]["answered"] == "MISSING"
     assert {table["USLGB"][f] for f in FIGURES} == {"missing"}
     assert "missing: USLGB" in visit["down"]["page_text"]
+    # Impossible to miss: a banner at the top names it.
+    assert visit["down"]["banner"] == (
+        "Not answering: USLGB. Their figures are missing below, not zero."
+    )
     for port in ("USLAX", "USOAK", "USNTD", "USSAN"):
         assert table[port]["answered"] == "yes"
-        assert table[port]["vesselsAtAnchor"] == shown(api[port]["vesselsAtAnchor"])
+        assert table[port]["vesselsAtAnchor"] == shown(
+            api[port]["vesselsAtAnchor"], "vesselsAtAnchor"
+        )
     assert DOWN_SCREENSHOT.stat().st_size > 10_000
 
 
@@ -117,3 +127,25 @@ def test_every_request_stayed_on_loopback(visit: dict[str, Any]) -> None:
     assert {"/dashboard", "/dashboard/static/dashboard.js", "/graphql"} <= paths
     if visit["namespaced"]:
         assert visit["interfaces"] == ["lo"]
+
+
+def test_the_window_and_refresh_come_from_the_pages_link(visit: dict[str, Any]) -> None:
+    down = visit["down"]  # opened at /dashboard?days=5&refresh=60, as a wall screen would be
+    assert down["refresh_seconds"] == "60"
+    assert down["window"].startswith("Next 5 day(s)")
+
+
+def test_a_cargo_owners_box_is_shown_with_its_outlook(visit: dict[str, Any]) -> None:
+    box = visit["up"]["box"]  # entered twice, once in lower case: one row
+    assert box["box"] == "MSCU9123450"
+    assert box["port"] == "USLAX"
+    assert box["status"] not in ("", "—")  # where it stands, as the outlook says
+
+
+def test_on_a_phone_the_page_fits_and_the_ports_are_cards(visit: dict[str, Any]) -> None:
+    for seen in (visit["up"], visit["down"]):
+        assert seen["phone"] == {"overflow": False, "cards": "block"}
+
+
+def test_every_field_of_the_page_has_a_label(visit: dict[str, Any]) -> None:
+    assert visit["up"]["unlabelled"] == []

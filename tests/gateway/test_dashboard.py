@@ -78,7 +78,7 @@ def test_the_pages_query_is_valid_against_the_schema() -> None:
     block = re.search(r"var QUERY = \[(.*?)\]\.join", script, re.S)
     assert block is not None
     query = "\n".join(json.loads(s) for s in re.findall(r'"(?:[^"\\]|\\.)*"', block[1]))
-    assert "outlook(days: $days)" in query
+    assert "outlook(days: $days, containers: $boxes)" in query
     assert validate(build_schema()._schema, parse(query)) == []
 
 

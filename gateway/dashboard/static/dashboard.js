@@ -7,21 +7,28 @@
   var config = JSON.parse(document.getElementById("portgate-dashboard-config").textContent);
   var KEY_STORAGE = "portgate.apiKey"; // GraphiQL's page reads the same one
   var SVG = "http://www.w3.org/2000/svg";
+  var BOXES_STORAGE = "portgate.dashboard.containers";
+  var MAX_BOXES = 20;
   var QUERY = [
-    "query PortgateDashboard($days: Int!) {",
-    "  outlook(days: $days) {",
+    "query PortgateDashboard($days: Int!, $boxes: [String!]) {",
+    "  outlook(days: $days, containers: $boxes) {",
     "    generatedAt windowStart windowEnd",
     "    ports { UNLocationCode name answered status vesselsAtAnchor vesselsAtBerth",
     "      expectedArrivals averageDelayHours containerDwellDays truckTurnTimeMinutes",
     "      lateArrivals { transportCallReference vesselName plannedArrivalDateTime",
     "        estimatedArrivalDateTime delayHours } }",
     "    comparison { mostVesselsAtAnchor mostDelayed longestDwell longestTruckTurn missing }",
+    "    containers { equipmentReference found sourcePort status firstAvailableDate",
+    "      lastFreeDay holdsPending atRisk reasons }",
     "  }",
     "}",
   ].join("\n");
 
   var timer = null;
   var inFlight = false;
+  var lastSuccess = null; // when the figures on screen were fetched (ms since the epoch)
+  var lastFailed = false;
+  var view = viewSettings();
 
   function $(id) {
     return document.getElementById(id);
@@ -51,11 +58,38 @@
     }
   }
 
-  // A figure for display: null is "—" (not available), a number is rounded to one decimal.
-  function figure(value) {
+  // The window and the refresh interval: the page's link (?days=&refresh=), else the defaults.
+  function viewSettings() {
+    var params = new URLSearchParams(window.location.search);
+    return {
+      days: bounded(params.get("days"), 1, 14, config.days),
+      refreshSeconds: bounded(params.get("refresh"), 10, 3600, config.refreshSeconds),
+    };
+  }
+
+  function bounded(text, low, high, otherwise) {
+    var value = Number(text);
+    return text !== null && Number.isInteger(value) && value >= low && value <= high
+      ? value
+      : otherwise;
+  }
+
+  // Decimals of each figure, the same in every row: counts whole, the rest to one decimal.
+  var DECIMALS = {
+    vesselsAtAnchor: 0,
+    vesselsAtBerth: 0,
+    expectedArrivals: 0,
+    averageDelayHours: 1,
+    containerDwellDays: 1,
+    truckTurnTimeMinutes: 1,
+    delayHours: 1,
+  };
+
+  // A figure for display: null is "—" (not available), a number to its field's decimals.
+  function figure(value, field) {
     if (value === null || value === undefined) return "—";
-    if (Number.isInteger(value)) return String(value);
-    return String(Math.round(value * 10) / 10);
+    var decimals = DECIMALS[field] === undefined ? 1 : DECIMALS[field];
+    return Number(value).toFixed(decimals);
   }
 
   function when(iso) {
@@ -80,26 +114,39 @@
     "truckTurnTimeMinutes",
   ];
 
+  var LABELS = {
+    vesselsAtAnchor: "At anchor",
+    vesselsAtBerth: "At berth",
+    expectedArrivals: "Expected arrivals",
+    averageDelayHours: "Avg delay (h)",
+    containerDwellDays: "Dwell (days)",
+    truckTurnTimeMinutes: "Truck turn (min)",
+  };
+
   function portRows(ports) {
     return ports.map(function (port) {
       var tr = el("tr", null, port.answered ? "answered" : "missing");
       tr.dataset.port = port.UNLocationCode;
       tr.dataset.answered = String(port.answered);
       var name = el("td");
+      name.dataset.label = "Port";
       name.appendChild(el("strong", port.UNLocationCode));
       if (port.name) name.appendChild(el("span", " " + port.name, "port-name"));
       tr.appendChild(name);
       var answered = el("td", port.answered ? "yes" : "MISSING", "answered-cell");
       answered.dataset.field = "answered";
+      answered.dataset.label = "Answered";
       tr.appendChild(answered);
       FIGURES.forEach(function (field) {
-        var td = el("td", port.answered ? figure(port[field]) : "missing", "num");
+        var td = el("td", port.answered ? figure(port[field], field) : "missing", "num");
         td.dataset.field = field;
+        td.dataset.label = LABELS[field];
         if (port.answered && port[field] === null) td.title = "withheld or not reported";
         tr.appendChild(td);
       });
       var status = el("td", port.answered ? port.status || "—" : "MISSING");
       status.dataset.field = "status";
+      status.dataset.label = "Status";
       tr.appendChild(status);
       return tr;
     });
@@ -121,9 +168,8 @@
     var max = Math.max.apply(null, values.concat([0])) || 1;
     var svg = document.createElementNS(SVG, "svg");
     svg.setAttribute("viewBox", "0 0 " + width + " " + ports.length * rowHeight);
-    svg.setAttribute("width", String(width));
-    svg.setAttribute("height", String(ports.length * rowHeight));
     svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", chartSummary(ports, field, unit));
     ports.forEach(function (port, i) {
       var y = i * rowHeight;
       var label = document.createElementNS(SVG, "text");
@@ -150,12 +196,23 @@
         bar.setAttribute("class", "bar");
         svg.appendChild(bar);
         value.setAttribute("x", String(labelWidth + length + 6));
-        value.textContent = figure(port[field]) + (unit ? " " + unit : "");
+        value.textContent = figure(port[field], field) + (unit ? " " + unit : "");
       }
       svg.appendChild(value);
     });
     while (target.firstChild) target.removeChild(target.firstChild);
     target.appendChild(svg);
+  }
+
+  // What a chart shows, in words, for a screen reader.
+  function chartSummary(ports, field, unit) {
+    return ports
+      .map(function (port) {
+        if (!port.answered) return port.UNLocationCode + " missing";
+        if (typeof port[field] !== "number") return port.UNLocationCode + " not available";
+        return port.UNLocationCode + " " + figure(port[field], field) + (unit ? " " + unit : "");
+      })
+      .join(", ");
   }
 
   function lateRows(ports) {
@@ -182,7 +239,7 @@
       tr.appendChild(el("td", r.call.transportCallReference));
       tr.appendChild(el("td", when(r.call.plannedArrivalDateTime)));
       tr.appendChild(el("td", when(r.call.estimatedArrivalDateTime)));
-      tr.appendChild(el("td", figure(r.call.delayHours), "num"));
+      tr.appendChild(el("td", figure(r.call.delayHours, "delayHours"), "num"));
       return tr;
     });
   }
@@ -243,10 +300,85 @@
     note.hidden = !count;
   }
 
+  function storedBoxes() {
+    try {
+      return parseBoxes(window.localStorage.getItem(BOXES_STORAGE) || "");
+    } catch (e) {
+      return [];
+    }
+  }
+
+  function parseBoxes(text) {
+    var seen = {};
+    return String(text)
+      .toUpperCase()
+      .split(/[\s,;]+/)
+      .filter(function (box) {
+        if (!box || seen[box]) return false;
+        seen[box] = true;
+        return true;
+      })
+      .slice(0, MAX_BOXES);
+  }
+
+  function containerRows(containers, boxes) {
+    if (!boxes.length || !containers) {
+      var none = el("tr");
+      var td = el(
+        "td",
+        boxes.length ? "No answer about these containers." : "Enter container numbers above."
+      );
+      td.colSpan = 8;
+      none.appendChild(td);
+      return [none];
+    }
+    return containers.map(function (box) {
+      var tr = el("tr");
+      tr.dataset.container = box.equipmentReference;
+      tr.appendChild(el("td", box.equipmentReference));
+      tr.appendChild(el("td", box.found ? box.sourcePort || "—" : "not found"));
+      tr.appendChild(el("td", box.status || "—"));
+      tr.appendChild(el("td", box.firstAvailableDate || "—"));
+      tr.appendChild(el("td", box.lastFreeDay || "—"));
+      tr.appendChild(el("td", (box.holdsPending || []).join(", ") || "none"));
+      var risk = box.atRisk === null ? "—" : box.atRisk ? "AT RISK" : "no";
+      tr.appendChild(el("td", risk, box.atRisk ? "risk" : ""));
+      tr.appendChild(el("td", (box.reasons || []).join("; ")));
+      return tr;
+    });
+  }
+
+  function showMissing(comparison) {
+    var banner = $("missing-banner");
+    var missing = comparison.missing || [];
+    banner.textContent = missing.length
+      ? "Not answering: " +
+        missing.join(", ") +
+        ". Their figures are missing below, not zero."
+      : "";
+    banner.hidden = !missing.length;
+  }
+
+  // How old the figures on screen are; red once they are older than two refreshes or the
+  // last refresh failed.
+  function showAge() {
+    var box = $("freshness");
+    if (lastSuccess === null) return;
+    var seconds = Math.max(0, Math.round((Date.now() - lastSuccess) / 1000));
+    $("age").textContent = "(" + seconds + " s ago)";
+    var stale = lastFailed || seconds > 2 * view.refreshSeconds;
+    box.className = stale ? "freshness stale" : "freshness";
+  }
+
   function render(body) {
     var outlook = body.data.outlook;
     $("window").textContent =
-      "next " + config.days + " days: " + when(outlook.windowStart) + " to " + when(outlook.windowEnd);
+      "Next " + view.days + " day(s): " + when(outlook.windowStart) + " to " + when(outlook.windowEnd);
+    showMissing(outlook.comparison);
+    replaceRows(
+      document.querySelector("#containers tbody"),
+      containerRows(outlook.containers, storedBoxes())
+    );
     replaceRows(document.querySelector("#ports tbody"), portRows(outlook.ports));
     barChart($("chart-anchor"), outlook.ports, "vesselsAtAnchor", "");
     barChart($("chart-delay"), outlook.ports, "averageDelayHours", "h");
@@ -277,11 +409,13 @@
     var headers = { "Content-Type": "application/json", "X-Portgate-CSRF": "1" };
     var key = storedKey();
     if (key) headers["X-API-Key"] = key;
+    var boxes = storedBoxes();
+    var variables = { days: view.days, boxes: boxes.length ? boxes : null };
     fetch(config.endpoint, {
       method: "POST",
       headers: headers,
       credentials: "same-origin",
-      body: JSON.stringify({ query: QUERY, variables: { days: config.days } }),
+      body: JSON.stringify({ query: QUERY, variables: variables }),
     })
       .then(function (response) {
         return response.json().then(function (body) {
@@ -294,11 +428,16 @@
           throw new Error("HTTP " + r.status + ": " + message);
         }
         render(r.body);
+        lastSuccess = Date.now();
+        lastFailed = false;
         setStatus(key ? "Live (with your API key)" : "Live (public view)", false);
+        showAge();
       })
       .catch(function (error) {
         // Keep the last figures on screen, and say plainly that they are not current.
+        lastFailed = true;
         setStatus("Refresh failed: " + error.message + " (figures shown may be old)", true);
+        showAge();
       })
       .then(function () {
         inFlight = false;
@@ -307,10 +446,41 @@
 
   function schedule() {
     if (timer !== null) window.clearInterval(timer);
-    timer = window.setInterval(refresh, config.refreshSeconds * 1000);
+    timer = window.setInterval(refresh, view.refreshSeconds * 1000);
   }
 
-  $("refresh-seconds").textContent = String(config.refreshSeconds);
+  function showView() {
+    $("refresh-seconds").textContent = String(view.refreshSeconds);
+    $("days").value = String(view.days);
+    $("refresh").value = String(view.refreshSeconds);
+  }
+
+  showView();
+  $("boxes").value = storedBoxes().join("\n");
+  $("view-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var params = new URLSearchParams(window.location.search);
+    params.set("days", String(bounded($("days").value, 1, 14, view.days)));
+    params.set("refresh", String(bounded($("refresh").value, 10, 3600, view.refreshSeconds)));
+    window.history.replaceState(null, "", "?" + params.toString());
+    view = viewSettings();
+    showView();
+    refresh();
+    schedule();
+  });
+  $("boxes-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var boxes = parseBoxes($("boxes").value);
+    try {
+      window.localStorage.setItem(BOXES_STORAGE, boxes.join(","));
+    } catch (e) {
+      /* storage refused: nothing to keep them in */
+    }
+    $("boxes").value = boxes.join("\n");
+    refresh();
+    schedule();
+  });
+  window.setInterval(showAge, 1000);
   $("api-key").value = storedKey();
   $("key-form").addEventListener("submit", function (event) {
     event.preventDefault();
