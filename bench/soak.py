@@ -76,6 +76,7 @@ from bench.audit_growth import TABLES, sqlite_size
 from bench.cache_bench import free_port, run_facts, write_results
 from bench.run import ROOT, iso_reference, machine, python_env
 from gateway.apikeys import ApiKeyStore
+from gateway.config import API_KEY_DATABASE_NAME
 from port_resolvers.sim.data import DEFAULT_SEED, generate_all_ports
 
 MIB = 2**20
@@ -94,10 +95,11 @@ class Demo:
     keys: dict[str, str]
     audit_file: Path
     log: Path
+    keys_dir: Path  # where the demo keeps its keys (--keys-dir): this run's own
 
     @property
     def key_database(self) -> Path:
-        return self.audit_file.parent / "demo-keys.sqlite3"
+        return self.keys_dir / API_KEY_DATABASE_NAME
 
     def add_key(self, name: str, role: str) -> str:
         """A key of its own for one soak client, in the demo's key file: the running gateway
@@ -112,9 +114,11 @@ _KEY_LINE = re.compile(r"^\s+([a-z_]+)\s+(pgk_\S+)$")
 _STORE_LINE = re.compile(r"--store sqlite:///(\S+)")
 
 
-def start_demo(port: int, log: Path) -> "subprocess.Popen[bytes]":
-    """``portgate demo`` on ``port``, importing this tree; its log goes to ``log``."""
-    command = [str(Path(sys.executable).parent / "portgate"), "demo", "--port", str(port)]
+def start_demo(port: int, log: Path, keys_dir: Path) -> "subprocess.Popen[bytes]":
+    """``portgate demo`` on ``port``, importing this tree, its keys in ``keys_dir`` (never the
+    user's own demo keys); its log goes to ``log``."""
+    command = [str(Path(sys.executable).parent / "portgate"), "demo", "--port", str(port),
+               "--keys-dir", str(keys_dir)]  # fmt: skip
     env = {**python_env(), "PYTHONUNBUFFERED": "1"}  # the keys are read from its stdout
     with open(log, "ab") as err:
         return subprocess.Popen(
@@ -151,7 +155,8 @@ async def demo_process(log_dir: Path) -> AsyncIterator[Demo]:
     """``portgate demo`` on a free loopback port, in its own process; stopped on exit."""
     port = free_port()
     log = log_dir / "demo.log"
-    process = start_demo(port, log)
+    keys_dir = log_dir / "demo-keys"
+    process = start_demo(port, log, keys_dir)
     draining = None
     try:
         keys, audit_file, draining = await asyncio.to_thread(read_banner, process)
@@ -164,7 +169,7 @@ async def demo_process(log_dir: Path) -> AsyncIterator[Demo]:
                 await asyncio.sleep(0.05)
             else:
                 raise RuntimeError("the demo did not answer /healthz")
-        yield Demo(url, process.pid, keys, audit_file, log)
+        yield Demo(url, process.pid, keys, audit_file, log, keys_dir)
     finally:
         process.terminate()
         try:

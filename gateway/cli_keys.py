@@ -11,6 +11,7 @@ config's ports.
 """
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -139,8 +140,9 @@ def demo_keys(directory: Path) -> list[tuple[str, str]]:
             pass
         finally:
             store.close()
-    database.unlink(missing_ok=True)
-    keys = issue_demo_keys(database)
-    saved.touch(mode=0o600)
-    saved.write_text(json.dumps(dict(keys), indent=2), encoding="utf-8")
+    keys = issue_demo_keys(database)  # beside any others: a demo running now keeps its own
+    written = directory / f".{DEMO_KEYS_FILE}.{os.getpid()}"
+    written.touch(mode=0o600)
+    written.write_text(json.dumps(dict(keys), indent=2), encoding="utf-8")
+    written.replace(saved)  # whole or not at all, for a demo starting at the same time
     return keys
