@@ -176,6 +176,7 @@ def demo(
                 f"Audit trail (while the demo runs): {command} audit search --store {audit_store}"
             )
             typer.secho(f"GraphiQL: http://{host}:{port}/graphql", fg="green", bold=True)
+            typer.secho(f"Dashboard: http://{host}:{port}/dashboard", fg="green")
             await server.serve(create_app(settings), settings, host=host, port=port)
 
     configure_tracing()

@@ -105,6 +105,8 @@ async def test_a_restarted_demo_prints_the_same_keys_and_runnable_commands(
     keys = KEY_LINE.findall(first)
     assert [role for role, _ in keys] == list(DEMO_ROLES)
     assert KEY_LINE.findall(second) == keys
+    assert f"GraphiQL: http://127.0.0.1:{port}/graphql" in first
+    assert f"Dashboard: http://127.0.0.1:{port}/dashboard" in first
     [audit] = [line for line in first.splitlines() if "audit search" in line]
     command = audit.split(": ", 1)[1].split(" audit search --store sqlite:///")[0]
     assert command != "portgate"  # not on this PATH: a bare name would not run
