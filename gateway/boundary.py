@@ -28,7 +28,9 @@ document the gateway sent that port:
 - **Its words stay out.** A port's error keeps only its code, when it is a contract code
   (:data:`portcontract.errors.CONTRACT_CODES`), its path through the document the gateway
   sent, and for a notice (:data:`portcontract.errors.NOTICE_CODES`) its ``count`` when that is
-  a whole number from 1 to :data:`portcontract.errors.MAX_NOTICE_COUNT`. The message goes to
+  a whole number from 1 to :data:`portcontract.errors.MAX_NOTICE_COUNT`, and for
+  ``NOT_OFFERED`` the ``coordinate`` when it is one of
+  :data:`portcontract.errors.OPTIONAL_FIELDS` (else none). The message goes to
   the gateway's log and to the port's fetch span, redacted (URLs, addresses, keys and tokens)
   and withheld whole when it names labor; never to a client.
 
@@ -72,7 +74,15 @@ from gateway.rootfields import DOCUMENT_ARGUMENTS
 from gateway.selection import Shape
 from gateway.upstream import PortAnswer
 from portcontract.cursor import InvalidCursor, decode_cursor, sort_key
-from portcontract.errors import CONTRACT_CODES, COUNT_EXTENSION, MAX_NOTICE_COUNT, NOTICE_CODES
+from portcontract.errors import (
+    CONTRACT_CODES,
+    COORDINATE_EXTENSION,
+    COUNT_EXTENSION,
+    MAX_NOTICE_COUNT,
+    NOT_OFFERED,
+    NOTICE_CODES,
+    OPTIONAL_FIELDS,
+)
 from portcontract.labor import labor_text_reason
 
 log = logging.getLogger(__name__)
@@ -373,6 +383,9 @@ class PortBoundary:
             count = _count(extensions) if code in NOTICE_CODES else None
             if count is not None:
                 held[COUNT_EXTENSION] = count
+            if code == NOT_OFFERED:  # which field: one of the contract's, or none at all
+                coordinate = extensions.get(COORDINATE_EXTENSION)  # type: ignore[union-attr]
+                held[COORDINATE_EXTENSION] = coordinate if coordinate in OPTIONAL_FIELDS else None
             kept.append(held)
         if len(errors) > MAX_ERRORS:
             log.info("port %s: %d more errors not kept", port, len(errors) - MAX_ERRORS)

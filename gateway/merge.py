@@ -37,7 +37,13 @@ from gateway.policy import Access
 from gateway.rootfields import MergeKind
 from gateway.selection import Shape
 from portcontract.cursor import InvalidCursor, decode_cursor, sort_key
-from portcontract.errors import CONTRACT_CODES, COUNT_EXTENSION, SOURCE_UNAVAILABLE
+from portcontract.errors import (
+    CONTRACT_CODES,
+    COORDINATE_EXTENSION,
+    COUNT_EXTENSION,
+    NOT_OFFERED,
+    SOURCE_UNAVAILABLE,
+)
 
 
 @dataclass(slots=True)
@@ -135,12 +141,16 @@ def _source_entry(outcome: PortOutcome) -> dict[str, Any]:
         entry["cacheAgeSeconds"] = round(outcome.cache_age, 1)
     if outcome.attempts > 1:
         entry["retries"] = outcome.attempts - 1
+    errors = [] if outcome.answer is None else _errors_of(outcome.answer.errors)
+    not_offered = [] if outcome.answer is None else _not_offered(outcome.answer.errors)
+    if not_offered:  # what the port's systems lack: said here, never as an error
+        entry["notOffered"] = not_offered
     if outcome.failure is not None:
         entry["code"] = outcome.failure.code  # why a stale answer stands in, or why none does
-    elif outcome.answer is not None and outcome.answer.errors:
+    elif outcome.answer is not None and errors:
         values = (outcome.answer.data or {}).values()
         entry["status"] = "partial" if any(v is not None for v in values) else "error"
-        entry["code"] = _gateway_code(outcome.answer.errors[0].get("code"))  # as in errors
+        entry["code"] = _gateway_code(errors[0].get("code"))  # as in errors
     elif outcome.answer is not None and outcome.answer.dropped:
         entry["status"] = "partial"
         entry["code"] = VIOLATION
@@ -178,6 +188,17 @@ def _withhold_small_samples(
     return kept, withheld
 
 
+def _errors_of(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A port's errors and notices, less what it does not offer (not an error: sources say)."""
+    return [error for error in errors if error.get("code") != NOT_OFFERED]
+
+
+def _not_offered(errors: list[dict[str, Any]]) -> list[str]:
+    """The fields a port said it does not offer, by schema coordinate, each once."""
+    found = {e.get(COORDINATE_EXTENSION) for e in errors if e.get("code") == NOT_OFFERED}
+    return sorted(c for c in found if isinstance(c, str))
+
+
 def _gateway_code(port_code: Any) -> str:
     """The gateway's code for a port's error with the contract code ``port_code``."""
     return "PORT_UNAVAILABLE" if port_code == SOURCE_UNAVAILABLE else "PORT_ERROR"
@@ -188,7 +209,7 @@ def _port_errors(outcome: PortOutcome) -> Iterator[GraphQLError]:
     boundary kept it) and its path; paths kept only at the root."""
     assert outcome.answer is not None
     port = outcome.port.id
-    for error in outcome.answer.errors:
+    for error in _errors_of(outcome.answer.errors):
         code = error.get("code")
         meaning = CONTRACT_CODES.get(code) if isinstance(code, str) else None
         path = error.get("path")

@@ -32,6 +32,14 @@ kit sends ``max-age``), notices and all::
     EVENTS_QUARANTINED          events that are invalid, or belong to another port, were skipped
     EVENTS_TRUNCATED            the system had more events for the question than the resolver
                                 reads for one answer (its page bound): built from those read
+
+Not offered: a field of :data:`OPTIONAL_FIELDS` that the port's systems do not give at all (a
+terminal without appointments, a DCSA Track & Trace feed without cut-offs). The field is null,
+and the root field that selected it carries a ``NOT_OFFERED`` notice whose
+``extensions.coordinate`` names it. The gateway lists it in the port's ``extensions.sources``
+entry (``notOffered``), never as an error: a port that lacks a capability says so, never zeros::
+
+    NOT_OFFERED                 the port's systems do not offer the field at ``coordinate``
 """
 
 from collections.abc import Mapping
@@ -48,10 +56,26 @@ INTERNAL_ERROR: Final = "INTERNAL_ERROR"
 LABOR_TEXT_WITHHELD: Final = "LABOR_TEXT_WITHHELD"
 EVENTS_QUARANTINED: Final = "EVENTS_QUARANTINED"
 EVENTS_TRUNCATED: Final = "EVENTS_TRUNCATED"
+NOT_OFFERED: Final = "NOT_OFFERED"
 COUNT_EXTENSION: Final = "count"  # a notice's extensions key: how many items were left out
+COORDINATE_EXTENSION: Final = "coordinate"  # a NOT_OFFERED notice's: the field not offered
 MAX_NOTICE_COUNT: Final = 1_000_000  # a larger count is not believed (the gateway drops it)
 # An answer whose only errors are notices is an answer: it may be cached, with its notices.
-NOTICE_CODES: Final = frozenset({LABOR_TEXT_WITHHELD, EVENTS_QUARANTINED, EVENTS_TRUNCATED})
+NOTICE_CODES: Final = frozenset(
+    {LABOR_TEXT_WITHHELD, EVENTS_QUARANTINED, EVENTS_TRUNCATED, NOT_OFFERED}
+)
+# The fields a port may not offer at all (its systems lack the capability): schema coordinates.
+OPTIONAL_FIELDS: Final = frozenset(
+    {
+        "VesselCall.cutOffTimes",
+        "Terminal.gateHours",
+        "Terminal.usesAppointments",
+        "Terminal.appointmentSlots",
+        "Terminal.emptyReturns",
+        "ImportAvailability.emptyReturnDeadline",
+        "Container.railLeg",
+    }
+)
 
 # What each code means, in the words the gateway uses for it ("port USLAX <meaning>").
 CONTRACT_CODES: Final[Mapping[str, str]] = {
@@ -66,4 +90,5 @@ CONTRACT_CODES: Final[Mapping[str, str]] = {
     LABOR_TEXT_WITHHELD: "withheld free text that named labor (people, quay roles, shifts, rates)",
     EVENTS_QUARANTINED: "left out events of its own system that were invalid or another port's",
     EVENTS_TRUNCATED: "had more events than its resolver reads for one answer",
+    NOT_OFFERED: "does not offer a field that was asked (it is null)",
 }

@@ -255,3 +255,54 @@ class MetricPeriod(Enum):
     LAST_90_DAYS = strawberry.enum_value(
         "LAST_90_DAYS", description="The last 13 whole weeks (91 days)"
     )
+
+
+@strawberry.enum(
+    description="DCSA cutOffDateTimeCode (Operational Vessel Schedules 3, Booking 2): which "
+    "deadline or opening of a vessel call a cut-off time is."
+)
+class CutOffDateTimeCode(Enum):
+    DCO = strawberry.enum_value(
+        "DCO", description="Documentation cut-off: shipping instructions for this call"
+    )
+    VCO = strawberry.enum_value(
+        "VCO", description="Verified gross mass (VGM) cut-off: the box's weight declared"
+    )
+    FCO = strawberry.enum_value(
+        "FCO", description="FCL delivery cut-off: the last moment a full container may gate in"
+    )
+    LCO = strawberry.enum_value("LCO", description="LCL delivery cut-off")
+    EFC = strawberry.enum_value(
+        "EFC", description="Earliest full-container delivery: when receiving opens for the call"
+    )
+    ECP = strawberry.enum_value("ECP", description="Empty container pick-up")
+
+
+@strawberry.enum(description="Why a terminal's gate is closed on a day it would normally open.")
+class GateClosureReason(Enum):
+    HOLIDAY = strawberry.enum_value("HOLIDAY", description="A public or port holiday")
+    WEATHER = strawberry.enum_value("WEATHER", description="Wind, fog or storm")
+    MAINTENANCE = strawberry.enum_value(
+        "MAINTENANCE", description="Work on the gate, the yard or its systems"
+    )
+    SECURITY = strawberry.enum_value("SECURITY", description="A security or safety incident")
+    OTHER = "OTHER"
+
+
+@strawberry.enum(description="What a truck comes to a terminal to do (appointment types).")
+class TruckTransaction(Enum):
+    IMPORT_PICKUP = strawberry.enum_value(
+        "IMPORT_PICKUP", description="Pick up a full import container"
+    )
+    EXPORT_DROPOFF = strawberry.enum_value(
+        "EXPORT_DROPOFF", description="Deliver a full export container for a vessel call"
+    )
+    EMPTY_RETURN = strawberry.enum_value("EMPTY_RETURN", description="Return an empty container")
+    EMPTY_PICKUP = strawberry.enum_value("EMPTY_PICKUP", description="Pick up an empty container")
+
+
+@strawberry.enum(description="How many truck appointments a time slot still has.")
+class SlotAvailability(Enum):
+    OPEN = strawberry.enum_value("OPEN", description="Appointments are easy to get")
+    LIMITED = strawberry.enum_value("LIMITED", description="Few appointments are left")
+    FULL = strawberry.enum_value("FULL", description="No appointment is left")

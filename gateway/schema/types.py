@@ -13,11 +13,13 @@ import strawberry
 from gateway.schema.enums import (
     CallPlace,
     ContainerStatus,
+    CutOffDateTimeCode,
     DocumentReferenceType,
     EmptyIndicatorCode,
     EquipmentEventTypeCode,
     EventClassifierCode,
     FacilityCodeListProvider,
+    GateClosureReason,
     HoldStatus,
     HoldType,
     ModeOfTransport,
@@ -25,10 +27,66 @@ from gateway.schema.enums import (
     PortStatus,
     SealSource,
     SealType,
+    SlotAvailability,
     TransportCallStatusCode,
     TransportEventTypeCode,
+    TruckTransaction,
     VesselCallPhase,
 )
+
+
+@strawberry.type(description="One stretch of time a terminal's truck gate is open.")
+class GatePeriod:
+    opens_date_time: datetime = strawberry.field(name="opensDateTime")
+    closes_date_time: datetime = strawberry.field(name="closesDateTime")
+    off_peak: bool = strawberry.field(
+        name="offPeak",
+        description="True for off-peak hours (nights and weekends at Los Angeles and Long "
+        "Beach, where the Traffic Mitigation Fee is not charged), false for peak hours",
+    )
+
+
+@strawberry.type(description="A terminal's truck gate on one local day.")
+class GateDay:
+    day: date = strawberry.field(name="date", description="The local day")
+    open: bool = strawberry.field(description="Whether the gate opens at all that day")
+    periods: list[GatePeriod] = strawberry.field(
+        description="When it is open, in time order; empty on a closed day"
+    )
+    closure_reason: GateClosureReason | None = strawberry.field(
+        name="closureReason",
+        description="Why the gate is closed on a day it would normally open; null on open days "
+        "and on days it never opens (e.g. a Sunday)",
+    )
+
+
+@strawberry.type(description="One time slot of a terminal's truck appointment system.")
+class AppointmentSlot:
+    start_date_time: datetime = strawberry.field(name="startDateTime")
+    end_date_time: datetime = strawberry.field(name="endDateTime")
+    transaction: TruckTransaction
+    availability: SlotAvailability
+    appointments_left: int | None = strawberry.field(
+        name="appointmentsLeft",
+        description="Appointments still free in the slot, when the terminal publishes the number",
+    )
+
+
+@strawberry.type(
+    description="Whether a terminal takes one carrier's empties of one size and type on one day "
+    "(the terminals' published empty-return rules)."
+)
+class EmptyReturnRule:
+    day: date = strawberry.field(name="date", description="The local day the rule is for")
+    carrier_scac_code: str = strawberry.field(
+        name="carrierSCACCode", description="SCAC of the carrier owning the empties, e.g. MAEU"
+    )
+    iso_equipment_code: str = strawberry.field(
+        name="ISOEquipmentCode",
+        description="ISO 6346 size and type the rule is for, e.g. 22G1 (20' dry), 45G1 (40' "
+        "high cube), 45R1 (40' reefer), L5G1 (45')",
+    )
+    accepted: bool = strawberry.field(description="Whether the terminal takes these empties")
 
 
 @strawberry.type(description="A container terminal, identified by its SMDG code within a port.")
@@ -41,6 +99,29 @@ class Terminal:
     name: str | None
     un_location_code: str = strawberry.field(
         name="UNLocationCode", description="UN/LOCODE of the port the terminal is in"
+    )
+    gate_hours: list[GateDay] | None = strawberry.field(
+        name="gateHours",
+        description="The truck gate today and on the next six days, local days in order, "
+        "closures included. Null when the port's systems do not offer gate hours: its "
+        "extensions.sources entry lists Terminal.gateHours under notOffered",
+    )
+    uses_appointments: bool | None = strawberry.field(
+        name="usesAppointments",
+        description="Whether trucks need an appointment at this terminal; null when the port "
+        "does not offer appointments (see appointmentSlots)",
+    )
+    appointment_slots: list[AppointmentSlot] | None = strawberry.field(
+        name="appointmentSlots",
+        description="Truck appointment slots from now until the end of tomorrow, by time and "
+        "transaction; empty for a terminal that does not use appointments. Null when the port "
+        "does not offer them (notOffered: Terminal.appointmentSlots)",
+    )
+    empty_returns: list[EmptyReturnRule] | None = strawberry.field(
+        name="emptyReturns",
+        description="Today's and tomorrow's empty-return rules: which carriers' empties of "
+        "which size and type the terminal takes. Null when the port does not offer them "
+        "(notOffered: Terminal.emptyReturns)",
     )
 
 
@@ -161,6 +242,32 @@ class EquipmentEvent:
     )
 
 
+@strawberry.type(description="A container's on-dock or near-dock rail leg out of the port.")
+class RailLeg:
+    on_dock: bool = strawberry.field(
+        name="onDock",
+        description="True when the box is loaded onto the train inside the terminal (on-dock "
+        "rail); false when it is trucked to a near-dock rail yard first",
+    )
+    rail_carrier_scac_code: str | None = strawberry.field(
+        name="railCarrierSCACCode", description="SCAC of the railroad, e.g. UPRR or BNSF"
+    )
+    destination_ramp: Location | None = strawberry.field(
+        name="destinationRamp", description="The inland rail ramp the box travels to"
+    )
+    loaded_on_rail_date_time: datetime | None = strawberry.field(
+        name="loadedOnRailDateTime",
+        description="When the box was loaded onto the train; null until it is",
+    )
+    departure_date_time: datetime | None = strawberry.field(
+        name="departureDateTime", description="When the train leaves (or left) the port"
+    )
+    departure_classifier_code: EventClassifierCode | None = strawberry.field(
+        name="departureClassifierCode",
+        description="Whether departureDateTime is planned (PLN), estimated (EST) or actual (ACT)",
+    )
+
+
 @strawberry.type(description="Where a container is: port, terminal and yard block, no finer.")
 class ContainerLocation:
     un_location_code: str = strawberry.field(name="UNLocationCode")
@@ -192,6 +299,12 @@ class ImportAvailability:
     outstanding_fees_usd: float | None = strawberry.field(
         name="outstandingFeesUSD", description="Demurrage and other fees due, in US dollars"
     )
+    empty_return_deadline: date | None = strawberry.field(
+        name="emptyReturnDeadline",
+        description="The last day to return the box empty before the carrier charges for it "
+        "(the end of its free time for the empty). Null when the port does not offer it "
+        "(notOffered: ImportAvailability.emptyReturnDeadline) or does not know it yet",
+    )
 
 
 @strawberry.type(description="A container as one port's systems know it.")
@@ -219,6 +332,12 @@ class Container:
     events: list[EquipmentEvent] | None = strawberry.field(
         description="Equipment events, oldest first"
     )
+    rail_leg: RailLeg | None = strawberry.field(
+        name="railLeg",
+        description="The box's rail leg out of the port, when it leaves by rail (status "
+        "LOADED_ON_RAIL once loaded); null when it does not, or when the port does not offer "
+        "rail legs (notOffered: Container.railLeg)",
+    )
     source_port: str = strawberry.field(
         name="sourcePort", description="UN/LOCODE of the port that answered"
     )
@@ -240,6 +359,18 @@ class CallTimestamp:
         name="delayReasonCode", description="SMDG delay reason code, e.g. WEA (weather)"
     )
     change_remark: str | None = strawberry.field(name="changeRemark")
+
+
+@strawberry.type(
+    description="One deadline or opening of a vessel call for exporters (DCSA cut-off time)."
+)
+class CutOffTime:
+    cut_off_date_time_code: CutOffDateTimeCode = strawberry.field(name="cutOffDateTimeCode")
+    cut_off_date_time: datetime = strawberry.field(name="cutOffDateTime")
+    reefer: bool = strawberry.field(
+        description="True: it applies to reefer (refrigerated) containers, whose receiving "
+        "closes earlier at most terminals; false: to the others"
+    )
 
 
 @strawberry.type(description="A vessel's call at a port terminal (DCSA transport call).")
@@ -300,6 +431,13 @@ class VesselCall:
     )
     timestamps: list[CallTimestamp] | None = strawberry.field(
         description="The latest timestamp per place, type and classifier"
+    )
+    cut_off_times: list[CutOffTime] | None = strawberry.field(
+        name="cutOffTimes",
+        description="When exporters may bring boxes for this call and until when (receiving, "
+        "dry and reefer delivery, VGM and documentation cut-offs), in time order. Null when "
+        "the port's systems do not offer cut-offs: its extensions.sources entry lists "
+        "VesselCall.cutOffTimes under notOffered",
     )
 
 

@@ -19,6 +19,8 @@ trace::
         async def vessel_calls(self, filter): ...     # list[VesselCallRecord]
         async def vessel(self, imo): ...             # VesselRecord | None
         async def metrics(self, period, metrics): ...  # list[PortMetricRecord]
+        # optional capabilities: the fields of portcontract.errors.OPTIONAL_FIELDS it fills
+        offers = frozenset({"VesselCall.cutOffTimes", "Terminal.gateHours"})
 
     app = create_resolver_app(TerminalSystems(), "USLAX", cache_ttls=CacheTtls(containers=15))
     uvicorn.run(app, port=8101)  # POST /graphql, GET /healthz, GET /readyz
@@ -30,18 +32,24 @@ Raise :class:`SourceUnavailable` when the port's systems do not answer; call
 from port_resolvers.kit.app import create_resolver_app
 from port_resolvers.kit.cache_control import CacheTtls
 from port_resolvers.kit.source import (
+    AppointmentSlotRecord,
     CallTimestampRecord,
     ContainerLocationRecord,
     ContainerRecord,
+    CutOffTimeRecord,
     DocumentLookup,
     DocumentReferenceRecord,
+    EmptyReturnRuleRecord,
     EquipmentEventRecord,
+    GateDayRecord,
+    GatePeriodRecord,
     HoldRecord,
     ImportAvailabilityRecord,
     LocationRecord,
     PortDataSource,
     PortMetricRecord,
     PortRecord,
+    RailLegRecord,
     SealRecord,
     SourceUnavailable,
     TerminalRecord,
@@ -50,22 +58,29 @@ from port_resolvers.kit.source import (
     VesselCallRecord,
     VesselRecord,
     WeekFigureRecord,
+    offered_fields,
 )
 
 __all__ = [
+    "AppointmentSlotRecord",
     "CacheTtls",
     "CallTimestampRecord",
     "ContainerLocationRecord",
     "ContainerRecord",
+    "CutOffTimeRecord",
     "DocumentLookup",
     "DocumentReferenceRecord",
+    "EmptyReturnRuleRecord",
     "EquipmentEventRecord",
+    "GateDayRecord",
+    "GatePeriodRecord",
     "HoldRecord",
     "ImportAvailabilityRecord",
     "LocationRecord",
     "PortDataSource",
     "PortMetricRecord",
     "PortRecord",
+    "RailLegRecord",
     "SealRecord",
     "SourceUnavailable",
     "TerminalRecord",
@@ -75,4 +90,5 @@ __all__ = [
     "VesselRecord",
     "WeekFigureRecord",
     "create_resolver_app",
+    "offered_fields",
 ]

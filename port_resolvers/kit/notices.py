@@ -9,7 +9,10 @@ serves them beside the data, one GraphQL error per root field and code::
      "extensions": {"code": "EVENTS_QUARANTINED", "port": "USLAX", "count": 2}}
 
 The codes are the contract's (:mod:`portcontract.errors`); the gateway shows such an answer as
-``partial``. :func:`report` outside a request (a source used on its own) only logs.
+``partial``. ``NOT_OFFERED`` is the one notice with a ``coordinate`` instead of a count that
+matters: the kit reports it for an optional field the source does not offer, and the gateway
+lists it in the port's ``extensions.sources`` entry instead of showing the answer as partial.
+:func:`report` outside a request (a source used on its own) only logs.
 
 Collection uses context variables: :func:`for_request` opens the request's list, and
 :func:`for_root_field` gathers what one root field's resolver (and every task it starts)
@@ -23,7 +26,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from portcontract.errors import COUNT_EXTENSION, EVENTS_QUARANTINED, EVENTS_TRUNCATED
+from portcontract.errors import (
+    COORDINATE_EXTENSION,
+    COUNT_EXTENSION,
+    EVENTS_QUARANTINED,
+    EVENTS_TRUNCATED,
+)
 
 logger = logging.getLogger("port_resolvers.kit")
 
@@ -36,10 +44,12 @@ DESCRIPTIONS: Final = {
 
 @dataclass(slots=True)
 class Notice:
-    """What one source left out: a contract code and how many items."""
+    """What one source left out: a contract code and how many items (for ``NOT_OFFERED``,
+    the field it does not offer)."""
 
     code: str
     count: int
+    coordinate: str | None = None
 
 
 @dataclass(slots=True)
@@ -52,15 +62,16 @@ _request: ContextVar[list[_FieldNotices] | None] = ContextVar("kit_request_notic
 _field: ContextVar[_FieldNotices | None] = ContextVar("kit_field_notices", default=None)
 
 
-def report(code: str, count: int = 1) -> None:
-    """Record that ``count`` items were left out of the answer being built, under ``code``."""
+def report(code: str, count: int = 1, *, coordinate: str | None = None) -> None:
+    """Record that ``count`` items were left out of the answer being built, under ``code``
+    (and for ``NOT_OFFERED``, the schema ``coordinate`` of the field not offered)."""
     if count <= 0:
         return
     current = _field.get()
     if current is None:
         logger.info("left out %d item(s) (%s) outside a resolver request", count, code)
         return
-    current.notices.append(Notice(code, count))
+    current.notices.append(Notice(code, count, coordinate))
 
 
 @contextmanager
@@ -92,16 +103,18 @@ def as_errors(collected: list[_FieldNotices], port_id: str) -> list[dict[str, An
     """The GraphQL errors for the notices of one request: one per root field and code."""
     errors = []
     for field_notices in collected:
-        counts: dict[str, int] = {}
+        counts: dict[tuple[str, str | None], int] = {}
         for notice in field_notices.notices:
-            counts[notice.code] = counts.get(notice.code, 0) + notice.count
-        for code, count in counts.items():
+            key = (notice.code, notice.coordinate)
+            counts[key] = counts.get(key, 0) + notice.count
+        for (code, coordinate), count in counts.items():
             what = DESCRIPTIONS.get(code, "items of the port's system were left out")
+            extensions: dict[str, Any] = {"code": code, "port": port_id, COUNT_EXTENSION: count}
+            message = f"{port_id}: {count} {what}"
+            if coordinate is not None:
+                extensions[COORDINATE_EXTENSION] = coordinate
+                message = f"{port_id}: the port's systems do not offer {coordinate} (null)"
             errors.append(
-                {
-                    "message": f"{port_id}: {count} {what}",
-                    "path": [field_notices.key],
-                    "extensions": {"code": code, "port": port_id, COUNT_EXTENSION: count},
-                }
+                {"message": message, "path": [field_notices.key], "extensions": extensions}
             )
     return errors

@@ -7,7 +7,9 @@ argument leaves this port out. Every record from the source passes through the l
 dropped, and so is a free-text value (:data:`FREE_TEXT_KEYS`) that names people, roles on the
 quay, shifts or per-hour rates, which the answer reports (:class:`Notice`). Aggregates pass the
 disclosure rules of :mod:`port_resolvers.kit.metrics`. Nested fields resolve from the record
-dicts with graphql-core's default resolver (keys are field names).
+dicts with graphql-core's default resolver (keys are field names), except the optional fields
+(:data:`~portcontract.errors.OPTIONAL_FIELDS`): one the source does not offer is null, and a
+root field whose selection reaches it reports ``NOT_OFFERED`` with its coordinate.
 """
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -16,15 +18,30 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from graphql import GraphQLResolveInfo, GraphQLSchema
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    InlineFragmentNode,
+    SelectionSetNode,
+    get_named_type,
+)
 
 from port_resolvers.kit import notices
 from port_resolvers.kit.derive import Record, derive_container, empty_connection, vessel_call_page
 from port_resolvers.kit.errors import BadUserInput
 from port_resolvers.kit.metrics import WithheldMetric, disclosed_metrics
-from port_resolvers.kit.source import DocumentLookup, PortDataSource, VesselCallFilter
+from port_resolvers.kit.source import (
+    DocumentLookup,
+    PortDataSource,
+    VesselCallFilter,
+    offered_fields,
+)
 from portcontract import GATEWAY_ONLY_FIELDS
 from portcontract.cursor import CallKey, decode_cursor, sort_key
+from portcontract.errors import NOT_OFFERED, OPTIONAL_FIELDS
 from portcontract.identifiers import (
     check_container_reference,
     check_document_reference,
@@ -276,12 +293,68 @@ ROOT_RESOLVERS: Final[Mapping[str, Resolver]] = {
 }
 
 
+def _optional_fields_selected(info: Info) -> set[str]:
+    """The coordinates of :data:`OPTIONAL_FIELDS` the root field's selection reaches, through
+    fragments too (a field skipped by a directive still counts: it was asked for)."""
+    found: set[str] = set()
+    seen_fragments: set[str] = set()
+
+    def walk(parent: GraphQLObjectType, selections: SelectionSetNode) -> None:
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                field = parent.fields.get(selection.name.value)
+                if field is None:
+                    continue
+                coordinate = f"{parent.name}.{selection.name.value}"
+                if coordinate in OPTIONAL_FIELDS:
+                    found.add(coordinate)
+                inner = get_named_type(field.type)
+                if selection.selection_set is not None and isinstance(inner, GraphQLObjectType):
+                    walk(inner, selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                walk(_condition(selection.type_condition, parent), selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = info.fragments.get(name)
+                if fragment is not None and name not in seen_fragments:
+                    seen_fragments.add(name)
+                    walk(_condition(fragment.type_condition, parent), fragment.selection_set)
+
+    def _condition(condition: Any, parent: GraphQLObjectType) -> GraphQLObjectType:
+        named = info.schema.get_type(condition.name.value) if condition is not None else None
+        return named if isinstance(named, GraphQLObjectType) else parent
+
+    returned = get_named_type(info.return_type)
+    if isinstance(returned, GraphQLObjectType):
+        for node in info.field_nodes:
+            if node.selection_set is not None:
+                walk(returned, node.selection_set)
+    return found
+
+
 def _gathering_notices(resolver: Resolver) -> Resolver:
-    """``resolver``, with what its source reports left out gathered for its root field."""
+    """``resolver``, with what its source reports left out gathered for its root field, and
+    a ``NOT_OFFERED`` notice for each optional field it selects that the source lacks."""
 
     async def resolve(root: None, info: Info, **args: Any) -> Any:
         with notices.for_root_field(str(info.path.key)):
-            return await resolver(root, info, **args)
+            answer = await resolver(root, info, **args)
+            offered = offered_fields(info.context.source)
+            for coordinate in sorted(_optional_fields_selected(info) - offered):
+                notices.report(NOT_OFFERED, coordinate=coordinate)
+            return answer
+
+    return resolve
+
+
+def _optional(name: str, coordinate: str) -> Callable[[Any, Info], Any]:
+    """The resolver of an optional field: the record's value when the source offers it,
+    else null (whatever the record holds)."""
+
+    def resolve(parent: Any, info: Info) -> Any:
+        if coordinate not in offered_fields(info.context.source):
+            return None
+        return parent.get(name) if isinstance(parent, Mapping) else None
 
     return resolve
 
@@ -297,3 +370,9 @@ def attach_resolvers(schema: GraphQLSchema) -> None:
         raise RuntimeError("the shared schema's Query fields and the kit's resolvers differ")
     for name, resolver in ROOT_RESOLVERS.items():
         query.fields[name].resolve = _gathering_notices(resolver)
+    for coordinate in OPTIONAL_FIELDS:
+        type_name, field_name = coordinate.split(".")
+        owner = schema.get_type(type_name)
+        if not isinstance(owner, GraphQLObjectType) or field_name not in owner.fields:
+            raise RuntimeError(f"the shared schema has no optional field {coordinate}")
+        owner.fields[field_name].resolve = _optional(field_name, coordinate)

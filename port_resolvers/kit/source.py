@@ -11,6 +11,14 @@ to aggregates (:class:`PortMetricRecord`), and serves only the fields the schema
 
 A source may raise :class:`SourceUnavailable` when the port's own system does not answer; the
 kit turns it into a GraphQL error with code ``SOURCE_UNAVAILABLE``.
+
+**Optional capabilities.** Some fields are ones a port's systems may not have at all
+(:data:`portcontract.errors.OPTIONAL_FIELDS`: cut-offs, gate hours, truck appointments,
+empty-return rules and deadlines, rail legs). A source that gives one names its schema
+coordinate in its ``offers`` attribute (:func:`offered_fields`) and fills the record key; for
+every other optional field the kit answers null and tells the gateway so, with a
+``NOT_OFFERED`` notice naming the coordinate, whenever a query selects it. A port that lacks a
+capability says so; it never answers zeros or empty lists in its place.
 """
 
 from collections.abc import Sequence
@@ -18,15 +26,54 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NotRequired, Protocol, TypedDict, runtime_checkable
 
+from portcontract.errors import OPTIONAL_FIELDS
+
 
 class SourceUnavailable(Exception):
     """The port's own system did not answer, or answered with something unusable."""
 
 
+class GatePeriodRecord(TypedDict):
+    opensDateTime: datetime
+    closesDateTime: datetime
+    offPeak: bool
+
+
+class GateDayRecord(TypedDict):
+    """The truck gate on one local day: open or not, when, and why closed (a
+    ``GateClosureReason`` name) on a day it would normally open."""
+
+    date: date
+    open: bool
+    periods: list[GatePeriodRecord]
+    closureReason: NotRequired[str | None]  # HOLIDAY | WEATHER | MAINTENANCE | SECURITY | OTHER
+
+
+class AppointmentSlotRecord(TypedDict):
+    startDateTime: datetime
+    endDateTime: datetime
+    transaction: str  # IMPORT_PICKUP | EXPORT_DROPOFF | EMPTY_RETURN | EMPTY_PICKUP
+    availability: str  # OPEN | LIMITED | FULL
+    appointmentsLeft: NotRequired[int | None]  # slots left in total: never who booked them
+
+
+class EmptyReturnRuleRecord(TypedDict):
+    date: date
+    carrierSCACCode: str
+    ISOEquipmentCode: str  # ISO 6346 size and type: 22G1, 42G1, 45G1, L5G1, 22R1, 45R1
+    accepted: bool
+
+
 class TerminalRecord(TypedDict):
+    """A terminal; the optional keys are served when the source ``offers`` them."""
+
     facilitySMDGCode: str
     name: str | None
     UNLocationCode: str
+    gateHours: NotRequired[list[GateDayRecord] | None]  # today and the next six local days
+    usesAppointments: NotRequired[bool | None]
+    appointmentSlots: NotRequired[list[AppointmentSlotRecord] | None]  # now to end of tomorrow
+    emptyReturns: NotRequired[list[EmptyReturnRuleRecord] | None]  # today and tomorrow
 
 
 class PortRecord(TypedDict):
@@ -118,6 +165,16 @@ class ImportAvailabilityRecord(TypedDict, total=False):
     firstAvailableDate: date | None
     lastFreeDay: date | None
     outstandingFeesUSD: float | None
+    emptyReturnDeadline: date | None  # when offered: the carrier's last free day for the empty
+
+
+class RailLegRecord(TypedDict):
+    onDock: bool
+    railCarrierSCACCode: NotRequired[str | None]
+    destinationRamp: NotRequired[LocationRecord | None]
+    loadedOnRailDateTime: NotRequired[datetime | None]
+    departureDateTime: NotRequired[datetime | None]
+    departureClassifierCode: NotRequired[str | None]  # PLN | EST | ACT
 
 
 class ContainerRecord(TypedDict):
@@ -129,6 +186,7 @@ class ContainerRecord(TypedDict):
     location: NotRequired[ContainerLocationRecord | None]
     availability: NotRequired[ImportAvailabilityRecord | None]
     events: list[EquipmentEventRecord]  # any order; the kit sorts oldest first
+    railLeg: NotRequired[RailLegRecord | None]  # when offered, for a box leaving by rail
 
 
 class CallTimestampRecord(TypedDict):
@@ -139,6 +197,12 @@ class CallTimestampRecord(TypedDict):
     eventCreatedDateTime: NotRequired[datetime | None]
     delayReasonCode: NotRequired[str | None]
     changeRemark: NotRequired[str | None]
+
+
+class CutOffTimeRecord(TypedDict):
+    cutOffDateTimeCode: str  # DCO | VCO | FCO | LCO | EFC | ECP (DCSA)
+    cutOffDateTime: datetime
+    reefer: bool
 
 
 class VesselCallRecord(TypedDict):
@@ -165,6 +229,7 @@ class VesselCallRecord(TypedDict):
     delayReasonCode: NotRequired[str | None]
     changeRemark: NotRequired[str | None]
     timestamps: NotRequired[list[CallTimestampRecord] | None]
+    cutOffTimes: NotRequired[list[CutOffTimeRecord] | None]  # when offered; any order
 
 
 class WeekFigureRecord(TypedDict):
@@ -255,3 +320,13 @@ class PortDataSource(Protocol):
 
 
 JSON = dict[str, Any]
+
+
+def offered_fields(source: object) -> frozenset[str]:
+    """The optional fields ``source`` gives: the coordinates of
+    :data:`~portcontract.errors.OPTIONAL_FIELDS` named in its ``offers`` attribute (a source
+    without one offers none)."""
+    offers = getattr(source, "offers", None)
+    if not isinstance(offers, frozenset | set | tuple | list):
+        return frozenset()
+    return frozenset(c for c in offers if isinstance(c, str)) & OPTIONAL_FIELDS

@@ -26,12 +26,24 @@ REFERENCE = "CSQU3054383"
 
 # What the shipped roles may not see of the query below, under the shipped policy
 # (README, "Who sees what"). Everything else in the query must come back.
+TERMINAL_SERVICES = {
+    "Terminal.gateHours",
+    "Terminal.usesAppointments",
+    "Terminal.appointmentSlots",
+    "Terminal.emptyReturns",
+}
 DENIED = {
-    "public": {"Container.location", "Container.availability", "Container.events"},
-    "trucker": {"Container.events"},
+    "public": {
+        "Container.location",
+        "Container.availability",
+        "Container.events",
+        "Container.railLeg",
+        "Terminal.appointmentSlots",
+    },
+    "trucker": {"Container.events", "Container.railLeg"},
     "cargo_owner": set(),
     "port_operator": {"Container.availability"},
-    "state_analyst": {"Query.container", "Query.vesselCalls", "Query.vessel"},
+    "state_analyst": {"Query.container", "Query.vesselCalls", "Query.vessel", *TERMINAL_SERVICES},
     "auditor": set(),
     "port_admin": set(),
     "admin": set(),
