@@ -30,7 +30,8 @@ document the gateway sent that port:
   sent, and for a notice (:data:`portcontract.errors.NOTICE_CODES`) its ``count`` when that is
   a whole number from 1 to :data:`portcontract.errors.MAX_NOTICE_COUNT`, and for
   ``NOT_OFFERED`` the ``coordinate`` when it is one of
-  :data:`portcontract.errors.OPTIONAL_FIELDS` (else none). The message goes to
+  :data:`portcontract.errors.OPTIONAL_FIELDS` that the document sent selects under the error's
+  root field (else none). The message goes to
   the gateway's log and to the port's fetch span, redacted (URLs, addresses, keys and tokens)
   and withheld whole when it names labor; never to a client.
 
@@ -385,7 +386,8 @@ class PortBoundary:
                 held[COUNT_EXTENSION] = count
             if code == NOT_OFFERED:  # which field: one of the contract's, or none at all
                 coordinate = extensions.get(COORDINATE_EXTENSION)  # type: ignore[union-attr]
-                held[COORDINATE_EXTENSION] = coordinate if coordinate in OPTIONAL_FIELDS else None
+                asked = path is not None and _asks_optional(keys[str(path[0])], coordinate)
+                held[COORDINATE_EXTENSION] = coordinate if asked else None
             kept.append(held)
         if len(errors) > MAX_ERRORS:
             log.info("port %s: %d more errors not kept", port, len(errors) - MAX_ERRORS)
@@ -412,6 +414,23 @@ def _count(extensions: Any) -> int | None:
     """A notice's count, when it is a believable whole number."""
     count = extensions.get(COUNT_EXTENSION) if isinstance(extensions, dict) else None
     return count if type(count) is int and 1 <= count <= MAX_NOTICE_COUNT else None
+
+
+def _asks_optional(shape: Shape, coordinate: Any) -> bool:
+    """Whether ``coordinate`` is one of the contract's optional fields and the document sent
+    selects it under ``shape``: a port says only what it lacks of what it was asked. (Each
+    optional field's name is unique in the schema, so its name in the shape is the field.)"""
+    if not isinstance(coordinate, str) or coordinate not in OPTIONAL_FIELDS:
+        return False
+    name = coordinate.partition(".")[2]
+    pending = [shape]
+    while pending:
+        for _, field_name, sub in pending.pop().fields:
+            if field_name == name:
+                return True
+            if sub is not None:
+                pending.append(sub)
+    return False
 
 
 def _known_path(path: Any, keys: Mapping[str, Shape]) -> list[str | int] | None:

@@ -323,6 +323,43 @@ def test_only_notices_carry_a_count() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("coordinate", "kept"),
+    [("VesselCall.cutOffTimes", "VesselCall.cutOffTimes"),
+     ("Terminal.gateHours", None),  # optional, but not asked of this port
+     ("VesselCall.plannedArrivalDateTime", None),  # a field every port must give
+     ("Terminal.gateHours <script>", None), (["Terminal.gateHours"], None), (7, None),
+     (None, None)],
+)  # fmt: skip
+def test_not_offered_keeps_its_coordinate_only_when_it_is_an_optional_field(
+    coordinate: Any, kept: str | None
+) -> None:
+    errors = [{"message": "USLAX: no cut-offs here", "path": ["vesselCalls"],
+               "extensions": {"code": "NOT_OFFERED", "count": 1,
+                              "coordinate": coordinate}}]  # fmt: skip
+    held = hold("{ vesselCalls { nodes { cutOffTimes { reefer } } } }", {"vesselCalls": None},
+                errors, vesselCalls={"first": 20})  # fmt: skip
+    assert held.errors == [
+        {"code": "NOT_OFFERED", "path": ["vesselCalls"], "count": 1, "coordinate": kept}
+    ]
+
+
+def test_not_offered_without_a_root_path_names_no_field() -> None:
+    errors = [{"message": "x", "path": None, "extensions": {"code": "NOT_OFFERED",
+               "coordinate": "VesselCall.cutOffTimes"}}]  # fmt: skip
+    held = hold("{ vesselCalls { nodes { cutOffTimes { reefer } } } }", {"vesselCalls": None},
+                errors, vesselCalls={"first": 20})  # fmt: skip
+    assert held.errors == [{"code": "NOT_OFFERED", "path": None, "coordinate": None}]
+
+
+def test_only_not_offered_carries_a_coordinate() -> None:
+    errors = [{"message": "x", "path": ["containers"],
+               "extensions": {"code": "EVENTS_TRUNCATED", "count": 1,
+                              "coordinate": "Container.railLeg"}}]  # fmt: skip
+    held = hold("{ containers { equipmentReference } }", {"containers": []}, errors)
+    assert held.errors == [{"code": "EVENTS_TRUNCATED", "path": ["containers"], "count": 1}]
+
+
 PAGE = (
     "{ vesselCalls { edges { cursor node { UNLocationCode } } nodes { transportCallReference } } }"
 )
