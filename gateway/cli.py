@@ -345,6 +345,14 @@ def conformance(
             "environment variable: a command line is visible to other users of the machine.",
         ),
     ] = None,
+    offers: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--offers",
+            help="An optional field the port claims to give, e.g. VesselCall.cutOffTimes "
+            "(repeatable): the check fails when the resolver says it does not offer it.",
+        ),
+    ] = None,
 ) -> None:
     """Check a port resolver against the shared contract; non-zero exit when it fails."""
     from gateway.conformance import (
@@ -362,7 +370,13 @@ def conformance(
 
     results = asyncio.run(
         check_resolver(
-            url, port, containers=container or (), timeout=timeout, token=token, on_result=show
+            url,
+            port,
+            containers=container or (),
+            timeout=timeout,
+            token=token,
+            on_result=show,
+            offers=offers or (),
         )
     )
     typer.echo(report_verdict(port, results))

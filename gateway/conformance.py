@@ -15,6 +15,16 @@ report, passed or failed with the reason; one failed check does not stop the oth
   duplicates (two page sizes give the same list), ``totalCount`` and ``pageInfo`` consistent.
 - ``derived fields``: for the containers named with ``--container``, ``isISO6346Valid`` agrees
   with the number and ``sourcePort`` is this port.
+- ``optional capabilities``: each optional field of the contract
+  (:data:`portcontract.errors.OPTIONAL_FIELDS`: cut-offs, gate hours, appointments, empty
+  returns and deadlines, rail legs) is either offered or said to be not offered (a
+  ``NOT_OFFERED`` notice naming it, the field null everywhere), never both and never silently
+  null. What a port offers is checked for sense: cut-offs before the call's planned arrival and
+  receiving opening before delivery closes; gate days in order, each open one with periods that
+  close after they open and do not overlap, each closed one without; appointment slots that
+  end after they start and a full slot with no appointment left; empty-return rules once per
+  day, carrier and size type; a rail leg's departure time with its classifier. With
+  ``--offers COORDINATE`` (repeatable) the port claims the field, and not offering it fails.
 - ``credential``: with ``--token`` (the resolver's ``gateway_token``, which every request
   above carries), a request without it is refused with 401 or 403: the resolver answers only
   the gateway. Without ``--token``, the resolver must answer without a credential.
@@ -48,6 +58,7 @@ from graphql import (
 
 from portcontract import GATEWAY_ONLY_FIELDS, schema_sdl
 from portcontract.cursor import call_key, decode_cursor, sort_key
+from portcontract.errors import COORDINATE_EXTENSION, NOT_OFFERED, OPTIONAL_FIELDS
 from portcontract.identifiers import is_iso6346, iso6346_check_digit
 from portcontract.labor import is_labor_key
 
@@ -65,6 +76,38 @@ CALLS = """query ConformanceCalls($first: Int!, $after: String) {
     totalCount
   }
 }"""
+
+
+OPTIONAL = """query ConformanceOptional($refs: [String!]!) {
+  ports { terminals {
+    facilitySMDGCode
+    gateHours { date open closureReason periods { opensDateTime closesDateTime offPeak } }
+    usesAppointments
+    appointmentSlots { startDateTime endDateTime transaction availability appointmentsLeft }
+    emptyReturns { date carrierSCACCode ISOEquipmentCode accepted }
+  } }
+  vesselCalls(first: 50) { nodes {
+    transportCallReference plannedArrivalDateTime
+    cutOffTimes { cutOffDateTimeCode cutOffDateTime reefer }
+  } }
+  containers(references: $refs) {
+    equipmentReference status
+    availability { emptyReturnDeadline }
+    railLeg { onDock loadedOnRailDateTime departureDateTime departureClassifierCode }
+  }
+}"""
+# Where each optional field's values are in an OPTIONAL answer: the path of objects to it.
+OPTIONAL_PATHS: dict[str, tuple[str, ...]] = {
+    "VesselCall.cutOffTimes": ("vesselCalls", "nodes", "cutOffTimes"),
+    "Terminal.gateHours": ("ports", "terminals", "gateHours"),
+    "Terminal.usesAppointments": ("ports", "terminals", "usesAppointments"),
+    "Terminal.appointmentSlots": ("ports", "terminals", "appointmentSlots"),
+    "Terminal.emptyReturns": ("ports", "terminals", "emptyReturns"),
+    "ImportAvailability.emptyReturnDeadline": ("containers", "availability", "emptyReturnDeadline"),
+    "Container.railLeg": ("containers", "railLeg"),
+}
+# Cut-offs that are deadlines or openings ahead of the call: each before its planned arrival.
+BEFORE_ARRIVAL = frozenset({"DCO", "VCO", "FCO", "LCO", "EFC"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +138,7 @@ class ResolverConformance:
     containers: Sequence[str] = ()
     token: str | None = None
     on_result: Callable[[CheckResult], None] | None = None  # each result as soon as it is known
+    offers: Sequence[str] = ()  # optional fields the port claims: not offering one fails
     answers: list[httpx.Response] = field(default_factory=list)
 
     @property
@@ -109,6 +153,7 @@ class ResolverConformance:
             ("bad container number", self.check_bad_container),
             ("vessel calls paging", self.check_paging),
             ("derived fields", self.check_derived_fields),
+            ("optional capabilities", self.check_optional),
             ("credential", self.check_credential),
             # Last: these two judge every answer the checks above received.
             ("no labor keys", self.check_no_labor_keys),
@@ -120,7 +165,14 @@ class ResolverConformance:
                 result = CheckResult(name, True, await check())
             except Fault as exc:
                 result = CheckResult(name, False, str(exc))
-            except (httpx.HTTPError, ValueError, KeyError, TypeError, IndexError) as exc:
+            except (
+                httpx.HTTPError,
+                ValueError,
+                KeyError,
+                TypeError,
+                IndexError,
+                AttributeError,
+            ) as exc:  # an answer of another shape than asked
                 result = CheckResult(name, False, f"{type(exc).__name__}: {exc}")
             results.append(result)
             if self.on_result is not None:
@@ -270,6 +322,41 @@ class ResolverConformance:
             "sourcePort and lastEventDateTime consistent"
         )
 
+    async def check_optional(self) -> str:
+        unknown = sorted(set(self.offers) - OPTIONAL_FIELDS)
+        _require(not unknown, f"--offers {', '.join(unknown)}: not an optional field")
+        # Without --container, a number no port has: the boxes' fields are asked, never seen.
+        refs = list(self.containers) or [f"{BAD_CONTAINER_PREFIX}{_check_digit()}"]
+        body = await self.post(OPTIONAL, {"refs": refs})
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise Fault(f"no data in the answer; errors: {body.get('errors')}")
+        said: set[str] = set()
+        for error in body.get("errors") or []:
+            extensions = error.get("extensions") or {}
+            code = extensions.get("code")
+            if code != NOT_OFFERED:
+                raise Fault(f"error {code}: {error.get('message')}")
+            coordinate = extensions.get(COORDINATE_EXTENSION)
+            if not isinstance(coordinate, str) or coordinate not in OPTIONAL_FIELDS:
+                raise Fault(f"NOT_OFFERED names {coordinate!r}, not an optional field")
+            said.add(coordinate)
+        offered = sorted(OPTIONAL_FIELDS - said)
+        for coordinate in sorted(said):
+            values = [v for v in _values(data, OPTIONAL_PATHS[coordinate]) if v is not None]
+            _require(not values, f"{coordinate}: said NOT_OFFERED, yet answered")
+        claimed = sorted(set(self.offers) & said)
+        _require(not claimed, f"claimed with --offers but not offered: {', '.join(claimed)}")
+        for coordinate in offered:
+            values = list(_values(data, OPTIONAL_PATHS[coordinate]))
+            for problem in _optional_problems(coordinate, data, values):
+                raise Fault(f"{coordinate}: {problem}")
+        return (
+            f"offers {', '.join(offered) or 'none'}; "
+            f"does not offer {', '.join(sorted(said)) or 'none'}"
+            + ("" if self.containers else " (no --container: no box's values to look at)")
+        )
+
     async def check_credential(self) -> str:
         query = {"query": "{ ports { UNLocationCode } }"}
         response = await self.client.post(self.url, json=query)
@@ -300,6 +387,98 @@ class ResolverConformance:
         missing = sum("cache-control" not in a.headers for a in answered)
         _require(not missing, f"{missing} of {len(answered)} answers lack Cache-Control")
         return f"on all {len(answered)} answers"
+
+
+def _check_digit() -> int:
+    return iso6346_check_digit(BAD_CONTAINER_PREFIX)
+
+
+def _values(data: Any, path: Sequence[str]) -> Iterator[Any]:
+    """Every value at ``path`` in ``data`` (lists on the way crossed), nulls included."""
+    if not path:
+        yield data
+        return
+    if isinstance(data, list):
+        for item in data:
+            yield from _values(item, path)
+        return
+    if isinstance(data, dict):
+        yield from _values(data.get(path[0]), path[1:])
+    else:
+        yield None
+
+
+def _optional_problems(coordinate: str, data: dict[str, Any], values: list[Any]) -> Iterator[str]:
+    """What makes no sense in an offered optional field's values (nothing when all is well)."""
+    if coordinate == "VesselCall.cutOffTimes":
+        for call in (data.get("vesselCalls") or {}).get("nodes") or []:
+            yield from _cut_off_problems(call)
+    elif coordinate == "Terminal.gateHours":
+        for days in values:
+            yield from _gate_problems(days or [])
+    elif coordinate == "Terminal.appointmentSlots":
+        for slots in values:
+            for slot in slots or []:
+                if slot["endDateTime"] <= slot["startDateTime"]:
+                    yield f"a slot ends at {slot['endDateTime']}, not after its start"
+                left = slot["appointmentsLeft"]
+                if left is not None and (
+                    left < 0 or (slot["availability"] == "FULL") != (left == 0)
+                ):
+                    yield f"a {slot['availability']} slot has {left} appointment(s) left"
+        for terminals in _values(data, ("ports", "terminals")):
+            for terminal in terminals or []:
+                if terminal.get("usesAppointments") is False and terminal.get("appointmentSlots"):
+                    yield f"{terminal['facilitySMDGCode']} uses no appointments but has slots"
+    elif coordinate == "Terminal.emptyReturns":
+        for rules in values:
+            seen = [(r["date"], r["carrierSCACCode"], r["ISOEquipmentCode"]) for r in rules or []]
+            if len(seen) != len(set(seen)):
+                yield "a rule comes twice for one day, carrier and size type"
+    elif coordinate == "Container.railLeg":
+        for leg in values:
+            if leg and (leg["departureDateTime"] is None) != (
+                leg["departureClassifierCode"] is None
+            ):
+                yield "departureDateTime and departureClassifierCode come only together"
+
+
+def _cut_off_problems(call: dict[str, Any]) -> Iterator[str]:
+    reference = call["transportCallReference"]
+    arrival = datetime.fromisoformat(call["plannedArrivalDateTime"])
+    cut_offs = call.get("cutOffTimes") or []
+    at = {(c["cutOffDateTimeCode"], c["reefer"]): datetime.fromisoformat(c["cutOffDateTime"])
+          for c in cut_offs}  # fmt: skip
+    if len(at) != len(cut_offs):
+        yield f"{reference}: a cut-off comes twice"
+    for (code, _reefer), when in at.items():
+        if code in BEFORE_ARRIVAL and when >= arrival:
+            yield f"{reference}: {code} is not before the planned arrival"
+    for reefer in (False, True):
+        opens, closes = at.get(("EFC", reefer)), at.get(("FCO", reefer))
+        if opens is not None and closes is not None and opens >= closes:
+            yield f"{reference}: receiving opens (EFC) after it closes (FCO)"
+
+
+def _gate_problems(days: list[dict[str, Any]]) -> Iterator[str]:
+    dates = [day["date"] for day in days]
+    if dates != sorted(set(dates)):
+        yield "gate days are not in order, or one comes twice"
+    for day in days:
+        periods = day["periods"]
+        if day["open"] != bool(periods):
+            yield f"{day['date']}: open is {day['open']} with {len(periods)} period(s)"
+        if day["open"] and day["closureReason"] is not None:
+            yield f"{day['date']}: open, yet with a closure reason"
+        previous_close = None
+        for period in periods:
+            opens = datetime.fromisoformat(period["opensDateTime"])
+            closes = datetime.fromisoformat(period["closesDateTime"])
+            if closes <= opens:
+                yield f"{day['date']}: a period closes before it opens"
+            if previous_close is not None and opens < previous_close:
+                yield f"{day['date']}: periods overlap or are out of order"
+            previous_close = closes
 
 
 def contract_schema() -> GraphQLSchema:
@@ -417,11 +596,15 @@ async def check_resolver(
     token: str | None = None,
     client: httpx.AsyncClient | None = None,
     on_result: Callable[[CheckResult], None] | None = None,
+    offers: Sequence[str] = (),
 ) -> list[CheckResult]:
     """Run every check against the resolver at ``url`` (its ``/graphql`` endpoint), each
     GraphQL request with ``Authorization: Bearer <token>`` when ``token`` is given; each result
-    goes to ``on_result`` as soon as it is known (the command prints it then)."""
+    goes to ``on_result`` as soon as it is known (the command prints it then). ``offers``: the
+    optional fields the port claims to give."""
     if client is not None:
-        return await ResolverConformance(url, port, client, containers, token, on_result).run()
+        return await ResolverConformance(
+            url, port, client, containers, token, on_result, offers
+        ).run()
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as own:
-        return await ResolverConformance(url, port, own, containers, token, on_result).run()
+        return await ResolverConformance(url, port, own, containers, token, on_result, offers).run()
