@@ -54,7 +54,14 @@ query PortgateOutlook($from: DateTime!, $to: DateTime!, $ports: [String!], $afte
       VESSELS_AT_BERTH, CONTAINER_DWELL_DAYS, TRUCK_TURN_TIME_MINUTES]) {{
     UNLocationCode facilitySMDGCode metric value
   }}
-  ports(ports: $ports) {{ UNLocationCode name status }}
+  ports(ports: $ports) {{
+    UNLocationCode name status
+    terminals {{
+      facilitySMDGCode name
+      gateHours {{ date open closureReason }}
+      emptyReturns {{ date carrierSCACCode ISOEquipmentCode accepted }}
+    }}
+  }}
 }}
 """)
 NEXT_PAGE: DocumentNode = parse(f"""
@@ -186,20 +193,16 @@ async def compute_outlook(
     listed = first.data.get("ports") or []
     metrics = first.data.get("metrics") or []
     calls_at, metrics_at = _by_port(calls), _by_port(metrics)
+    lacking = {s["port"]: s.get("notOffered", []) for s in first.sources}
     port_rows = []
     for port in listed:
         code = port["UNLocationCode"]
-        port_rows.append(
-            _port(
-                port,
-                answered,
-                now,
-                end,
-                calls_at.get(code, []),
-                metrics_at.get(code, []),
-                late_after,
-            )
+        row = _port(
+            port, answered, now, end, calls_at.get(code, []), metrics_at.get(code, []), late_after
         )
+        if row["answered"]:
+            row.update(_terminal_services(port, now.date(), end.date(), lacking.get(code, [])))
+        port_rows.append(row)
     outlook: dict[str, Any] = {
         "generatedAt": (generated_at or now).isoformat(),
         "windowStart": now.isoformat(),
@@ -273,7 +276,8 @@ def _port(
         "UNLocationCode": port_id, "name": port.get("name"), "status": port.get("status"),
         "answered": port_id in answered, "vesselsAtAnchor": None, "vesselsAtBerth": None,
         "expectedArrivals": None, "lateArrivals": None, "averageDelayHours": None,
-        "containerDwellDays": None, "truckTurnTimeMinutes": None,
+        "containerDwellDays": None, "truckTurnTimeMinutes": None, "gateClosures": None,
+        "emptyReturnRestrictions": None, "notOffered": None,
     }  # fmt: skip
     if not row["answered"]:
         return row  # missing, never zero
@@ -304,6 +308,48 @@ def _port(
     row["lateArrivals"] = sorted(late, key=lambda c: -c["delayHours"])
     row["averageDelayHours"] = round(fmean(delays), 1) if delays else None
     return row
+
+
+def _terminal_services(
+    port: Mapping[str, Any], first: date, last: date, not_offered: list[str]
+) -> dict[str, Any]:
+    """A port's gate closures on the days ``first`` to ``last`` and the empties its terminals
+    refuse, each null when the port lacks the capability (or the caller may not see it: the
+    terminals then come without it)."""
+    terminals = port.get("terminals") or []
+    closures: list[dict[str, Any]] | None = []
+    refused: list[dict[str, Any]] | None = []
+    for terminal in terminals:
+        where = {"facilitySMDGCode": terminal["facilitySMDGCode"],
+                 "terminalName": terminal.get("name")}  # fmt: skip
+        days, rules = terminal.get("gateHours"), terminal.get("emptyReturns")
+        if days is None:
+            closures = None
+        elif closures is not None:
+            closures += [
+                {**where, "date": day["date"], "closureReason": day["closureReason"]}
+                for day in days
+                if not day["open"]
+                and day.get("closureReason") is not None
+                and first <= date.fromisoformat(day["date"]) <= last
+            ]
+        if rules is None:
+            refused = None
+        elif refused is not None:
+            refused += [
+                {**where, "date": rule["date"], "carrierSCACCode": rule["carrierSCACCode"],
+                 "ISOEquipmentCode": rule["ISOEquipmentCode"]}
+                for rule in rules
+                if not rule["accepted"]
+            ]  # fmt: skip
+    if not terminals:  # nothing to say either way unless the port lacks the capability
+        closures = None if "Terminal.gateHours" in not_offered else []
+        refused = None if "Terminal.emptyReturns" in not_offered else []
+    return {
+        "gateClosures": closures,
+        "emptyReturnRestrictions": refused,
+        "notOffered": list(not_offered),
+    }
 
 
 def _late(

@@ -124,6 +124,18 @@ _PAGE = """<!doctype html>
         </table>
       </div>
     </section>
+    <section aria-labelledby="terminals-heading">
+      <h2 id="terminals-heading">Terminal gates and empty returns</h2>
+      <div class="table-wrap">
+        <table id="terminal-notes">
+          <thead><tr>
+            <th scope="col">Port</th><th scope="col">Terminal</th><th scope="col">Date</th>
+            <th scope="col">What</th>
+          </tr></thead>
+          <tbody></tbody>
+        </table>
+      </div>
+    </section>
     <section aria-labelledby="sources-heading">
       <h2 id="sources-heading">Sources</h2>
       <div class="table-wrap">

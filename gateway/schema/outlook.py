@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 import strawberry
 
-from gateway.schema.enums import ContainerStatus, HoldType, PortStatus
+from gateway.schema.enums import ContainerStatus, GateClosureReason, HoldType, PortStatus
 
 
 @strawberry.type(description="A vessel expected later than planned (estimated vs planned berth).")
@@ -22,6 +22,27 @@ class LateArrival:
     planned_arrival_date_time: datetime = strawberry.field(name="plannedArrivalDateTime")
     estimated_arrival_date_time: datetime = strawberry.field(name="estimatedArrivalDateTime")
     delay_hours: float = strawberry.field(name="delayHours")
+
+
+@strawberry.type(
+    description="A day a terminal's truck gate is closed though it would normally open."
+)
+class GateClosure:
+    facility_smdg_code: str = strawberry.field(name="facilitySMDGCode")
+    terminal_name: str | None = strawberry.field(name="terminalName")
+    day: date = strawberry.field(name="date", description="The terminal's local day")
+    closure_reason: GateClosureReason = strawberry.field(name="closureReason")
+
+
+@strawberry.type(
+    description="Empties a terminal does not take on a day: one carrier, one size and type."
+)
+class EmptyReturnRestriction:
+    facility_smdg_code: str = strawberry.field(name="facilitySMDGCode")
+    terminal_name: str | None = strawberry.field(name="terminalName")
+    day: date = strawberry.field(name="date", description="The terminal's local day")
+    carrier_scac_code: str = strawberry.field(name="carrierSCACCode")
+    iso_equipment_code: str = strawberry.field(name="ISOEquipmentCode")
 
 
 @strawberry.type(description="One port in the outlook.")
@@ -52,6 +73,21 @@ class PortOutlook:
     )
     truck_turn_time_minutes: float | None = strawberry.field(
         name="truckTurnTimeMinutes", description="Port-level mean truck turn time, last 7 days"
+    )
+    gate_closures: list[GateClosure] | None = strawberry.field(
+        name="gateClosures",
+        description="Its terminals' gate closures on the local days the window touches; null "
+        "when the port did not answer or does not offer gate hours (see notOffered)",
+    )
+    empty_return_restrictions: list[EmptyReturnRestriction] | None = strawberry.field(
+        name="emptyReturnRestrictions",
+        description="The empties its terminals refuse today and tomorrow, by carrier and size "
+        "and type; null when the port did not answer or does not offer empty-return rules",
+    )
+    not_offered: list[str] | None = strawberry.field(
+        name="notOffered",
+        description="The optional fields its systems do not offer (schema coordinates, e.g. "
+        "Terminal.gateHours); null when it did not answer",
     )
 
 

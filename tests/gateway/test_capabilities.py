@@ -2,7 +2,7 @@
 ``notOffered`` in its sources entry, its answer stays whole (not partial, no error), and the
 ports that have it answer as usual."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from port_resolvers.kit import (
@@ -117,3 +117,59 @@ async def test_terminal_services_by_port(make_gateway: GatewayFactory) -> None:
     ]  # fmt: skip
     assert sources(body)["USLAX"]["notOffered"] == ["Terminal.emptyReturns"]
     assert sources(body)["USOAK"]["notOffered"] == ["Terminal.emptyReturns", "Terminal.gateHours"]
+
+
+class TerminalServicesPort(MemoryPort):
+    """Two terminals: one closed today for wind and refusing one carrier's 45' empties, one
+    closed every Sunday (not a closure: it never opens then) and taking everything."""
+
+    offers = frozenset({"Terminal.gateHours", "Terminal.emptyReturns"})
+
+    async def port(self) -> PortRecord:
+        record = await super().port()
+        today = datetime.now(UTC).date()
+        later = today + timedelta(days=30)  # beyond any window asked here
+        record["terminals"] = [
+            {"facilitySMDGCode": "T1", "name": "One", "UNLocationCode": self.port_id,
+             "gateHours": [{"date": today, "open": False, "periods": [],
+                            "closureReason": "WEATHER"},
+                           {"date": later, "open": False, "periods": [],
+                            "closureReason": "HOLIDAY"}],
+             "emptyReturns": [{"date": today, "carrierSCACCode": "MAEU",
+                               "ISOEquipmentCode": "L5G1", "accepted": False},
+                              {"date": today, "carrierSCACCode": "MAEU",
+                               "ISOEquipmentCode": "45G1", "accepted": True}]},
+            {"facilitySMDGCode": "T2", "name": "Two", "UNLocationCode": self.port_id,
+             "gateHours": [{"date": today, "open": False, "periods": []}],
+             "emptyReturns": []},
+        ]  # fmt: skip
+        return record
+
+
+OUTLOOK = """{ outlook(days: 2) { ports { UNLocationCode answered notOffered
+  gateClosures { facilitySMDGCode terminalName date closureReason }
+  emptyReturnRestrictions { facilitySMDGCode date carrierSCACCode ISOEquipmentCode } } } }"""
+
+
+async def test_the_outlook_shows_gate_closures_and_refused_empties_by_port(
+    make_gateway: GatewayFactory,
+) -> None:
+    lgb = TerminalServicesPort("USLGB")
+    san = MemoryPort("USSAN")
+    gateway = await make_gateway(transports(lgb, san))
+    body = (await gateway.query(OUTLOOK)).json()
+    assert "errors" not in body
+    ports = {p["UNLocationCode"]: p for p in body["data"]["outlook"]["ports"]}
+    today = datetime.now(UTC).date().isoformat()
+    assert ports["USLGB"] == {
+        "UNLocationCode": "USLGB", "answered": True, "notOffered": [],
+        "gateClosures": [{"facilitySMDGCode": "T1", "terminalName": "One", "date": today,
+                          "closureReason": "WEATHER"}],
+        "emptyReturnRestrictions": [{"facilitySMDGCode": "T1", "date": today,
+                                     "carrierSCACCode": "MAEU", "ISOEquipmentCode": "L5G1"}],
+    }  # fmt: skip
+    assert ports["USSAN"] == {
+        "UNLocationCode": "USSAN", "answered": True,
+        "notOffered": ["Terminal.emptyReturns", "Terminal.gateHours"],
+        "gateClosures": None, "emptyReturnRestrictions": None,  # lacking, never "none"
+    }  # fmt: skip

@@ -16,7 +16,10 @@
     "    ports { UNLocationCode name answered status vesselsAtAnchor vesselsAtBerth",
     "      expectedArrivals averageDelayHours containerDwellDays truckTurnTimeMinutes",
     "      lateArrivals { transportCallReference vesselName plannedArrivalDateTime",
-    "        estimatedArrivalDateTime delayHours } }",
+    "        estimatedArrivalDateTime delayHours }",
+    "      notOffered gateClosures { facilitySMDGCode terminalName date closureReason }",
+    "      emptyReturnRestrictions { facilitySMDGCode terminalName date carrierSCACCode",
+    "        ISOEquipmentCode } }",
     "    comparison { mostVesselsAtAnchor mostDelayed longestDwell longestTruckTurn missing }",
     "    containers { equipmentReference found sourcePort status firstAvailableDate",
     "      lastFreeDay holdsPending atRisk reasons }",
@@ -244,6 +247,58 @@
     });
   }
 
+  var CLOSURE_WORDS = {
+    HOLIDAY: "holiday",
+    WEATHER: "weather",
+    MAINTENANCE: "maintenance",
+    SECURITY: "security",
+    OTHER: "other reason",
+  };
+
+  function terminalRows(ports) {
+    // Gate closures and refused empties by terminal; a port that does not publish them says
+    // so, and one that did not answer is missing: never an empty list that reads as "none".
+    var rows = [];
+    function row(port, terminal, date, what, className) {
+      var tr = el("tr", null, className);
+      tr.dataset.port = port;
+      tr.appendChild(el("td", port));
+      tr.appendChild(el("td", terminal));
+      tr.appendChild(el("td", date));
+      tr.appendChild(el("td", what));
+      rows.push(tr);
+    }
+    ports.forEach(function (port) {
+      var code = port.UNLocationCode;
+      if (!port.answered) {
+        row(code, "—", "—", "missing: the port did not answer", "missing");
+        return;
+      }
+      var lacking = [];
+      if (port.gateClosures === null) lacking.push("gate hours");
+      if (port.emptyReturnRestrictions === null) lacking.push("empty-return rules");
+      (port.gateClosures || []).forEach(function (c) {
+        var reason = CLOSURE_WORDS[c.closureReason] || c.closureReason;
+        row(code, c.terminalName || c.facilitySMDGCode, c.date, "gate closed (" + reason + ")");
+      });
+      (port.emptyReturnRestrictions || []).forEach(function (r) {
+        var what = "empties refused: " + r.carrierSCACCode + " " + r.ISOEquipmentCode;
+        row(code, r.terminalName || r.facilitySMDGCode, r.date, what);
+      });
+      if (lacking.length) {
+        row(code, "—", "—", "not published by this port: " + lacking.join(", "), "not-offered");
+      }
+    });
+    if (!rows.length) {
+      var none = el("tr");
+      var td = el("td", "No gate closures or refused empties at the ports that answered.");
+      td.colSpan = 4;
+      none.appendChild(td);
+      return [none];
+    }
+    return rows;
+  }
+
   function comparisonText(comparison) {
     var parts = [];
     parts.push("Most at anchor: " + (comparison.mostVesselsAtAnchor || "—"));
@@ -384,6 +439,7 @@
     barChart($("chart-delay"), outlook.ports, "averageDelayHours", "h");
     barChart($("chart-dwell"), outlook.ports, "containerDwellDays", "d");
     replaceRows(document.querySelector("#late tbody"), lateRows(outlook.ports));
+    replaceRows(document.querySelector("#terminal-notes tbody"), terminalRows(outlook.ports));
     $("comparison").textContent = comparisonText(outlook.comparison);
     replaceRows(
       document.querySelector("#sources tbody"),
