@@ -101,7 +101,7 @@ class ResolverEndpoints:
             tracing.record_operation(span, answer.operation_name)
             tracing.record_outcome(span, answer.status, failed=_failed(answer))
             header = cache_control(
-                max_age(self.cache_ttls, answer.root_fields),
+                max_age(self.cache_ttls, answer.root_fields, timely=answer.timely),
                 has_errors=answer.has_errors or answer.status != 200,
                 no_store=self.no_store,
             )

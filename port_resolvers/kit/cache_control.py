@@ -18,6 +18,13 @@ DEFAULT_VESSEL_CALLS_TTL: Final = 60
 DEFAULT_VESSEL_TTL: Final = 3600
 DEFAULT_METRICS_TTL: Final = 300
 DEFAULT_SCHEMA_TTL: Final = 3600
+DEFAULT_TERMINAL_SERVICES_TTL: Final = 60
+# Terminal fields that change within the hour (a gate closed for wind, an appointment taken):
+# an answer that holds any of them is cached for ``terminal_services`` at most, whatever its
+# root field. Each name is unique in the schema, so the name is the field.
+TIMELY_FIELDS: Final = frozenset(
+    {"gateHours", "usesAppointments", "appointmentSlots", "emptyReturns"}
+)
 
 NO_STORE: Final = "no-store"
 
@@ -32,6 +39,8 @@ class CacheTtls:
     - ``vessel``: ``vessel``.
     - ``metrics``: ``portMetrics``.
     - ``schema``: introspection (``__schema``, ``__type``) and a root ``__typename``.
+    - ``terminal_services``: any answer holding a terminal's gate hours, appointments or
+      empty-return rules (:data:`TIMELY_FIELDS`), which change within the hour.
     """
 
     ports: int = DEFAULT_PORTS_TTL
@@ -40,6 +49,7 @@ class CacheTtls:
     vessel: int = DEFAULT_VESSEL_TTL
     metrics: int = DEFAULT_METRICS_TTL
     schema: int = DEFAULT_SCHEMA_TTL
+    terminal_services: int = DEFAULT_TERMINAL_SERVICES_TTL
 
     def __post_init__(self) -> None:
         for name in self.__slots__:
@@ -68,9 +78,11 @@ class CacheTtls:
                 )
 
 
-def max_age(ttls: CacheTtls, root_fields: Iterable[str]) -> int:
-    """The ``max-age`` of an answer to ``root_fields``: the smallest of their TTLs."""
-    return min((ttls.for_root_field(name) for name in root_fields), default=ttls.schema)
+def max_age(ttls: CacheTtls, root_fields: Iterable[str], *, timely: bool = False) -> int:
+    """The ``max-age`` of an answer to ``root_fields``: the smallest of their TTLs, and at most
+    ``terminal_services`` when it holds any of :data:`TIMELY_FIELDS` (``timely``)."""
+    shortest = min((ttls.for_root_field(name) for name in root_fields), default=ttls.schema)
+    return min(shortest, ttls.terminal_services) if timely else shortest
 
 
 def cache_control(max_age_seconds: int, *, has_errors: bool, no_store: bool) -> str:

@@ -38,6 +38,7 @@ from graphql import (
 )
 
 from port_resolvers.kit import errors, notices
+from port_resolvers.kit.cache_control import TIMELY_FIELDS
 from port_resolvers.kit.resolvers import Notice, PortContext, attach_resolvers
 from port_resolvers.kit.scalars import install_scalars
 from portcontract import schema_sdl
@@ -76,6 +77,7 @@ class Answer:
     body: dict[str, Any]
     root_fields: tuple[str, ...] = ()
     operation_name: str | None = None
+    timely: bool = False  # it selects fields that change within the hour (TIMELY_FIELDS)
 
     @property
     def has_errors(self) -> bool:
@@ -91,6 +93,7 @@ class Operation:
     node: OperationDefinitionNode
     name: str | None
     root_fields: tuple[str, ...]
+    timely: bool = False
 
 
 @dataclass(slots=True)
@@ -108,7 +111,12 @@ class PreparedDocument:
             if node is None:
                 return None
             name = node.name.value if node.name else None
-            found = Operation(node, name, _root_fields(self.document, node.selection_set))
+            found = Operation(
+                node,
+                name,
+                _root_fields(self.document, node.selection_set),
+                _selects_any(self.document, node.selection_set, TIMELY_FIELDS),
+            )
             self.operations[operation_name] = found
         return found
 
@@ -135,6 +143,34 @@ def _root_fields(document: DocumentNode, selection_set: SelectionSetNode) -> tup
 
     visit(selection_set)
     return tuple(names)
+
+
+def _selects_any(
+    document: DocumentNode, selection_set: SelectionSetNode, names: frozenset[str]
+) -> bool:
+    """Whether an operation selects a field named in ``names`` at any depth, through
+    fragments (each fragment looked into once)."""
+    fragments = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    pending, seen = [selection_set], set()
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                if selection.name.value in names:
+                    return True
+                if selection.selection_set is not None:
+                    pending.append(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in fragments and name not in seen:
+                    seen.add(name)
+                    pending.append(fragments[name].selection_set)
+    return False
 
 
 def _request_error(error: GraphQLError, code: str) -> FormattedError:
@@ -219,14 +255,14 @@ class PortGraphQL:
             body: dict[str, Any] = {"data": result.data, **extensions}
             if reported:
                 body = {"errors": reported, **body}
-            return Answer(200, body, operation.root_fields, operation.name)
+            return Answer(200, body, operation.root_fields, operation.name, operation.timely)
         if result.data is None and all(error.path is None for error in result.errors):
             # Execution never started: the variables do not fit their declared types.
             rejected = [_request_error(e, errors.BAD_USER_INPUT) for e in result.errors]
             return Answer(400, {"errors": rejected}, operation.root_fields, operation.name)
         field_errors = [self._field_error(error) for error in result.errors]
         body = {"errors": field_errors + reported, "data": result.data, **extensions}
-        return Answer(200, body, operation.root_fields, operation.name)
+        return Answer(200, body, operation.root_fields, operation.name, operation.timely)
 
     def _text_notices(self, notices: list[Notice]) -> list[FormattedError]:
         """One ``LABOR_TEXT_WITHHELD`` error per root field whose free text was dropped."""

@@ -188,3 +188,24 @@ def test_offered_fields_keeps_only_the_contracts_coordinates(offers: Any, expect
     if offers is not None:
         source.offers = offers  # type: ignore[attr-defined]
     assert offered_fields(source) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "max_age"),
+    [
+        ("{ ports { terminals { facilitySMDGCode } } }", 3600),  # the terminal list: an hour
+        ("{ ports { terminals { gateHours { open } } } }", 60),
+        ("{ ports { ...T } } fragment T on Port { terminals { appointmentSlots { transaction } } }",
+         60),
+        ("{ ports { terminals { ... on Terminal { emptyReturns { accepted } } } } }", 60),
+        ('{ container(reference: "CSQU3054383") { equipmentReference } '
+         "ports { terminals { usesAppointments } } }", 30),  # the shorter still wins
+    ],
+)  # fmt: skip
+async def test_terminal_services_are_cached_for_a_minute_not_an_hour(
+    source: FakeSource, gql: GraphQL, query: str, max_age: int
+):
+    with_capabilities(source).offers = frozenset(OPTIONAL_FIELDS)  # type: ignore[attr-defined]
+    response = await gql(query)
+    assert "errors" not in response.json()
+    assert response.headers["cache-control"] == f"max-age={max_age}"
