@@ -120,7 +120,7 @@ OWN_TERMINAL: Final = frozenset({
 PAST_TIMES: Final = frozenset({
     "Container.lastEventDateTime", "VesselCall.actualArrivalDateTime",
     "VesselCall.actualDepartureDateTime", "VesselCall.anchorageArrivalDateTime",
-    "VesselCall.pilotBoardingDateTime",
+    "VesselCall.pilotBoardingDateTime", "RailLeg.loadedOnRailDateTime",
 })  # fmt: skip
 # Values of a fixed form, checked above: not read as text.
 CURSOR: Final = "VesselCallEdge.cursor"

@@ -229,6 +229,21 @@ def test_times_ahead_of_now_are_dropped() -> None:
     assert held.dropped == {"FUTURE_TIME": 1}
 
 
+def test_a_box_loaded_on_rail_later_than_now_is_not_believed() -> None:
+    document = "{ containers { equipmentReference railLeg { onDock loadedOnRailDateTime } } }"
+    later = "2026-11-21T19:00:00+00:00"
+    held = hold(
+        document,
+        {"containers": [{"equipmentReference": "CSQU3054383",
+                         "railLeg": {"onDock": True, "loadedOnRailDateTime": later}}]},
+        containers={"references": ["CSQU3054383"]},
+    )  # fmt: skip
+    assert held.data == {"containers": [{"equipmentReference": "CSQU3054383",
+                                         "railLeg": {"onDock": True,
+                                                     "loadedOnRailDateTime": None}}]}  # fmt: skip
+    assert held.dropped == {"FUTURE_TIME": 1}
+
+
 def test_free_text_that_names_labor_is_dropped() -> None:
     document = (
         "{ container { equipmentReference availability { holds { type status description } } } }"
