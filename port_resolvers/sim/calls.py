@@ -7,7 +7,8 @@ estimated; a few vessels wait at anchor now and a couple of future calls are omi
 carrier publishes an ETA two weeks out and revises it about daily until the vessel berths, the
 delay showing bit by bit (``eta_revisions``); long delays are often the weather's (SMDG WEA).
 Each call has the port's own visit reference, and the time its vessel reached the pilot
-boarding place on its way to the berth.
+boarding place on its way to the berth. Exporters' cut-offs follow from the planned arrival
+(:data:`~port_resolvers.sim.reference.CUT_OFFS`); an omitted call has none.
 """
 
 import hashlib
@@ -16,7 +17,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from port_resolvers.sim.fleet import SCHEDULE_EPOCH, WEEK, Service, liner_services
-from port_resolvers.sim.model import Port, VesselCall
+from port_resolvers.sim.model import CutOff, Port, VesselCall
+from port_resolvers.sim.reference import CUT_OFFS
 
 CALLS_FROM = timedelta(days=14)  # calls planned from now - 14 days ...
 CALLS_UNTIL = timedelta(days=21)  # ... to now + 21 days
@@ -64,6 +66,15 @@ def _arrival_delay(rng: random.Random) -> timedelta:
     if draw < 0.85:
         return _minutes(rng, 2, 12)
     return _minutes(rng, 12, 48)
+
+
+def cut_offs(call: VesselCall) -> tuple[CutOff, ...]:
+    """The call's cut-offs at whole hours (local too: the zone's offsets are whole hours)
+    before its planned arrival, in time order; none for an omitted call."""
+    if call.status_code == "OMIT":
+        return ()
+    hour = call.planned_arrival.replace(minute=0, second=0, microsecond=0)
+    return tuple(CutOff(code, hour - before, reefer) for code, reefer, before in CUT_OFFS)
 
 
 def _phase(call: VesselCall, now: datetime) -> str:
@@ -172,5 +183,5 @@ def generate_vessel_calls(port: Port, seed: int, now: datetime) -> tuple[VesselC
             delay_reason=None,
             change_remark=None,
         )
-    with_phase = (replace(c, phase=_phase(c, now)) for c in calls.values())
+    with_phase = (replace(c, phase=_phase(c, now), cut_offs=cut_offs(c)) for c in calls.values())
     return tuple(sorted(with_phase, key=lambda c: (c.planned_arrival, c.reference)))

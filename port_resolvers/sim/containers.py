@@ -5,7 +5,8 @@ Each story follows the port's vessel calls and ``now``:
 - import: PLN / EST DISC -> ACT DISC -> maybe a customs exam -> ACT AVPU once every hold is
   released -> ACT GTOT (a truck picks it up), or ACT LOAD onto on-dock rail; holds are all
   released before the box leaves, the last free day is a few days after discharge and
-  demurrage is due once it has passed;
+  demurrage is due once it has passed; once picked up, the box is due back empty within its
+  carrier's free days (:mod:`port_resolvers.sim.empties`);
 - export: ACT GTIN (laden) -> PLN / EST / ACT LOAD;
 - empty return: ACT GTIN (empty), sometimes loaded back onto a vessel.
 
@@ -14,7 +15,9 @@ intrusive inspection: ``CUSS``, released with ``CUSR`` one to three days later) 
 for an intensive exam (``CUSI``; the seal is removed at the exam station and a customs seal put
 on, ``RMVD`` / ``RSEA``; released five to ten days later). Laden boxes carry their carrier seal
 and their booking and bill of lading on every event; several boxes often share one bill of
-lading. On-dock rail takes a share of San Pedro Bay imports straight from the terminal.
+lading. Rail takes a share of the imports of Los Angeles, Long Beach and Oakland: straight from
+the terminal where it has on-dock rail, else by truck to a near-dock rail yard (the box's rail
+leg: :mod:`port_resolvers.sim.rail`).
 
 A :class:`ContainerFactory` builds them with one seeded generator, so the same seed, port and
 ``now`` always give the same boxes.
@@ -27,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from port_resolvers.sim.empties import empty_return_deadline
 from port_resolvers.sim.model import (
     Availability,
     Container,
@@ -38,11 +42,14 @@ from port_resolvers.sim.model import (
     VesselCall,
     YardPosition,
 )
+from port_resolvers.sim.rail import HANDED_OVER_AFTER_DISCHARGE, rail_leg
 from port_resolvers.sim.reference import (
     DEMURRAGE_USD_PER_DAY,
     FREE_DAYS,
     FRUIT_OWNER_CODES,
+    ON_DOCK,
     OWNER_CODES,
+    RAIL_ACCESS,
     TMF_PORTS,
 )
 from portcontract.identifiers import iso6346_check_digit
@@ -290,10 +297,14 @@ class ContainerFactory:
             return None
         exam = None if shared else self._exam(discharge)
         holds = self._holds(discharge, exam, shared.gate_out if shared else None)
-        by_rail = shared is None and self.rng.random() < self.port.trade.on_dock_rail_share
         code = call.facility_code
+        by_rail = shared is None and self.rng.random() < self.port.trade.rail_share
+        rails = RAIL_ACCESS.get(self.port.port_id)
+        rail_access = rails.get(code) if by_rail and rails is not None else None
+        on_dock = rail_access == ON_DOCK
         gate_out = None
         left = None
+        leaves = None
         if discharged:
             if exam is not None:
                 events += self._exam_events(exam, code, papers)
@@ -304,11 +315,11 @@ class ContainerFactory:
             )
             if shared is not None:
                 leaves = shared.gate_out
-            if not by_rail and available <= min(self.now, leaves):
+            if not on_dock and available <= min(self.now, leaves):
                 events.append(self._event("ACT", "AVPU", available, code, papers=papers))
             if leaves <= self.now:
                 left = leaves
-                if by_rail:
+                if on_dock:
                     train = f"{self.port.port_id}-{code}-RAIL-{leaves:%y%m%d}"
                     events.append(self._event("ACT", "LOAD", leaves, code, papers=papers,
                                               train=train))  # fmt: skip
@@ -317,6 +328,11 @@ class ContainerFactory:
                     events.append(self._event("ACT", "GTOT", leaves, code, papers=papers))
                     turn = self._truck_turn(code)
                     self._truck_visit(code, leaves - turn, leaves)
+        rail = None
+        if rail_access is not None:
+            handed_over = leaves or discharge + HANDED_OVER_AFTER_DISCHARGE
+            rail = rail_leg(self.rng, rail_access, handed_over, self.now)
+        scac = call.vessel.scac
         return Container(
             reference=reference,
             iso_code=iso_code,
@@ -326,11 +342,12 @@ class ContainerFactory:
             empty_indicator="LADEN",
             events=tuple(sorted(events, key=lambda e: e.event_datetime)),
             yard=self._yard() if discharged and left is None else None,
-            availability=None
-            if by_rail
-            else self._availability(discharge, discharged, gate_out, holds),
+            availability=None  # the railroad's box: no truck picks it up
+            if on_dock
+            else self._availability(discharge, discharged, gate_out, holds, scac),
             booking=papers.booking,
             bill_of_lading=papers.bill_of_lading,
+            rail=rail,
         )
 
     def waiting_for_pickup(
@@ -357,7 +374,7 @@ class ContainerFactory:
             empty_indicator="LADEN",
             events=tuple(sorted(events, key=lambda e: e.event_datetime)),
             yard=YardPosition("C14", "07", 2),
-            availability=self._availability(discharge, True, None, [customs]),
+            availability=self._availability(discharge, True, None, [customs], call.vessel.scac),
             booking=papers.booking,
             bill_of_lading=papers.bill_of_lading,
         )
@@ -386,7 +403,10 @@ class ContainerFactory:
         discharged: bool,
         gate_out: datetime | None,
         holds: list[_HoldPlan],
+        scac: str,
     ) -> Availability:
+        """Holds as known by now, free days and fees; the empty's return deadline (by the
+        carrier ``scac``) once the box gated out."""
         hold_records = tuple(
             Hold(h.type, "RELEASED", h.description, h.released)
             if h.released <= self.now
@@ -407,6 +427,9 @@ class ContainerFactory:
             first_available_date=first_available,
             last_free_day=last_free if discharged else None,
             outstanding_fees_usd=fees,
+            empty_return_deadline=None
+            if gate_out is None
+            else empty_return_deadline(scac, gate_out.astimezone(self.local).date()),
         )
 
     def export_container(self, call: VesselCall, reference: str | None = None) -> Container:

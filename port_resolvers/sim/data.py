@@ -2,7 +2,10 @@
 
 ``generate_port_data(port_id, seed=..., now=...)`` builds everything one port knows: its
 terminals, vessel calls from ``now`` - 14 days to ``now`` + 21 days, container histories and
-truck visits of the last weeks, and aggregates. The same seed and ``now`` always give identical
+truck visits of the last weeks, aggregates, and its terminals' gate days (today and the next six,
+local), truck appointment slots (to the end of tomorrow) and empty-return rules (today and
+tomorrow), whether or not its systems publish them (:data:`~port_resolvers.sim.reference.
+OFFERS` says which do). The same seed and ``now`` always give identical
 data; ``now`` is floored to the minute and every time is relative to it.
 
 The container sample follows the ports' 2024 TEU (LAX 10.0, LGB 9.6, OAK 2.3, Hueneme 0.1, San
@@ -31,6 +34,8 @@ from functools import lru_cache
 
 from port_resolvers.sim.calls import generate_vessel_calls
 from port_resolvers.sim.containers import ContainerFactory, SharedPickup
+from port_resolvers.sim.empties import empty_return_rules
+from port_resolvers.sim.gates import appointment_slots, gate_days
 from port_resolvers.sim.metrics import compute_metrics
 from port_resolvers.sim.model import Container, Port, PortData, VesselCall
 from port_resolvers.sim.reference import (
@@ -44,6 +49,7 @@ from portcontract.identifiers import iso6346_check_digit
 
 DEFAULT_SEED = 2024
 DEFAULT_SCALE = 1.0
+GATE_DAYS = 7  # today and the next six
 SOC_BOXES = {"USOAK": 3}  # shipper-owned boxes with non-ISO references, by port
 # Boxes with fixed numbers for the README and the guides: (port, story, reference).
 WAITING_FOR_PICKUP = ("USLAX", "MSCU9123450")  # discharged, released, available now
@@ -193,6 +199,8 @@ def generate_port_data(
         elif shared.return_port == port_id:
             containers.append(factory.returned_shared_empty(shared.pickup, shared.returned_at))
     visits = tuple(sorted(factory.truck_visits, key=lambda v: v.gate_in))
+    today = now.astimezone(factory.local).date()
+    days = gate_days(port, seed, today - timedelta(days=1), GATE_DAYS + 1)  # and yesterday's
     return PortData(
         port=port,
         seed=seed,
@@ -201,6 +209,9 @@ def generate_port_data(
         containers=tuple(containers),
         truck_visits=visits,
         metrics=compute_metrics(port, seed, now, calls, containers, visits),
+        gate_days=tuple(d for d in days if d.day >= today),
+        appointment_slots=appointment_slots(port, seed, now, days),
+        empty_returns=empty_return_rules(port, seed, today, calls),
     )
 
 

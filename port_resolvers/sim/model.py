@@ -30,7 +30,7 @@ class Trade:
     export_share: float
     empty_share: float
     reefer_share: float  # of laden boxes
-    on_dock_rail_share: float  # of imports that leave by on-dock rail
+    rail_share: float  # of imports that leave by rail (on-dock or near-dock, by terminal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,15 @@ class Vessel:
 
 
 @dataclass(frozen=True, slots=True)
+class CutOff:
+    """A deadline or opening of a vessel call for exporters (a DCSA cutOffDateTimeCode)."""
+
+    code: str  # EFC | DCO | VCO | FCO
+    at: datetime
+    reefer: bool
+
+
+@dataclass(frozen=True, slots=True)
 class VesselCall:
     """One vessel's call at one terminal; ``phase`` is as of the data's ``now``."""
 
@@ -93,6 +102,7 @@ class VesselCall:
     eta_revisions: tuple[tuple[datetime, datetime], ...] = ()
     delay_reason: str | None = None  # SMDG delay reason code of the latest estimate
     change_remark: str | None = None
+    cut_offs: tuple[CutOff, ...] = ()  # in time order; none for an omitted call
 
     @property
     def berth_arrival(self) -> datetime:
@@ -152,6 +162,7 @@ class Availability:
     first_available_date: date | None
     last_free_day: date | None
     outstanding_fees_usd: float
+    empty_return_deadline: date | None = None  # once gated out: the carrier's free days
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +172,28 @@ class YardPosition:
     block: str
     row: str
     tier: int
+
+
+@dataclass(frozen=True, slots=True)
+class RailRamp:
+    """An inland rail ramp boxes travel to by train."""
+
+    name: str
+    un_location_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class RailLeg:
+    """An import's train out of the port: loaded inside the terminal (on-dock) or trucked to
+    a near-dock rail yard first; the departure planned, then estimated once the box is handed
+    to the railroad, then actual."""
+
+    on_dock: bool
+    railroad: str  # SCAC: UPRR | BNSF
+    ramp: RailRamp
+    loaded: datetime | None  # on-dock only: the ACT LOAD onto the train
+    departure: datetime
+    departure_classifier: str  # PLN | EST | ACT
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +211,7 @@ class Container:
     availability: Availability | None  # imports only
     booking: str | None = None  # carrierBookingReference (laden boxes)
     bill_of_lading: str | None = None  # transportDocumentReference (laden boxes)
+    rail: RailLeg | None = None  # imports that leave by rail
 
     @property
     def teu(self) -> int:
@@ -212,6 +246,62 @@ class TruckVisit:
     facility_code: str
     gate_in: datetime
     gate_out: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GatePlan:
+    """A terminal's regular truck gate week, in local hours; an hour past 24 is the next
+    morning's (a night gate 18-27 closes at 03:00)."""
+
+    day: tuple[int, int]  # Monday to Friday, peak hours
+    nights: frozenset[int] = frozenset()  # weekdays (Monday 0) followed by a night gate
+    night: tuple[int, int] = (18, 27)
+    saturday: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GatePeriod:
+    opens: datetime
+    closes: datetime
+    off_peak: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GateDay:
+    """A terminal's truck gate on one local day; ``closure`` says why a normal gate day is
+    closed (a GateClosureReason name), None on open days and days it never opens."""
+
+    facility_code: str
+    day: date
+    periods: tuple[GatePeriod, ...]
+    closure: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return bool(self.periods)
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentSlot:
+    """One hour of a terminal's truck appointments for one transaction: how many are left."""
+
+    facility_code: str
+    start: datetime
+    end: datetime
+    transaction: str  # IMPORT_PICKUP | EXPORT_DROPOFF | EMPTY_RETURN | EMPTY_PICKUP
+    availability: str  # OPEN | LIMITED | FULL
+    left: int
+
+
+@dataclass(frozen=True, slots=True)
+class EmptyReturnRule:
+    """Whether a terminal takes one carrier's empties of one size and type on one day."""
+
+    facility_code: str
+    day: date
+    scac: str
+    iso_code: str
+    accepted: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +340,9 @@ class PortData:
     containers: tuple[Container, ...]
     truck_visits: tuple[TruckVisit, ...]
     metrics: tuple[PortMetric, ...]
+    gate_days: tuple[GateDay, ...]  # today and the next six local days, by terminal
+    appointment_slots: tuple[AppointmentSlot, ...]  # now to the end of tomorrow
+    empty_returns: tuple[EmptyReturnRule, ...]  # today and tomorrow
     _by_reference: dict[str, Container] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -272,3 +272,24 @@ def test_a_later_now_moves_the_call_window_but_keeps_the_schedule(now: datetime)
     planned = {c.reference: c.planned_arrival for c in earlier.vessel_calls}
     for call in later.vessel_calls:
         assert planned.get(call.reference, call.planned_arrival) == call.planned_arrival
+
+
+def test_cut_offs_come_before_the_planned_arrival_in_order_at_whole_local_hours(
+    all_ports: dict[str, PortData],
+):
+    order = [("EFC", False), ("EFC", True), ("DCO", False), ("VCO", False), ("FCO", False),
+             ("FCO", True)]  # fmt: skip
+    for data in all_ports.values():
+        for call in data.vessel_calls:
+            if call.status_code == "OMIT":
+                assert call.cut_offs == ()
+                continue
+            assert [(c.code, c.reefer) for c in call.cut_offs] == order
+            times = [c.at for c in call.cut_offs]
+            assert times == sorted(set(times))
+            assert times[-1] < call.planned_arrival
+            assert all(t.astimezone(PACIFIC).minute == 0 for t in times)
+            before = {(c.code, c.reefer): call.planned_arrival - c.at for c in call.cut_offs}
+            assert timedelta(days=4.5) < before["EFC", False] <= timedelta(days=5, hours=1)
+            assert timedelta(days=2.5) < before["DCO", False] <= timedelta(days=3, hours=1)
+            assert timedelta(days=1) <= before["FCO", True] <= timedelta(days=1, hours=1)
