@@ -2,7 +2,9 @@
 
 - :mod:`~port_resolvers.sim.data`: ``generate_port_data`` / ``generate_all_ports``, seeded and
   deterministic (built from :mod:`reference`, :mod:`fleet`, :mod:`calls`, :mod:`containers`,
-  :mod:`metrics`; the objects are in :mod:`model`);
+  :mod:`metrics`, and for the optional capabilities :mod:`gates`, :mod:`empties`, :mod:`rail`;
+  the objects are in :mod:`model`; which port's systems publish which capability is
+  ``reference.OFFERS``);
 - :mod:`~port_resolvers.sim.systems`: ``create_port_system`` builds a port's system as a
   Starlette app: the DCSA T&T 2.2 API (:mod:`dcsa_api`, :mod:`dcsa_query`) and/or the
   proprietary terminal API (:mod:`native_api`), with knobs (:mod:`knobs`, :mod:`conditions`);

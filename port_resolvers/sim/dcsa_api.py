@@ -32,7 +32,9 @@ what real feeds add from DCSA's later event domains:
 
 What T&T 2.2 cannot say lives in the same system's terminal API (``native_api``): omitted
 calls (T&T has no call status), anchorage (``facilityTypeCodeTRN`` has no ANCH), MMSI, import
-availability (holds, last free day, fees, yard block), aggregates and the terminal list.
+availability (holds, last free day, fees, yard block), aggregates and the terminal list, and
+the optional capabilities: gate hours, appointments, empty returns, cut-offs, rail legs (T&T
+shows the load onto the train, not where it goes) and empty-return deadlines.
 """
 
 import json

@@ -7,8 +7,9 @@ Knobs (all off by default):
   with ``seed``, so one sequence of requests always fails the same way;
 - ``down``: every request is answered with HTTP 503;
 - ``labor_keys``: raw payloads also carry labor-type keys (crane operator, gang, shift, clerk,
-  truck driver, TWIC, plate, moves per hour) inside events, yard, visit and statistics
-  objects, the way a real terminal system's payload might; adapters must drop them;
+  truck driver, TWIC, plate, lane, moves per hour) inside events, yard, visit, statistics, gate
+  hours and appointment slot objects, the way a real terminal system's payload might; adapters
+  must drop them;
 - ``jit_places``: the DCSA T&T API also sends each vessel's actual arrivals at the anchorage
   (``facilityTypeCode`` ``ANCH``) and at the pilot boarding place (``PBPL``), the way a port
   that runs DCSA Just-In-Time Port Call does (these codes are not T&T 2.2's).

@@ -4,9 +4,14 @@ Long Beach, Hueneme and San Diego expose only this API; Los Angeles and Oakland 
 their DCSA Track & Trace API as its companion, for what T&T cannot say (there, containers come
 without ``moves``: their events are the T&T API's job).
 
-Conventions: snake_case keys; move times are epoch seconds (``ts``); vessel visit and hold times
-are port-local wall-clock strings with the zone abbreviation (``"2026-03-02 09:30 PST"``);
-dates are ``MM/DD/YYYY``; money is in cents. Routes:
+Conventions: snake_case keys; move times are epoch seconds (``ts``); vessel visit, hold, gate,
+appointment, cut-off and train times are port-local wall-clock strings with the zone
+abbreviation (``"2026-03-02 09:30 PST"``); dates are ``MM/DD/YYYY``; money is in cents.
+
+What a port's system publishes of gate hours, appointments, empty returns, cut-offs, rail legs
+and empty-return deadlines follows :data:`~port_resolvers.sim.reference.OFFERS`: a route it
+does not publish is a 404, a key it does not publish is absent (San Diego's system has none of
+them, Hueneme's no ``rail``). Routes:
 
 ``GET /api/v1/facility``
     ``{"port_code", "port_name", "tz", "terminals": [{"terminal_id", "terminal_name", "lat",
@@ -23,7 +28,10 @@ dates are ``MM/DD/YYYY``; money is in cents. Routes:
     "vessel"}|null}``. A laden container also has ``"bl_no"`` and ``"booking_no"``.
     ``import_status`` is ``{"pickup_ok", "holds": [{"hold_code": "CUS"|"FRT"|"SSL"|"USDA"|
     "TMF", "state": "ACTIVE"|"CLEARED", "note", "changed"}], "first_available",
-    "last_free_day", "fees_due_cents"}``.
+    "last_free_day", "fees_due_cents", "empty_due"}`` (``empty_due``: the date the box must be
+    back empty, once it gated out). A container's ``"rail"`` is null, or for an import leaving
+    by train ``{"on_dock", "railroad": "UP"|"BNSF", "ramp": {"name", "locode"}, "loaded_ts"
+    (epoch seconds, once loaded on-dock), "departs", "departure_stage"}`` (a move's stages).
 ``GET /api/v1/vessel-visits?arrival_from=&arrival_to=&imo=&state=``
     Visits whose planned arrival (epoch seconds) is in ``[arrival_from, arrival_to)``, of one
     vessel, in some ``visit_state`` (comma list): ``{"visits": [{"visit_id", "terminal_id",
@@ -31,7 +39,9 @@ dates are ``MM/DD/YYYY``; money is in cents. Routes:
     "SAILED"|"CANCELLED", "vessel": {"imo", "mmsi", "name", "flag", "call_sign",
     "liner_code", "scac"}, "berth_window": {"planned_arrival", "planned_departure"}, "eta",
     "etd", "ata", "atd", "anchored_at", "pilot_on", "port_visit_no", "rotation_no",
-    "delay_code", "remark"}]}``.
+    "delay_code", "remark", "cutoffs": {"dry_receiving_from", "reefer_receiving_from",
+    "doc_cutoff", "vgm_cutoff", "dry_cutoff", "reefer_cutoff"}}]}`` (``cutoffs`` empty for a
+    cancelled visit).
 ``GET /api/v1/vessels/{imo}``
     A vessel that called or will call here (the ``vessel`` object above), else 404.
 ``GET /api/v1/stats?window=7d|30d|90d``
@@ -41,6 +51,20 @@ dates are ``MM/DD/YYYY``; money is in cents. Routes:
     local weeks that have ended as of the system's clock; every figure but the ship counts
     carries its ``weeks``: ``[{"from", "to", "total", "n", "calls", "largest_call_teu"}]``
     (the call counts for ``teu_in`` and ``teu_out`` only).
+
+``GET /api/v1/gate-schedule``
+    Today and the next six local days: ``{"port_code", "terminals": [{"terminal_id", "days":
+    [{"date", "status": "OPEN"|"CLOSED", "closed_for": "HOL"|"WX"|"MAINT"|"SEC"|"OTH"|null,
+    "hours": [{"from", "to", "off_peak"}]}]}]}`` (``closed_for`` null on a day the gate never
+    opens).
+``GET /api/v1/appointments``
+    From the hour under way to the end of tomorrow: ``{"port_code", "terminals":
+    [{"terminal_id", "appointments_required", "slots": [{"from", "to", "appt_type": "Import
+    Pick Up"|"Export Drop Off"|"Empty Drop Off"|"Empty Pick Up", "status": "Open"|"Few Left"|
+    "Full", "remaining"}]}]}``.
+``GET /api/v1/empty-returns``
+    Today's and tomorrow's: ``{"port_code", "empties": [{"terminal_id", "date", "ssl_scac",
+    "size_type", "receiving": "Y"|"N"}]}``.
 
 Bad parameters are a 400 ``{"error": {"status", "message"}}``.
 """
@@ -57,13 +81,27 @@ from starlette.routing import Route
 from port_resolvers.sim.knobs import SimKnobs
 from port_resolvers.sim.metrics import compute_metrics
 from port_resolvers.sim.model import (
+    Availability,
     Container,
     EquipmentEvent,
+    GateDay,
     PortData,
     PortMetric,
+    RailLeg,
     Vessel,
     VesselCall,
     WeekFigure,
+)
+from port_resolvers.sim.reference import (
+    APPOINTMENT_SLOTS,
+    CUT_OFF_TIMES,
+    EMPTY_RETURN_DEADLINE,
+    EMPTY_RETURNS,
+    GATE_HOURS,
+    OFFERS,
+    RAIL_LEG,
+    USES_APPOINTMENTS,
+    USES_APPOINTMENTS_FIELD,
 )
 from portcontract.periods import last_closed_boundary
 
@@ -102,6 +140,24 @@ FIGURES = {
     "TEU_LOADED": "teu_out",
 }
 WINDOWS = {"7d": "LAST_7_DAYS", "30d": "LAST_30_DAYS", "90d": "LAST_90_DAYS"}
+CLOSURES = {"HOLIDAY": "HOL", "WEATHER": "WX", "MAINTENANCE": "MAINT", "SECURITY": "SEC",
+            "OTHER": "OTH"}  # fmt: skip
+APPOINTMENT_TYPES = {
+    "IMPORT_PICKUP": "Import Pick Up",
+    "EXPORT_DROPOFF": "Export Drop Off",
+    "EMPTY_RETURN": "Empty Drop Off",
+    "EMPTY_PICKUP": "Empty Pick Up",
+}
+SLOT_STATUSES = {"OPEN": "Open", "LIMITED": "Few Left", "FULL": "Full"}
+CUTOFF_KEYS = {
+    ("EFC", False): "dry_receiving_from",
+    ("EFC", True): "reefer_receiving_from",
+    ("DCO", False): "doc_cutoff",
+    ("VCO", False): "vgm_cutoff",
+    ("FCO", False): "dry_cutoff",
+    ("FCO", True): "reefer_cutoff",
+}
+RAILROADS = {"UPRR": "UP", "BNSF": "BNSF"}
 
 
 def _bad_request(message: str) -> Response:
@@ -150,18 +206,26 @@ class TerminalSystemApi:
         self.with_moves = with_moves
         self.local = ZoneInfo(data.port.time_zone)
         self.clock = clock or (lambda: data.now)  # what stats take as now
+        self.offers = OFFERS[data.port_id]
         self._metrics: dict[datetime, tuple[PortMetric, ...]] = {
             last_closed_boundary(data.now, self.local): data.metrics
         }
 
     def routes(self) -> list[Route]:
-        return [
+        routes = [
             Route("/api/v1/facility", self.facility, methods=["GET"]),
             Route("/api/v1/containers", self.containers, methods=["GET"]),
             Route("/api/v1/vessel-visits", self.vessel_visits, methods=["GET"]),
             Route("/api/v1/vessels/{imo}", self.vessel, methods=["GET"]),
             Route("/api/v1/stats", self.stats, methods=["GET"]),
         ]
+        if GATE_HOURS in self.offers:
+            routes.append(Route("/api/v1/gate-schedule", self.gate_schedule, methods=["GET"]))
+        if self.offers & {USES_APPOINTMENTS_FIELD, APPOINTMENT_SLOTS}:
+            routes.append(Route("/api/v1/appointments", self.appointments, methods=["GET"]))
+        if EMPTY_RETURNS in self.offers:
+            routes.append(Route("/api/v1/empty-returns", self.empty_returns, methods=["GET"]))
+        return routes
 
     def _local(self, at: datetime | None) -> str | None:
         return at.astimezone(self.local).strftime("%Y-%m-%d %H:%M %Z") if at else None
@@ -223,23 +287,8 @@ class TerminalSystemApi:
                 yard["che_operator_id"] = f"RTG{_labor_number(box.reference, 500):03d}"
         status = None
         if box.availability is not None:
-            a = box.availability
-            status = {
-                "pickup_ok": a.available_for_pickup,
-                "holds": [
-                    {
-                        "hold_code": HOLD_CODES[h.type],
-                        "state": "ACTIVE" if h.status == "HOLD" else "CLEARED",
-                        "note": h.description,
-                        "changed": self._local(h.updated),
-                    }
-                    for h in a.holds
-                ],
-                "first_available": _us_date(a.first_available_date),
-                "last_free_day": _us_date(a.last_free_day),
-                "fees_due_cents": round(a.outstanding_fees_usd * 100),
-            }
-        return {
+            status = self._import_status(box.availability)
+        answer: dict[str, Any] = {
             "container_no": box.reference,
             "bl_no": box.bill_of_lading,
             "booking_no": box.booking,
@@ -250,6 +299,39 @@ class TerminalSystemApi:
             "yard": yard,
             "moves": [self._move(box, e) for e in box.events] if self.with_moves else [],
             "import_status": status,
+        }
+        if RAIL_LEG in self.offers:
+            answer["rail"] = self._rail(box.rail) if box.rail is not None else None
+        return answer
+
+    def _import_status(self, a: Availability) -> dict[str, Any]:
+        status: dict[str, Any] = {
+            "pickup_ok": a.available_for_pickup,
+            "holds": [
+                {
+                    "hold_code": HOLD_CODES[h.type],
+                    "state": "ACTIVE" if h.status == "HOLD" else "CLEARED",
+                    "note": h.description,
+                    "changed": self._local(h.updated),
+                }
+                for h in a.holds
+            ],
+            "first_available": _us_date(a.first_available_date),
+            "last_free_day": _us_date(a.last_free_day),
+            "fees_due_cents": round(a.outstanding_fees_usd * 100),
+        }
+        if EMPTY_RETURN_DEADLINE in self.offers:
+            status["empty_due"] = _us_date(a.empty_return_deadline)
+        return status
+
+    def _rail(self, rail: RailLeg) -> dict[str, Any]:
+        return {
+            "on_dock": rail.on_dock,
+            "railroad": RAILROADS[rail.railroad],
+            "ramp": {"name": rail.ramp.name, "locode": rail.ramp.un_location_code},
+            "loaded_ts": _epoch(rail.loaded) if rail.loaded is not None else None,
+            "departs": self._local(rail.departure),
+            "departure_stage": STAGES[rail.departure_classifier],
         }
 
     def _visit(self, call: VesselCall) -> dict[str, Any]:
@@ -278,6 +360,10 @@ class TerminalSystemApi:
             "delay_code": call.delay_reason,
             "remark": call.change_remark,
         }
+        if CUT_OFF_TIMES in self.offers:
+            visit["cutoffs"] = {
+                CUTOFF_KEYS[c.code, c.reefer]: self._local(c.at) for c in call.cut_offs
+            }
         if self.knobs.labor_keys:
             n = _labor_number(call.reference, 1000)
             visit |= {
@@ -310,6 +396,81 @@ class TerminalSystemApi:
                 "terminals": terminals,
             }
         )
+
+    def _gate_day(self, day: GateDay) -> dict[str, Any]:
+        hours: list[dict[str, Any]] = []
+        for period in day.periods:
+            hours.append(
+                {
+                    "from": self._local(period.opens),
+                    "to": self._local(period.closes),
+                    "off_peak": period.off_peak,
+                }
+            )
+            if self.knobs.labor_keys:
+                hours[-1] |= {"shift_code": "NIGHT" if period.off_peak else "DAY",
+                              "gang_count": 2 + _labor_number(day.facility_code, 4)}  # fmt: skip
+        return {
+            "date": _us_date(day.day),
+            "status": "OPEN" if day.open else "CLOSED",
+            "closed_for": CLOSURES[day.closure] if day.closure is not None else None,
+            "hours": hours,
+        }
+
+    async def gate_schedule(self, request: Request) -> Response:
+        terminals = [
+            {
+                "terminal_id": t.facility_code,
+                "days": [
+                    self._gate_day(d)
+                    for d in self.data.gate_days
+                    if d.facility_code == t.facility_code
+                ],
+            }
+            for t in self.data.port.terminals
+        ]
+        return JSONResponse({"port_code": self.data.port_id, "terminals": terminals})
+
+    async def appointments(self, request: Request) -> Response:
+        terminals = []
+        for terminal in self.data.port.terminals:
+            slots: list[dict[str, Any]] = []
+            for slot in self.data.appointment_slots:
+                if slot.facility_code != terminal.facility_code:
+                    continue
+                slots.append(
+                    {
+                        "from": self._local(slot.start),
+                        "to": self._local(slot.end),
+                        "appt_type": APPOINTMENT_TYPES[slot.transaction],
+                        "status": SLOT_STATUSES[slot.availability],
+                        "remaining": slot.left,
+                    }
+                )
+                if self.knobs.labor_keys:
+                    n = _labor_number(f"{terminal.facility_code}{slot.start}", 9000)
+                    slots[-1] |= {"lane_id": f"L{n % 12}", "clerk_id": f"CLK{n:04d}"}
+            terminals.append(
+                {
+                    "terminal_id": terminal.facility_code,
+                    "appointments_required": USES_APPOINTMENTS[self.data.port_id],
+                    "slots": slots,
+                }
+            )
+        return JSONResponse({"port_code": self.data.port_id, "terminals": terminals})
+
+    async def empty_returns(self, request: Request) -> Response:
+        empties = [
+            {
+                "terminal_id": rule.facility_code,
+                "date": _us_date(rule.day),
+                "ssl_scac": rule.scac,
+                "size_type": rule.iso_code,
+                "receiving": "Y" if rule.accepted else "N",
+            }
+            for rule in self.data.empty_returns
+        ]
+        return JSONResponse({"port_code": self.data.port_id, "empties": empties})
 
     async def containers(self, request: Request) -> Response:
         for parameter, kind in (("bl_no", "TRD"), ("booking_no", "BKG")):

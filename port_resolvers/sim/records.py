@@ -9,21 +9,32 @@ tests that do not care about the wire).
 A call's ``timestamps`` are the latest berth arrivals and departures as the DCSA feed publishes
 them (:mod:`port_resolvers.sim.dcsa_api`: the plan three weeks ahead, the last ETA revision, the
 actual times a little after).
+
+The optional capabilities (gate hours, appointments, empty returns, cut-offs, rail legs, empty
+return deadlines) are in a record only when the port's systems publish them
+(:data:`~port_resolvers.sim.reference.OFFERS`, passed as ``offers``); ``InMemoryPortSource``
+offers what its port's systems do.
 """
 
 from collections.abc import Sequence
 from datetime import datetime
 
 from port_resolvers.kit.source import (
+    AppointmentSlotRecord,
     CallTimestampRecord,
     ContainerLocationRecord,
     ContainerRecord,
+    CutOffTimeRecord,
+    EmptyReturnRuleRecord,
     EquipmentEventRecord,
+    GateDayRecord,
     HoldRecord,
     ImportAvailabilityRecord,
     LocationRecord,
     PortMetricRecord,
     PortRecord,
+    RailLegRecord,
+    TerminalRecord,
     TransportCallRecord,
     VesselCallFilter,
     VesselCallRecord,
@@ -32,27 +43,101 @@ from port_resolvers.kit.source import (
 )
 from port_resolvers.sim.dcsa_api import DAY, RECORDED_AFTER, SCHEDULE_LEAD
 from port_resolvers.sim.model import (
+    AppointmentSlot,
     Availability,
     Container,
+    CutOff,
+    EmptyReturnRule,
     EquipmentEvent,
+    GateDay,
     Port,
     PortData,
     PortMetric,
+    RailLeg,
+    Terminal,
     Vessel,
     VesselCall,
     WeekFigure,
 )
+from port_resolvers.sim.reference import (
+    APPOINTMENT_SLOTS,
+    CUT_OFF_TIMES,
+    EMPTY_RETURN_DEADLINE,
+    EMPTY_RETURNS,
+    GATE_HOURS,
+    OFFERS,
+    RAIL_LEG,
+    USES_APPOINTMENTS,
+    USES_APPOINTMENTS_FIELD,
+)
+
+NOTHING: frozenset[str] = frozenset()
 
 
-def port_record(port: Port) -> PortRecord:
+def gate_day_record(day: GateDay) -> GateDayRecord:
+    return {
+        "date": day.day,
+        "open": day.open,
+        "periods": [
+            {"opensDateTime": p.opens, "closesDateTime": p.closes, "offPeak": p.off_peak}
+            for p in day.periods
+        ],
+        "closureReason": day.closure,
+    }
+
+
+def appointment_slot_record(slot: AppointmentSlot) -> AppointmentSlotRecord:
+    return {
+        "startDateTime": slot.start,
+        "endDateTime": slot.end,
+        "transaction": slot.transaction,
+        "availability": slot.availability,
+        "appointmentsLeft": slot.left,
+    }
+
+
+def empty_return_rule_record(rule: EmptyReturnRule) -> EmptyReturnRuleRecord:
+    return {
+        "date": rule.day,
+        "carrierSCACCode": rule.scac,
+        "ISOEquipmentCode": rule.iso_code,
+        "accepted": rule.accepted,
+    }
+
+
+def terminal_record(
+    data: PortData, terminal: Terminal, offers: frozenset[str] = NOTHING
+) -> TerminalRecord:
+    """A terminal, with what the port's systems publish of its gate and its empties."""
+    code = terminal.facility_code
+    record: TerminalRecord = {
+        "facilitySMDGCode": code,
+        "name": terminal.name,
+        "UNLocationCode": data.port_id,
+    }
+    if GATE_HOURS in offers:
+        days = (d for d in data.gate_days if d.facility_code == code)
+        record["gateHours"] = [gate_day_record(d) for d in days]
+    if USES_APPOINTMENTS_FIELD in offers:
+        record["usesAppointments"] = USES_APPOINTMENTS[data.port_id]
+    if APPOINTMENT_SLOTS in offers:
+        record["appointmentSlots"] = [
+            appointment_slot_record(s) for s in data.appointment_slots if s.facility_code == code
+        ]
+    if EMPTY_RETURNS in offers:
+        record["emptyReturns"] = [
+            empty_return_rule_record(r) for r in data.empty_returns if r.facility_code == code
+        ]
+    return record
+
+
+def port_record(data: PortData, offers: frozenset[str] = NOTHING) -> PortRecord:
+    port = data.port
     return {
         "UNLocationCode": port.port_id,
         "name": port.name,
         "timeZone": port.time_zone,
-        "terminals": [
-            {"facilitySMDGCode": t.facility_code, "name": t.name, "UNLocationCode": port.port_id}
-            for t in port.terminals
-        ],
+        "terminals": [terminal_record(data, t, offers) for t in port.terminals],
     }
 
 
@@ -138,7 +223,9 @@ def equipment_event_record(
     return record
 
 
-def availability_record(availability: Availability) -> ImportAvailabilityRecord:
+def availability_record(
+    availability: Availability, offers: frozenset[str] = NOTHING
+) -> ImportAvailabilityRecord:
     holds: list[HoldRecord] = [
         {
             "type": h.type,
@@ -148,12 +235,29 @@ def availability_record(availability: Availability) -> ImportAvailabilityRecord:
         }
         for h in availability.holds
     ]
-    return {
+    record: ImportAvailabilityRecord = {
         "availableForPickup": availability.available_for_pickup,
         "holds": holds,
         "firstAvailableDate": availability.first_available_date,
         "lastFreeDay": availability.last_free_day,
         "outstandingFeesUSD": availability.outstanding_fees_usd,
+    }
+    if EMPTY_RETURN_DEADLINE in offers:
+        record["emptyReturnDeadline"] = availability.empty_return_deadline
+    return record
+
+
+def rail_leg_record(rail: RailLeg) -> RailLegRecord:
+    return {
+        "onDock": rail.on_dock,
+        "railCarrierSCACCode": rail.railroad,
+        "destinationRamp": {
+            "locationName": rail.ramp.name,
+            "UNLocationCode": rail.ramp.un_location_code,
+        },
+        "loadedOnRailDateTime": rail.loaded,
+        "departureDateTime": rail.departure,
+        "departureClassifierCode": rail.departure_classifier,
     }
 
 
@@ -171,15 +275,21 @@ def container_location_record(box: Container, port: Port) -> ContainerLocationRe
     }
 
 
-def container_record(box: Container, port: Port) -> ContainerRecord:
-    return {
+def container_record(
+    box: Container, port: Port, offers: frozenset[str] = NOTHING
+) -> ContainerRecord:
+    availability = box.availability
+    record: ContainerRecord = {
         "equipmentReference": box.reference,
         "ISOEquipmentCode": box.iso_code,
         "emptyIndicatorCode": box.empty_indicator,
         "location": container_location_record(box, port),
-        "availability": availability_record(box.availability) if box.availability else None,
+        "availability": availability_record(availability, offers) if availability else None,
         "events": [equipment_event_record(box, e, port) for e in box.events],
     }
+    if RAIL_LEG in offers:
+        record["railLeg"] = rail_leg_record(box.rail) if box.rail else None
+    return record
 
 
 def _timestamp(
@@ -220,8 +330,18 @@ def call_timestamps(call: VesselCall, now: datetime) -> list[CallTimestampRecord
     return stamps
 
 
-def vessel_call_record(call: VesselCall, now: datetime) -> VesselCallRecord:
+def cut_off_record(cut_off: CutOff) -> CutOffTimeRecord:
     return {
+        "cutOffDateTimeCode": cut_off.code,
+        "cutOffDateTime": cut_off.at,
+        "reefer": cut_off.reefer,
+    }
+
+
+def vessel_call_record(
+    call: VesselCall, now: datetime, offers: frozenset[str] = NOTHING
+) -> VesselCallRecord:
+    record: VesselCallRecord = {
         "transportCallReference": call.reference,
         "UNLocationCode": call.port_id,
         "portVisitReference": call.port_visit_reference,
@@ -247,6 +367,9 @@ def vessel_call_record(call: VesselCall, now: datetime) -> VesselCallRecord:
         "changeRemark": call.change_remark,
         "timestamps": call_timestamps(call, now),
     }
+    if CUT_OFF_TIMES in offers:
+        record["cutOffTimes"] = [cut_off_record(c) for c in call.cut_offs]
+    return record
 
 
 def week_figure_record(week: WeekFigure) -> WeekFigureRecord:
@@ -291,21 +414,23 @@ def call_matches(call: VesselCall, filter: VesselCallFilter) -> bool:
 
 
 class InMemoryPortSource:
-    """A :class:`~port_resolvers.kit.source.PortDataSource` reading :class:`PortData` directly."""
+    """A :class:`~port_resolvers.kit.source.PortDataSource` reading :class:`PortData` directly;
+    it ``offers`` what the port's systems publish."""
 
     def __init__(self, data: PortData) -> None:
         self.data = data
+        self.offers = OFFERS[data.port_id]
 
     async def port(self) -> PortRecord:
-        return port_record(self.data.port)
+        return port_record(self.data, self.offers)
 
     async def containers(self, references: Sequence[str]) -> list[ContainerRecord]:
         boxes = (self.data.container(r) for r in references)
-        return [container_record(b, self.data.port) for b in boxes if b is not None]
+        return [container_record(b, self.data.port, self.offers) for b in boxes if b is not None]
 
     async def vessel_calls(self, filter: VesselCallFilter) -> list[VesselCallRecord]:
         return [
-            vessel_call_record(c, self.data.now)
+            vessel_call_record(c, self.data.now, self.offers)
             for c in self.data.vessel_calls
             if call_matches(c, filter)
         ]
@@ -315,7 +440,7 @@ class InMemoryPortSource:
     ) -> list[ContainerRecord]:
         kind, reference = ("TRD", transport_document) if transport_document else ("BKG", booking)
         boxes = self.data.containers_of_document(kind, reference or "")
-        return [container_record(b, self.data.port) for b in boxes]
+        return [container_record(b, self.data.port, self.offers) for b in boxes]
 
     async def vessel(self, imo: str) -> VesselRecord | None:
         found = next((v for v in self.data.vessels if v.imo == imo), None)

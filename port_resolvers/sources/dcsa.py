@@ -32,6 +32,12 @@ time zone and terminals can be given as ``port_info``; for the rest the adapter 
 :class:`~port_resolvers.sources.native_json.NativeJsonSource`), and merges by container
 reference, transport call reference and IMO number.
 
+T&T 2.2 carries none of the schema's optional capabilities (gate hours, truck appointments,
+empty-return rules and deadlines, cut-offs, rail legs: :data:`portcontract.errors.
+OPTIONAL_FIELDS`) either. The source ``offers`` what its supplement offers, and takes them from
+it: terminals with the port, cut-offs with each call, a rail leg and an empty-return deadline
+with each container. Without a supplement it offers none, and the kit says so.
+
 The DCSA vessel keys ``vesselOperatorCarrierCode`` / ``...ListProvider`` name the carrier that
 runs the vessel, not a person: an SMDG code becomes ``vesselOperatorSMDGLinerCode``, an NMFTA
 code ``vesselOperatorSCACCode``.
@@ -57,6 +63,7 @@ from port_resolvers.kit.source import (
     VesselCallFilter,
     VesselCallRecord,
     VesselRecord,
+    offered_fields,
 )
 from port_resolvers.sources.dcsa_calls import build_calls
 from port_resolvers.sources.dcsa_containers import build_container
@@ -118,6 +125,8 @@ class Windows:
 class DcsaTrackAndTraceSource:
     """A port served from a DCSA T&T 2.2 API at ``base_url``, completed by ``supplement``.
 
+    :param supplement: the port's own system, for what T&T cannot say; the source ``offers``
+        the optional fields it offers (alone, T&T offers none).
     :param port_info: the port's name, time zone and terminals, when no supplement says them.
     :param time_zone: reads timestamps without a UTC offset (IANA name); else they are invalid.
     :param event_time_filter: ask ``eventDateTime`` ranges too (DCSA event domain 3); a source
@@ -160,6 +169,11 @@ class DcsaTrackAndTraceSource:
         )
         terminals = port_info["terminals"] if port_info is not None else []
         self._terminals = {t["facilitySMDGCode"]: t["name"] or "" for t in terminals}
+
+    @property
+    def offers(self) -> frozenset[str]:
+        """The optional fields the supplement gives: T&T 2.2 has none of its own."""
+        return offered_fields(self.supplement) if self.supplement is not None else frozenset()
 
     # reading ----------------------------------------------------------------------------
 
@@ -443,7 +457,8 @@ def _merged_vessel(dcsa: VesselRecord, own: VesselRecord | None) -> VesselRecord
 
 
 def _complete(call: VesselCallRecord, extra: VesselCallRecord) -> None:
-    """What the port's own system adds to a call: status, anchorage, MMSI and the like."""
+    """What the port's own system adds to a call: status, anchorage, MMSI, cut-offs and the
+    like."""
     call["statusCode"] = call.get("statusCode") or extra.get("statusCode")
     call["anchorageArrivalDateTime"] = call.get("anchorageArrivalDateTime") or extra.get(
         "anchorageArrivalDateTime"
@@ -452,6 +467,8 @@ def _complete(call: VesselCallRecord, extra: VesselCallRecord) -> None:
         "pilotBoardingDateTime"
     )
     call["portVisitReference"] = call.get("portVisitReference") or extra.get("portVisitReference")
+    if "cutOffTimes" in extra:  # the terminal's: T&T has no cut-offs
+        call["cutOffTimes"] = extra["cutOffTimes"]
     vessel = call.get("vessel")
     if vessel is not None:
         call["vessel"] = _merged_vessel(vessel, extra.get("vessel"))

@@ -15,6 +15,8 @@
   ``CUSI`` inspection) and release (``CUSR``), and shipment events ``HOLD`` / ``RELS`` on the
   container's booking or transport document. A customs hold holds until a ``CUSR`` or a
   ``RELS`` of a customs document (``CUS``) follows it.
+- **Rail leg**: the port's own system's, when it gives one (T&T shows the load onto the train,
+  not where the train goes).
 """
 
 from collections.abc import Iterable, Mapping
@@ -187,7 +189,7 @@ def build_container(
         availability = own.get("availability")
     else:
         availability = availability_from_events(actual, shipment_events)
-    return {
+    record: ContainerRecord = {
         "equipmentReference": reference,
         "ISOEquipmentCode": _newest(kept, "ISOEquipmentCode"),
         "emptyIndicatorCode": _newest(deciding[-1:], "emptyIndicatorCode")
@@ -198,3 +200,6 @@ def build_container(
         "availability": availability,
         "events": by_time,
     }
+    if own is not None and "railLeg" in own:
+        record["railLeg"] = own["railLeg"]
+    return record

@@ -7,30 +7,44 @@ injected ``httpx.AsyncClient`` and the system's base URL. It reads the facility 
 (terminal names and coordinates, the port's time zone) and keeps it: that is reference data, not
 cargo data. Labor-type keys are dropped from every payload before translation
 (:mod:`port_resolvers.sources.fetch`); figures and codes it does not know are skipped.
+
+Not every terminal system publishes gate hours, truck appointments, empty-return rules,
+cut-offs, rail legs or empty-return deadlines: the source reads and maps those its ``offers``
+names (schema coordinates of :data:`portcontract.errors.OPTIONAL_FIELDS`), and only those. Gate
+hours, appointments and empty returns come with the port's terminals (``port()``), from the
+system's gate schedule, appointment and empty-return routes, read anew each time: they change
+during the day.
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import httpx
 
 from port_resolvers.kit.source import (
+    AppointmentSlotRecord,
     ContainerLocationRecord,
     ContainerRecord,
+    CutOffTimeRecord,
+    EmptyReturnRuleRecord,
     EquipmentEventRecord,
+    GateDayRecord,
     HoldRecord,
     ImportAvailabilityRecord,
     PortMetricRecord,
     PortRecord,
+    RailLegRecord,
+    TerminalRecord,
     VesselCallFilter,
     VesselCallRecord,
     VesselRecord,
     WeekFigureRecord,
 )
 from port_resolvers.sources.fetch import get_json, require_json, translating
+from portcontract.errors import OPTIONAL_FIELDS
 
 MAX_IDS_PER_REQUEST = 100
 EVENT_TYPES = {
@@ -68,6 +82,38 @@ METRICS = {
     "teu_out": ("TEU_LOADED", "TEU"),
 }
 WINDOWS = {"LAST_7_DAYS": "7d", "LAST_30_DAYS": "30d", "LAST_90_DAYS": "90d"}
+CLOSURES = {"HOL": "HOLIDAY", "WX": "WEATHER", "MAINT": "MAINTENANCE", "SEC": "SECURITY",
+            "OTH": "OTHER"}  # fmt: skip
+TRANSACTIONS = {
+    "Import Pick Up": "IMPORT_PICKUP",
+    "Export Drop Off": "EXPORT_DROPOFF",
+    "Empty Drop Off": "EMPTY_RETURN",
+    "Empty Pick Up": "EMPTY_PICKUP",
+}
+SLOT_AVAILABILITY = {"Open": "OPEN", "Few Left": "LIMITED", "Full": "FULL"}
+CUT_OFFS = {
+    "dry_receiving_from": ("EFC", False),
+    "reefer_receiving_from": ("EFC", True),
+    "doc_cutoff": ("DCO", False),
+    "vgm_cutoff": ("VCO", False),
+    "dry_cutoff": ("FCO", False),
+    "reefer_cutoff": ("FCO", True),
+}
+RAILROADS = {"UP": "UPRR", "BNSF": "BNSF"}
+
+CUT_OFF_TIMES: Final = "VesselCall.cutOffTimes"
+GATE_HOURS: Final = "Terminal.gateHours"
+USES_APPOINTMENTS: Final = "Terminal.usesAppointments"
+APPOINTMENT_SLOTS: Final = "Terminal.appointmentSlots"
+EMPTY_RETURNS: Final = "Terminal.emptyReturns"
+EMPTY_RETURN_DEADLINE: Final = "ImportAvailability.emptyReturnDeadline"
+RAIL_LEG: Final = "Container.railLeg"
+# The system's routes for what it publishes of its terminals, by the fields each one gives.
+TERMINAL_ROUTES: Final = (
+    (frozenset({GATE_HOURS}), "/api/v1/gate-schedule"),
+    (frozenset({USES_APPOINTMENTS, APPOINTMENT_SLOTS}), "/api/v1/appointments"),
+    (frozenset({EMPTY_RETURNS}), "/api/v1/empty-returns"),
+)
 
 
 def _epoch(value: Any) -> datetime:
@@ -79,11 +125,21 @@ def _us_date(value: str | None) -> date | None:
 
 
 class NativeJsonSource:
-    """A port served from its proprietary terminal API at ``base_url``."""
+    """A port served from its proprietary terminal API at ``base_url``.
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
+    :param offers: the optional fields the system publishes (by default none): only those are
+        read and served; the kit answers null for the others and says they are not offered.
+    """
+
+    def __init__(
+        self, client: httpx.AsyncClient, base_url: str, *, offers: Iterable[str] = ()
+    ) -> None:
         self.client = client
         self.base_url = base_url.rstrip("/")
+        self.offers = frozenset(offers)
+        unknown = self.offers - OPTIONAL_FIELDS
+        if unknown:
+            raise ValueError(f"not optional fields of the schema: {', '.join(sorted(unknown))}")
         self._facility: dict[str, Any] | None = None
 
     async def _get(self, path: str, params: dict[str, str | int] | None = None) -> Any:
@@ -116,20 +172,35 @@ class NativeJsonSource:
 
     async def port(self) -> PortRecord:
         facility = await self._facility_info()
+        paths = [path for fields, path in TERMINAL_ROUTES if fields & self.offers]
+        answers = dict(zip(paths, await asyncio.gather(*map(self._get, paths)), strict=True))
         with translating("facility"):
-            return {
-                "UNLocationCode": facility["port_code"],
-                "name": facility.get("port_name"),
-                "timeZone": facility["tz"],
-                "terminals": [
-                    {
-                        "facilitySMDGCode": code,
-                        "name": t.get("terminal_name"),
-                        "UNLocationCode": facility["port_code"],
-                    }
-                    for code, t in facility["terminals"].items()
-                ],
+            terminals: dict[str, TerminalRecord] = {
+                code: {
+                    "facilitySMDGCode": code,
+                    "name": t.get("terminal_name"),
+                    "UNLocationCode": facility["port_code"],
+                }
+                for code, t in facility["terminals"].items()
             }
+        with translating("gate schedule"):
+            for raw in answers.get("/api/v1/gate-schedule", {}).get("terminals", []):
+                if raw["terminal_id"] in terminals:
+                    days = [self._gate_day(facility, day) for day in raw["days"]]
+                    terminals[raw["terminal_id"]]["gateHours"] = days
+        with translating("appointments"):
+            for raw in answers.get("/api/v1/appointments", {}).get("terminals", []):
+                if raw["terminal_id"] in terminals:
+                    self._appointments(facility, terminals[raw["terminal_id"]], raw)
+        with translating("empty returns"):
+            if "/api/v1/empty-returns" in answers:
+                self._empty_returns(terminals, answers["/api/v1/empty-returns"]["empties"])
+        return {
+            "UNLocationCode": facility["port_code"],
+            "name": facility.get("port_name"),
+            "timeZone": facility["tz"],
+            "terminals": list(terminals.values()),
+        }
 
     async def containers(self, references: Sequence[str]) -> list[ContainerRecord]:
         if not references:
@@ -230,6 +301,100 @@ class NativeJsonSource:
 
     # translation -------------------------------------------------------------------------
 
+    def _time(self, facility: dict[str, Any], value: str | None) -> datetime:
+        """A port-local time that must be there."""
+        at = self._local(facility, value)
+        if at is None:
+            raise ValueError("a time is missing")
+        return at
+
+    def _gate_day(self, facility: dict[str, Any], raw: dict[str, Any]) -> GateDayRecord:
+        day = _us_date(raw["date"])
+        if day is None:
+            raise ValueError("a gate day without its date")
+        closed_for = raw.get("closed_for")
+        return {
+            "date": day,
+            "open": raw["status"] == "OPEN",
+            "periods": [
+                {
+                    "opensDateTime": self._time(facility, hours["from"]),
+                    "closesDateTime": self._time(facility, hours["to"]),
+                    "offPeak": bool(hours.get("off_peak")),
+                }
+                for hours in raw.get("hours") or []
+            ],
+            "closureReason": CLOSURES.get(closed_for, "OTHER") if closed_for else None,
+        }
+
+    def _appointments(
+        self, facility: dict[str, Any], terminal: TerminalRecord, raw: dict[str, Any]
+    ) -> None:
+        """A terminal's appointment rule and slots, as far as the source offers them; slots
+        of a kind or status the schema does not know are skipped."""
+        if USES_APPOINTMENTS in self.offers:
+            terminal["usesAppointments"] = bool(raw["appointments_required"])
+        if APPOINTMENT_SLOTS not in self.offers:
+            return
+        slots: list[AppointmentSlotRecord] = [
+            {
+                "startDateTime": self._time(facility, slot["from"]),
+                "endDateTime": self._time(facility, slot["to"]),
+                "transaction": TRANSACTIONS[slot["appt_type"]],
+                "availability": SLOT_AVAILABILITY[slot["status"]],
+                "appointmentsLeft": slot.get("remaining"),
+            }
+            for slot in raw.get("slots") or []
+            if slot["appt_type"] in TRANSACTIONS and slot["status"] in SLOT_AVAILABILITY
+        ]
+        terminal["appointmentSlots"] = slots
+
+    @staticmethod
+    def _empty_returns(terminals: dict[str, TerminalRecord], raw: list[dict[str, Any]]) -> None:
+        """The rules, by terminal: a terminal the answer names no rule of has none."""
+        by_terminal: dict[str, list[EmptyReturnRuleRecord]] = {code: [] for code in terminals}
+        for rule in raw:
+            day = _us_date(rule["date"])
+            if rule["terminal_id"] not in by_terminal or day is None:
+                continue
+            by_terminal[rule["terminal_id"]].append(
+                {
+                    "date": day,
+                    "carrierSCACCode": rule["ssl_scac"],
+                    "ISOEquipmentCode": rule["size_type"],
+                    "accepted": rule["receiving"] == "Y",
+                }
+            )
+        for code, rules in by_terminal.items():
+            terminals[code]["emptyReturns"] = rules
+
+    def _cut_offs(self, facility: dict[str, Any], raw: dict[str, Any]) -> list[CutOffTimeRecord]:
+        """A visit's cut-offs in time order; keys the schema has no code for are skipped."""
+        found: list[CutOffTimeRecord] = [
+            {
+                "cutOffDateTimeCode": CUT_OFFS[key][0],
+                "cutOffDateTime": self._time(facility, value),
+                "reefer": CUT_OFFS[key][1],
+            }
+            for key, value in raw.items()
+            if key in CUT_OFFS and value
+        ]
+        return sorted(found, key=lambda c: c["cutOffDateTime"])
+
+    def _rail(self, facility: dict[str, Any], raw: dict[str, Any]) -> RailLegRecord:
+        ramp = raw.get("ramp")
+        loaded = raw.get("loaded_ts")
+        return {
+            "onDock": bool(raw["on_dock"]),
+            "railCarrierSCACCode": RAILROADS.get(raw.get("railroad") or ""),
+            "destinationRamp": {"locationName": ramp.get("name"), "UNLocationCode": ramp["locode"]}
+            if ramp
+            else None,
+            "loadedOnRailDateTime": _epoch(loaded) if loaded is not None else None,
+            "departureDateTime": self._local(facility, raw.get("departs")),
+            "departureClassifierCode": CLASSIFIERS.get(raw.get("departure_stage") or ""),
+        }
+
     @staticmethod
     def _vessel(raw: dict[str, Any]) -> VesselRecord:
         return {
@@ -323,7 +488,7 @@ class NativeJsonSource:
                 "yardBlock": yard["block"] if yard else None,
             }
         status = raw.get("import_status")
-        return {
+        record: ContainerRecord = {
             "equipmentReference": raw["container_no"],
             "ISOEquipmentCode": raw.get("size_type"),
             "emptyIndicatorCode": EMPTY_INDICATORS.get(raw.get("full_empty", "")),
@@ -331,6 +496,10 @@ class NativeJsonSource:
             "availability": self._availability(facility, status) if status else None,
             "events": events,
         }
+        if RAIL_LEG in self.offers:
+            rail = raw.get("rail")
+            record["railLeg"] = self._rail(facility, rail) if rail else None
+        return record
 
     def _availability(
         self, facility: dict[str, Any], raw: dict[str, Any]
@@ -345,13 +514,16 @@ class NativeJsonSource:
             for h in raw.get("holds") or []
         ]
         cents = raw.get("fees_due_cents")
-        return {
+        record: ImportAvailabilityRecord = {
             "availableForPickup": raw.get("pickup_ok"),
             "holds": holds,
             "firstAvailableDate": _us_date(raw.get("first_available")),
             "lastFreeDay": _us_date(raw.get("last_free_day")),
             "outstandingFeesUSD": None if cents is None else cents / 100,
         }
+        if EMPTY_RETURN_DEADLINE in self.offers:
+            record["emptyReturnDeadline"] = _us_date(raw.get("empty_due"))
+        return record
 
     def _visit(self, facility: dict[str, Any], raw: dict[str, Any]) -> VesselCallRecord:
         window = raw["berth_window"]
@@ -359,7 +531,7 @@ class NativeJsonSource:
         if planned is None:
             raise ValueError(f"visit {raw['visit_id']} has no planned arrival")
         phase = PHASES.get(raw.get("visit_state", ""))
-        return {
+        call: VesselCallRecord = {
             "transportCallReference": raw["visit_id"],
             "UNLocationCode": facility["port_code"],
             "facilitySMDGCode": raw.get("terminal_id"),
@@ -382,3 +554,7 @@ class NativeJsonSource:
             "delayReasonCode": raw.get("delay_code"),
             "changeRemark": raw.get("remark"),
         }
+        if CUT_OFF_TIMES in self.offers:
+            cut_offs = raw.get("cutoffs")
+            call["cutOffTimes"] = None if cut_offs is None else self._cut_offs(facility, cut_offs)
+        return call

@@ -122,3 +122,88 @@ async def test_dcsa_ports_serve_the_terminal_api_without_moves(
     box = oak.data.containers[0]
     body = (await client_for(oak).get("/api/v1/containers", params={"ids": box.reference})).json()
     assert body["containers"][0]["moves"] == []
+
+
+US_DATE = re.compile(r"^\d\d/\d\d/\d{4}$")
+
+
+async def test_gate_schedule_appointments_and_empty_returns_in_the_systems_own_words(
+    lgb: SimulatedPortSystem, client_for: Client
+):
+    client = client_for(lgb)
+    schedule = (await client.get("/api/v1/gate-schedule")).json()
+    lbct = next(t for t in schedule["terminals"] if t["terminal_id"] == "LBCT")
+    monday, *_, sunday = lbct["days"]
+    assert monday == {
+        "date": "03/02/2026",
+        "status": "OPEN",
+        "closed_for": None,
+        "hours": [
+            {"from": "2026-03-02 07:00 PST", "to": "2026-03-02 17:00 PST", "off_peak": False},
+            {"from": "2026-03-02 18:00 PST", "to": "2026-03-03 03:00 PST", "off_peak": True},
+        ],
+    }
+    assert sunday == {"date": "03/08/2026", "status": "CLOSED", "closed_for": None, "hours": []}
+    appointments = (await client.get("/api/v1/appointments")).json()
+    slots = [s for t in appointments["terminals"] for s in t["slots"]]
+    assert all(t["appointments_required"] for t in appointments["terminals"])
+    assert {s["appt_type"] for s in slots} == {
+        "Import Pick Up", "Export Drop Off", "Empty Drop Off", "Empty Pick Up"
+    }  # fmt: skip
+    assert {s["status"] for s in slots} == {"Open", "Few Left", "Full"}
+    assert all(LOCAL_TIME.match(s["from"]) and LOCAL_TIME.match(s["to"]) for s in slots)
+    empties = (await client.get("/api/v1/empty-returns")).json()["empties"]
+    assert {e["receiving"] for e in empties} == {"Y", "N"}
+    assert all(US_DATE.match(e["date"]) for e in empties)
+
+
+async def test_visits_carry_cut_offs_and_boxes_their_rail_leg_and_empty_due_date(
+    lgb: SimulatedPortSystem, client_for: Client
+):
+    client = client_for(lgb)
+    visits = (await client.get("/api/v1/vessel-visits")).json()["visits"]
+    sailing = next(v for v in visits if v["visit_state"] != "CANCELLED")
+    assert set(sailing["cutoffs"]) == {
+        "dry_receiving_from",
+        "reefer_receiving_from",
+        "doc_cutoff",
+        "vgm_cutoff",
+        "dry_cutoff",
+        "reefer_cutoff",
+    }
+    assert all(LOCAL_TIME.match(at) for at in sailing["cutoffs"].values())
+    assert {v["visit_id"] for v in visits if v["cutoffs"] == {}} == {
+        c.reference for c in lgb.data.vessel_calls if c.status_code == "OMIT"
+    }
+    railed = next(b for b in lgb.data.containers if b.status == "LOADED_ON_RAIL")
+    picked_up = next(b for b in lgb.data.containers if b.status == "GATED_OUT" and b.availability)
+    ids = f"{railed.reference},{picked_up.reference}"
+    boxes = (await client.get("/api/v1/containers", params={"ids": ids})).json()["containers"]
+    rail = boxes[0]["rail"]
+    assert rail["on_dock"] is True
+    assert rail["railroad"] in {"UP", "BNSF"}
+    assert isinstance(rail["loaded_ts"], int)
+    assert LOCAL_TIME.match(rail["departs"])
+    assert rail["departure_stage"] in {"Expected", "Done"}
+    assert boxes[1]["rail"] is None
+    assert US_DATE.match(boxes[1]["import_status"]["empty_due"])
+
+
+async def test_san_diegos_older_system_publishes_none_of_it(
+    system_for: Callable[[str], SimulatedPortSystem], client_for: Client
+):
+    san = system_for("USSAN")
+    client = client_for(san)
+    for path in ("/api/v1/gate-schedule", "/api/v1/appointments", "/api/v1/empty-returns"):
+        assert (await client.get(path)).status_code == 404
+    (visit, *_) = (await client.get("/api/v1/vessel-visits")).json()["visits"]
+    assert "cutoffs" not in visit
+    ids = ",".join(b.reference for b in san.data.containers)
+    boxes = (await client.get("/api/v1/containers", params={"ids": ids})).json()["containers"]
+    assert not any("rail" in b for b in boxes)
+    assert not any("empty_due" in (b["import_status"] or {}) for b in boxes)
+    hueneme = system_for("USNTD")
+    appointments = (await client_for(hueneme).get("/api/v1/appointments")).json()
+    assert appointments["terminals"] == [
+        {"terminal_id": "HUE", "appointments_required": False, "slots": []}
+    ]

@@ -11,6 +11,7 @@ import pytest
 
 from port_resolvers.kit.source import VesselCallFilter
 from port_resolvers.sources.dcsa import DcsaTrackAndTraceSource
+from portcontract.errors import OPTIONAL_FIELDS
 from portcontract.labor import is_labor_key
 from tests.port_resolvers.sources.conftest import all_keys, collected
 
@@ -153,6 +154,7 @@ async def test_without_a_supplement_what_tnt_cannot_say_stays_empty(wire: Callab
         port.client, "http://uslax.sim", "USLAX", clock=lambda: port.data.now
     )
     assert await alone.port() == {"UNLocationCode": "USLAX", "name": None, "terminals": []}
+    assert alone.offers == frozenset()  # T&T 2.2 has no cut-offs, gates or rail legs
 
     # What T&T's calls tell of now: vessels at berth; at anchor only where the feed has the
     # anchorage arrivals (T&T 2.2 has no anchorage; a JIT port sends them): no false zero.
@@ -233,3 +235,31 @@ async def test_containers_of_a_bill_of_lading_or_booking(
     assert normalise(by_number) == normalise(
         sorted(_as_tnt_reports_it(expected), key=lambda c: c["equipmentReference"])
     )
+
+
+@pytest.mark.parametrize("port_id", DCSA_PORTS)
+async def test_the_terminal_api_completes_tnt_with_what_it_offers(
+    wire: Callable[..., Any], port_id: str
+):
+    port = wire(port_id)
+    assert port.source.offers == OPTIONAL_FIELDS  # its supplement's
+    assert port.source.offers == port.source.supplement.offers
+    calls = await port.source.vessel_calls(VesselCallFilter())
+    assert all(len(c["cutOffTimes"]) == 6 for c in calls if c["statusCode"] is None)
+    terminals = (await port.source.port())["terminals"]
+    assert all(len(t["gateHours"]) == 7 for t in terminals)
+    assert any(t["emptyReturns"] for t in terminals)  # a terminal no carrier calls at has none
+    assert all(t["usesAppointments"] and t["appointmentSlots"] for t in terminals)
+    railed = [b for b in port.data.containers if b.rail is not None]
+    gated_out = [b for b in port.data.containers if b.status == "GATED_OUT" and b.availability]
+    assert railed
+    records = await port.source.containers([b.reference for b in railed + gated_out[:5]])
+    by_reference = {r["equipmentReference"]: r for r in records}
+    for box in railed:
+        leg = by_reference[box.reference]["railLeg"]
+        assert leg["onDock"] == box.rail.on_dock
+        if box.status == "LOADED_ON_RAIL":  # T&T's rail load, the terminal API's rail leg
+            assert leg["loadedOnRailDateTime"] == box.actual_events[-1].event_datetime
+    for box in gated_out[:5]:
+        availability = by_reference[box.reference]["availability"]
+        assert availability["emptyReturnDeadline"] is not None
