@@ -102,7 +102,7 @@ async def test_the_ready_made_resolver_in_front_of_a_simulated_dcsa_port_conform
     ):  # fmt: skip
         code, report = await check(url, port_id, *(b.reference for b in data.containers[:3]))
     assert code == 0, report
-    assert f"{port_id} conforms (of 9 checks)" in report
+    assert f"{port_id} conforms (of 10 checks)" in report
     assert "3 of 3 container(s)" in report
     assert system.stats.requests["GET /v2/events"] > 0
 
