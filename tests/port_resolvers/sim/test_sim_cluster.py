@@ -2,7 +2,10 @@
 
 import httpx
 
+from gateway.conformance import check_resolver, format_report
 from port_resolvers.sim.cluster import run_simulated_ports
+from port_resolvers.sim.reference import OFFERS
+from portcontract.errors import OPTIONAL_FIELDS
 
 
 async def test_ports_serve_their_systems_and_resolvers_on_loopback():
@@ -20,3 +23,28 @@ async def test_ports_serve_their_systems_and_resolvers_on_loopback():
         }
         assert knobs.json()["down"] is True
         assert oak.system.stats.requests["GET /v2/events"] == 1
+
+
+async def test_the_terminal_api_ports_conform_offering_what_their_systems_publish():
+    """Conformance's sense checks of the optional fields (cut-offs before arrival, gate days
+    in order, FULL slots with none left, ...) hold for a port offering all of them, one
+    offering all but rail legs and one offering none, each claiming its table entry; the boxes
+    asked include railed and gated-out ones, so rail legs and deadlines are seen. (The DCSA
+    ports give the same fields through the same terminal API: see test_sim_wiring.)"""
+    async with run_simulated_ports(seed=5, port_ids=("USLGB", "USNTD", "USSAN")) as ports:
+        for port in ports:
+            data = port.system.data
+            railed = [b.reference for b in data.containers if b.rail is not None][:3]
+            gated_out = [b.reference for b in data.containers if b.status == "GATED_OUT"][:3]
+            results = await check_resolver(
+                port.resolver_url,
+                port.id,
+                containers=railed + gated_out,
+                offers=sorted(OFFERS[port.id]),
+            )
+            assert all(r.passed for r in results), format_report(port.resolver_url, port.id,
+                                                                 results)  # fmt: skip
+            optional = next(r for r in results if r.name == "optional capabilities")
+            assert optional.detail.endswith(
+                "does not offer " + (", ".join(sorted(OPTIONAL_FIELDS - OFFERS[port.id])) or "none")
+            ), optional.detail
