@@ -84,13 +84,13 @@ def planned_periods(plan: GatePlan, day: date, zone: ZoneInfo) -> tuple[GatePeri
     )
 
 
-def _closed_terminal(port: Port, seed: int, day: date, gate_days: list[str]) -> tuple[str, str]:
-    """Which terminal (of those with a gate day) closes on ``day`` for weather or maintenance,
-    and why; ("", "") for none."""
+def _closure(port: Port, seed: int, day: date, gate_days: list[str]) -> dict[str, str]:
+    """The terminal (of those with a gate day) that closes on ``day`` for weather or
+    maintenance, if one does, with the reason."""
     rng = random.Random(f"{seed}:{port.port_id}:{day.isoformat()}:gates")
     if not gate_days or rng.random() >= CLOSURE_CHANCE_PER_DAY:
-        return "", ""
-    return rng.choice(gate_days), rng.choice(CLOSURE_REASONS)
+        return {}
+    return {rng.choice(gate_days): rng.choice(CLOSURE_REASONS)}
 
 
 def gate_days(port: Port, seed: int, first: date, count: int) -> tuple[GateDay, ...]:
@@ -100,16 +100,15 @@ def gate_days(port: Port, seed: int, first: date, count: int) -> tuple[GateDay, 
     by_day: dict[date, dict[str, GateDay]] = {}
     for day in (first + timedelta(days=i) for i in range(count)):
         planned = {code: planned_periods(plan, day, zone) for code, plan in plans.items()}
-        holiday = day in holidays(day.year)
-        closed, reason = _closed_terminal(port, seed, day, [c for c, p in planned.items() if p])
-        by_day[day] = {}
-        for code, periods in planned.items():
-            if periods and holiday:
-                by_day[day][code] = GateDay(code, day, (), "HOLIDAY")
-            elif periods and code == closed:
-                by_day[day][code] = GateDay(code, day, (), reason)
-            else:
-                by_day[day][code] = GateDay(code, day, periods)
+        closed = _closure(port, seed, day, [code for code, p in planned.items() if p])
+        if day in holidays(day.year):
+            closed = dict.fromkeys(planned, "HOLIDAY")
+        by_day[day] = {
+            code: GateDay(code, day, (), closed[code])
+            if periods and code in closed
+            else GateDay(code, day, periods)
+            for code, periods in planned.items()
+        }
     return tuple(by_day[day][t.facility_code] for t in port.terminals for day in by_day)
 
 

@@ -81,10 +81,12 @@ from starlette.routing import Route
 from port_resolvers.sim.knobs import SimKnobs
 from port_resolvers.sim.metrics import compute_metrics
 from port_resolvers.sim.model import (
+    AppointmentSlot,
     Availability,
     Container,
     EquipmentEvent,
     GateDay,
+    GatePeriod,
     PortData,
     PortMetric,
     RailLeg,
@@ -397,66 +399,60 @@ class TerminalSystemApi:
             }
         )
 
+    def _gate_hours(self, period: GatePeriod, facility_code: str) -> dict[str, Any]:
+        hours: dict[str, Any] = {
+            "from": self._local(period.opens),
+            "to": self._local(period.closes),
+            "off_peak": period.off_peak,
+        }
+        if self.knobs.labor_keys:
+            hours |= {"shift_code": "NIGHT" if period.off_peak else "DAY",
+                      "gang_count": 2 + _labor_number(facility_code, 4)}  # fmt: skip
+        return hours
+
     def _gate_day(self, day: GateDay) -> dict[str, Any]:
-        hours: list[dict[str, Any]] = []
-        for period in day.periods:
-            hours.append(
-                {
-                    "from": self._local(period.opens),
-                    "to": self._local(period.closes),
-                    "off_peak": period.off_peak,
-                }
-            )
-            if self.knobs.labor_keys:
-                hours[-1] |= {"shift_code": "NIGHT" if period.off_peak else "DAY",
-                              "gang_count": 2 + _labor_number(day.facility_code, 4)}  # fmt: skip
         return {
             "date": _us_date(day.day),
             "status": "OPEN" if day.open else "CLOSED",
             "closed_for": CLOSURES[day.closure] if day.closure is not None else None,
-            "hours": hours,
+            "hours": [self._gate_hours(p, day.facility_code) for p in day.periods],
         }
 
+    def _slot(self, slot: AppointmentSlot) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "from": self._local(slot.start),
+            "to": self._local(slot.end),
+            "appt_type": APPOINTMENT_TYPES[slot.transaction],
+            "status": SLOT_STATUSES[slot.availability],
+            "remaining": slot.left,
+        }
+        if self.knobs.labor_keys:
+            n = _labor_number(f"{slot.facility_code}{slot.start}", 9000)
+            answer |= {"lane_id": f"L{n % 12}", "clerk_id": f"CLK{n:04d}"}
+        return answer
+
     async def gate_schedule(self, request: Request) -> Response:
+        days = self.data.gate_days
         terminals = [
             {
-                "terminal_id": t.facility_code,
-                "days": [
-                    self._gate_day(d)
-                    for d in self.data.gate_days
-                    if d.facility_code == t.facility_code
-                ],
+                "terminal_id": code,
+                "days": [self._gate_day(d) for d in days if d.facility_code == code],
             }
-            for t in self.data.port.terminals
+            for code in (t.facility_code for t in self.data.port.terminals)
         ]
         return JSONResponse({"port_code": self.data.port_id, "terminals": terminals})
 
     async def appointments(self, request: Request) -> Response:
-        terminals = []
-        for terminal in self.data.port.terminals:
-            slots: list[dict[str, Any]] = []
-            for slot in self.data.appointment_slots:
-                if slot.facility_code != terminal.facility_code:
-                    continue
-                slots.append(
-                    {
-                        "from": self._local(slot.start),
-                        "to": self._local(slot.end),
-                        "appt_type": APPOINTMENT_TYPES[slot.transaction],
-                        "status": SLOT_STATUSES[slot.availability],
-                        "remaining": slot.left,
-                    }
-                )
-                if self.knobs.labor_keys:
-                    n = _labor_number(f"{terminal.facility_code}{slot.start}", 9000)
-                    slots[-1] |= {"lane_id": f"L{n % 12}", "clerk_id": f"CLK{n:04d}"}
-            terminals.append(
-                {
-                    "terminal_id": terminal.facility_code,
-                    "appointments_required": USES_APPOINTMENTS[self.data.port_id],
-                    "slots": slots,
-                }
-            )
+        slots = self.data.appointment_slots
+        required = USES_APPOINTMENTS[self.data.port_id]
+        terminals = [
+            {
+                "terminal_id": code,
+                "appointments_required": required,
+                "slots": [self._slot(s) for s in slots if s.facility_code == code],
+            }
+            for code in (t.facility_code for t in self.data.port.terminals)
+        ]
         return JSONResponse({"port_code": self.data.port_id, "terminals": terminals})
 
     async def empty_returns(self, request: Request) -> Response:

@@ -108,11 +108,14 @@ APPOINTMENT_SLOTS: Final = "Terminal.appointmentSlots"
 EMPTY_RETURNS: Final = "Terminal.emptyReturns"
 EMPTY_RETURN_DEADLINE: Final = "ImportAvailability.emptyReturnDeadline"
 RAIL_LEG: Final = "Container.railLeg"
+GATE_SCHEDULE: Final = "/api/v1/gate-schedule"
+APPOINTMENTS: Final = "/api/v1/appointments"
+EMPTIES: Final = "/api/v1/empty-returns"
 # The system's routes for what it publishes of its terminals, by the fields each one gives.
 TERMINAL_ROUTES: Final = (
-    (frozenset({GATE_HOURS}), "/api/v1/gate-schedule"),
-    (frozenset({USES_APPOINTMENTS, APPOINTMENT_SLOTS}), "/api/v1/appointments"),
-    (frozenset({EMPTY_RETURNS}), "/api/v1/empty-returns"),
+    (frozenset({GATE_HOURS}), GATE_SCHEDULE),
+    (frozenset({USES_APPOINTMENTS, APPOINTMENT_SLOTS}), APPOINTMENTS),
+    (frozenset({EMPTY_RETURNS}), EMPTIES),
 )
 
 
@@ -172,8 +175,6 @@ class NativeJsonSource:
 
     async def port(self) -> PortRecord:
         facility = await self._facility_info()
-        paths = [path for fields, path in TERMINAL_ROUTES if fields & self.offers]
-        answers = dict(zip(paths, await asyncio.gather(*map(self._get, paths)), strict=True))
         with translating("facility"):
             terminals: dict[str, TerminalRecord] = {
                 code: {
@@ -183,24 +184,33 @@ class NativeJsonSource:
                 }
                 for code, t in facility["terminals"].items()
             }
-        with translating("gate schedule"):
-            for raw in answers.get("/api/v1/gate-schedule", {}).get("terminals", []):
-                if raw["terminal_id"] in terminals:
-                    days = [self._gate_day(facility, day) for day in raw["days"]]
-                    terminals[raw["terminal_id"]]["gateHours"] = days
-        with translating("appointments"):
-            for raw in answers.get("/api/v1/appointments", {}).get("terminals", []):
-                if raw["terminal_id"] in terminals:
-                    self._appointments(facility, terminals[raw["terminal_id"]], raw)
-        with translating("empty returns"):
-            if "/api/v1/empty-returns" in answers:
-                self._empty_returns(terminals, answers["/api/v1/empty-returns"]["empties"])
+        await self._terminal_services(facility, terminals)
         return {
             "UNLocationCode": facility["port_code"],
             "name": facility.get("port_name"),
             "timeZone": facility["tz"],
             "terminals": list(terminals.values()),
         }
+
+    async def _terminal_services(
+        self, facility: dict[str, Any], terminals: dict[str, TerminalRecord]
+    ) -> None:
+        """Gate hours, appointments and empty-return rules onto ``terminals``, those offered
+        (the routes read at once); terminals the system does not know are not added."""
+        paths = [path for fields, path in TERMINAL_ROUTES if fields & self.offers]
+        answers = dict(zip(paths, await asyncio.gather(*map(self._get, paths)), strict=True))
+        with translating("gate schedule"):
+            for raw in answers[GATE_SCHEDULE]["terminals"] if GATE_SCHEDULE in answers else []:
+                if raw["terminal_id"] in terminals:
+                    days = [self._gate_day(facility, day) for day in raw["days"]]
+                    terminals[raw["terminal_id"]]["gateHours"] = days
+        with translating("appointments"):
+            for raw in answers[APPOINTMENTS]["terminals"] if APPOINTMENTS in answers else []:
+                if raw["terminal_id"] in terminals:
+                    self._appointments(facility, terminals[raw["terminal_id"]], raw)
+        with translating("empty returns"):
+            if EMPTIES in answers:
+                self._empty_returns(terminals, answers[EMPTIES]["empties"])
 
     async def containers(self, references: Sequence[str]) -> list[ContainerRecord]:
         if not references:
