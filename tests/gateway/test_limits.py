@@ -190,7 +190,7 @@ def test_measures(query: str, depth: int, aliases: int, roots: int) -> None:
 # (equipmentReference sourcePort status availability firstAvailableDate lastFreeDay holds
 # type status) x ports.
 def outlook_cost(ports: int, pages: int = 3, containers: int = 0) -> int:
-    return (100 * 15 * pages + 4 * 4 + 1 * 3 + containers * 9) * ports
+    return (100 * 15 * pages + 4 * 4 + 1 * 15 + containers * 9) * ports
 
 
 def container_numbers(n: int) -> list[str]:

@@ -33,6 +33,18 @@ NON_NULL_ALLOWED = {
     "DocumentReference.documentReferenceType", "DocumentReference.documentReferenceValue",
     "CallTimestamp.place", "CallTimestamp.eventTypeCode", "CallTimestamp.eventClassifierCode",
     "CallTimestamp.eventDateTime",
+    # What makes a gate day, a slot, an empty-return rule, a cut-off or a rail leg what it is,
+    # inside objects a policy grants or denies as a whole (Terminal.gateHours, ...).
+    "GateDay.date", "GateDay.open", "GateDay.periods", "GatePeriod.opensDateTime",
+    "GatePeriod.closesDateTime", "GatePeriod.offPeak", "AppointmentSlot.startDateTime",
+    "AppointmentSlot.endDateTime", "AppointmentSlot.transaction", "AppointmentSlot.availability",
+    "EmptyReturnRule.date", "EmptyReturnRule.carrierSCACCode", "EmptyReturnRule.ISOEquipmentCode",
+    "EmptyReturnRule.accepted", "CutOffTime.cutOffDateTimeCode", "CutOffTime.cutOffDateTime",
+    "CutOffTime.reefer", "RailLeg.onDock",
+    # The outlook's terminal notes: keys of what it computed from the fields above.
+    "GateClosure.facilitySMDGCode", "GateClosure.date", "GateClosure.closureReason",
+    "EmptyReturnRestriction.facilitySMDGCode", "EmptyReturnRestriction.date",
+    "EmptyReturnRestriction.carrierSCACCode", "EmptyReturnRestriction.ISOEquipmentCode",
 }  # fmt: skip
 
 
