@@ -369,7 +369,8 @@ class CutOffTime:
     cut_off_date_time: datetime = strawberry.field(name="cutOffDateTime")
     reefer: bool = strawberry.field(
         description="True: it applies to reefer (refrigerated) containers, whose receiving "
-        "closes earlier at most terminals; false: to the others"
+        "opens and closes at other times than dry boxes' (they need a plug in the yard); "
+        "false: to the others"
     )
 
 
