@@ -77,6 +77,36 @@ query StateAnalystMetrics {
 }
 """
 
+TRUCKER_GATES = """# Trucker, next: when is the gate open, any appointments, where do empties go?
+query TruckerGatesAndEmpties {
+  ports(ports: ["USLGB"]) {
+    UNLocationCode
+    terminals {
+      facilitySMDGCode name
+      gateHours { date open closureReason periods { opensDateTime closesDateTime offPeak } }
+      usesAppointments
+      appointmentSlots { startDateTime transaction availability appointmentsLeft }
+      emptyReturns { date carrierSCACCode ISOEquipmentCode accepted }
+    }
+  }
+}
+"""
+
+EXPORTER = """# Exporter: when may my export box come (cut-offs), and has my booking's box gated in?
+query ExporterCutOffs($booking: String!) {
+  vesselCalls(first: 10, ports: ["USOAK"]) {
+    nodes {
+      UNLocationCode facilitySMDGCode vessel { vesselName } plannedArrivalDateTime
+      cutOffTimes { cutOffDateTimeCode cutOffDateTime reefer }
+    }
+  }
+  myBooking: containers(carrierBookingReference: $booking) {
+    equipmentReference sourcePort status
+    events { equipmentEventTypeCode eventClassifierCode eventDateTime }
+  }
+}
+"""
+
 EXAMPLE_TABS: tuple[ExampleTab, ...] = (
     ExampleTab("trucker", TRUCKER),
     ExampleTab(
@@ -86,4 +116,6 @@ EXAMPLE_TABS: tuple[ExampleTab, ...] = (
     ),
     ExampleTab("port operator", PORT_OPERATOR, '{"after": null}'),
     ExampleTab("state analyst", STATE_ANALYST),
+    ExampleTab("trucker: gates and empties", TRUCKER_GATES),
+    ExampleTab("exporter", EXPORTER, '{"booking": "900000002"}'),
 )

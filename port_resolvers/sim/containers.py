@@ -432,8 +432,14 @@ class ContainerFactory:
             else empty_return_deadline(scac, gate_out.astimezone(self.local).date()),
         )
 
-    def export_container(self, call: VesselCall, reference: str | None = None) -> Container:
-        """A laden box gated in for ``call`` and loaded once the vessel works."""
+    def export_container(
+        self,
+        call: VesselCall,
+        reference: str | None = None,
+        documents: tuple[str, str] | None = None,
+    ) -> Container:
+        """A laden box gated in for ``call`` and loaded once the vessel works (``documents``:
+        the booking and bill of lading it must have)."""
         iso_code = self.iso_code()
         reference = reference or self.new_reference("R" in iso_code)
         gate_in = call.berth_arrival - _minutes(self.rng, 12, 120)
@@ -447,7 +453,7 @@ class ContainerFactory:
             gate_in,
             call.facility_code,
             call,
-            self._documents(call, "EXPORT"),
+            self._documents(call, "EXPORT", documents),
         )
 
     def empty_return(

@@ -18,7 +18,8 @@ their ``sampleSize``. Vessels come from one fleet shared by all ports
 
 A few boxes have fixed numbers and stories, whatever the seed and ``now``, for the README and
 the guides (:data:`SHOWCASE`): one waiting for pick-up at Los Angeles, one inbound to Oakland,
-both on one bill of lading (:data:`SHOWCASE_DOCUMENTS`), and a shipper-owned export there.
+both on one bill of lading (:data:`SHOWCASE_DOCUMENTS`), and a shipper-owned export gated in
+there on its own booking (:data:`SHOWCASE_EXPORT_DOCUMENTS`).
 
 Every port knows containers no other port knows. A handful appear at two ports (discharged
 and picked up at one, returned empty at the other later), and Oakland knows a few shipper-owned
@@ -58,6 +59,8 @@ SHIPPER_OWNED_EXPORT = ("USOAK", "SOC9048655")  # not an ISO 6346 number: fine f
 # One cargo owner's booking and bill of lading: its boxes are the first two above, one at Los
 # Angeles and one due at Oakland (a lookup by document across ports).
 SHOWCASE_DOCUMENTS = ("900000001", "MSCU900000001")
+# The shipper-owned export's booking and bill of lading: an exporter's "has my box gated in?".
+SHOWCASE_EXPORT_DOCUMENTS = ("900000002", "MSCU900000002")
 SHOWCASE = (WAITING_FOR_PICKUP, INBOUND, SHIPPER_OWNED_EXPORT)
 # (port that discharges and releases the box, port it is returned to empty later)
 SHARED_ROUTES = (("USLAX", "USLGB"), ("USLAX", "USLGB"), ("USLGB", "USLAX"), ("USNTD", "USLGB"))
@@ -240,7 +243,9 @@ def _showcase(
     if SHIPPER_OWNED_EXPORT[0] == port_id:
         loading = [c for c in usable if c.actual_arrival is None and c.planned_arrival > now]
         call = min(loading, key=lambda c: (c.planned_arrival, c.reference))
-        boxes.append(factory.export_container(call, SHIPPER_OWNED_EXPORT[1]))
+        boxes.append(
+            factory.export_container(call, SHIPPER_OWNED_EXPORT[1], SHOWCASE_EXPORT_DOCUMENTS)
+        )
     return boxes
 
 

@@ -75,7 +75,7 @@ async def _visit_gateway(files: Path, keys: Path, api_key: str, screenshot: Path
             await page.goto(f"{url}/graphql")
 
             tabs = page.locator(".graphiql-tab")
-            await expect(tabs).to_have_count(4, timeout=WAIT_MS)
+            await expect(tabs).to_have_count(6, timeout=WAIT_MS)
             tab_titles = [t.strip() for t in await tabs.all_inner_texts()]
 
             # The key typed once, above GraphiQL, as the README says.

@@ -50,6 +50,8 @@ def test_a_tab_for_each_kind_of_user(visit: dict[str, Any]) -> None:
         "CargoOwnerBoxes",
         "PortOperatorCalls",
         "StateAnalystMetrics",
+        "TruckerGatesAndEmpties",
+        "ExporterCutOffs",
     ]
 
 

@@ -84,8 +84,10 @@ async def test_the_pages_tabs_are_the_readmes_examples(make_gateway: GatewayFact
         "# Cargo owner: my containers across every port, with their events.",
         "# Port operator: vessel calls at every port in planned-arrival order,",
         "# State analyst: aggregates only, each with its period and sample size.",
+        "# Trucker, next: when is the gate open, any appointments, where do empties go?",
+        "# Exporter: when may my export box come (cut-offs), and has my booking's box gated in?",
     ]
-    assert len(examples) >= len(config["tabs"]) == 4
+    assert len(examples) >= len(config["tabs"]) == 6
     for tab, (readme_query, readme_variables) in zip(config["tabs"], examples, strict=False):
         assert operation(tab["query"]) == operation(readme_query)
         if readme_variables is not None:

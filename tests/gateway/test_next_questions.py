@@ -8,14 +8,16 @@ simulated ports' own data; San Diego's systems offer none of these, Hueneme's no
 - Where is my box on the rail? (the rail leg, status LOADED_ON_RAIL)
 """
 
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import pytest
 
+from gateway.graphiql.examples import EXAMPLE_TABS
 from port_resolvers.sim.cluster import run_simulated_ports
-from port_resolvers.sim.data import generate_all_ports
+from port_resolvers.sim.data import SHIPPER_OWNED_EXPORT, generate_all_ports
 from port_resolvers.sim.model import Container, PortData
 from port_resolvers.sim.reference import OFFERS
 from tests.gateway.test_end_to_end import NOW, SEED, ask, serve_gateway
@@ -218,3 +220,21 @@ async def test_the_offers_table_is_what_clients_are_told(url: str) -> None:
     everything = frozenset().union(*OFFERS.values())
     for port_id, entry in sources(body).items():
         assert entry.get("notOffered", []) == sorted(everything - OFFERS[port_id]), port_id
+
+
+async def test_the_graphiql_tabs_for_these_questions_answer_from_the_demo_data(url: str) -> None:
+    tabs = {tab.user: tab for tab in EXAMPLE_TABS}
+    gates = await ask(url, tabs["trucker: gates and empties"].query)
+    assert "errors" not in gates
+    [long_beach] = gates["data"]["ports"]
+    assert long_beach["UNLocationCode"] == "USLGB"
+    assert all(len(t["gateHours"]) == 7 and t["emptyReturns"] for t in long_beach["terminals"])
+    exporter = tabs["exporter"]
+    body = await ask(url, exporter.query, json.loads(exporter.variables))
+    assert "errors" not in body
+    assert any(n["cutOffTimes"] for n in body["data"]["vesselCalls"]["nodes"])
+    [box] = body["data"]["myBooking"]
+    assert (box["equipmentReference"], box["sourcePort"], box["status"]) == (
+        SHIPPER_OWNED_EXPORT[1], "USOAK", "IN_TERMINAL"
+    )  # fmt: skip
+    assert "GTIN" in {e["equipmentEventTypeCode"] for e in box["events"]}
