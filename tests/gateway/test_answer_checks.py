@@ -370,3 +370,19 @@ def test_a_scalar_the_table_does_not_know_takes_what_it_parses_at_most_max_text_
     assert check(answer, "x" * (MAX_TEXT + 1)) is DROPPED
     assert check(answer, 4) is DROPPED
     assert answer.counts == {TOO_LONG: 1, WRONG_TYPE: 1}
+
+
+def test_a_time_is_held_to_max_text_though_any_length_of_it_parses() -> None:
+    """``datetime.fromisoformat`` reads any number of digits of a second's fraction, so a
+    DateTime can be a string of any length: it is held to MAX_TEXT like any other string."""
+    date_time = SCHEMA.type_map["DateTime"]
+    assert isinstance(date_time, GraphQLScalarType)
+    check, _ = compile_check(GraphQLNonNull(date_time), None, "Query.x")
+    around = ("2026-11-21T18:00:00.", "+00:00")
+    longest = around[0] + "1" * (MAX_TEXT - 26) + around[1]
+    too_long = around[0] + "1" * (MAX_TEXT - 25) + around[1]
+    assert is_datetime(too_long)
+    answer = FakeAnswer()
+    assert check(answer, longest) == longest
+    assert check(answer, too_long) is DROPPED
+    assert answer.counts == {TOO_LONG: 1}
