@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from graphql import (
     GraphQLEnumType,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
+    GraphQLString,
     get_named_type,
 )
 from hypothesis import HealthCheck, given, settings
@@ -29,6 +31,7 @@ from gateway.answer_checks import (
     TOO_LONG,
     UNKNOWN_ENUM_VALUE,
     WRONG_TYPE,
+    Checks,
     compile_check,
     is_date,
     is_datetime,
@@ -281,3 +284,105 @@ def test_a_compiled_field_costs_no_more_than_the_bytes_counted_for_it() -> None:
     nodes = checks[0][1]
     assert nodes > 50  # a large shape: the per-field cost dominates
     assert held / (5 * nodes) <= BYTES_PER_CHECK_NODE
+
+
+class Recording(FakeAnswer):
+    """The same rules, and each coordinate they were asked about."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def rules(self, value: Any, at: str) -> Any:
+        self.asked.append(at)
+        return super().rules(value, at)
+
+
+def test_a_scalar_is_checked_at_the_coordinate_given_at_the_root_in_a_list_and_when_kept() -> None:
+    """The coordinate a check is compiled for is the one ``answer.rules`` is told and the one
+    the labor rule goes by, for a scalar at the root and for each item of a list of them."""
+    answer = Recording()
+    name, _ = compile_check(GraphQLString, None, "Vessel.vesselName", ruled=RULED)
+    assert name(answer, "ever given") == "EVER GIVEN"
+    names_type = GraphQLList(GraphQLNonNull(GraphQLString))
+    names, _ = compile_check(names_type, None, "Vessel.vesselName", ruled=RULED)
+    assert names(answer, ["ever given", "maersk"]) == ["EVER GIVEN", "MAERSK"]
+    checks = Checks(ruled=RULED, not_text=NOT_TEXT)
+    assert checks.get(GraphQLString, None, "Vessel.vesselName")(answer, "one") == "ONE"
+    assert answer.asked == ["Vessel.vesselName"] * 4
+    # A port's own code is not read as text at its coordinate (as text, CLERK names a role on
+    # the quay); at any other the same values are.
+    codes, _ = compile_check(names_type, None, "Port.UNLocationCode", not_text=NOT_TEXT)
+    assert codes(answer, ["USLAX", "CLERK", "gang 4"]) == ["USLAX", "CLERK", "gang 4"]
+    texts, _ = compile_check(names_type, None, "Port.name", not_text=NOT_TEXT)
+    assert texts(answer, ["USLAX", "CLERK", "gang 4"]) == ["USLAX"]
+    assert answer.counts == {LABOR_TEXT: 2}
+
+
+def test_a_null_item_of_a_list_of_non_null_objects_is_missing_and_counted_once() -> None:
+    """As the boundary checks each edge of a page of vessel calls: at a non-null position a
+    value that cannot be kept is DROPPED, counted by its one reason."""
+    edge = SCHEMA.type_map["VesselCallEdge"]
+    assert isinstance(edge, GraphQLObjectType)
+    shape = Shape((("cursor", "cursor", None),))
+    check, _ = compile_check(GraphQLNonNull(edge), shape, "VesselCallConnection.edges")
+    answer = FakeAnswer()
+    assert check(answer, None) is DROPPED
+    assert answer.counts == {MISSING_VALUE: 1}
+    assert check(answer, {"cursor": "abc"}) == {"cursor": "abc"}
+    number, _ = compile_check(GraphQLNonNull(GraphQLInt), None, "Query.x")
+    assert number(answer, "12") is DROPPED
+    assert number(answer, None) is DROPPED
+    assert answer.counts == {MISSING_VALUE: 2, WRONG_TYPE: 1}
+
+
+def test_an_object_of_which_nothing_is_selected_is_never_kept() -> None:
+    """A shape of None under an object type (a validated document never has one, but
+    compile_check takes it): no value there is kept, and one that is not an object is counted.
+    Whether an object dropped there is counted is not pinned: the compiled check does not count
+    it, ``reference`` above would (as WRONG_TYPE)."""
+    container = get_named_type(QUERY_TYPE.fields["container"].type)
+    assert isinstance(container, GraphQLObjectType)
+    check, nodes = compile_check(container, None, "Query.container")
+    answer = FakeAnswer()
+    assert check(answer, "CSQU3054383") is None  # a nullable root: null
+    assert answer.counts == {WRONG_TYPE: 1}
+    assert check(answer, {"equipmentReference": "CSQU3054383"}) is None
+    rest, _ = compile_check(container, None, "Query.container", leave=frozenset({"events"}))
+    assert rest(answer, {"equipmentReference": "CSQU3054383"}) is DROPPED
+    assert nodes == 1
+
+
+def parse_code(value: Any) -> str:
+    if type(value) is not str:
+        raise TypeError(f"not a code: {value!r}")
+    return value
+
+
+def test_a_scalar_the_table_does_not_know_takes_what_it_parses_at_most_max_text_long() -> None:
+    """A scalar the shared schema does not have: its own input coercion decides its type, and a
+    string it takes is held to MAX_TEXT; it is not String or ID, so not read as text."""
+    code = GraphQLScalarType("Code", parse_value=parse_code)
+    check, _ = compile_check(GraphQLNonNull(code), None, "Query.code", not_text=NOT_TEXT)
+    answer = FakeAnswer()
+    assert check(answer, "x" * MAX_TEXT) == "x" * MAX_TEXT
+    assert check(answer, "gang 4") == "gang 4"
+    assert check(answer, "x" * (MAX_TEXT + 1)) is DROPPED
+    assert check(answer, 4) is DROPPED
+    assert answer.counts == {TOO_LONG: 1, WRONG_TYPE: 1}
+
+
+def test_a_time_is_held_to_max_text_though_any_length_of_it_parses() -> None:
+    """``datetime.fromisoformat`` reads any number of digits of a second's fraction, so a
+    DateTime can be a string of any length: it is held to MAX_TEXT like any other string."""
+    date_time = SCHEMA.type_map["DateTime"]
+    assert isinstance(date_time, GraphQLScalarType)
+    check, _ = compile_check(GraphQLNonNull(date_time), None, "Query.x")
+    around = ("2026-11-21T18:00:00.", "+00:00")
+    longest = around[0] + "1" * (MAX_TEXT - 26) + around[1]
+    too_long = around[0] + "1" * (MAX_TEXT - 25) + around[1]
+    assert is_datetime(too_long)
+    answer = FakeAnswer()
+    assert check(answer, longest) == longest
+    assert check(answer, too_long) is DROPPED
+    assert answer.counts == {TOO_LONG: 1}
