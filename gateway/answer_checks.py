@@ -334,7 +334,7 @@ class Checks:
     ) -> Check:
         key = (id(type_), id(shape), at, leave)
         kept = self._kept.get(key)
-        if kept is not None and kept[0] is type_ and kept[1] is shape:
+        if kept is not None:  # the entry holds its type and shape: their ids are still theirs
             self._kept.move_to_end(key)
             return kept[2]
         check, nodes = compile_check(
@@ -342,10 +342,7 @@ class Checks:
         )
         if nodes > self._max_nodes:
             return check
-        old = self._kept.pop(key, None)
-        if old is not None:
-            self._nodes -= old[3]
-        self._kept[key] = (type_, shape, check, nodes)  # held: their ids stay theirs
+        self._kept[key] = (type_, shape, check, nodes)  # held, so no other object takes an id
         self._nodes += nodes
         while self._nodes > self._max_nodes or len(self._kept) > self._size:
             _, (_, _, _, dropped) = self._kept.popitem(last=False)
