@@ -49,7 +49,9 @@ FIELDS = [
 API_QUERY = """query Api($days: Int!) { outlook(days: $days) {
   ports { UNLocationCode answered status vesselsAtAnchor vesselsAtBerth expectedArrivals
           averageDelayHours containerDwellDays truckTurnTimeMinutes
-          lateArrivals { transportCallReference } }
+          lateArrivals { transportCallReference }
+          gateClosures { facilitySMDGCode date closureReason }
+          emptyReturnRestrictions { facilitySMDGCode date carrierSCACCode ISOEquipmentCode } }
   comparison { mostVesselsAtAnchor mostDelayed missing } } }"""
 
 
@@ -129,6 +131,11 @@ async def _visit(
             cells = await row.locator("td").all_inner_texts()
             box = dict(zip(["box", "port", "status", "first", "lastFree", "holds", "risk"],
                            cells, strict=False))  # fmt: skip
+        terminal_notes = [
+            {"port": await row.get_attribute("data-port"),
+             "cells": [c.strip() for c in await row.locator("td").all_inner_texts()]}
+            for row in await page.locator("#terminal-notes tbody tr").all()
+        ]  # fmt: skip
         page_text = await page.locator("main").inner_text()
         header_text = await page.locator("header").inner_text()
         banner = await page.locator("#missing-banner").inner_text()
@@ -157,6 +164,7 @@ async def _visit(
         api = response.json()
     return {
         "table": shown,
+        "terminal_notes": terminal_notes,
         "api": api,
         "page_text": page_text,
         "header_text": header_text,

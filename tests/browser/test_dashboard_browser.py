@@ -149,3 +149,25 @@ def test_on_a_phone_the_page_fits_and_the_ports_are_cards(visit: dict[str, Any])
 
 def test_every_field_of_the_page_has_a_label(visit: dict[str, Any]) -> None:
     assert visit["up"]["unlabelled"] == []
+
+
+def test_gate_closures_and_refused_empties_are_the_apis_and_a_port_lacking_them_says_so(
+    visit: dict[str, Any],
+) -> None:
+    notes, api = visit["up"]["terminal_notes"], api_rows(visit["up"]["api"])
+    shown_rows = {(n["port"], n["cells"][2], n["cells"][3]) for n in notes}
+    wanted = {
+        (port, c["date"], f"gate closed ({c['closureReason'].lower()})")
+        for port, row in api.items()
+        for c in row["gateClosures"] or []
+    } | {
+        (port, r["date"], f"empties refused: {r['carrierSCACCode']} {r['ISOEquipmentCode']}")
+        for port, row in api.items()
+        for r in row["emptyReturnRestrictions"] or []
+    }
+    assert wanted  # the simulated terminals refuse some empties every day
+    lacking = ("USSAN", "—", "not published by this port: gate hours, empty-return rules")
+    assert shown_rows == wanted | {lacking}
+    assert api["USSAN"]["gateClosures"] is None  # null in the API: not published, not "none"
+    down = {(n["port"], n["cells"][3]) for n in visit["down"]["terminal_notes"]}
+    assert ("USLGB", "missing: the port did not answer") in down
