@@ -5,6 +5,9 @@ ports that have it answer as usual."""
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+import orjson
+
 from port_resolvers.kit import (
     CutOffTimeRecord,
     PortRecord,
@@ -173,3 +176,44 @@ async def test_the_outlook_shows_gate_closures_and_refused_empties_by_port(
         "notOffered": ["Terminal.emptyReturns", "Terminal.gateHours"],
         "gateClosures": None, "emptyReturnRestrictions": None,  # lacking, never "none"
     }  # fmt: skip
+
+
+class Corrupting(httpx.AsyncBaseTransport):
+    """A port that answers through the kit, then spoils every gate day and empty-return rule
+    of its first terminal the way a careless or hostile system might."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        body = orjson.loads(await response.aread())
+        for port in (body.get("data") or {}).get("ports") or []:
+            terminal = port["terminals"][0]
+            for day in terminal.get("gateHours") or []:
+                day.update(date="tomorrow", open="yes", closureReason="EXPLODED")
+            for rule in terminal.get("emptyReturns") or []:
+                rule.update(accepted="no", ISOEquipmentCode=["45G1"])
+        return httpx.Response(200, json=body, headers={"content-type": "application/json"})
+
+
+async def test_spoiled_terminal_services_are_dropped_and_the_outlook_still_answers(
+    make_gateway: GatewayFactory,
+) -> None:
+    lgb = TerminalServicesPort("USLGB")
+    san = MemoryPort("USSAN")
+    ports = transports(lgb, san)
+    ports["USLGB"] = Corrupting(ports["USLGB"])
+    gateway = await make_gateway(ports)
+    response = await gateway.query(OUTLOOK)
+    assert response.status_code == 200
+    body = response.json()
+    lgb_row = next(p for p in body["data"]["outlook"]["ports"] if p["UNLocationCode"] == "USLGB")
+    assert lgb_row["gateClosures"] == []  # what broke the contract is gone, never believed
+    assert lgb_row["emptyReturnRestrictions"] == []
+    direct = (await gateway.query(
+        "{ ports(ports: [\"USLGB\"]) { terminals { facilitySMDGCode gateHours { date } } } }"
+    )).json()  # fmt: skip
+    entry = sources(direct)["USLGB"]
+    assert entry["status"] == "partial"
+    assert entry["code"] == "PORT_CONTRACT_VIOLATION"
