@@ -262,12 +262,23 @@ def _freshness(field_plan: RootFieldPlan, position: int, item: dict[str, Any]) -
     return (seen if isinstance(seen, str) else "", -position)
 
 
+def _project(field_plan: RootFieldPlan, value: Any) -> Any:
+    """``value`` (objects the ports answered, picked whole) on the client's shape. When every
+    port was asked the client's selection whole (none had a field withheld) and none is
+    withheld anywhere, the objects below the top are the boundary's own, rebuilt from that
+    selection: only the top level (hidden merge keys) needs projecting."""
+    shape = field_plan.shape
+    if not field_plan.restricted and shape.plain:
+        return shape.project_top(value)
+    return shape.project(value)
+
+
 def _best_container(field_plan: RootFieldPlan, answers: Answers) -> Any:
     candidates = [(pos, a) for pos, a in answers if isinstance(a, dict)]
     if not candidates:
         return None
     _, best = max(candidates, key=lambda c: _freshness(field_plan, *c))
-    return field_plan.shape.project(best)
+    return _project(field_plan, best)
 
 
 def _containers_by_reference(field_plan: RootFieldPlan, answers: Answers) -> list[Any]:
@@ -283,14 +294,14 @@ def _containers_by_reference(field_plan: RootFieldPlan, answers: Answers) -> lis
                 best[reference] = (rank, item)
     asked = field_plan.arguments.get("references") or sorted(best)  # a document's: by number
     ordered = [best[r][1] for r in asked if r in best]
-    return field_plan.shape.project(ordered)  # type: ignore[no-any-return]
+    return _project(field_plan, ordered)  # type: ignore[no-any-return]
 
 
 def _first_found(field_plan: RootFieldPlan, answers: Answers) -> Any:
     if not answers:
         return None
     _, first = min(answers, key=lambda a: a[0])
-    return field_plan.shape.project(first)
+    return _project(field_plan, first)
 
 
 def _metric_list(field_plan: RootFieldPlan, answers: Answers) -> list[Any]:
@@ -305,7 +316,7 @@ def _metric_list(field_plan: RootFieldPlan, answers: Answers) -> list[Any]:
             str(r[1].get(hidden["metric"]) or ""),
         )
     )
-    return field_plan.shape.project([item for _, item in rows])  # type: ignore[no-any-return]
+    return _project(field_plan, [item for _, item in rows])  # type: ignore[no-any-return]
 
 
 def _call_page(field_plan: RootFieldPlan, answers: Answers) -> dict[str, Any]:

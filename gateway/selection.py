@@ -95,8 +95,11 @@ class Shape:
 
     fields: tuple[tuple[str, str, "Shape | None"], ...]
     denied: frozenset[str] = frozenset()
-    # How often project() ran on this shape, and the projection compiled at its second run.
-    _projected: list[Any] = field(default_factory=lambda: [0, None], compare=False, repr=False)
+    # How often project() ran on this shape, the projection compiled at its second run, the
+    # top-level projection (project_top), compiled at its first, and whether it is plain.
+    _projected: list[Any] = field(
+        default_factory=lambda: [0, None, None, None], compare=False, repr=False
+    )
 
     def project(self, value: Any) -> Any:
         """``value`` (an object, a list of them, or None) with exactly this shape's keys.
@@ -125,6 +128,30 @@ class Shape:
             item = None if key in self.denied else value.get(key)
             out[key] = item if sub is None or item is None else sub.project(item)
         return out
+
+    @property
+    def plain(self) -> bool:
+        """Whether no field at any depth is withheld (``denied`` empty throughout)."""
+        plain = self._projected[3]
+        if plain is None:
+            plain = self._projected[3] = not self.denied and all(
+                sub.plain for _, _, sub in self.fields if sub is not None
+            )
+        return bool(plain)
+
+    def project_top(self, value: Any) -> Any:
+        """:meth:`project` at the top level only: each object (or each object of a list) with
+        exactly this shape's keys, its values as they are.
+
+        Only for values whose objects below the top already have exactly the sub-shapes' keys:
+        a port's answer as the boundary keeps it (each object rebuilt from the document sent)
+        when that port was asked this shape's selection whole (no field withheld from it) and
+        this shape is :attr:`plain`. It saves rebuilding every nested object of a large answer
+        a second time."""
+        compiled = self._projected[2]
+        if compiled is None:
+            compiled = self._projected[2] = _compile_projection(self, top_only=True)
+        return compiled(value)
 
     def project_named(self, value: Any) -> Any:
         """Like :meth:`project`, for values the gateway computed, keyed by field *names*."""
@@ -219,17 +246,18 @@ COMPILE_AFTER: Final = 2  # projections walked before a shape's projection is co
 _NAMES = count()
 
 
-def _compile_projection(shape: Shape) -> Callable[[Any], Any]:
+def _compile_projection(shape: Shape, *, top_only: bool = False) -> Callable[[Any], Any]:
     """:meth:`Shape.project` of ``shape`` as one function: its keys spelled out, fields the
-    policy withholds as None, each sub-shape's own projection called by name. Written only from
-    response keys (GraphQL names, through ``repr``)."""
+    policy withholds as None, each sub-shape's own projection called by name (with
+    ``top_only``, :meth:`Shape.project_top`: sub-shapes' values taken as they are). Written
+    only from response keys (GraphQL names, through ``repr``)."""
     name = f"project{next(_NAMES)}"
     bound: dict[str, Any] = {}
     kept = []
     for key, _name, sub in shape.fields:
         if key in shape.denied:
             kept.append(f"{key!r}: None")
-        elif sub is None:
+        elif sub is None or top_only:
             kept.append(f"{key!r}: get({key!r})")
         else:  # compiled with it: it is projected at least as often
             inner = f"sub{len(bound)}"

@@ -369,3 +369,29 @@ async def test_fragments_and_aliases_are_restricted_like_plain_fields(
     assert body["errors"][0]["path"] == ["box", "free"]
     sent = [graphql_body(r)["query"] for r in gateway.router.requests]
     assert all("availability" not in q and "state: status" in q for q in sent)
+
+
+async def test_a_nested_field_one_port_does_not_share_comes_back_null_beside_the_others(
+    make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    # Both ports know the box; the trucker asks each for it. USOAK's answer has no
+    # outstandingFeesUSD (not asked of it), and the client still gets the key, null: the
+    # merge rebuilds USOAK's objects on the client's selection instead of taking them whole.
+    rule = (
+        "ports:\n  USOAK:\n    share:\n      ImportAvailability.outstandingFeesUSD: [cargo_owner]\n"
+    )
+    gateway, store = await keyed_gateway(make_gateway, tmp_path, policy=policy_with(tmp_path, rule))
+    query = (
+        f'{{ oak: containers(references: ["{REFERENCE}"], ports: ["USOAK"]) {{ '
+        "availability { lastFreeDay outstandingFeesUSD } } "
+        f'lax: containers(references: ["{REFERENCE}"], ports: ["USLAX"]) {{ '
+        "availability { lastFreeDay outstandingFeesUSD } } "
+        f'both: container(reference: "{REFERENCE}") {{ sourcePort '
+        "availability { lastFreeDay outstandingFeesUSD } } }"
+    )
+    body = (await gateway.query(query, headers=key_for(store, "trucker"))).json()
+    data = body["data"]
+    assert data["oak"] == [{"availability": {"lastFreeDay": "2026-11-21",
+                                             "outstandingFeesUSD": None}}]  # fmt: skip
+    assert list(data["lax"][0]["availability"]) == ["lastFreeDay", "outstandingFeesUSD"]
+    assert list(data["both"]["availability"]) == ["lastFreeDay", "outstandingFeesUSD"]

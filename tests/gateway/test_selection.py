@@ -88,3 +88,24 @@ def test_shapes_compare_and_hash_by_their_selection_alone() -> None:
     assert shape == other
     assert hash(shape) == hash(other)
     assert "_projected" not in repr(shape)
+
+
+def test_a_top_level_projection_keeps_the_objects_below_as_they_are() -> None:
+    events = Shape((("eventID", "eventID", None),))
+    shape = Shape((("ref", "equipmentReference", None), ("events", "events", events)))
+    below = [{"eventID": "E1"}]
+    answer = [{"ref": "CSQU3054383", "events": below, "_pg_seen": "2026"}, None, "x"]
+    projected = shape.project_top(answer)
+    assert projected == [{"ref": "CSQU3054383", "events": below}, None, None]
+    assert projected[0]["events"] is below  # not rebuilt: the boundary built it already
+    assert shape.project_top(None) is None
+
+
+def test_only_a_shape_with_nothing_withheld_at_any_depth_is_plain() -> None:
+    events = Shape((("eventID", "eventID", None), ("seals", "seals", None)))
+    assert Shape((("events", "events", events),)).plain
+    assert not Shape((("events", "events", events),), denied=frozenset({"events"})).plain
+    withheld_below = Shape((("events", "events", events.deny([("seals",)])),))
+    assert not withheld_below.plain
+    top_withheld = Shape((("ref", "equipmentReference", None),), denied=frozenset({"ref"}))
+    assert top_withheld.project_top([{"ref": "X"}]) == [{"ref": None}]
