@@ -31,8 +31,11 @@ from graphql import (
     DocumentNode,
     FieldNode,
     GraphQLError,
+    GraphQLInputType,
+    GraphQLList,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLString,
     NameNode,
     OperationDefinitionNode,
     OperationType,
@@ -41,6 +44,7 @@ from graphql import (
     VariableNode,
     ast_from_value,
     get_named_type,
+    get_nullable_type,
     parse,
     parse_type,
     print_ast,
@@ -410,6 +414,9 @@ class Planner:
             value = field_plan.arguments.get(arg_name)
             if arg_name == PORTS_ARGUMENT or value is None:
                 continue
+            if _plain_strings(value, arg_def.type):  # its JSON is itself (1,000 numbers)
+                values[arg_name] = value
+                continue
             literal = ast_from_value(value, arg_def.type)
             if literal is not None:
                 values[arg_name] = value_from_ast_untyped(literal)
@@ -453,6 +460,19 @@ class Planner:
                 )
             )
         )
+
+
+def _plain_strings(value: Any, type_: GraphQLInputType) -> bool:
+    """Whether ``value`` is a String argument's value (or a list of them) made of plain
+    ``str``: what :func:`ast_from_value` and back would give unchanged."""
+    named = get_nullable_type(type_)
+    if isinstance(named, GraphQLList):
+        return (
+            type(value) is list
+            and get_nullable_type(named.of_type) is GraphQLString
+            and all(type(item) is str for item in value)
+        )
+    return type(value) is str and named is GraphQLString
 
 
 def _template(text: str) -> tuple[str, Shape | None]:
