@@ -257,6 +257,20 @@ def test_free_text_that_names_labor_is_dropped() -> None:
     assert held.dropped == {"LABOR_TEXT": 1}
 
 
+def test_codes_of_a_fixed_form_are_checked_as_codes_not_read_as_text() -> None:
+    # A terminal's SMDG code is one of the port's registered codes, whatever word it spells
+    # ("GANG" is a role on the quay in free text): refusing it would hide a real terminal.
+    gang = ResolvedPort(id="USLAX", name="LA", url="http://lax/graphql", timeout=2.0,
+                        capabilities=frozenset(), terminals=frozenset({"GANG"}))  # fmt: skip
+    document = "{ container { equipmentReference location { UNLocationCode facilitySMDGCode } } }"
+    box = {"equipmentReference": "CSQU3054383",
+           "location": {"UNLocationCode": "USLAX", "facilitySMDGCode": "GANG"}}  # fmt: skip
+    asked = query(document, gang, container={"reference": "CSQU3054383"})
+    held = BOUNDARY.hold(asked, PortAnswer({"container": box}, []))
+    assert held.data == {"container": box}
+    assert held.dropped == {}
+
+
 def test_every_text_value_passes_the_labor_rule_not_only_descriptions() -> None:
     # A remark, a delay reason, a voyage number, a vessel's name: anything a port writes as a
     # String or an ID is read, so labor cannot ride along in a field nobody thought of.
