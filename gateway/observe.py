@@ -145,7 +145,7 @@ class OperationObserver:
             requested=self._requested(plan),
             denied=tuple(sorted(set(denied_coordinates(result)))),
             ports=tuple(
-                PortUse.model_construct(
+                PortUse.built(
                     port=o.port.id,
                     status=o.status,
                     latency_ms=round(o.latency * 1000, 2),

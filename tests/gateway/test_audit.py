@@ -409,12 +409,27 @@ def local_time_zone(name: str) -> Iterator[None]:
         time.tzset()
 
 
+def test_records_built_for_operations_share_one_set_of_fields_and_copies_leave_it_alone() -> None:
+    when = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
+    one = AuditRecord.of_operation(time=when, document="{ ports { name } }")
+    two = AuditRecord.of_operation(time=when, document="{ vessel { vesselName } }")
+    shared = one.model_fields_set
+    assert shared is two.model_fields_set  # no set of its own for a record waiting in a queue
+    before = set(shared)
+    changed = one.model_copy(update={"requested": ("Query.ports",)})
+    assert changed.requested == ("Query.ports",)
+    assert one.model_fields_set == before  # model_copy changed its own copy of the set
+    assert PortUse.built(port="USLAX", status="ok", latency_ms=1.0).model_fields_set is (
+        PortUse.built(port="USOAK", status="ok", latency_ms=2.0).model_fields_set
+    )
+
+
 def built_and_validated_alike(fields: dict[str, Any]) -> None:
     when = datetime(2026, 12, 2, 18, 0, tzinfo=timezone(timedelta(hours=-8)))
     document = "query Box($ref: String!) { container(reference: $ref) { status } }"
     use: dict[str, Any] = {"port": "USLAX", "status": "ok", "latency_ms": 2.5, "cache": "none"}
     built = AuditRecord.of_operation(
-        time=when, document=document, ports=(PortUse.model_construct(**use),), **fields
+        time=when, document=document, ports=(PortUse.built(**use),), **fields
     )
     validated = AuditRecord(time=when, document=document, ports=(PortUse(**use),), **fields)
     assert built == validated
