@@ -30,7 +30,7 @@ document the gateway sent that port:
   sent, and for a notice (:data:`portcontract.errors.NOTICE_CODES`) its ``count`` when that is
   a whole number from 1 to :data:`portcontract.errors.MAX_NOTICE_COUNT`, and for
   ``NOT_OFFERED`` the ``coordinate`` when it is one of
-  :data:`portcontract.errors.OPTIONAL_FIELDS` that the document sent selects under the error's
+  :data:`portcontract.capabilities.OPTIONAL_FIELDS` that the document sent selects under the error's
   root field (else none). The message goes to
   the gateway's log and to the port's fetch span, redacted (URLs, addresses, keys and tokens)
   and withheld whole when it names labor; never to a client.
@@ -74,6 +74,7 @@ from gateway.redact import ErrorRedactor
 from gateway.rootfields import DOCUMENT_ARGUMENTS
 from gateway.selection import Shape
 from gateway.upstream import PortAnswer
+from portcontract.capabilities import OPTIONAL_FIELDS
 from portcontract.cursor import InvalidCursor, decode_cursor, sort_key
 from portcontract.errors import (
     CONTRACT_CODES,
@@ -82,7 +83,6 @@ from portcontract.errors import (
     MAX_NOTICE_COUNT,
     NOT_OFFERED,
     NOTICE_CODES,
-    OPTIONAL_FIELDS,
 )
 from portcontract.labor import labor_text_reason
 

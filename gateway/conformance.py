@@ -16,7 +16,7 @@ report, passed or failed with the reason; one failed check does not stop the oth
 - ``derived fields``: for the containers named with ``--container``, ``isISO6346Valid`` agrees
   with the number and ``sourcePort`` is this port.
 - ``optional capabilities``: each optional field of the contract
-  (:data:`portcontract.errors.OPTIONAL_FIELDS`: cut-offs, gate hours, appointments, empty
+  (:data:`portcontract.capabilities.OPTIONAL_FIELDS`: cut-offs, gate hours, appointments, empty
   returns and deadlines, rail legs) is either offered or said to be not offered (a
   ``NOT_OFFERED`` notice naming it, the field null everywhere), never both and never silently
   null. What a port offers is checked for sense: cut-offs before the call's planned arrival and
@@ -57,8 +57,9 @@ from graphql import (
 )
 
 from portcontract import GATEWAY_ONLY_FIELDS, schema_sdl
+from portcontract.capabilities import OPTIONAL_FIELDS
 from portcontract.cursor import call_key, decode_cursor, sort_key
-from portcontract.errors import COORDINATE_EXTENSION, NOT_OFFERED, OPTIONAL_FIELDS
+from portcontract.errors import COORDINATE_EXTENSION, NOT_OFFERED
 from portcontract.identifiers import is_iso6346, iso6346_check_digit
 from portcontract.labor import is_labor_key
 

@@ -33,10 +33,10 @@ kit sends ``max-age``), notices and all::
     EVENTS_TRUNCATED            the system had more events for the question than the resolver
                                 reads for one answer (its page bound): built from those read
 
-Not offered: a field of :data:`OPTIONAL_FIELDS` that the port's systems do not give at all (a
-terminal without appointments, a DCSA Track & Trace feed without cut-offs). The field is null,
-and the root field that selected it carries a ``NOT_OFFERED`` notice whose
-``extensions.coordinate`` names it. The gateway lists it in the port's ``extensions.sources``
+Not offered: a field of :data:`portcontract.capabilities.OPTIONAL_FIELDS` that the port's
+systems do not give at all (a terminal without appointments, a DCSA Track & Trace feed without
+cut-offs). The field is null, and the root field that selected it carries a ``NOT_OFFERED``
+notice whose ``extensions.coordinate`` names it. The gateway lists it in the port's ``extensions.sources``
 entry (``notOffered``), never as an error: a port that lacks a capability says so, never zeros::
 
     NOT_OFFERED                 the port's systems do not offer the field at ``coordinate``
@@ -63,18 +63,6 @@ MAX_NOTICE_COUNT: Final = 1_000_000  # a larger count is not believed (the gatew
 # An answer whose only errors are notices is an answer: it may be cached, with its notices.
 NOTICE_CODES: Final = frozenset(
     {LABOR_TEXT_WITHHELD, EVENTS_QUARANTINED, EVENTS_TRUNCATED, NOT_OFFERED}
-)
-# The fields a port may not offer at all (its systems lack the capability): schema coordinates.
-OPTIONAL_FIELDS: Final = frozenset(
-    {
-        "VesselCall.cutOffTimes",
-        "Terminal.gateHours",
-        "Terminal.usesAppointments",
-        "Terminal.appointmentSlots",
-        "Terminal.emptyReturns",
-        "ImportAvailability.emptyReturnDeadline",
-        "Container.railLeg",
-    }
 )
 
 # What each code means, in the words the gateway uses for it ("port USLAX <meaning>").

@@ -19,7 +19,7 @@ trace::
         async def vessel_calls(self, filter): ...     # list[VesselCallRecord]
         async def vessel(self, imo): ...             # VesselRecord | None
         async def metrics(self, period, metrics): ...  # list[PortMetricRecord]
-        # optional capabilities: the fields of portcontract.errors.OPTIONAL_FIELDS it fills
+        # optional capabilities: the fields of portcontract.capabilities.OPTIONAL_FIELDS it fills
         offers = frozenset({"VesselCall.cutOffTimes", "Terminal.gateHours"})
 
     app = create_resolver_app(TerminalSystems(), "USLAX", cache_ttls=CacheTtls(containers=15))

@@ -8,7 +8,7 @@ dropped, and so is a free-text value (:data:`FREE_TEXT_KEYS`) that names people,
 quay, shifts or per-hour rates, which the answer reports (:class:`Notice`). Aggregates pass the
 disclosure rules of :mod:`port_resolvers.kit.metrics`. Nested fields resolve from the record
 dicts with graphql-core's default resolver (keys are field names), except the optional fields
-(:data:`~portcontract.errors.OPTIONAL_FIELDS`): one the source does not offer is null, and a
+(:data:`~portcontract.capabilities.OPTIONAL_FIELDS`): one the source does not offer is null, and a
 root field whose selection reaches it reports ``NOT_OFFERED`` with its coordinate.
 """
 
@@ -40,8 +40,9 @@ from port_resolvers.kit.source import (
     offered_fields,
 )
 from portcontract import GATEWAY_ONLY_FIELDS
+from portcontract.capabilities import OPTIONAL_FIELDS
 from portcontract.cursor import CallKey, decode_cursor, sort_key
-from portcontract.errors import NOT_OFFERED, OPTIONAL_FIELDS
+from portcontract.errors import NOT_OFFERED
 from portcontract.identifiers import (
     check_container_reference,
     check_document_reference,

@@ -13,7 +13,7 @@ A source may raise :class:`SourceUnavailable` when the port's own system does no
 kit turns it into a GraphQL error with code ``SOURCE_UNAVAILABLE``.
 
 **Optional capabilities.** Some fields are ones a port's systems may not have at all
-(:data:`portcontract.errors.OPTIONAL_FIELDS`: cut-offs, gate hours, truck appointments,
+(:data:`portcontract.capabilities.OPTIONAL_FIELDS`: cut-offs, gate hours, truck appointments,
 empty-return rules and deadlines, rail legs). A source that gives one names its schema
 coordinate in its ``offers`` attribute (:func:`offered_fields`) and fills the record key; for
 every other optional field the kit answers null and tells the gateway so, with a
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NotRequired, Protocol, TypedDict, runtime_checkable
 
-from portcontract.errors import OPTIONAL_FIELDS
+from portcontract.capabilities import OPTIONAL_FIELDS
 
 
 class SourceUnavailable(Exception):
@@ -324,7 +324,7 @@ JSON = dict[str, Any]
 
 def offered_fields(source: object) -> frozenset[str]:
     """The optional fields ``source`` gives: the coordinates of
-    :data:`~portcontract.errors.OPTIONAL_FIELDS` named in its ``offers`` attribute (a source
+    :data:`~portcontract.capabilities.OPTIONAL_FIELDS` named in its ``offers`` attribute (a source
     without one offers none)."""
     offers = getattr(source, "offers", None)
     if not isinstance(offers, frozenset | set | tuple | list):

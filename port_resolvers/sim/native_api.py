@@ -95,15 +95,19 @@ from port_resolvers.sim.model import (
     WeekFigure,
 )
 from port_resolvers.sim.reference import (
+    OFFERS,
+    USES_APPOINTMENTS,
+)
+from portcontract.capabilities import (
     APPOINTMENT_SLOTS,
     CUT_OFF_TIMES,
     EMPTY_RETURN_DEADLINE,
     EMPTY_RETURNS,
     GATE_HOURS,
-    OFFERS,
     RAIL_LEG,
-    USES_APPOINTMENTS,
-    USES_APPOINTMENTS_FIELD,
+)
+from portcontract.capabilities import (
+    USES_APPOINTMENTS as USES_APPOINTMENTS_FIELD,
 )
 from portcontract.periods import last_closed_boundary
 

@@ -42,6 +42,7 @@ from types import MappingProxyType
 from typing import Final
 
 from port_resolvers.sim.model import GatePlan, Port, RailRamp, Terminal, Trade, Volumes
+from portcontract.capabilities import OPTIONAL_FIELDS, RAIL_LEG
 
 PACIFIC = "America/Los_Angeles"
 
@@ -162,18 +163,8 @@ TMF_PORTS = frozenset({"USLAX", "USLGB"})
 
 # -- optional capabilities --------------------------------------------------------------------
 
-CUT_OFF_TIMES: Final = "VesselCall.cutOffTimes"
-GATE_HOURS: Final = "Terminal.gateHours"
-USES_APPOINTMENTS_FIELD: Final = "Terminal.usesAppointments"
-APPOINTMENT_SLOTS: Final = "Terminal.appointmentSlots"
-EMPTY_RETURNS: Final = "Terminal.emptyReturns"
-EMPTY_RETURN_DEADLINE: Final = "ImportAvailability.emptyReturnDeadline"
-RAIL_LEG: Final = "Container.railLeg"
-_EVERYTHING = frozenset({
-    CUT_OFF_TIMES, GATE_HOURS, USES_APPOINTMENTS_FIELD, APPOINTMENT_SLOTS, EMPTY_RETURNS,
-    EMPTY_RETURN_DEADLINE, RAIL_LEG,
-})  # fmt: skip
-# What each port's systems publish (schema coordinates of portcontract.errors.OPTIONAL_FIELDS).
+_EVERYTHING = OPTIONAL_FIELDS
+# What each port's systems publish (coordinates of portcontract.capabilities.OPTIONAL_FIELDS).
 # Hueneme has no rail; San Diego's terminal system is older and publishes none of these: the
 # port whose clients see them under notOffered.
 OFFERS: Final = MappingProxyType({

@@ -10,7 +10,7 @@ cargo data. Labor-type keys are dropped from every payload before translation
 
 Not every terminal system publishes gate hours, truck appointments, empty-return rules,
 cut-offs, rail legs or empty-return deadlines: the source reads and maps those its ``offers``
-names (schema coordinates of :data:`portcontract.errors.OPTIONAL_FIELDS`), and only those. Gate
+names (coordinates of :data:`portcontract.capabilities.OPTIONAL_FIELDS`), and only those. Gate
 hours, appointments and empty returns come with the port's terminals (``port()``), from the
 system's gate schedule, appointment and empty-return routes, read anew each time: they change
 during the day.
@@ -44,7 +44,16 @@ from port_resolvers.kit.source import (
     WeekFigureRecord,
 )
 from port_resolvers.sources.fetch import get_json, require_json, translating
-from portcontract.errors import OPTIONAL_FIELDS
+from portcontract.capabilities import (
+    APPOINTMENT_SLOTS,
+    CUT_OFF_TIMES,
+    EMPTY_RETURN_DEADLINE,
+    EMPTY_RETURNS,
+    GATE_HOURS,
+    OPTIONAL_FIELDS,
+    RAIL_LEG,
+    USES_APPOINTMENTS,
+)
 
 MAX_IDS_PER_REQUEST = 100
 EVENT_TYPES = {
@@ -101,13 +110,6 @@ CUT_OFFS = {
 }
 RAILROADS = {"UP": "UPRR", "BNSF": "BNSF"}
 
-CUT_OFF_TIMES: Final = "VesselCall.cutOffTimes"
-GATE_HOURS: Final = "Terminal.gateHours"
-USES_APPOINTMENTS: Final = "Terminal.usesAppointments"
-APPOINTMENT_SLOTS: Final = "Terminal.appointmentSlots"
-EMPTY_RETURNS: Final = "Terminal.emptyReturns"
-EMPTY_RETURN_DEADLINE: Final = "ImportAvailability.emptyReturnDeadline"
-RAIL_LEG: Final = "Container.railLeg"
 GATE_SCHEDULE: Final = "/api/v1/gate-schedule"
 APPOINTMENTS: Final = "/api/v1/appointments"
 EMPTIES: Final = "/api/v1/empty-returns"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from port_resolvers.kit import offered_fields
-from portcontract.errors import OPTIONAL_FIELDS
+from portcontract.capabilities import OPTIONAL_FIELDS
 from tests.port_resolvers.kit.conftest import T0, FakeSource, GraphQL
 
 BOX = "CSQU3054383"

@@ -5,7 +5,7 @@ import httpx
 from gateway.conformance import check_resolver, format_report
 from port_resolvers.sim.cluster import run_simulated_ports
 from port_resolvers.sim.reference import OFFERS
-from portcontract.errors import OPTIONAL_FIELDS
+from portcontract.capabilities import OPTIONAL_FIELDS
 
 
 async def test_ports_serve_their_systems_and_resolvers_on_loopback():

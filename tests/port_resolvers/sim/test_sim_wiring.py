@@ -17,7 +17,8 @@ from port_resolvers.sim.reference import PORT_IDS
 from port_resolvers.sim.systems import SimulatedPortSystem
 from port_resolvers.sim.transport import TimedASGITransport
 from port_resolvers.sim.wiring import source_for
-from portcontract.errors import NOT_OFFERED, OPTIONAL_FIELDS
+from portcontract.capabilities import OPTIONAL_FIELDS
+from portcontract.errors import NOT_OFFERED
 
 EVERYTHING = set(OPTIONAL_FIELDS)
 OFFERED = {

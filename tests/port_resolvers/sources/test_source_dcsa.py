@@ -11,7 +11,7 @@ import pytest
 
 from port_resolvers.kit.source import VesselCallFilter
 from port_resolvers.sources.dcsa import DcsaTrackAndTraceSource
-from portcontract.errors import OPTIONAL_FIELDS
+from portcontract.capabilities import OPTIONAL_FIELDS
 from portcontract.labor import is_labor_key
 from tests.port_resolvers.sources.conftest import all_keys, collected
 

@@ -9,7 +9,7 @@ import pytest
 
 from port_resolvers.kit.source import SourceUnavailable, VesselCallFilter
 from port_resolvers.sources.native_json import NativeJsonSource
-from portcontract.errors import OPTIONAL_FIELDS
+from portcontract.capabilities import OPTIONAL_FIELDS
 from portcontract.labor import is_labor_key
 from tests.port_resolvers.sources.conftest import all_keys
 
