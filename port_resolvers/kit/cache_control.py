@@ -19,12 +19,6 @@ DEFAULT_VESSEL_TTL: Final = 3600
 DEFAULT_METRICS_TTL: Final = 300
 DEFAULT_SCHEMA_TTL: Final = 3600
 DEFAULT_TERMINAL_SERVICES_TTL: Final = 60
-# Terminal fields that change within the hour (a gate closed for wind, an appointment taken):
-# an answer that holds any of them is cached for ``terminal_services`` at most, whatever its
-# root field. Each name is unique in the schema, so the name is the field.
-TIMELY_FIELDS: Final = frozenset(
-    {"gateHours", "usesAppointments", "appointmentSlots", "emptyReturns"}
-)
 
 NO_STORE: Final = "no-store"
 
@@ -40,7 +34,8 @@ class CacheTtls:
     - ``metrics``: ``portMetrics``.
     - ``schema``: introspection (``__schema``, ``__type``) and a root ``__typename``.
     - ``terminal_services``: any answer holding a terminal's gate hours, appointments or
-      empty-return rules (:data:`TIMELY_FIELDS`), which change within the hour.
+      empty-return rules (:data:`portcontract.capabilities.TERMINAL_SERVICES`), which change
+      within the hour.
     """
 
     ports: int = DEFAULT_PORTS_TTL
@@ -80,7 +75,7 @@ class CacheTtls:
 
 def max_age(ttls: CacheTtls, root_fields: Iterable[str], *, timely: bool = False) -> int:
     """The ``max-age`` of an answer to ``root_fields``: the smallest of their TTLs, and at most
-    ``terminal_services`` when it holds any of :data:`TIMELY_FIELDS` (``timely``)."""
+    ``terminal_services`` when it holds a terminal's services (``timely``)."""
     shortest = min((ttls.for_root_field(name) for name in root_fields), default=ttls.schema)
     return min(shortest, ttls.terminal_services) if timely else shortest
 

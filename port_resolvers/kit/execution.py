@@ -14,7 +14,7 @@ source reports it left out (:mod:`port_resolvers.kit.notices`) is served beside 
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from typing import Any, Final
@@ -38,10 +38,11 @@ from graphql import (
 )
 
 from port_resolvers.kit import errors, notices
-from port_resolvers.kit.cache_control import TIMELY_FIELDS
 from port_resolvers.kit.resolvers import Notice, PortContext, attach_resolvers
 from port_resolvers.kit.scalars import install_scalars
+from port_resolvers.kit.source import offered_fields
 from portcontract import schema_sdl
+from portcontract.capabilities import BY_NAME, TERMINAL_SERVICES
 from portcontract.errors import COUNT_EXTENSION
 
 logger = logging.getLogger("port_resolvers.kit")
@@ -77,7 +78,7 @@ class Answer:
     body: dict[str, Any]
     root_fields: tuple[str, ...] = ()
     operation_name: str | None = None
-    timely: bool = False  # it selects fields that change within the hour (TIMELY_FIELDS)
+    timely: bool = False  # it holds a terminal's services (capabilities.TERMINAL_SERVICES)
 
     @property
     def has_errors(self) -> bool:
@@ -93,7 +94,12 @@ class Operation:
     node: OperationDefinitionNode
     name: str | None
     root_fields: tuple[str, ...]
-    timely: bool = False
+    optional: Mapping[str, frozenset[str]]  # root response key -> optional fields it asks
+
+    @property
+    def timely(self) -> bool:
+        """Whether it asks a terminal's services, which change within the hour."""
+        return any(c in TERMINAL_SERVICES for asked in self.optional.values() for c in asked)
 
 
 @dataclass(slots=True)
@@ -115,7 +121,7 @@ class PreparedDocument:
                 node,
                 name,
                 _root_fields(self.document, node.selection_set),
-                _selects_any(self.document, node.selection_set, TIMELY_FIELDS),
+                _optional_asked(self.document, node.selection_set),
             )
             self.operations[operation_name] = found
         return found
@@ -145,32 +151,45 @@ def _root_fields(document: DocumentNode, selection_set: SelectionSetNode) -> tup
     return tuple(names)
 
 
-def _selects_any(
-    document: DocumentNode, selection_set: SelectionSetNode, names: frozenset[str]
-) -> bool:
-    """Whether an operation selects a field named in ``names`` at any depth, through
-    fragments (each fragment looked into once)."""
+def _optional_asked(
+    document: DocumentNode, selection_set: SelectionSetNode
+) -> dict[str, frozenset[str]]:
+    """The optional fields (:mod:`portcontract.capabilities`) each root field of an operation
+    asks, by response key, at any depth and through fragments (each fragment looked into once
+    per root field). A field skipped by a directive counts: it was asked for. Each optional
+    field's name is unique in the schema, so names are enough."""
     fragments = {
         definition.name.value: definition
         for definition in document.definitions
         if isinstance(definition, FragmentDefinitionNode)
     }
-    pending, seen = [selection_set], set()
-    while pending:
-        for selection in pending.pop().selections:
+
+    def below(selections: SelectionSetNode, seen: set[str]) -> Iterator[FieldNode]:
+        for selection in selections.selections:
             if isinstance(selection, FieldNode):
-                if selection.name.value in names:
-                    return True
-                if selection.selection_set is not None:
-                    pending.append(selection.selection_set)
+                yield selection
             elif isinstance(selection, InlineFragmentNode):
-                pending.append(selection.selection_set)
+                yield from below(selection.selection_set, seen)
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 if name in fragments and name not in seen:
                     seen.add(name)
-                    pending.append(fragments[name].selection_set)
-    return False
+                    yield from below(fragments[name].selection_set, seen)
+
+    asked: dict[str, frozenset[str]] = {}
+    for root in below(selection_set, set()):
+        found: set[str] = set()
+        seen: set[str] = set()
+        pending = [root]
+        while pending:
+            node = pending.pop()
+            if node is not root and node.name.value in BY_NAME:
+                found.add(BY_NAME[node.name.value])
+            if node.selection_set is not None:
+                pending.extend(below(node.selection_set, seen))
+        key = root.alias.value if root.alias else root.name.value
+        asked[key] = asked.get(key, frozenset()) | found
+    return asked
 
 
 def _request_error(error: GraphQLError, code: str) -> FormattedError:
@@ -224,7 +243,14 @@ class PortGraphQL:
                 else "the document has several operations: say which one with operationName"
             )
             return Answer(400, request_error(message, errors.BAD_REQUEST))
-        context = replace(self._context, notices=[])  # this request's own notices
+        # This request's own notices, what its operation asks of the optional fields and what
+        # the source offers of them (read once a request, not once a field of every record).
+        context = replace(
+            self._context,
+            notices=[],
+            optional_asked=operation.optional,
+            offered=offered_fields(self._context.source),
+        )
         with notices.for_request() as left_out:
             outcome = execute(
                 self._schema,

@@ -19,14 +19,9 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from graphql import (
-    FieldNode,
-    FragmentSpreadNode,
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLSchema,
-    InlineFragmentNode,
-    SelectionSetNode,
-    get_named_type,
 )
 
 from port_resolvers.kit import notices
@@ -37,7 +32,6 @@ from port_resolvers.kit.source import (
     DocumentLookup,
     PortDataSource,
     VesselCallFilter,
-    offered_fields,
 )
 from portcontract import GATEWAY_ONLY_FIELDS
 from portcontract.capabilities import OPTIONAL_FIELDS
@@ -94,13 +88,17 @@ def utc_now() -> datetime:
 @dataclass(frozen=True, slots=True)
 class PortContext:
     """What every resolver needs: the port's data source and its UN/LOCODE, the time zone and
-    clock its metric periods are judged by, and (per request) what was withheld."""
+    clock its metric periods are judged by, and per request: what was withheld, the optional
+    fields the source offers, and those each root field asks (response key -> coordinates,
+    found once per operation: :mod:`port_resolvers.kit.execution`)."""
 
     source: PortDataSource
     port_id: str
     zone: PortZone = field(default_factory=PortZone)
     clock: Callable[[], datetime] = utc_now
     notices: list[Notice] = field(default_factory=list)
+    offered: frozenset[str] = frozenset()
+    optional_asked: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 Info = GraphQLResolveInfo[PortContext]
@@ -294,54 +292,18 @@ ROOT_RESOLVERS: Final[Mapping[str, Resolver]] = {
 }
 
 
-def _optional_fields_selected(info: Info) -> set[str]:
-    """The coordinates of :data:`OPTIONAL_FIELDS` the root field's selection reaches, through
-    fragments too (a field skipped by a directive still counts: it was asked for)."""
-    found: set[str] = set()
-    seen_fragments: set[str] = set()
-
-    def walk(parent: GraphQLObjectType, selections: SelectionSetNode) -> None:
-        for selection in selections.selections:
-            if isinstance(selection, FieldNode):
-                field = parent.fields.get(selection.name.value)
-                if field is None:
-                    continue
-                coordinate = f"{parent.name}.{selection.name.value}"
-                if coordinate in OPTIONAL_FIELDS:
-                    found.add(coordinate)
-                inner = get_named_type(field.type)
-                if selection.selection_set is not None and isinstance(inner, GraphQLObjectType):
-                    walk(inner, selection.selection_set)
-            elif isinstance(selection, InlineFragmentNode):
-                walk(_condition(selection.type_condition, parent), selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = info.fragments.get(name)
-                if fragment is not None and name not in seen_fragments:
-                    seen_fragments.add(name)
-                    walk(_condition(fragment.type_condition, parent), fragment.selection_set)
-
-    def _condition(condition: Any, parent: GraphQLObjectType) -> GraphQLObjectType:
-        named = info.schema.get_type(condition.name.value) if condition is not None else None
-        return named if isinstance(named, GraphQLObjectType) else parent
-
-    returned = get_named_type(info.return_type)
-    if isinstance(returned, GraphQLObjectType):
-        for node in info.field_nodes:
-            if node.selection_set is not None:
-                walk(returned, node.selection_set)
-    return found
-
-
 def _gathering_notices(resolver: Resolver) -> Resolver:
     """``resolver``, with what its source reports left out gathered for its root field, and
     a ``NOT_OFFERED`` notice for each optional field it selects that the source lacks."""
 
     async def resolve(root: None, info: Info, **args: Any) -> Any:
-        with notices.for_root_field(str(info.path.key)):
+        key = str(info.path.key)
+        with notices.for_root_field(key):
             answer = await resolver(root, info, **args)
-            offered = offered_fields(info.context.source)
-            for coordinate in sorted(_optional_fields_selected(info) - offered):
+            context = info.context
+            for coordinate in sorted(
+                context.optional_asked.get(key, frozenset()) - context.offered
+            ):
                 notices.report(NOT_OFFERED, coordinate=coordinate)
             return answer
 
@@ -353,7 +315,7 @@ def _optional(name: str, coordinate: str) -> Callable[[Any, Info], Any]:
     else null (whatever the record holds)."""
 
     def resolve(parent: Any, info: Info) -> Any:
-        if coordinate not in offered_fields(info.context.source):
+        if coordinate not in info.context.offered:
             return None
         return parent.get(name) if isinstance(parent, Mapping) else None
 
@@ -376,4 +338,13 @@ def attach_resolvers(schema: GraphQLSchema) -> None:
         owner = schema.get_type(type_name)
         if not isinstance(owner, GraphQLObjectType) or field_name not in owner.fields:
             raise RuntimeError(f"the shared schema has no optional field {coordinate}")
+        elsewhere = [
+            name
+            for name, type_ in schema.type_map.items()
+            if name != type_name
+            and isinstance(type_, GraphQLObjectType)
+            and field_name in type_.fields
+        ]
+        if elsewhere:  # a selection's field names say which optional fields it asks
+            raise RuntimeError(f"{field_name} of {coordinate} is a field of {elsewhere} too")
         owner.fields[field_name].resolve = _optional(field_name, coordinate)
