@@ -57,7 +57,16 @@ from graphql import (
 )
 
 from portcontract import GATEWAY_ONLY_FIELDS, schema_sdl
-from portcontract.capabilities import OPTIONAL_FIELDS
+from portcontract.capabilities import (
+    APPOINTMENT_SLOTS,
+    CUT_OFF_TIMES,
+    EMPTY_RETURN_DEADLINE,
+    EMPTY_RETURNS,
+    GATE_HOURS,
+    OPTIONAL_FIELDS,
+    RAIL_LEG,
+    USES_APPOINTMENTS,
+)
 from portcontract.cursor import call_key, decode_cursor, sort_key
 from portcontract.errors import COORDINATE_EXTENSION, NOT_OFFERED
 from portcontract.identifiers import is_iso6346, iso6346_check_digit
@@ -99,13 +108,13 @@ OPTIONAL = """query ConformanceOptional($refs: [String!]!) {
 }"""
 # Where each optional field's values are in an OPTIONAL answer: the path of objects to it.
 OPTIONAL_PATHS: dict[str, tuple[str, ...]] = {
-    "VesselCall.cutOffTimes": ("vesselCalls", "nodes", "cutOffTimes"),
-    "Terminal.gateHours": ("ports", "terminals", "gateHours"),
-    "Terminal.usesAppointments": ("ports", "terminals", "usesAppointments"),
-    "Terminal.appointmentSlots": ("ports", "terminals", "appointmentSlots"),
-    "Terminal.emptyReturns": ("ports", "terminals", "emptyReturns"),
-    "ImportAvailability.emptyReturnDeadline": ("containers", "availability", "emptyReturnDeadline"),
-    "Container.railLeg": ("containers", "railLeg"),
+    CUT_OFF_TIMES: ("vesselCalls", "nodes", "cutOffTimes"),
+    GATE_HOURS: ("ports", "terminals", "gateHours"),
+    USES_APPOINTMENTS: ("ports", "terminals", "usesAppointments"),
+    APPOINTMENT_SLOTS: ("ports", "terminals", "appointmentSlots"),
+    EMPTY_RETURNS: ("ports", "terminals", "emptyReturns"),
+    EMPTY_RETURN_DEADLINE: ("containers", "availability", "emptyReturnDeadline"),
+    RAIL_LEG: ("containers", "railLeg"),
 }
 # Cut-offs that are deadlines or openings ahead of the call: each before its planned arrival.
 BEFORE_ARRIVAL = frozenset({"DCO", "VCO", "FCO", "LCO", "EFC"})
@@ -411,13 +420,13 @@ def _values(data: Any, path: Sequence[str]) -> Iterator[Any]:
 
 def _optional_problems(coordinate: str, data: dict[str, Any], values: list[Any]) -> Iterator[str]:
     """What makes no sense in an offered optional field's values (nothing when all is well)."""
-    if coordinate == "VesselCall.cutOffTimes":
+    if coordinate == CUT_OFF_TIMES:
         for call in (data.get("vesselCalls") or {}).get("nodes") or []:
             yield from _cut_off_problems(call)
-    elif coordinate == "Terminal.gateHours":
+    elif coordinate == GATE_HOURS:
         for days in values:
             yield from _gate_problems(days or [])
-    elif coordinate == "Terminal.appointmentSlots":
+    elif coordinate == APPOINTMENT_SLOTS:
         for slots in values:
             for slot in slots or []:
                 if slot["endDateTime"] <= slot["startDateTime"]:
@@ -431,12 +440,12 @@ def _optional_problems(coordinate: str, data: dict[str, Any], values: list[Any])
             for terminal in terminals or []:
                 if terminal.get("usesAppointments") is False and terminal.get("appointmentSlots"):
                     yield f"{terminal['facilitySMDGCode']} uses no appointments but has slots"
-    elif coordinate == "Terminal.emptyReturns":
+    elif coordinate == EMPTY_RETURNS:
         for rules in values:
             seen = [(r["date"], r["carrierSCACCode"], r["ISOEquipmentCode"]) for r in rules or []]
             if len(seen) != len(set(seen)):
                 yield "a rule comes twice for one day, carrier and size type"
-    elif coordinate == "Container.railLeg":
+    elif coordinate == RAIL_LEG:
         for leg in values:
             if leg and (leg["departureDateTime"] is None) != (
                 leg["departureClassifierCode"] is None
