@@ -36,8 +36,9 @@ kit sends ``max-age``), notices and all::
 Not offered: a field of :data:`portcontract.capabilities.OPTIONAL_FIELDS` that the port's
 systems do not give at all (a terminal without appointments, a DCSA Track & Trace feed without
 cut-offs). The field is null, and the root field that selected it carries a ``NOT_OFFERED``
-notice whose ``extensions.coordinate`` names it. The gateway lists it in the port's ``extensions.sources``
-entry (``notOffered``), never as an error: a port that lacks a capability says so, never zeros::
+notice whose ``extensions.coordinate`` names it. The gateway lists it in the port's
+``extensions.sources`` entry (``notOffered``), never as an error: a port that lacks a
+capability says so, never zeros::
 
     NOT_OFFERED                 the port's systems do not offer the field at ``coordinate``
 """

@@ -42,9 +42,11 @@ CARGO_OWNER = """# Cargo owner: my containers across every port, with their even
 query CargoOwnerBoxes($refs: [String!]!) {
   containers(references: $refs) {
     equipmentReference sourcePort status lastEventDateTime
-    availability { lastFreeDay holds { type status } }
+    availability { lastFreeDay emptyReturnDeadline holds { type status } }
     events { equipmentEventTypeCode eventClassifierCode eventDateTime
              transportCall { vessel { vesselName } } }
+    railLeg { onDock railCarrierSCACCode destinationRamp { locationName }
+              loadedOnRailDateTime departureDateTime departureClassifierCode }
   }
   myBill: containers(transportDocumentReference: "MSCU900000001") {
     equipmentReference sourcePort status
