@@ -194,6 +194,9 @@ def profiles(r: dict[str, Any]) -> str:
     for count, e in (r.get("fanout") or {}).get("counts", {}).items():
         if e.get("profile"):
             found.append((f"portgate fanning out to {count} ports (1 connection)", e["profile"]))
+    for size, e in (r.get("large") or {}).get("sizes", {}).items():
+        if e.get("profile"):
+            found.append((f"portgate answering {size} containers (1 connection)", e["profile"]))
     if not found:
         return ""
     parts = ["## Where the gateway's time goes (py-spy, share of samples)\n"]

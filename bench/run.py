@@ -24,13 +24,14 @@ from figures of this one run. Scenarios:
 5. memory: gateway RSS at rest and its peak in each scenario (psutil, the process tree);
 6. hotpath: the gateway with each hot-path change undone (bench/variant.py), side by side.
 
-``--profile`` (on in ``make bench``) samples the gateway with py-spy under the overhead load and
-the 100-port fan-out. Results: bench/results/bench.{md,json} (and profile.md). The whole run
-takes about ten minutes on two cores; never part of ``make test``.
+``--profile`` (on in ``make bench``) samples the gateway with py-spy under the overhead load, the
+100-port fan-out and the largest answer. Results: bench/results/bench.{md,json} (and profile.md).
+The whole run takes about ten minutes on two cores; never part of ``make test``.
 """
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -628,8 +629,16 @@ def large(args: argparse.Namespace, load: Load, tmp: Path) -> dict[str, Any]:
 
                 for server in servers:
                     check(server, bodies, counted)
+                profiled = None
+                if args.profile and size == max(args.large):
+                    profiled = profile.record(
+                        gateway,
+                        functools.partial(load.run, gateway, bodies, 1, duration=args.duration + 3),
+                        seconds=args.duration,
+                    )
                 runs = rounds(load, servers, bodies, 1, args.rounds)
                 result["sizes"][str(size)] = {
+                    "profile": profiled,
                     "direct": runs["port (direct)"],
                     "portgate": runs["portgate"],
                     "baseline": runs.get(f"portgate at {args.baseline}"),
