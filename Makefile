@@ -42,13 +42,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
 # Mutation testing of the modules that carry promises (README "Mutation testing"): a minute or
 # a few per module; never part of `make test` or CI. One module:
-# make mutate MODULE=gateway/redact.py. Report: bench/results/mutation.md.
+# make mutate MODULE=gateway/record/redact.py. Report: bench/results/mutation.md.
 .PHONY: mutate
 mutate: $(STAMP)
 	$(BIN)/python -m bench.mutation $(if $(MODULE),--module $(MODULE)) $(ARGS)

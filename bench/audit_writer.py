@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from gateway.audit import AuditRecord, PortUse
-from gateway.audit_trail import AuditTrail
+from gateway.record.audit import AuditRecord, PortUse
+from gateway.record.audit_trail import AuditTrail
 
 RESULTS = Path(__file__).parent / "results" / "audit_writer.md"
 RECORDS = 600

@@ -13,7 +13,7 @@ gateway's own middleware classes to an endpoint that reads the body and answers 
 
 **Protocol** (real uvicorn on loopback): sequential keep-alive requests to ``/healthz`` of a
 bare Starlette app, with uvicorn's httptools protocol and with the edge's
-(:class:`gateway.http.server.EdgeHttpProtocol`).
+(:class:`gateway.cli.server.EdgeHttpProtocol`).
 
 **Operation choice**: :func:`check_operation_choice` on a request without ``operationName``.
 
@@ -44,19 +44,19 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from gateway.auth import Authenticator
-from gateway.config import ServerSettings
-from gateway.http.authenticate import Authenticate
-from gateway.http.body_limit import BodyLimits, ReadDeadlines
-from gateway.http.client_address import ClientAddress
-from gateway.http.counts import EdgeCounts
-from gateway.http.csrf import CsrfProtection
-from gateway.http.in_flight import ClientConcurrency
-from gateway.http.operation_choice import check_operation_choice
-from gateway.http.overload import EventLoopLag, Overload
-from gateway.http.rate_limit import RateLimit
-from gateway.http.server import edge_protocol
-from gateway.ratelimit import MemoryCounters, RateLimiter
+from gateway.access.auth import Authenticator
+from gateway.access.ratelimit import MemoryCounters, RateLimiter
+from gateway.cli.server import edge_protocol
+from gateway.edge.authenticate import Authenticate
+from gateway.edge.body_limit import BodyLimits, ReadDeadlines
+from gateway.edge.client_address import ClientAddress
+from gateway.edge.counts import EdgeCounts
+from gateway.edge.csrf import CsrfProtection
+from gateway.edge.in_flight import ClientConcurrency
+from gateway.edge.operation_choice import check_operation_choice
+from gateway.edge.overload import EventLoopLag, Overload
+from gateway.edge.rate_limit import RateLimit
+from gateway.edge.settings import ServerSettings
 
 RESULTS = Path(__file__).parent / "results"
 BODY = b'{"query": "query Calls { vesselCalls(first: 20) { totalCount } }"}'

@@ -1,10 +1,10 @@
 """Mutation testing of the modules that carry promises: does a test fail when a line is wrong?
 
     .venv/bin/python -m bench.mutation                      # every module in PROMISES
-    .venv/bin/python -m bench.mutation --module gateway/redact.py [--module ...]
+    .venv/bin/python -m bench.mutation --module gateway/record/redact.py [--module ...]
     .venv/bin/python -m bench.mutation --report-only        # re-render after editing the notes
 
-(``make mutate`` and ``make mutate MODULE=gateway/redact.py`` run the first two.)
+(``make mutate`` and ``make mutate MODULE=gateway/record/redact.py`` run the first two.)
 
 Each module runs on its own, with mutmut 3, in a fresh copy of the working tree under
 ``.mutation/<module>/`` (git-ignored; the tree you work in is never touched): mutmut rewrites
@@ -44,18 +44,18 @@ NOTES = ROOT / "bench" / "mutation_notes.toml"
 # files once per module to learn which test reaches which function, then each mutant against
 # the tests that reach it. To add a module, add a line.
 PROMISES: dict[str, tuple[str, ...]] = {
-    "gateway/policy.py": (
+    "gateway/access/policy.py": (
         "tests/gateway/test_policy_enforcement.py",
         "tests/gateway/test_policy_end_to_end.py",
         "tests/gateway/test_policy_roles.py",
         "tests/gateway/test_policy_floor.py",
     ),
-    "gateway/policy_file.py": (
+    "gateway/access/policy_file.py": (
         "tests/gateway/test_policy_file.py",
         "tests/gateway/test_policy_floor.py",
         "tests/gateway/test_policy_roles.py",
     ),
-    "gateway/audit.py": (
+    "gateway/record/audit.py": (
         "tests/gateway/test_audit.py",
         "tests/gateway/test_audit_bounds.py",
         "tests/gateway/test_audit_chain.py",
@@ -63,25 +63,28 @@ PROMISES: dict[str, tuple[str, ...]] = {
         "tests/gateway/test_audit_trail.py",
         "tests/gateway/test_audit_cli.py",
     ),
-    "gateway/audit_chain.py": (
+    "gateway/record/audit_chain.py": (
         "tests/gateway/test_audit_chain.py",
         "tests/gateway/test_audit_store.py",
         "tests/gateway/test_audit_prune.py",
         "tests/gateway/test_audit_upgrade.py",
     ),
-    "gateway/redact.py": ("tests/gateway/test_redact.py", "tests/gateway/test_error_leaks.py"),
-    "gateway/fetch.py": (
+    "gateway/record/redact.py": (
+        "tests/gateway/test_redact.py",
+        "tests/gateway/test_error_leaks.py",
+    ),
+    "gateway/ports/fetch.py": (
         "tests/gateway/test_fetch.py",
         "tests/gateway/test_fan_out_failures.py",
         "tests/gateway/test_port_status.py",
     ),
-    "gateway/http/rate_limit.py": (
+    "gateway/edge/rate_limit.py": (
         "tests/gateway/test_rate_limit.py",
         "tests/gateway/test_rate_limit_middleware.py",
     ),
-    "gateway/http/client_address.py": ("tests/gateway/test_client_address.py",),
-    "gateway/ratelimit.py": ("tests/gateway/test_rate_limit.py",),
-    "gateway/cache.py": (
+    "gateway/edge/client_address.py": ("tests/gateway/test_client_address.py",),
+    "gateway/access/ratelimit.py": ("tests/gateway/test_rate_limit.py",),
+    "gateway/ports/cache.py": (
         "tests/gateway/test_cache.py",
         "tests/gateway/test_cache_http.py",
         "tests/gateway/test_cache_redis.py",
@@ -93,18 +96,18 @@ PROMISES: dict[str, tuple[str, ...]] = {
         "tests/port_resolvers/kit/test_kit_labor.py",
     ),
     "portcontract/cursor.py": ("tests/portcontract/test_cursor.py",),
-    "gateway/answer_checks.py": (
+    "gateway/ports/answer_checks.py": (
         "tests/gateway/test_answer_checks.py",
         "tests/gateway/test_boundary.py",
         "tests/gateway/test_port_boundary.py",
     ),
-    "gateway/boundary.py": (
+    "gateway/ports/boundary.py": (
         "tests/gateway/test_boundary.py",
         "tests/gateway/test_port_boundary.py",
         "tests/gateway/test_fetch.py",
     ),
-    "gateway/breaker.py": ("tests/gateway/test_breaker.py", "tests/gateway/test_fetch.py"),
-    "gateway/coalesce.py": ("tests/gateway/test_coalesce.py", "tests/gateway/test_fetch.py"),
+    "gateway/ports/breaker.py": ("tests/gateway/test_breaker.py", "tests/gateway/test_fetch.py"),
+    "gateway/ports/coalesce.py": ("tests/gateway/test_coalesce.py", "tests/gateway/test_fetch.py"),
 }
 
 SOURCE_PACKAGES = ["gateway", "port_resolvers", "portcontract"]

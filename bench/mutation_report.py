@@ -60,7 +60,7 @@ class Survivor:
 
 
 def function_of(mutant: str) -> str:
-    """``gateway.breaker.xǁCircuitBreakerǁallow__mutmut_3`` -> ``CircuitBreaker.allow``."""
+    """``gateway.ports.breaker.xǁCircuitBreakerǁallow__mutmut_3`` -> ``CircuitBreaker.allow``."""
     name = mutant.rpartition("__mutmut_")[0].rpartition(".")[2]
     if name.startswith("xǁ"):
         return name[2:].replace("ǁ", ".")

@@ -49,7 +49,7 @@ VESSEL_CALLS = """query Calls { vesselCalls(first: 20) {
     edges { node { UNLocationCode facilityCode phase vessel { vesselName }
                    plannedArrivalDateTime estimatedArrivalDateTime } }
     pageInfo { hasNextPage endCursor } } }"""
-# What an outlook asks first, as a client would ask it (gateway/outlook.py, FIRST_PAGE).
+# What an outlook asks first, as a client would ask it (gateway/query/outlook.py, FIRST_PAGE).
 INNER = """query Inner($from: DateTime!, $to: DateTime!) {
   calls: vesselCalls(from: $from, to: $to, first: 100) {
     edges { node { UNLocationCode transportCallReference facilityCode statusCode

@@ -19,7 +19,8 @@ TOP = 40
 # Frames every sample of the event loop passes through (start-up, the loop itself): not news.
 ROOTS = ("typer/", "_click/", "uvicorn/main.py", "uvicorn/server.py", "uvicorn/_compat.py",
          "asyncio/runners.py", "asyncio/base_events.py", "asyncio/events.py", "portgate:",
-         "gateway/cli.py", "threading.py", "futures/thread.py", "bench/variant.py")  # fmt: skip
+         "gateway/cli/main.py", "threading.py", "futures/thread.py",
+         "bench/variant.py")  # fmt: skip
 
 
 def record(

@@ -75,8 +75,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.audit_growth import TABLES, sqlite_size
 from bench.cache_bench import free_port, run_facts, write_results
 from bench.run import ROOT, iso_reference, machine, python_env
-from gateway.apikeys import ApiKeyStore
-from gateway.config import API_KEY_DATABASE_NAME
+from gateway.access.apikeys import ApiKeyStore
+from gateway.access.settings import API_KEY_DATABASE_NAME
 from port_resolvers.sim.data import DEFAULT_SEED, generate_all_ports
 
 MIB = 2**20

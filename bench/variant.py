@@ -5,7 +5,7 @@
 
 ``--httpx``: ports are reached through an httpx client (the app's port client before aiohttp;
 the same limits it had). ``--aiohttp``: ports are reached through aiohttp's pool
-(:class:`gateway.upstream_aiohttp.PortSessions`, the port client before the gateway's own
+(:class:`gateway.ports.upstream_aiohttp.PortSessions`, the port client before the gateway's own
 connections). ``--print-per-request``: every port document is printed anew for each
 request (no cache of printed documents). Everything else is
 ``portgate serve`` as it is.
@@ -20,9 +20,9 @@ import uvicorn
 import gateway.app
 from gateway.app import create_app
 from gateway.config import load_settings
-from gateway.plan import Planner
-from gateway.tracing import configure_tracing
-from gateway.upstream_aiohttp import PortSessions
+from gateway.planning.plan import Planner
+from gateway.ports.upstream_aiohttp import PortSessions
+from gateway.record.tracing import configure_tracing
 
 
 def main() -> None:

@@ -7,18 +7,18 @@ GET      /dashboard the outlook dashboard (when enabled), assets under /dashboar
 GET      /healthz   liveness: the process answers
 GET      /readyz    readiness: at least one port to ask; says how the audit store and the
                     registry's store are (the config's ports are served without the latter)
-GET      /metrics   Prometheus metrics (gateway/metrics.py); with `metrics.listen`, on a
-                    listener of its own instead (gateway/http/server.py)
-GET      /audit/... the audit trail, for auditors (gateway/audit_api.py)
-/admin/ports/...    the port registry, for admins (gateway/admin_api.py)
+GET      /metrics   Prometheus metrics (gateway/record/metrics.py); with `metrics.listen`, on a
+                    listener of its own instead (gateway/cli/server.py)
+GET      /audit/... the audit trail, for auditors (gateway/edge/audit_api.py)
+/admin/ports/...    the port registry, for admins (gateway/edge/admin_api.py)
 
 Before a query runs it passes, in order: the client address behind trusted proxies, CORS (when
 origins are configured), load shedding, the body's size and read deadline, authentication, the
-in-flight limit per client, the rate limit and CSRF protection (gateway/http/), the trusted
+in-flight limit per client, the rate limit and CSRF protection (gateway/edge/), the trusted
 documents and APQ and the choice of operation (in the lean lane for a POSTed operation, else in
-strawberry's view: gateway/http/graphql_view.py), then the token, depth, alias and
-root field limits and the cost estimate (gateway/limits.py). `portgate serve` runs the app with
-the server settings of gateway/http/server.py (header timeouts, no proxy headers of its own).
+strawberry's view: gateway/edge/graphql_view.py), then the token, depth, alias and
+root field limits and the cost estimate (gateway/query/limits.py). `portgate serve` runs the app
+with the server settings of gateway/cli/server.py (header timeouts, no proxy headers of its own).
 """
 
 import asyncio
@@ -40,15 +40,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from gateway import dashboard
-from gateway.admin_api import AdminApi
-from gateway.apikeys import ApiKeyStore
-from gateway.audit_api import audit_routes
-from gateway.audit_archive import RetentionSchedule
-from gateway.audit_trail import AuditTrail
-from gateway.auth import Authenticator
-from gateway.boundary import PortBoundary
-from gateway.cache import AnswerCache, BoundedMemoryAnswers, memory_cache, redis_cache
+from gateway.access.apikeys import ApiKeyStore
+from gateway.access.auth import Authenticator
+from gateway.access.documents import (
+    DocumentResolver,
+    MemoryPersistedQueries,
+    document_resolver,
+)
+from gateway.access.policy_file import PolicyStore
+from gateway.access.ratelimit import MemoryCounters, RateLimiter, rate_limiter
 from gateway.config import (
     API_KEY_DATABASE_NAME,
     DEFAULT_MAX_ANSWER_BYTES,
@@ -58,42 +58,42 @@ from gateway.config import (
     GatewaySettings,
     ResolvedPort,
 )
-from gateway.documents import (
-    DocumentResolver,
-    MemoryPersistedQueries,
-    document_resolver,
-)
-from gateway.egress import Resolver, SystemResolver
-from gateway.endpoint_check import EndpointChecker
-from gateway.execute import GatewaySchema
-from gateway.fetch import FanOut
-from gateway.graphiql import STATIC_PATH, static_files
-from gateway.health import PortProber
-from gateway.http.authenticate import Authenticate
-from gateway.http.body_limit import BodyLimits, ReadDeadlines
-from gateway.http.client_address import ClientAddress
-from gateway.http.csrf import CSRF_HEADER, CsrfProtection
-from gateway.http.edge import Edge
-from gateway.http.graphql_view import GatewayGraphQL, LeanGraphQL
-from gateway.http.in_flight import ClientConcurrency
-from gateway.http.metrics_endpoint import metrics_app, metrics_endpoint
-from gateway.http.overload import EventLoopLag, Overload
-from gateway.http.rate_limit import RateLimit
-from gateway.http.responses import ORJSONResponse
-from gateway.limits import IntrospectionDisabled, limits_rule
-from gateway.metrics import BoundedStore, EdgeReading, GatewayMetrics
-from gateway.observe import OperationObserver
-from gateway.pipeline import QueryPipeline
-from gateway.policy_file import PolicyStore
-from gateway.port_client import PortConnections
-from gateway.port_http import GraphQLOverPortHttp, HttpxPortHttp, PortHttp
-from gateway.ratelimit import MemoryCounters, RateLimiter, rate_limiter
-from gateway.redact import ErrorRedactor
-from gateway.registry import PortEntry, PortRegistry, RegistrySnapshot
-from gateway.registry_store import open_registry_store
+from gateway.edge import dashboard
+from gateway.edge.admin_api import AdminApi
+from gateway.edge.audit_api import audit_routes
+from gateway.edge.authenticate import Authenticate
+from gateway.edge.body_limit import BodyLimits, ReadDeadlines
+from gateway.edge.client_address import ClientAddress
+from gateway.edge.csrf import CSRF_HEADER, CsrfProtection
+from gateway.edge.edge import Edge
+from gateway.edge.graphiql import STATIC_PATH, static_files
+from gateway.edge.graphql_view import GatewayGraphQL, LeanGraphQL
+from gateway.edge.in_flight import ClientConcurrency
+from gateway.edge.metrics_endpoint import metrics_app, metrics_endpoint
+from gateway.edge.overload import EventLoopLag, Overload
+from gateway.edge.rate_limit import RateLimit
+from gateway.edge.responses import ORJSONResponse
+from gateway.ports.boundary import PortBoundary
+from gateway.ports.cache import AnswerCache, BoundedMemoryAnswers, memory_cache, redis_cache
+from gateway.ports.egress import Resolver, SystemResolver
+from gateway.ports.endpoint_check import EndpointChecker
+from gateway.ports.fetch import FanOut
+from gateway.ports.health import PortProber
+from gateway.ports.port_client import PortConnections
+from gateway.ports.port_http import GraphQLOverPortHttp, HttpxPortHttp, PortHttp
+from gateway.ports.registry import PortEntry, PortRegistry, RegistrySnapshot
+from gateway.ports.registry_store import open_registry_store
+from gateway.ports.upstream import GraphQLOverHTTP, PortUpstream
+from gateway.query.execute import GatewaySchema
+from gateway.query.limits import IntrospectionDisabled, limits_rule
+from gateway.query.observe import OperationObserver
+from gateway.query.pipeline import QueryPipeline
+from gateway.record.audit_archive import RetentionSchedule
+from gateway.record.audit_trail import AuditTrail
+from gateway.record.metrics import BoundedStore, EdgeReading, GatewayMetrics
+from gateway.record.redact import ErrorRedactor
 from gateway.schema import build_schema
 from gateway.schema.query import Query
-from gateway.upstream import GraphQLOverHTTP, PortUpstream
 
 if TYPE_CHECKING:  # httpx loads only for an injected client or OIDC's keys
     import httpx
@@ -209,7 +209,7 @@ def build_authenticator(
         keys = ApiKeyStore(settings.api_keys.database or Path(API_KEY_DATABASE_NAME))
     tokens = None
     if settings.oidc is not None:
-        from gateway.oidc import OidcVerifier  # PyJWT and cryptography: only when configured
+        from gateway.access.oidc import OidcVerifier  # PyJWT and cryptography: only when configured
 
         tokens = OidcVerifier(settings.oidc, client())
     authenticator = Authenticator(
@@ -230,15 +230,15 @@ def create_app(
 ) -> Starlette:
     """The gateway app. Pass ``client`` to reach ports through your own transport (tests);
     otherwise the app reaches ports on its own kept-alive connections
-    (:mod:`gateway.port_client`) and owns an httpx client for the rest (JWKS), both for its
+    (:mod:`gateway.ports.port_client`) and owns an httpx client for the rest (JWKS), both for its
     life. Spans go to
     ``tracer_provider``, by default the global one (see
-    :func:`gateway.tracing.configure_tracing`). ``resolver`` resolves ports' host names for the
-    egress rules (:mod:`gateway.egress`), at registration and when connecting; by default the
-    system's (tests inject one, and never resolve outside names). ``loop_lag`` measures the
+    :func:`gateway.record.tracing.configure_tracing`). ``resolver`` resolves ports' host names for
+    the egress rules (:mod:`gateway.ports.egress`), at registration and when connecting; by default
+    the system's (tests inject one, and never resolve outside names). ``loop_lag`` measures the
     event loop's lag for load shedding (by default every ``load_shedding.lag_interval``; tests
     pass their own). ``lean`` answers a
-    POSTed JSON operation in the lean lane (:class:`gateway.http.graphql_view.LeanGraphQL`);
+    POSTed JSON operation in the lean lane (:class:`gateway.edge.graphql_view.LeanGraphQL`);
     without it, strawberry's view answers every request (tests compare the two)."""
     owns_client = client is None
     egress = settings.registry.egress.rules()
@@ -282,11 +282,15 @@ def create_app(
     )
     registry.on_change(forget_changed_ports(fan_out))
     documents = document_resolver(
-        settings.documents, settings.cache, graphql_schema, settings.limits.max_tokens
+        settings.documents,
+        graphql_schema,
+        settings.limits.max_tokens,
+        redis_url=settings.cache.redis_url,
+        redis_namespace=settings.cache.namespace,
     )
     limiter = rate_limiter(settings.rate_limit)
     metrics = GatewayMetrics(
-        lambda: {port: b.state for port, b in fan_out.breakers().items()},
+        lambda: {port: b.state.value for port, b in fan_out.breakers().items()},
         lambda: observer.audit_counts(),
         lambda: {port: h.status for port, h in prober.health.items()},
         lambda: bounded_stores(
@@ -523,6 +527,6 @@ def create_app(
         lifespan=lifespan,
     )
     application.state.observer = observer  # what the lifespan opened (the audit trail), to inspect
-    application.state.edge = edge  # for the server that runs the app (gateway/http/server.py)
+    application.state.edge = edge  # for the server that runs the app (gateway/cli/server.py)
     application.state.metrics_app = metrics_app(prometheus) if settings.metrics.listen else None
     return application

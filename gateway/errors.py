@@ -2,7 +2,8 @@
 
 Every error a client can see carries a ``code`` that becomes ``extensions.code``; errors caused by
 a port also name it in ``extensions.port``. Foreign exceptions (httpx, graphql-core) are
-translated into these at exactly one place each (:mod:`gateway.upstream`, :mod:`gateway.plan`).
+translated into these at exactly one place each (:mod:`gateway.ports.upstream`,
+:mod:`gateway.planning.plan`).
 
     GatewayError                      code
     ├── BadUserInput                  BAD_USER_INPUT      a malformed argument or variable
@@ -56,9 +57,9 @@ translated into these at exactly one place each (:mod:`gateway.upstream`, :mod:`
 
 A port whose answer broke the shared contract is not an error: what the boundary dropped is
 reported in its ``extensions.sources`` entry as ``partial`` with the code
-``PORT_CONTRACT_VIOLATION`` (:mod:`gateway.boundary`). A port's own error is ``PORT_ERROR`` (or
-``PORT_UNAVAILABLE`` for ``SOURCE_UNAVAILABLE``) in the gateway's words, with the port's contract
-code (:mod:`portcontract.errors`) as ``extensions.portCode``.
+``PORT_CONTRACT_VIOLATION`` (:mod:`gateway.ports.boundary`). A port's own error is ``PORT_ERROR``
+(or ``PORT_UNAVAILABLE`` for ``SOURCE_UNAVAILABLE``) in the gateway's words, with the port's
+contract code (:mod:`portcontract.errors`) as ``extensions.portCode``.
 
 Introspection refused in production mode is ``INTROSPECTION_DISABLED`` (a validation error);
 an unexpected failure is ``INTERNAL_SERVER_ERROR`` with an ``incident`` id that is in the logs
@@ -262,7 +263,7 @@ class PreflightRequired(GatewayError):
 
 class PortCheckFailed(GatewayError):
     """An endpoint that may not take traffic (admin API, HTTP 422). ``reason`` is one of the
-    reason codes of :mod:`gateway.endpoint_check` (``EGRESS_REFUSED``, ``TIMEOUT``, ...); the
+    reason codes of :mod:`gateway.ports.endpoint_check` (``EGRESS_REFUSED``, ``TIMEOUT``, ...); the
     message is the gateway's own words, never text from the endpoint."""
 
     code = "PORT_CHECK_FAILED"

@@ -1,8 +1,8 @@
 """The cross-port outlook: figures computed live from every port's answers, never stored.
 
-Everything here is derived by the gateway at query time (:mod:`gateway.outlook`) from the ports'
-vessel calls, aggregates and containers, asked with the caller's own rights. A port that did not
-answer shows ``answered: false`` and null figures, never zeros. No figure is a per-hour rate.
+Everything here is derived by the gateway at query time (:mod:`gateway.query.outlook`) from the
+ports' vessel calls, aggregates and containers, asked with the caller's own rights. A port that did
+not answer shows ``answered: false`` and null figures, never zeros. No figure is a per-hour rate.
 """
 
 from datetime import date, datetime

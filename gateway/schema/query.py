@@ -1,9 +1,9 @@
 """Root fields of the shared cargo schema.
 
-Every root field is answered by the gateway's fan-out (:mod:`gateway.plan`, :mod:`gateway.fetch`,
-:mod:`gateway.merge`) for the whole operation at once, as JSON, so the resolvers below are never
-called by a correct gateway: they declare each field's arguments and contract, and fail loudly
-if execution ever reaches them.
+Every root field is answered by the gateway's fan-out (:mod:`gateway.planning.plan`,
+:mod:`gateway.ports.fetch`, :mod:`gateway.query.merge`) for the whole operation at once, as JSON, so
+the resolvers below are never called by a correct gateway: they declare each field's arguments and
+contract, and fail loudly if execution ever reaches them.
 
 Root fields are nullable: a bad argument to one of them nulls that field only, and the others
 still answer.

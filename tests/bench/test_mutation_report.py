@@ -14,9 +14,9 @@ from bench.mutation_report import (
     render,
 )
 
-SHOW = """# gateway.breaker.xǁCircuitBreakerǁrecord_success__mutmut_4: survived
---- gateway/breaker.py
-+++ gateway/breaker.py
+SHOW = """# gateway.ports.breaker.xǁCircuitBreakerǁrecord_success__mutmut_4: survived
+--- gateway/ports/breaker.py
++++ gateway/ports/breaker.py
 @@ -1,4 +1,4 @@
  def record_success(self) -> None:
      self._failures = 0
@@ -27,14 +27,14 @@ SHOW = """# gateway.breaker.xǁCircuitBreakerǁrecord_success__mutmut_4: survive
 
 NOTES = """
 [[survivor]]
-module = "gateway/breaker.py"
+module = "gateway/ports/breaker.py"
 function = "CircuitBreaker.record_success"
 removed = "self._trial_running   =   False"
 added = "self._trial_running = None"
 why = "equivalent: read only for its truth value"
 
 [[reviewed]]
-module = "gateway/breaker.py"
+module = "gateway/ports/breaker.py"
 how = "state by hand"
 """
 
@@ -42,14 +42,14 @@ how = "state by hand"
 def test_mutant_names_become_functions_and_methods() -> None:
     assert function_of("portcontract.identifiers.x_check_imo__mutmut_12") == "check_imo"
     assert (
-        function_of("gateway.breaker.xǁCircuitBreakerǁrecord_failure__mutmut_7")
+        function_of("gateway.ports.breaker.xǁCircuitBreakerǁrecord_failure__mutmut_7")
         == "CircuitBreaker.record_failure"
     )
 
 
 def test_a_survivor_is_its_function_and_the_lines_it_changes() -> None:
     survivor = Survivor.from_show(
-        "gateway.breaker.xǁCircuitBreakerǁrecord_success__mutmut_4", "survived", SHOW
+        "gateway.ports.breaker.xǁCircuitBreakerǁrecord_success__mutmut_4", "survived", SHOW
     )
     assert survivor.function == "CircuitBreaker.record_success"
     assert survivor.removed == ("    self._trial_running = False",)
@@ -60,10 +60,13 @@ def test_a_survivor_is_its_function_and_the_lines_it_changes() -> None:
 def results(survivors: list[dict[str, Any]], killed: int, timeouts: int = 0) -> dict[str, Any]:
     return {
         "tool": "mutmut 3.8.1",
-        "promises": {"gateway/breaker.py": ["tests/gateway/test_breaker.py"], "gateway/x.py": []},
+        "promises": {
+            "gateway/ports/breaker.py": ["tests/gateway/test_breaker.py"],
+            "gateway/x.py": [],
+        },
         "modules": {
-            "gateway/breaker.py": {
-                "module": "gateway/breaker.py",
+            "gateway/ports/breaker.py": {
+                "module": "gateway/ports/breaker.py",
                 "tests": ["tests/gateway/test_breaker.py"],
                 "date": "2026-12-01 10:00 UTC",
                 "commit": "abc",
@@ -89,7 +92,7 @@ def test_notes_match_survivors_whatever_the_spacing_and_set_the_kill_rate(tmp_pa
     )
     data = results([explained.as_json(), other.as_json()], killed=15, timeouts=1)
     annotate(data, notes)
-    entry = data["modules"]["gateway/breaker.py"]
+    entry = data["modules"]["gateway/ports/breaker.py"]
     assert (entry["equivalent"], entry["unexplained"]) == (1, 1)
     assert entry["kill_rate"] == round(16 / 17, 4)  # 18 mutants, one equivalent
     assert entry["raw_kill_rate"] == round(16 / 18, 4)

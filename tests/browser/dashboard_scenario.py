@@ -23,8 +23,8 @@ import httpx
 from playwright.async_api import Browser, Page, Request, async_playwright, expect
 
 from gateway.app import create_app
-from gateway.cli import loopback_egress
-from gateway.cli_keys import issue_demo_keys
+from gateway.cli.keys import issue_demo_keys
+from gateway.cli.main import loopback_egress
 from gateway.config import load_settings
 from port_resolvers.loopback import serve_on_loopback
 from port_resolvers.sim.cluster import RunningPort, run_simulated_ports

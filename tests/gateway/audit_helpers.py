@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from gateway.audit import AuditRecord, PortUse
+from gateway.record.audit import AuditRecord, PortUse
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)

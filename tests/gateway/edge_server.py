@@ -1,5 +1,5 @@
 """A gateway served by uvicorn on loopback exactly as ``portgate serve`` serves it
-(gateway/http/server.py: the edge's protocol, no proxy headers of uvicorn's own, the metrics
+(gateway/cli/server.py: the edge's protocol, no proxy headers of uvicorn's own, the metrics
 listener), with its lifespan, for tests where the server matters. Ports are httpx transports as
 in conftest.py; raw-socket helpers speak HTTP/1.1 to it byte by byte."""
 
@@ -14,9 +14,9 @@ import httpx
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.http.counts import EdgeCounts
-from gateway.http.overload import EventLoopLag
-from gateway.http.server import Listeners, serving
+from gateway.cli.server import Listeners, serving
+from gateway.edge.counts import EdgeCounts
+from gateway.edge.overload import EventLoopLag
 from tests.gateway.conftest import OPEN_POLICY, PORT_NAMES, PortRouter, port_url, settings_for_tests
 
 # A guard far past every timeout these tests configure: reaching it means the server hung.

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.apikeys import ApiKeyStore
+from gateway.access.apikeys import ApiKeyStore
 from gateway.app import create_app
 from gateway.config import load_settings
 from port_resolvers.kit import create_resolver_app

@@ -22,7 +22,8 @@ from graphql import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.answer_checks import (
+from gateway.planning.selection import Shape
+from gateway.ports.answer_checks import (
     BYTES_PER_CHECK_NODE,
     DROPPED,
     LABOR_TEXT,
@@ -38,7 +39,6 @@ from gateway.answer_checks import (
     parses_as,
 )
 from gateway.schema import build_schema
-from gateway.selection import Shape
 from portcontract.labor import labor_text_reason
 
 SCHEMA = build_schema()._schema

@@ -1,6 +1,6 @@
 """The audit record on its own: its canonical JSON written out here from the documented format
-(gateway/audit.py: keys sorted, no spaces, UTF-8 unescaped, unset late fields left out), times in
-UTC whatever the machine's zone, the caps at their exact edges, the ``SEQ:HASH`` a head is
+(gateway/record/audit.py: keys sorted, no spaces, UTF-8 unescaped, unset late fields left out),
+times in UTC whatever the machine's zone, the caps at their exact edges, the ``SEQ:HASH`` a head is
 noted as, and what is printed of a verify and of a store's URL. The stores are tested in
 test_audit_store.py, the chain in test_audit_chain.py."""
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from gateway.audit import (
+from gateway.record.audit import (
     AuditRecord,
     ChainLink,
     Checkpoint,

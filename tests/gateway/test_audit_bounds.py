@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit import AuditFilter, AuditStore, canonical_json, open_audit_store
-from gateway.audit_trail import AuditTrail
+from gateway.record.audit import AuditFilter, AuditStore, canonical_json, open_audit_store
+from gateway.record.audit_trail import AuditTrail
 from tests.gateway.audit_helpers import BACKENDS, Backend, audit_backend, sample
 
 BIG = "query Big { ports { name } }\n# " + "x" * 250_000  # a 250 KB document that parses

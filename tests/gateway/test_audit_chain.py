@@ -1,5 +1,5 @@
 """The chain's hash, checked against an oracle computed here from the documented formula
-(gateway/audit.py: ``hash = sha256(prev_hash || record)``, the record as canonical JSON: keys
+(gateway/record/audit.py: ``hash = sha256(prev_hash || record)``, the record as canonical JSON: keys
 sorted, no spaces, UTF-8), never with the code's own ``chain_hash``; and tampering that only a
 hash covering ``prev_hash`` catches. Both stores: SQLite and the real PostgreSQL server.
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from gateway.audit import (
+from gateway.record.audit import (
     CHECKPOINT_OPERATION,
     AuditFilter,
     AuditRecord,
@@ -30,7 +30,7 @@ from gateway.audit import (
     index_columns,
     open_audit_store,
 )
-from gateway.audit_chain import (
+from gateway.record.audit_chain import (
     ChainRow,
     DocumentState,
     accounting_checkpoint,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gateway.audit import open_audit_store, parse_time
-from gateway.cli import app
+from gateway.cli.main import app
+from gateway.record.audit import open_audit_store, parse_time
 from tests.gateway.audit_helpers import sample, sqlite_tamper
 
 runner = CliRunner()

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from gateway.audit import (
+from gateway.record.audit import (
     CHECKPOINT_OPERATION,
     AuditRecord,
     AuditStore,
@@ -22,13 +22,13 @@ from gateway.audit import (
     PruneConflict,
     open_audit_store,
 )
-from gateway.audit_archive import (
+from gateway.record.audit_archive import (
     RetentionSchedule,
     archive_name,
     prune_trail,
     verify_archives,
 )
-from gateway.audit_chain import check_head
+from gateway.record.audit_chain import check_head
 from tests.gateway.audit_helpers import (
     BACKENDS,
     T0,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.audit import AuditRecord, open_audit_store
+from gateway.record.audit import AuditRecord, open_audit_store
 from port_resolvers.loopback import serve_on_loopback
 from tests.gateway.conftest import settings_for_tests
 

@@ -14,10 +14,10 @@ import httpx
 import psycopg
 import pytest
 
-from gateway.apikeys import ApiKeyStore
+from gateway.access.apikeys import ApiKeyStore
 from gateway.app import create_app
-from gateway.audit import AuditFilter, open_audit_store
-from gateway.audit_trail import AuditTrail
+from gateway.record.audit import AuditFilter, open_audit_store
+from gateway.record.audit_trail import AuditTrail
 from port_resolvers.loopback import serve_on_loopback
 from tests.gateway.audit_helpers import (
     closed_port,
@@ -51,7 +51,7 @@ async def test_the_trail_retries_with_a_bounded_backoff_then_writes_what_it_queu
             forwarding.append(postgres_forwarded_from(port))
             await forwarding[0].__aenter__()
 
-    with caplog.at_level(logging.WARNING, logger="gateway.audit_trail"):
+    with caplog.at_level(logging.WARNING, logger="gateway.record.audit_trail"):
         trail = await AuditTrail.open(
             postgres_url_on(port, schema_url), backoff=0.5, backoff_max=30, sleep=sleep
         )

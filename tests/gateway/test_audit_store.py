@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gateway.audit import (
+from gateway.record.audit import (
     GENESIS_HASH,
     AuditFilter,
     AuditStore,
@@ -20,7 +20,7 @@ from gateway.audit import (
     chain_hash,
     open_audit_store,
 )
-from gateway.audit_chain import check_head, export_jsonl
+from gateway.record.audit_chain import check_head, export_jsonl
 from tests.gateway.audit_helpers import (
     BACKENDS,
     T0,

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit import AuditRecord, StoredRecord, open_audit_store
-from gateway.audit_sqlite import SqliteAuditStore
-from gateway.audit_trail import RECORD_OVERHEAD_BYTES, AuditTrail
 from gateway.config import AuditSettings, ConfigError
 from gateway.errors import AuditUnavailable
+from gateway.record.audit import AuditRecord, StoredRecord, open_audit_store
+from gateway.record.audit_sqlite import SqliteAuditStore
+from gateway.record.audit_trail import RECORD_OVERHEAD_BYTES, AuditTrail
 from tests.gateway.audit_helpers import sample
 from tests.gateway.conftest import settings_for_tests
 

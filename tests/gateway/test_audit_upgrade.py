@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from gateway.audit import AuditFilter, open_audit_store
-from gateway.audit_archive import prune_trail, verify_archives
-from gateway.audit_chain import export_jsonl
+from gateway.record.audit import AuditFilter, open_audit_store
+from gateway.record.audit_archive import prune_trail, verify_archives
+from gateway.record.audit_chain import export_jsonl
 from tests.gateway.audit_helpers import T0, postgres_schema, sample, sqlite_tamper
 
 GENESIS = "0" * 64

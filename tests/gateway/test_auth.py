@@ -2,7 +2,7 @@
 
 import pytest
 
-from gateway.auth import Authenticator, Principal
+from gateway.access.auth import Authenticator, Principal
 
 
 class Keys:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.apikeys import ApiKeyStore
-from gateway.auth import Principal
+from gateway.access.apikeys import ApiKeyStore
+from gateway.access.auth import Principal
 from gateway.errors import Unauthenticated
 from tests.gateway.conftest import GatewayFactory, answering
 

@@ -21,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from gateway.access.oidc import OidcVerifier
 from gateway.app import create_app
 from gateway.config import OidcSettings, load_settings
 from gateway.errors import Unauthenticated
-from gateway.oidc import OidcVerifier
 from port_resolvers.loopback import serve_on_loopback
 from tests.gateway.conftest import TEST_EGRESS, answering, port_url
 

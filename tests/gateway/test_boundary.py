@@ -23,13 +23,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from gateway.answer_checks import BYTES_PER_CHECK_NODE, Checks
-from gateway.boundary import PortBoundary
 from gateway.config import ResolvedPort
-from gateway.plan import AskedField, PortQuery
+from gateway.planning.plan import AskedField, PortQuery
+from gateway.planning.selection import Shape, collect_fields, compile_shape
+from gateway.ports.answer_checks import BYTES_PER_CHECK_NODE, Checks
+from gateway.ports.boundary import PortBoundary
+from gateway.ports.upstream import PortAnswer
 from gateway.schema import build_schema
-from gateway.selection import Shape, collect_fields, compile_shape
-from gateway.upstream import PortAnswer
 from portcontract.cursor import CallKey, call_key, encode_cursor
 
 NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
@@ -715,7 +715,7 @@ def test_a_ports_message_goes_to_the_log_and_its_fetch_span_only(
               {"message": 42},
               {"message": "berth " + "7" * 400}]  # fmt: skip
     with (
-        caplog.at_level(logging.INFO, logger="gateway.boundary"),
+        caplog.at_level(logging.INFO, logger="gateway.ports.boundary"),
         provider.get_tracer("test").start_as_current_span("fetch USLAX"),
     ):
         held = hold("{ ports { UNLocationCode } }", {"ports": []}, errors)
@@ -789,7 +789,7 @@ def test_an_answer_without_data_keeps_its_errors_held() -> None:
 
 def test_what_was_dropped_is_logged_by_port(caplog: pytest.LogCaptureFixture) -> None:
     data = {"ports": [{"UNLocationCode": "USOAK"}, {"UNLocationCode": "USLAX", "name": "x" * 2001}]}
-    with caplog.at_level(logging.INFO, logger="gateway.boundary"):
+    with caplog.at_level(logging.INFO, logger="gateway.ports.boundary"):
         hold("{ ports { UNLocationCode name } }", data)
         hold("{ ports { UNLocationCode name } }", {"ports": []})  # nothing dropped, nothing said
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
@@ -805,7 +805,7 @@ def test_at_most_20_errors_of_an_answer_are_kept(
     sent: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     errors = [{"message": f"e{i}", "path": ["ports"]} for i in range(sent)]
-    with caplog.at_level(logging.INFO, logger="gateway.boundary"):
+    with caplog.at_level(logging.INFO, logger="gateway.ports.boundary"):
         held = hold("{ ports { UNLocationCode } }", {"ports": []}, errors)
     assert held.errors == [{"code": None, "path": ["ports"]}] * min(sent, 20)
     said = [r.getMessage() for r in caplog.records if "more errors" in r.getMessage()]

@@ -7,7 +7,7 @@ half-open --(trial succeeds)--> closed;  --(trial fails)--> open again
 
 import pytest
 
-from gateway.breaker import BreakerState, CircuitBreaker
+from gateway.ports.breaker import BreakerState, CircuitBreaker
 
 THRESHOLD = 3
 RESET = 30.0

@@ -8,7 +8,7 @@ import json
 import orjson
 import pytest
 
-from gateway.cache import (
+from gateway.ports.cache import (
     ENTRY_OVERHEAD_BYTES,
     AiocacheAnswers,
     BoundedMemoryAnswers,

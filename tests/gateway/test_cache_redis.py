@@ -12,11 +12,11 @@ import httpx
 import orjson
 import redis.asyncio as redis
 
-from gateway.cache import redis_cache
 from gateway.config import CacheSettings, ResolvedPort
-from gateway.fetch import FanOut
-from gateway.plan import PortQuery
-from gateway.upstream import PortAnswer, PortRequest
+from gateway.planning.plan import PortQuery
+from gateway.ports.cache import redis_cache
+from gateway.ports.fetch import FanOut
+from gateway.ports.upstream import PortAnswer, PortRequest
 from tests.gateway.conftest import REDIS_URL, GatewayFactory
 
 PORTS = {"ports": [{"UNLocationCode": "USLAX", "_pg_port": "USLAX"}]}

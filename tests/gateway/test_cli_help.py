@@ -7,7 +7,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from gateway.cli import app
+from gateway.cli.main import app
 
 
 def commands() -> list[tuple[str, ...]]:

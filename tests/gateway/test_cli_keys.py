@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gateway.apikeys import ApiKeyStore
-from gateway.cli import app
+from gateway.access.apikeys import ApiKeyStore
+from gateway.cli.main import app
 
 runner = CliRunner()
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gateway.apikeys import ApiKeyStore
+from gateway.access.apikeys import ApiKeyStore
 from gateway.app import create_app
-from gateway.cli import app as cli
-from gateway.cli import loopback_egress
+from gateway.cli.main import app as cli
+from gateway.cli.main import loopback_egress
 from gateway.config import load_settings
 from port_resolvers.kit import create_resolver_app
 from port_resolvers.loopback import serve_on_loopback

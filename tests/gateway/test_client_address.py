@@ -13,7 +13,7 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.config import ConfigError, load_settings
-from gateway.http.client_address import MAX_HOPS, TRUST_CACHE_SIZE, ClientAddress, TrustedProxies
+from gateway.edge.client_address import MAX_HOPS, TRUST_CACHE_SIZE, ClientAddress, TrustedProxies
 from tests.gateway.conftest import answering
 from tests.gateway.edge_server import uvicorn_gateway
 

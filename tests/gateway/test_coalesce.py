@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.coalesce import Coalescer
+from gateway.ports.coalesce import Coalescer
 
 LONG = 60.0  # a timeout no test reaches
 

@@ -1,10 +1,10 @@
 """Computed fields' parts: one source entry per port from the inner queries' own, and inner
 plans kept across operations."""
 
-from gateway.computed import InnerPlanCache, combined_sources
-from gateway.outlook import FIRST_PAGE, NEXT_PAGE
-from gateway.plan import Plan
-from gateway.policy import Access
+from gateway.access.policy import Access
+from gateway.planning.plan import Plan
+from gateway.query.computed import InnerPlanCache, combined_sources
+from gateway.query.outlook import FIRST_PAGE, NEXT_PAGE
 
 POSITIONS = {"USLAX": 0, "USLGB": 1, "USOAK": 2}
 

@@ -7,9 +7,9 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from typer.testing import CliRunner
 
-from gateway.cli import app
+from gateway.cli.config_reference import REFERENCE_FILE, format_duration, render_reference
+from gateway.cli.main import app
 from gateway.config import Duration
-from gateway.config_reference import REFERENCE_FILE, format_duration, render_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 

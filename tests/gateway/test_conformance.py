@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.conformance import (
+from gateway.cli.conformance import (
     CheckResult,
     Fault,
     ResolverConformance,

@@ -8,7 +8,7 @@ from typing import Any
 
 from graphql import parse, validate
 
-from gateway.dashboard import STATIC_DIR, dashboard_page
+from gateway.edge.dashboard import STATIC_DIR, dashboard_page
 from gateway.schema import build_schema
 from tests.gateway.conftest import GatewayFactory, answering
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gateway.apikeys import ApiKeyStore
-from gateway.cli import app, portgate_command
-from gateway.cli_keys import DEMO_KEYS_FILE, DEMO_ROLES, demo_keys
+from gateway.access.apikeys import ApiKeyStore
+from gateway.cli.keys import DEMO_KEYS_FILE, DEMO_ROLES, demo_keys
+from gateway.cli.main import app, portgate_command
 from gateway.config import API_KEY_DATABASE_NAME
 
 PORTGATE = Path(sys.executable).parent / "portgate"

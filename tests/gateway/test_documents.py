@@ -9,13 +9,13 @@ import pytest
 import redis.asyncio as redis
 from typer.testing import CliRunner
 
-from gateway.cli import app as cli
-from gateway.documents import (
+from gateway.access.documents import (
     ManifestError,
     MemoryPersistedQueries,
     TrustedDocuments,
     document_hash,
 )
+from gateway.cli.main import app as cli
 from gateway.schema import build_schema
 from tests.gateway.conftest import REDIS_URL, Gateway, GatewayFactory, answering
 from tests.gateway.started import started_gateway

@@ -5,9 +5,9 @@ import ipaddress
 
 import pytest
 
-from gateway.cli import loopback_egress
+from gateway.cli.main import loopback_egress
 from gateway.config import ConfigError, load_settings
-from gateway.egress import EgressRules, refused_class
+from gateway.ports.egress import EgressRules, refused_class
 from tests.gateway.fake_dns import ScriptedResolver
 
 # Each address with the range it belongs to, from the IANA special-purpose registries.

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.app import create_app
-from gateway.cli import loopback_egress
+from gateway.cli.main import loopback_egress
 from gateway.config import ROOT_FIELDS, ConfigError, load_settings
 from gateway.schema import build_schema
 from port_resolvers.loopback import serve_on_loopback

@@ -12,8 +12,8 @@ import orjson
 import pytest
 from graphql import GraphQLError
 
-from gateway.audit import open_audit_store
-from gateway.redact import ErrorRedactor
+from gateway.record.audit import open_audit_store
+from gateway.record.redact import ErrorRedactor
 from tests.gateway.conftest import GatewayFactory
 from tests.gateway.started import started_gateway
 
@@ -115,7 +115,7 @@ async def test_an_unexpected_failure_is_an_incident_in_the_log_and_the_audit_rec
     def broken_merge(*_: Any, **__: Any) -> Any:
         raise RuntimeError(SECRET_DETAILS)
 
-    monkeypatch.setattr("gateway.pipeline.merge", broken_merge)
+    monkeypatch.setattr("gateway.query.pipeline.merge", broken_merge)
     async with started_gateway({"USLAX": failing("field-errors")}) as gateway:
         with caplog.at_level(logging.ERROR):
             response = await gateway.query("query Boom { ports { UNLocationCode } }")
@@ -146,7 +146,7 @@ async def test_an_exception_outside_the_pipeline_is_a_graphql_500_with_an_incide
     async def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError(SECRET_DETAILS)
 
-    monkeypatch.setattr("gateway.documents.DocumentResolver.resolve", broken)
+    monkeypatch.setattr("gateway.access.documents.DocumentResolver.resolve", broken)
     gateway = await make_gateway({"USLAX": failing("field-errors")})
     with caplog.at_level(logging.ERROR):
         response = await gateway.query("{ ports { name } }")

@@ -3,7 +3,7 @@ send (what else it answers is held to a recorded corpus in test_execute_differen
 
 from graphql import parse
 
-from gateway.execute import BYTES_PER_TOKEN, ParsedDocuments
+from gateway.query.execute import BYTES_PER_TOKEN, ParsedDocuments
 from tests.gateway.conftest import GatewayFactory, answering
 from tests.gateway.test_bounded_stores import PORTS, metric
 

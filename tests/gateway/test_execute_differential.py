@@ -1,12 +1,12 @@
 """Every way through the gateway answers every request as recorded: a corpus of requests
 (valid, invalid, over a limit, denied, failing ports, introspection, persisted queries, GET,
 odd bodies and headers) goes to a gateway with the lean lane for POSTed operations
-(gateway/http/graphql_view.py) and to one where strawberry's view answers everything, in front
+(gateway/edge/graphql_view.py) and to one where strawberry's view answers everything, in front
 of the same ports; status, data, errors, sources and the audit records must be the same on
 both, and the same as ``corpus/operations.json``.
 
 That file was recorded from strawberry's own execution with the gateway's schema extensions,
-the path the gateway's execution (gateway/execute.py) replaced, when both still ran side by
+the path the gateway's execution (gateway/query/execute.py) replaced, when both still ran side by
 side and answered alike. A deliberate change of what clients or auditors get is recorded
 again with ``PORTGATE_RECORD_CORPUS=1 .venv/bin/pytest tests/gateway/test_execute_differential.py``
 and shows in the file's diff."""

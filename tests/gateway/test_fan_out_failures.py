@@ -7,9 +7,9 @@ import httpx
 import pytest
 
 from gateway.config import ResolvedPort
-from gateway.fetch import FanOut
-from gateway.plan import PortQuery
-from gateway.upstream import PortAnswer, PortRequest
+from gateway.planning.plan import PortQuery
+from gateway.ports.fetch import FanOut
+from gateway.ports.upstream import PortAnswer, PortRequest
 from tests.gateway.conftest import GatewayFactory, answering, graphql_body
 
 LAX = {

@@ -12,15 +12,15 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import SecretStr
 
-from gateway.boundary import PortBoundary
-from gateway.cache import CachedAnswer, answer_key, endpoint_fingerprint, memory_cache
 from gateway.config import BreakerSettings, CacheSettings, ResolvedPort, RetrySettings
 from gateway.errors import PortError, PortFailure, PortTimeout, PortUnavailable
-from gateway.fetch import LEASE_POLL_SECONDS, FanOut, PortOutcome
-from gateway.plan import AskedField, PortQuery
+from gateway.planning.plan import AskedField, PortQuery
+from gateway.planning.selection import Shape
+from gateway.ports.boundary import PortBoundary
+from gateway.ports.cache import CachedAnswer, answer_key, endpoint_fingerprint, memory_cache
+from gateway.ports.fetch import LEASE_POLL_SECONDS, FanOut, PortOutcome
+from gateway.ports.upstream import PortAnswer, PortRequest
 from gateway.schema import build_schema
-from gateway.selection import Shape
-from gateway.upstream import PortAnswer, PortRequest
 
 PORT = ResolvedPort(
     id="USLAX", name="LA", url="http://lax/graphql", timeout=2.0, capabilities=frozenset()
@@ -843,9 +843,9 @@ class BrokenCache:
 
 
 def warnings_logged(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, bool]]:
-    """What gateway.fetch logged: level, message, and whether the traceback goes with it."""
+    """What gateway.ports.fetch logged: level, message, and whether the traceback goes with it."""
     return [(r.levelname, r.getMessage(), bool(r.exc_info))
-            for r in caplog.records if r.name == "gateway.fetch"]  # fmt: skip
+            for r in caplog.records if r.name == "gateway.ports.fetch"]  # fmt: skip
 
 
 async def test_a_cache_that_fails_is_a_miss_and_says_so_in_the_log(
@@ -854,7 +854,7 @@ async def test_a_cache_that_fails_is_a_miss_and_says_so_in_the_log(
     clocks = Clocks()
     port = ScriptedPort(steps=[answers()])
     fan, slept = fan_out(port, clocks, cache=BrokenCache())
-    with caplog.at_level("INFO", logger="gateway.fetch"):
+    with caplog.at_level("INFO", logger="gateway.ports.fetch"):
         outcome = await ask(fan, clocks)
         await fan.forget("USLAX")
     assert (outcome.status, port.calls, slept) == ("ok", 1, [])  # no wait for a lease
@@ -874,7 +874,7 @@ async def test_forgetting_a_port_logs_how_many_answers_went(
     port = ScriptedPort(steps=[answers()])
     fan, _ = fan_out(port, clocks)
     await ask(fan, clocks)
-    with caplog.at_level("INFO", logger="gateway.fetch"):
+    with caplog.at_level("INFO", logger="gateway.ports.fetch"):
         await fan.forget("USLAX")
     assert warnings_logged(caplog) == [
         ("INFO", "port USLAX changed: 1 cached answer(s) dropped", False)

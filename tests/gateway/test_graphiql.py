@@ -8,8 +8,8 @@ from typing import Any
 
 from graphql import OperationDefinitionNode, parse, print_ast, validate
 
-from gateway.graphiql import STATIC_DIR, graphiql_page
-from gateway.graphiql.examples import EXAMPLE_TABS, HEADERS_HINT
+from gateway.edge.graphiql import STATIC_DIR, graphiql_page
+from gateway.edge.graphiql.examples import EXAMPLE_TABS, HEADERS_HINT
 from gateway.schema import build_schema
 from tests.gateway.conftest import GatewayFactory, answering
 

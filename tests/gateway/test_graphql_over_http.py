@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.apikeys import ApiKeyStore
+from gateway.access.apikeys import ApiKeyStore
 from tests.gateway.conftest import answering
 from tests.gateway.edge_server import UvicornGateway, uvicorn_gateway
 

@@ -13,13 +13,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.config import PortConfig, PortDefaults
-from gateway.egress import EgressRules
-from gateway.endpoint_check import EndpointChecker
-from gateway.health import PortHealth, PortProber
-from gateway.registry import PortRegistry, RegistryStore
-from gateway.registry_store import SqliteRegistryStore
+from gateway.ports.egress import EgressRules
+from gateway.ports.endpoint_check import EndpointChecker
+from gateway.ports.health import PortHealth, PortProber
+from gateway.ports.registry import PortRegistry, RegistryStore
+from gateway.ports.registry_store import SqliteRegistryStore
+from gateway.ports.upstream_aiohttp import PortSessions
 from gateway.schema import build_schema
-from gateway.upstream_aiohttp import PortSessions
 from port_resolvers.loopback import serve_on_loopback
 from tests.gateway.fake_dns import ScriptedResolver
 from tests.gateway.served import (

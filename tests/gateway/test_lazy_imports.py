@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import json, sys
-import gateway.cli
+import gateway.cli.main
 from gateway.app import create_app
 from gateway.config import load_settings
 settings = load_settings(None, **json.loads(sys.argv[1]))

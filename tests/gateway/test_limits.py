@@ -7,7 +7,7 @@ import orjson
 import pytest
 from graphql import get_introspection_query, parse
 
-from gateway.limits import measure
+from gateway.query.limits import measure
 from portcontract.identifiers import iso6346_check_digit
 from tests.gateway.conftest import GatewayFactory, answering
 

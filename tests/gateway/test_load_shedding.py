@@ -15,11 +15,11 @@ import httpx
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from gateway.apikeys import ApiKeyStore
+from gateway.access.apikeys import ApiKeyStore
 from gateway.config import load_settings
-from gateway.http.counts import EdgeCounts
-from gateway.http.in_flight import ClientConcurrency
-from gateway.http.overload import EventLoopLag
+from gateway.edge.counts import EdgeCounts
+from gateway.edge.in_flight import ClientConcurrency
+from gateway.edge.overload import EventLoopLag
 from tests.gateway.edge_server import HANG_GUARD_SECONDS, UvicornGateway, uvicorn_gateway
 
 PORTS = {"ports": [{"UNLocationCode": "USLAX", "name": "LA", "_pg_port": "USLAX"}]}

@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.apikeys import ApiKeyStore
+from gateway.access.apikeys import ApiKeyStore
 from gateway.config import ConfigError, load_settings, parse_listen
-from gateway.metrics import MAX_OPERATION_NAMES, GatewayMetrics
+from gateway.record.metrics import MAX_OPERATION_NAMES, GatewayMetrics
 from tests.gateway.conftest import answering
 from tests.gateway.edge_server import HANG_GUARD_SECONDS, uvicorn_gateway
 

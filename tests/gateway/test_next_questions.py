@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gateway.graphiql.examples import EXAMPLE_TABS
+from gateway.edge.graphiql.examples import EXAMPLE_TABS
 from port_resolvers.sim.cluster import run_simulated_ports
 from port_resolvers.sim.data import SHIPPER_OWNED_EXPORT, generate_all_ports
 from port_resolvers.sim.model import Container, PortData

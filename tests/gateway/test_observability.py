@@ -17,10 +17,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import ProxyTracer
 
-from gateway.apikeys import ApiKeyStore
+from gateway.access.apikeys import ApiKeyStore
 from gateway.app import create_app
-from gateway.audit import AuditRecord
 from gateway.config import load_settings
+from gateway.record.audit import AuditRecord
 from port_resolvers.kit import create_resolver_app
 from tests.gateway.conftest import PORT_NAMES, EmptyPort, PortRouter, port_url, with_test_egress
 

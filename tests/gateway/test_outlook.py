@@ -9,11 +9,11 @@ import httpx
 import pytest
 import yaml
 
-from gateway.apikeys import ApiKeyStore
+from gateway.access.apikeys import ApiKeyStore
+from gateway.access.policy_file import default_policy_text
 from gateway.app import create_app
-from gateway.audit import AuditFilter, open_audit_store
 from gateway.config import load_settings
-from gateway.policy_file import default_policy_text
+from gateway.record.audit import AuditFilter, open_audit_store
 from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
 from port_resolvers.sim.data import containers_only_at, generate_all_ports
 from port_resolvers.sim.model import PortData

@@ -6,7 +6,7 @@ import asyncio
 import httpx
 
 from gateway.app import create_app
-from gateway.http.overload import EventLoopLag
+from gateway.edge.overload import EventLoopLag
 from tests.gateway.conftest import OPEN_POLICY, PortRouter, port_url, settings_for_tests
 
 QUERY = "{ ports { name } }"

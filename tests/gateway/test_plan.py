@@ -7,7 +7,7 @@ from graphql import GraphQLObjectType, ast_from_value, value_from_ast_untyped
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.plan import _plain_strings
+from gateway.planning.plan import _plain_strings
 from gateway.schema import build_schema
 
 SCHEMA = build_schema()._schema

@@ -9,7 +9,7 @@ import httpx
 import orjson
 import pytest
 
-from gateway.apikeys import ApiKeyStore
+from gateway.access.apikeys import ApiKeyStore
 from gateway.app import create_app
 from gateway.config import load_settings
 from port_resolvers.loopback import serve_on_loopback

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from graphql import FieldNode, GraphQLObjectType, TypeInfo, TypeInfoVisitor, Visitor, parse, visit
 
-from gateway.apikeys import ApiKeyStore
-from gateway.policy_file import default_policy_text
+from gateway.access.apikeys import ApiKeyStore
+from gateway.access.policy_file import default_policy_text
 from gateway.schema import build_schema
 from port_resolvers.kit import ContainerRecord
 from tests.gateway.conftest import Gateway, GatewayFactory, answering, graphql_body

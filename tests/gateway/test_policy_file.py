@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from gateway.access.auth import ANONYMOUS, Principal
+from gateway.access.policy_file import PolicyError, PolicyStore, default_policy_text, load_policy
 from gateway.app import create_app
-from gateway.auth import ANONYMOUS, Principal
 from gateway.config import load_settings
-from gateway.policy_file import PolicyError, PolicyStore, default_policy_text, load_policy
 from gateway.schema import build_schema
 
 SCHEMA = build_schema()._schema
@@ -340,7 +340,7 @@ def test_reloads_are_logged_and_an_unchanged_file_after_a_reload_is_not_read_aga
     path.write_text(GOOD)
     store = PolicyStore(path, SCHEMA, PORTS)
     assert store.last_error is None
-    with caplog.at_level(logging.INFO, logger="gateway.policy_file"):
+    with caplog.at_level(logging.INFO, logger="gateway.access.policy_file"):
         replace(path, GOOD.replace("Query.container", "Query.contianer"))
         assert store.reload_if_changed() is False
         replace(path, GOOD.replace("      - Container.availability\n", ""))
@@ -375,7 +375,7 @@ def test_new_ports_recompile_the_policy_and_one_it_names_stays_until_it_is_left_
 
     store.set_ports(["USLAX", "USOAK"])  # the same ports: nothing compiled
     assert store.current is in_force
-    with caplog.at_level(logging.ERROR, logger="gateway.policy_file"):
+    with caplog.at_level(logging.ERROR, logger="gateway.access.policy_file"):
         store.set_ports(["USLAX"])  # the policy names USOAK
     assert store.current is in_force
     assert store.last_error == f"{path}:11: unknown port USOAK (this gateway's ports: USLAX)"

@@ -8,11 +8,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from gateway.access.auth import Principal
+from gateway.access.policy_file import PolicyError, default_policy_text, load_policy
 from gateway.app import create_app
-from gateway.auth import Principal
-from gateway.cli import app as cli
+from gateway.cli.main import app as cli
 from gateway.config import load_settings
-from gateway.policy_file import PolicyError, default_policy_text, load_policy
 from gateway.schema import build_schema
 
 SCHEMA = build_schema()._schema

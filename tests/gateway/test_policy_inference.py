@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from gateway.apikeys import ApiKeyStore
+from gateway.access.apikeys import ApiKeyStore
 from gateway.app import create_app
 from port_resolvers.kit import ContainerRecord, PortRecord, create_resolver_app
 from port_resolvers.sim.cluster import run_simulated_ports

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.auth import Principal
-from gateway.policy import Access
-from gateway.policy_file import load_policy
+from gateway.access.auth import Principal
+from gateway.access.policy import Access
+from gateway.access.policy_file import load_policy
 from gateway.schema import build_schema
 from tests.gateway.conftest import GatewayFactory
 from tests.gateway.test_policy_enforcement import key_for, keyed_gateway

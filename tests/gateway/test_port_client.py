@@ -1,4 +1,4 @@
-"""The gateway's own port connections (gateway/port_client.py) against raw HTTP/1.1 servers on
+"""The gateway's own port connections (gateway/ports/port_client.py) against raw HTTP/1.1 servers on
 loopback that answer as real ones may: kept alive or closed, chunked or to the end of the
 stream, too much, over TLS. What every port client must do is in test_upstream_aiohttp.py."""
 
@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gateway.egress import EgressRules
 from gateway.errors import PortError, PortTimeout, PortUnavailable
-from gateway.port_client import PortConnections
+from gateway.ports.egress import EgressRules
+from gateway.ports.port_client import PortConnections
 
 RULES = EgressRules(schemes=["http", "https"], hosts=["127.0.0.1", "localhost"])
 ANSWER = b'{"data":{"ok":true}}'

@@ -4,8 +4,8 @@ import httpx
 
 from gateway.config import BreakerSettings, ResolvedPort
 from gateway.errors import PortUnavailable
-from gateway.fetch import FanOut, PortOutcome
-from gateway.upstream import PortAnswer
+from gateway.ports.fetch import FanOut, PortOutcome
+from gateway.ports.upstream import PortAnswer
 from tests.gateway.conftest import GatewayFactory
 
 QUERY = "{ ports { UNLocationCode name status } }"

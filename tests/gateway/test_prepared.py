@@ -1,4 +1,4 @@
-"""Prepared operations (gateway/prepared.py): a plan reused with another request's values asks
+"""Prepared operations (gateway/query/prepared.py): a plan reused with another request's values asks
 the ports exactly what planning afresh would, and answers the client the same.
 
 Two gateways over the same recording ports, one preparing plans and one planning every request
@@ -12,8 +12,8 @@ import pytest
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 from graphql.execution.values import VariableValues
 
-from gateway.plan import Plan, Planner
-from gateway.prepared import PreparedPlans, structural_variables
+from gateway.planning.plan import Plan, Planner
+from gateway.query.prepared import PreparedPlans, structural_variables
 from tests.gateway.conftest import Gateway, GatewayFactory, graphql_body
 
 PORTS = ("USLAX", "USLGB", "USOAK")

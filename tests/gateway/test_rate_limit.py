@@ -15,9 +15,8 @@ import httpx
 import pytest
 import redis.asyncio as redis
 
-from gateway.apikeys import ApiKeyStore
-from gateway.app import create_app
-from gateway.ratelimit import (
+from gateway.access.apikeys import ApiKeyStore
+from gateway.access.ratelimit import (
     COUNTER_OVERHEAD_BYTES,
     CounterStore,
     CounterStoreUnavailable,
@@ -26,6 +25,7 @@ from gateway.ratelimit import (
     RateLimiter,
     RedisCounters,
 )
+from gateway.app import create_app
 from tests.gateway.conftest import (
     OPEN_POLICY,
     REDIS_URL,
@@ -338,7 +338,7 @@ async def test_a_failing_store_is_logged_by_its_cause_once_per_window(
     store = FailingStore(failure)
     limiter = RateLimiter(store, 60.0, clock=clock)
     logged = []
-    with caplog.at_level(logging.WARNING, logger="gateway.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="gateway.access.ratelimit"):
         for step in (0, 30, 29.5, 0.5, 1):  # at 0, 30, 59.5, 60 and 61 s
             clock.now += step
             assert (await limiter.take("a", 1)).allowed  # let through, every time

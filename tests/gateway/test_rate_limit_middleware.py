@@ -1,4 +1,4 @@
-"""The rate limit at the HTTP edge (:class:`gateway.http.rate_limit.RateLimit`), driven as the
+"""The rate limit at the HTTP edge (:class:`gateway.edge.rate_limit.RateLimit`), driven as the
 ASGI middleware it is: who a request counts against (an authenticated client by its id, anyone
 else by its IP address, an IPv6 one by its network), which requests are counted at all, and
 what a refused one is told. The counting itself is tests/gateway/test_rate_limit.py's."""
@@ -12,10 +12,10 @@ import orjson
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from gateway.auth import ANONYMOUS, Principal
-from gateway.http.counts import EdgeCounts
-from gateway.http.rate_limit import RateLimit, client_key
-from gateway.ratelimit import MemoryCounters, RateLimiter
+from gateway.access.auth import ANONYMOUS, Principal
+from gateway.access.ratelimit import MemoryCounters, RateLimiter
+from gateway.edge.counts import EdgeCounts
+from gateway.edge.rate_limit import RateLimit, client_key
 
 WINDOW_START = 60.0 * 20_000_000  # the start of a 60 s window
 ALICE = Principal("alice", "A", frozenset({"public"}), None, "api_key")
@@ -145,7 +145,7 @@ async def test_a_refused_request_is_told_when_to_come_back_and_counted(
 ) -> None:
     edge = Edge(anonymous_requests=1)
     assert (await edge(http("198.51.100.1"))).served
-    with caplog.at_level(logging.INFO, logger="gateway.http.rate_limit"):
+    with caplog.at_level(logging.INFO, logger="gateway.edge.rate_limit"):
         refused = await edge(http("198.51.100.1"))
     assert (refused.status, refused.served) == (429, False)
     assert refused.body is not None

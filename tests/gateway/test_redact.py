@@ -8,7 +8,7 @@ import re
 import pytest
 from graphql import GraphQLError
 
-from gateway.redact import ErrorRedactor
+from gateway.record.redact import ErrorRedactor
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_a_foreign_exception_is_logged_with_its_traceback_under_the_incident_id(
         raise ValueError("resolver.lax.internal said no")
     except ValueError as caught:
         failure = caught
-    with caplog.at_level(logging.ERROR, logger="gateway.redact"):
+    with caplog.at_level(logging.ERROR, logger="gateway.record.redact"):
         [entry] = ErrorRedactor().errors([GraphQLError("boom", original_error=failure)])
     incident = entry["extensions"]["incident"]
     assert re.fullmatch(r"[0-9a-f]{12}", incident)  # as README's 3f9a0c12d4e5

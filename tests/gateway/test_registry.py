@@ -21,8 +21,8 @@ from starlette.routing import Route
 
 from gateway.app import create_app
 from gateway.config import PortConfig, PortDefaults, load_settings
-from gateway.registry import PortEntry, PortRegistry, RegistryStore
-from gateway.registry_store import PostgresRegistryStore, SqliteRegistryStore
+from gateway.ports.registry import PortEntry, PortRegistry, RegistryStore
+from gateway.ports.registry_store import PostgresRegistryStore, SqliteRegistryStore
 from port_resolvers.kit import create_resolver_app
 from tests.gateway.conftest import TEST_EGRESS, EmptyPort, PortRouter, port_url
 from tests.gateway.served import admin_keys, resolvers, served_gateway

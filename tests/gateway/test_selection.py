@@ -5,7 +5,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.selection import COMPILE_AFTER, Shape
+from gateway.planning.selection import COMPILE_AFTER, Shape
 
 EVENT = Shape((("id", "eventID", None), ("at", "eventDateTime", None)))
 BOX = Shape(

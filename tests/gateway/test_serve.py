@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway.http.server import tune_collector
+from gateway.cli.server import tune_collector
 from tests.gateway.edge_server import HANG_GUARD_SECONDS, exchange, status_of
 
 PORTGATE = Path(sys.executable).parent / "portgate"

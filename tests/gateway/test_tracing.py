@@ -1,7 +1,7 @@
 from graphql import parse
 from opentelemetry.sdk.trace import TracerProvider
 
-from gateway.tracing import masked_document, tracer_provider_from_env
+from gateway.record.tracing import masked_document, tracer_provider_from_env
 
 
 def test_no_exporter_without_the_standard_settings() -> None:

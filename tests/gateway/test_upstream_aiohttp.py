@@ -1,6 +1,6 @@
 """The upstream against real loopback servers, over each client the served gateway has had
-(aiohttp's, and the gateway's own connections, gateway/port_client.py): an answer, each failure
-as its error, and the egress rules applied when connecting (names resolved by a scripted
+(aiohttp's, and the gateway's own connections, gateway/ports/port_client.py): an answer, each
+failure as its error, and the egress rules applied when connecting (names resolved by a scripted
 resolver, never DNS)."""
 
 import asyncio
@@ -16,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.egress import EgressRules
 from gateway.errors import (
     PortEgressRefused,
     PortError,
@@ -24,10 +23,11 @@ from gateway.errors import (
     PortTimeout,
     PortUnavailable,
 )
-from gateway.port_client import PortConnections
-from gateway.port_http import GraphQLOverPortHttp, PortHttp
-from gateway.upstream import PortRequest
-from gateway.upstream_aiohttp import PortSessions
+from gateway.ports.egress import EgressRules
+from gateway.ports.port_client import PortConnections
+from gateway.ports.port_http import GraphQLOverPortHttp, PortHttp
+from gateway.ports.upstream import PortRequest
+from gateway.ports.upstream_aiohttp import PortSessions
 from port_resolvers.loopback import serve_on_loopback
 from tests.gateway.fake_dns import ScriptedResolver
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from gateway.conformance import check_resolver, format_report
+from gateway.cli.conformance import check_resolver, format_report
 from port_resolvers.cli import resolver_app
 from port_resolvers.dcsa_resolver import DcsaResolverSettings, dcsa_resolver_app
 from port_resolvers.loopback import serve_on_loopback

@@ -2,7 +2,7 @@
 
 import httpx
 
-from gateway.conformance import check_resolver, format_report
+from gateway.cli.conformance import check_resolver, format_report
 from port_resolvers.sim.cluster import run_simulated_ports
 from port_resolvers.sim.reference import OFFERS
 from portcontract.capabilities import OPTIONAL_FIELDS

@@ -1,0 +1,61 @@
+"""CSRF protection: refuse GraphQL requests a browser would send cross-site without asking.
+
+A browser sends a GET, or a POST with a "simple" content type (form data, ``text/plain``),
+from any page to any site with the user's ambient credentials (cookies, TLS client
+certificates, a trusted network address), without a CORS preflight. A GraphQL request of that
+kind must carry a header a page cannot add without a preflight: ``X-Portgate-CSRF`` (any
+value), or Apollo's ``Apollo-Require-Preflight`` / ``X-Apollo-Operation-Name``, which Apollo
+clients already send. Otherwise: HTTP 400 ``PREFLIGHT_REQUIRED``, and nothing runs.
+
+A POST of ``application/json`` always passes (a browser preflights it), and so does a GET
+without a ``query`` or ``extensions`` parameter (GraphiQL's page).
+"""
+
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.edge.responses import graphql_error_response
+from gateway.errors import PreflightRequired
+
+CSRF_HEADER = b"x-portgate-csrf"
+PREFLIGHT_HEADERS = frozenset(
+    {CSRF_HEADER, b"apollo-require-preflight", b"x-apollo-operation-name"}
+)
+SIMPLE_CONTENT_TYPES = frozenset(
+    {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
+)
+MESSAGE = (
+    "this request could be a cross-site request forgery: send a POST with Content-Type: "
+    "application/json, or add the header X-Portgate-CSRF: 1"
+)
+
+
+class CsrfProtection:
+    def __init__(self, app: ASGIApp, path: str = "/graphql") -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path or not _needs_preflight(scope):
+            await self.app(scope, receive, send)
+            return
+        error = PreflightRequired(MESSAGE)
+        await graphql_error_response(error.message, error.code, 400)(scope, receive, send)
+
+
+def _needs_preflight(scope: Scope) -> bool:
+    """A request a browser sends cross-site without a preflight, carrying an operation, and
+    without a header that proves a preflight happened."""
+    headers = dict(scope["headers"])
+    if any(headers.get(name, b"").strip() for name in PREFLIGHT_HEADERS):
+        return False
+    method = scope.get("method")
+    if method == "GET":
+        params = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        return "query" in params or "extensions" in params
+    if method == "POST":
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        main = content_type.split(";", 1)[0].strip().lower()
+        return not main or main in SIMPLE_CONTENT_TYPES
+    return False

@@ -1,0 +1,75 @@
+"""Limit the requests one client has in flight at once: HTTP 429 ``CONCURRENCY_LIMITED``.
+
+A rate limit counts requests over a minute; it does not stop one client from having many slow
+requests open at the same moment, each holding a share of the gateway's CPU, memory and port
+connections. Past ``rate_limit.max_in_flight`` requests being served for one client (its
+client id, or its IP address without a credential: the same key as the rate limit's), the next
+one is refused at once with ``Retry-After: 1``; it is not counted against the rate. Like the
+rate, it is off with ``rate_limit.enabled: false``.
+
+Pure ASGI middleware after authentication, before the rate limit. Per request: one dict read and
+two writes; the dict holds only clients that have a request in flight.
+"""
+
+import logging
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.edge.counts import EdgeCounts
+from gateway.edge.rate_limit import DEFAULT_IPV6_PREFIX, client_key
+from gateway.edge.responses import error_response
+from gateway.errors import ConcurrencyLimited
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER = 1  # seconds: the client's own requests in flight are what it waits for
+
+
+class ClientConcurrency:
+    def __init__(
+        self,
+        app: ASGIApp,
+        counts: EdgeCounts,
+        *,
+        limit: int,
+        retry_after: int = RETRY_AFTER,
+        ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
+        path: str = "/graphql",
+    ) -> None:
+        self.app = app
+        self.counts = counts
+        self.limit = limit
+        self.retry_after = retry_after
+        self.ipv6_prefix = ipv6_prefix
+        self.path = path
+        self._in_flight: dict[str, int] = {}
+
+    def in_flight(self, key: str) -> int:
+        return self._in_flight.get(key, 0)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        key, _ = client_key(scope, self.ipv6_prefix)
+        in_flight = self._in_flight
+        held = in_flight.get(key, 0)
+        if held >= self.limit:
+            self.counts.refused["client_in_flight"] += 1
+            error = ConcurrencyLimited(
+                f"{held} of your requests are still being served (at most {self.limit} at "
+                f"once); retry after {self.retry_after}s",
+                self.retry_after,
+            )
+            log.info("429 %s: %s", key, error.message)
+            await error_response(error, 429)(scope, receive, send)
+            return
+        in_flight[key] = held + 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            left = in_flight[key] - 1
+            if left:
+                in_flight[key] = left
+            else:
+                del in_flight[key]

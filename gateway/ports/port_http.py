@@ -1,0 +1,153 @@
+"""One HTTP exchange with a port's endpoint: POST a body, get the status and the bytes back.
+
+Queries, health probes and the check before an endpoint takes traffic all reach a port through
+this one step, so the egress rules, the refusal to follow redirects and the translation of the
+client's exceptions into :class:`~gateway.errors.PortFailure` are one thing for all three:
+
+- :class:`~gateway.errors.PortEgressRefused`: the address is refused; nothing was sent;
+- :class:`~gateway.errors.PortTimeout`: no whole answer within ``timeout``;
+- :class:`~gateway.errors.PortUnavailable`: no connection;
+- :class:`~gateway.errors.PortError`: more than ``max_bytes`` came back (nothing else: the
+  answer itself is read by its caller).
+
+A redirect is an answer like any other (its 3xx status), never followed.
+
+The served gateway uses its own connections (:class:`gateway.ports.port_client.PortConnections`,
+whose resolver judges every resolved address; aiohttp's pool, :class:`gateway.ports.upstream_aiohttp
+.PortSessions`, does the same and is kept to measure against); :class:`HttpxPortHttp` serves
+an app given an
+``httpx.AsyncClient`` (tests, embedders), where URLs are judged as written (scheme, IP literal)
+and name resolution is the client's own.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from pydantic import SecretStr
+
+from gateway.errors import PortEgressRefused, PortTimeout, PortUnavailable
+from gateway.ports.egress import EgressRules
+from gateway.ports.settings import DEFAULT_MAX_ANSWER_BYTES
+from gateway.ports.upstream import (
+    PortAnswer,
+    PortRequest,
+    base_headers,
+    read_answer,
+    read_capped,
+    request_body,
+)
+
+if TYPE_CHECKING:  # httpx loads with the first client injected (tests, embedders)
+    import httpx
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    status: int
+    content: bytes
+    cache_control: str | None = None
+
+
+class PortHttp(Protocol):
+    async def post(
+        self,
+        port: str,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        timeout: float,
+        max_bytes: int,
+    ) -> HttpAnswer:
+        """POST ``body`` to ``url`` for ``port``; raises a ``PortFailure`` (module docstring)."""
+        ...
+
+
+class UrlVerdicts:
+    """What the egress rules say of each endpoint URL as written, remembered (a few URLs)."""
+
+    LIMIT = 1024
+
+    def __init__(self, rules: EgressRules) -> None:
+        self._rules = rules
+        self._seen: dict[str, str | None] = {}
+
+    def admit(self, port: str, url: str) -> None:
+        """Raise ``PortEgressRefused`` when the URL alone is refused."""
+        if url not in self._seen:
+            if len(self._seen) >= self.LIMIT:
+                self._seen.clear()
+            self._seen[url] = self._rules.refuses_url(url)
+        reason = self._seen[url]
+        if reason is not None:
+            raise PortEgressRefused(port, reason)
+
+
+class HttpxPortHttp:
+    """:class:`PortHttp` over an injected ``httpx.AsyncClient``."""
+
+    def __init__(self, client: "httpx.AsyncClient", rules: EgressRules) -> None:
+        self._client = client
+        self._verdicts = UrlVerdicts(rules)
+
+    async def post(
+        self,
+        port: str,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        timeout: float,
+        max_bytes: int,
+    ) -> HttpAnswer:
+        import httpx
+
+        self._verdicts.admit(port, url)
+        request = self._client.build_request(
+            "POST", url, content=body, headers=dict(headers), timeout=httpx.Timeout(timeout)
+        )
+        try:
+            response = await self._client.send(request, stream=True, follow_redirects=False)
+            try:
+                content = await read_capped(port, response.aiter_bytes(), max_bytes)
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as exc:
+            raise PortTimeout(port, f"no answer within {timeout:.3g}s") from exc
+        except httpx.TransportError as exc:
+            raise PortUnavailable(
+                port, f"cannot connect ({type(exc).__name__})", transient=True
+            ) from exc
+        return HttpAnswer(response.status_code, content, response.headers.get("cache-control"))
+
+
+class GraphQLOverPortHttp:
+    """A port resolver endpoint speaking GraphQL over HTTP (POST, JSON), through a
+    :class:`PortHttp` (the served gateway's own connections, :mod:`gateway.ports.port_client`)."""
+
+    def __init__(
+        self,
+        port: str,
+        url: str,
+        sessions: PortHttp,
+        credential: SecretStr | None = None,
+        *,
+        max_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+    ) -> None:
+        self.port = port
+        self.url = url
+        self._sessions = sessions
+        self._headers = base_headers(credential)
+        self._max_bytes = max_bytes
+
+    async def execute(self, request: PortRequest, *, timeout: float) -> PortAnswer:
+        answer = await self._sessions.post(
+            self.port,
+            self.url,
+            request_body(request),
+            {**request.headers, **self._headers},
+            timeout=timeout,
+            max_bytes=self._max_bytes,
+        )
+        return read_answer(self.port, answer.status, answer.content, answer.cache_control)
