@@ -65,7 +65,6 @@ from gateway.edge.authenticate import Authenticate
 from gateway.edge.body_limit import BodyLimits, ReadDeadlines
 from gateway.edge.client_address import ClientAddress
 from gateway.edge.csrf import CSRF_HEADER, CsrfProtection
-from gateway.edge.edge import Edge
 from gateway.edge.graphiql import STATIC_PATH, static_files
 from gateway.edge.graphql_view import GatewayGraphQL, LeanGraphQL
 from gateway.edge.in_flight import ClientConcurrency
@@ -73,6 +72,7 @@ from gateway.edge.metrics_endpoint import metrics_app, metrics_endpoint
 from gateway.edge.overload import EventLoopLag, Overload
 from gateway.edge.rate_limit import RateLimit
 from gateway.edge.responses import ORJSONResponse
+from gateway.edge.state import Edge
 from gateway.ports.boundary import PortBoundary
 from gateway.ports.cache import AnswerCache, BoundedMemoryAnswers, memory_cache, redis_cache
 from gateway.ports.egress import Resolver, SystemResolver

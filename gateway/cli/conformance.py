@@ -43,29 +43,15 @@ from typing import Any, cast
 
 import httpx
 from graphql import (
-    GraphQLEnumType,
-    GraphQLInputObjectType,
-    GraphQLInterfaceType,
-    GraphQLNamedType,
-    GraphQLObjectType,
-    GraphQLSchema,
     IntrospectionQuery,
     build_client_schema,
-    build_schema,
     get_introspection_query,
-    get_named_type,
 )
 
-from portcontract import GATEWAY_ONLY_FIELDS, schema_sdl
+from gateway.cli.conformance_optional import OPTIONAL, OPTIONAL_PATHS, optional_problems, values_at
+from gateway.cli.conformance_schema import contract_schema, schema_differences
 from portcontract.capabilities import (
-    APPOINTMENT_SLOTS,
-    CUT_OFF_TIMES,
-    EMPTY_RETURN_DEADLINE,
-    EMPTY_RETURNS,
-    GATE_HOURS,
     OPTIONAL_FIELDS,
-    RAIL_LEG,
-    USES_APPOINTMENTS,
 )
 from portcontract.cursor import call_key, decode_cursor, sort_key
 from portcontract.errors import COORDINATE_EXTENSION, NOT_OFFERED
@@ -86,38 +72,6 @@ CALLS = """query ConformanceCalls($first: Int!, $after: String) {
     totalCount
   }
 }"""
-
-
-OPTIONAL = """query ConformanceOptional($refs: [String!]!) {
-  ports { terminals {
-    facilitySMDGCode
-    gateHours { date open closureReason periods { opensDateTime closesDateTime offPeak } }
-    usesAppointments
-    appointmentSlots { startDateTime endDateTime transaction availability appointmentsLeft }
-    emptyReturns { date carrierSCACCode ISOEquipmentCode accepted }
-  } }
-  vesselCalls(first: 50) { nodes {
-    transportCallReference plannedArrivalDateTime
-    cutOffTimes { cutOffDateTimeCode cutOffDateTime reefer }
-  } }
-  containers(references: $refs) {
-    equipmentReference status
-    availability { emptyReturnDeadline }
-    railLeg { onDock loadedOnRailDateTime departureDateTime departureClassifierCode }
-  }
-}"""
-# Where each optional field's values are in an OPTIONAL answer: the path of objects to it.
-OPTIONAL_PATHS: dict[str, tuple[str, ...]] = {
-    CUT_OFF_TIMES: ("vesselCalls", "nodes", "cutOffTimes"),
-    GATE_HOURS: ("ports", "terminals", "gateHours"),
-    USES_APPOINTMENTS: ("ports", "terminals", "usesAppointments"),
-    APPOINTMENT_SLOTS: ("ports", "terminals", "appointmentSlots"),
-    EMPTY_RETURNS: ("ports", "terminals", "emptyReturns"),
-    EMPTY_RETURN_DEADLINE: ("containers", "availability", "emptyReturnDeadline"),
-    RAIL_LEG: ("containers", "railLeg"),
-}
-# Cut-offs that are deadlines or openings ahead of the call: each before its planned arrival.
-BEFORE_ARRIVAL = frozenset({"DCO", "VCO", "FCO", "LCO", "EFC"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,13 +307,13 @@ class ResolverConformance:
             said.add(coordinate)
         offered = sorted(OPTIONAL_FIELDS - said)
         for coordinate in sorted(said):
-            values = [v for v in _values(data, OPTIONAL_PATHS[coordinate]) if v is not None]
+            values = [v for v in values_at(data, OPTIONAL_PATHS[coordinate]) if v is not None]
             _require(not values, f"{coordinate}: said NOT_OFFERED, yet answered")
         claimed = sorted(set(self.offers) & said)
         _require(not claimed, f"claimed with --offers but not offered: {', '.join(claimed)}")
         for coordinate in offered:
-            values = list(_values(data, OPTIONAL_PATHS[coordinate]))
-            for problem in _optional_problems(coordinate, data, values):
+            values = list(values_at(data, OPTIONAL_PATHS[coordinate]))
+            for problem in optional_problems(coordinate, data, values):
                 raise Fault(f"{coordinate}: {problem}")
         return (
             f"offers {', '.join(offered) or 'none'}; "
@@ -401,157 +355,6 @@ class ResolverConformance:
 
 def _check_digit() -> int:
     return iso6346_check_digit(BAD_CONTAINER_PREFIX)
-
-
-def _values(data: Any, path: Sequence[str]) -> Iterator[Any]:
-    """Every value at ``path`` in ``data`` (lists on the way crossed), nulls included."""
-    if not path:
-        yield data
-        return
-    if isinstance(data, list):
-        for item in data:
-            yield from _values(item, path)
-        return
-    if isinstance(data, dict):
-        yield from _values(data.get(path[0]), path[1:])
-    else:
-        yield None
-
-
-def _optional_problems(coordinate: str, data: dict[str, Any], values: list[Any]) -> Iterator[str]:
-    """What makes no sense in an offered optional field's values (nothing when all is well)."""
-    if coordinate == CUT_OFF_TIMES:
-        for call in (data.get("vesselCalls") or {}).get("nodes") or []:
-            yield from _cut_off_problems(call)
-    elif coordinate == GATE_HOURS:
-        for days in values:
-            yield from _gate_problems(days or [])
-    elif coordinate == APPOINTMENT_SLOTS:
-        for slots in values:
-            for slot in slots or []:
-                if slot["endDateTime"] <= slot["startDateTime"]:
-                    yield f"a slot ends at {slot['endDateTime']}, not after its start"
-                left = slot["appointmentsLeft"]
-                if left is not None and (
-                    left < 0 or (slot["availability"] == "FULL") != (left == 0)
-                ):
-                    yield f"a {slot['availability']} slot has {left} appointment(s) left"
-        for terminals in _values(data, ("ports", "terminals")):
-            for terminal in terminals or []:
-                if terminal.get("usesAppointments") is False and terminal.get("appointmentSlots"):
-                    yield f"{terminal['facilitySMDGCode']} uses no appointments but has slots"
-    elif coordinate == EMPTY_RETURNS:
-        for rules in values:
-            seen = [(r["date"], r["carrierSCACCode"], r["ISOEquipmentCode"]) for r in rules or []]
-            if len(seen) != len(set(seen)):
-                yield "a rule comes twice for one day, carrier and size type"
-    elif coordinate == RAIL_LEG:
-        for leg in values:
-            if leg and (leg["departureDateTime"] is None) != (
-                leg["departureClassifierCode"] is None
-            ):
-                yield "departureDateTime and departureClassifierCode come only together"
-
-
-def _cut_off_problems(call: dict[str, Any]) -> Iterator[str]:
-    reference = call["transportCallReference"]
-    arrival = datetime.fromisoformat(call["plannedArrivalDateTime"])
-    cut_offs = call.get("cutOffTimes") or []
-    at = {(c["cutOffDateTimeCode"], c["reefer"]): datetime.fromisoformat(c["cutOffDateTime"])
-          for c in cut_offs}  # fmt: skip
-    if len(at) != len(cut_offs):
-        yield f"{reference}: a cut-off comes twice"
-    for (code, _reefer), when in at.items():
-        if code in BEFORE_ARRIVAL and when >= arrival:
-            yield f"{reference}: {code} is not before the planned arrival"
-    for reefer in (False, True):
-        opens, closes = at.get(("EFC", reefer)), at.get(("FCO", reefer))
-        if opens is not None and closes is not None and opens >= closes:
-            yield f"{reference}: receiving opens (EFC) after it closes (FCO)"
-
-
-def _gate_problems(days: list[dict[str, Any]]) -> Iterator[str]:
-    dates = [day["date"] for day in days]
-    if dates != sorted(set(dates)):
-        yield "gate days are not in order, or one comes twice"
-    for day in days:
-        periods = day["periods"]
-        if day["open"] != bool(periods):
-            yield f"{day['date']}: open is {day['open']} with {len(periods)} period(s)"
-        if day["open"] and day["closureReason"] is not None:
-            yield f"{day['date']}: open, yet with a closure reason"
-        previous_close = None
-        for period in periods:
-            opens = datetime.fromisoformat(period["opensDateTime"])
-            closes = datetime.fromisoformat(period["closesDateTime"])
-            if closes <= opens:
-                yield f"{day['date']}: a period closes before it opens"
-            if previous_close is not None and opens < previous_close:
-                yield f"{day['date']}: periods overlap or are out of order"
-            previous_close = closes
-
-
-def contract_schema() -> GraphQLSchema:
-    """The shared schema as a port resolver serves it: without the gateway-only root fields."""
-    return build_schema(schema_sdl())
-
-
-def _reachable(schema: GraphQLSchema) -> dict[str, GraphQLNamedType]:
-    assert schema.query_type is not None
-    found: dict[str, GraphQLNamedType] = {}
-    stack: list[GraphQLNamedType] = [schema.query_type]
-    while stack:
-        named = stack.pop()
-        if named.name in found:
-            continue
-        found[named.name] = named
-        if isinstance(named, GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType):
-            for name, fld in named.fields.items():
-                if named is schema.query_type and name in GATEWAY_ONLY_FIELDS:
-                    continue
-                stack.append(get_named_type(fld.type))
-                for arg in getattr(fld, "args", {}).values():
-                    stack.append(get_named_type(arg.type))
-    return found
-
-
-def schema_differences(contract: GraphQLSchema, served: GraphQLSchema) -> Iterator[str]:
-    """What ``served`` lacks or changes of ``contract``, one sentence each."""
-    query_name = contract.query_type.name if contract.query_type else "Query"
-    for name, expected in _reachable(contract).items():
-        actual = served.type_map.get(name)
-        if actual is None:
-            yield f"type {name} is missing"
-            continue
-        if type(actual) is not type(expected):
-            yield f"{name} is a {type(actual).__name__}, not a {type(expected).__name__}"
-            continue
-        if isinstance(expected, GraphQLEnumType) and isinstance(actual, GraphQLEnumType):
-            for value in sorted(set(expected.values) - set(actual.values)):
-                yield f"enum value {name}.{value} is missing"
-        if not isinstance(
-            expected, GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType
-        ) or not isinstance(
-            actual, GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType
-        ):
-            continue
-        served_fields: dict[str, Any] = dict(actual.fields)
-        for field_name, expected_field in expected.fields.items():
-            if name == query_name and field_name in GATEWAY_ONLY_FIELDS:
-                continue
-            coordinate = f"{name}.{field_name}"
-            actual_field = served_fields.get(field_name)
-            if actual_field is None:
-                yield f"{coordinate} is missing"
-                continue
-            if str(actual_field.type) != str(expected_field.type):
-                yield f"{coordinate} is {actual_field.type}, not {expected_field.type}"
-            for arg_name, expected_arg in getattr(expected_field, "args", {}).items():
-                actual_arg = actual_field.args.get(arg_name)
-                if actual_arg is None:
-                    yield f"{coordinate}({arg_name}:) is missing"
-                elif str(actual_arg.type) != str(expected_arg.type):
-                    yield f"{coordinate}({arg_name}:) is {actual_arg.type}, not {expected_arg.type}"
 
 
 def _more(items: Sequence[str], shown: int) -> str:
