@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Vendor GraphiQL and React into gateway/graphiql/static/ from the npm registry, so the gateway
+# Vendor GraphiQL and React into gateway/edge/graphiql/static/ from the npm registry, so the gateway
 # serves GraphiQL with no CDN. A developer runs this when upgrading; CI never does: the files it
 # writes are committed. Needs npm and tar; writes nothing outside the static folder.
 #
@@ -13,7 +13,7 @@ GRAPHIQL_VERSION=4.1.2
 REACT_VERSION=18.3.1
 
 cd "$(dirname "$0")/.."
-dest=gateway/graphiql/static
+dest=gateway/edge/graphiql/static
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -1,6 +1,6 @@
 """Field-level policy: which role sees which field, at which port.
 
-The policy is one YAML file (the gateway ships ``gateway/default_policy.yaml``; set
+The policy is one YAML file (the gateway ships ``gateway/access/default_policy.yaml``; set
 ``policy.file`` to use your own). It is validated against the schema at start-up and reloaded
 when it changes (:mod:`gateway.access.policy_file`). Its format::
 

@@ -14,7 +14,7 @@ view's own methods (documents, operation choice, execution, result processing, e
 answers), without Starlette's exception middleware and router, strawberry's request adapter and
 context plumbing, which together cost about a third of a request's CPU. The middleware before
 it (client address, CORS, load shedding, body limits, authentication, in-flight and rate limits,
-CSRF) has run as for any request. ``tests/gateway/test_execute_differential.py`` sends one
+CSRF) has run as for any request. ``tests/gateway/query/test_execute_differential.py`` sends one
 corpus to a gateway with the lane and one without and compares what clients and the audit get.
 """
 

@@ -58,7 +58,7 @@ DROPPED: Final = object()  # a value that cannot be kept where it is
 CHECKS_KEPT: Final = 1024  # compiled checks kept, by the root field's type and shape
 CHECK_NODES_KEPT: Final = 16_000  # and the fields of their shapes, in all (16 MB)
 # What one compiled field holds (its share of the function's code object, constants and
-# names): about 900 bytes on CPython 3.11 (tracemalloc, tests/gateway/test_answer_checks.py).
+# names): about 900 bytes on CPython 3.11 (tracemalloc, tests/gateway/ports/test_answer_checks.py).
 BYTES_PER_CHECK_NODE: Final = 1_000
 
 

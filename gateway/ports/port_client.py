@@ -10,7 +10,7 @@ body; a status, ``Cache-Control`` and the body back, with a chunked body, keep-a
 ``Connection: close`` as HTTP/1.1 says.
 
 The rest is what :class:`gateway.ports.upstream_aiohttp.PortSessions` did, and the same tests hold
-it to it (tests/gateway/test_upstream_aiohttp.py runs against both):
+it to it (tests/gateway/ports/test_upstream_aiohttp.py runs against both):
 
 - the egress rules: an endpoint URL is judged as written (:class:`~gateway.ports.port_http
   .UrlVerdicts`), and every address a name resolves to that the rules refuse is dropped before

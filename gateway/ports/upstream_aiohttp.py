@@ -1,7 +1,8 @@
 """aiohttp's client as a :class:`~gateway.ports.port_http.PortHttp`: how the served gateway reached
 its ports before its own connections (:mod:`gateway.ports.port_client`), kept to measure against
-(``bench.variant --aiohttp``) and held to the same tests (tests/gateway/test_upstream_aiohttp.py
-runs against both). Loaded only then: the served gateway does not import aiohttp.
+(``bench.variant --aiohttp``) and held to the same tests
+(tests/gateway/ports/test_upstream_aiohttp.py runs against both). Loaded only then: the served
+gateway does not import aiohttp.
 
 Measured on two cores with 32 requests in flight (bench/results/bench.md, "hot path"), httpx's
 connection pool cost about 1.4-1.9 ms of CPU per port request, httpx over the ``httpx-aiohttp``

@@ -32,8 +32,8 @@ For each operation, in order:
    error: the client did not select them).
 
 The result is what strawberry's execution with those extensions gave for the same request:
-``tests/gateway/test_execute_differential.py`` holds every answer and audit record of a corpus
-to what that path answered when both ran side by side (``tests/gateway/corpus/``).
+``tests/gateway/query/test_execute_differential.py`` holds every answer and audit record of a corpus
+to what that path answered when both ran side by side (``tests/gateway/query/corpus/``).
 """
 
 import logging

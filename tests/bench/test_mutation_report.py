@@ -61,13 +61,13 @@ def results(survivors: list[dict[str, Any]], killed: int, timeouts: int = 0) -> 
     return {
         "tool": "mutmut 3.8.1",
         "promises": {
-            "gateway/ports/breaker.py": ["tests/gateway/test_breaker.py"],
+            "gateway/ports/breaker.py": ["tests/gateway/ports/test_breaker.py"],
             "gateway/x.py": [],
         },
         "modules": {
             "gateway/ports/breaker.py": {
                 "module": "gateway/ports/breaker.py",
-                "tests": ["tests/gateway/test_breaker.py"],
+                "tests": ["tests/gateway/ports/test_breaker.py"],
                 "date": "2026-12-01 10:00 UTC",
                 "commit": "abc",
                 "seconds": 9,

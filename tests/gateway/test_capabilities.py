@@ -16,7 +16,7 @@ from port_resolvers.kit import (
     notices,
 )
 from tests.gateway.conftest import GatewayFactory
-from tests.gateway.test_merge import T0, MemoryPort, call, transports
+from tests.gateway.query.test_merge import T0, MemoryPort, call, transports
 
 CUTS = (
     "{ vesselCalls(first: 10) { nodes { transportCallReference UNLocationCode "

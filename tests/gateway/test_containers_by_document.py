@@ -9,7 +9,7 @@ import pytest
 
 from port_resolvers.kit import ContainerRecord, create_resolver_app
 from tests.gateway.conftest import GatewayFactory
-from tests.gateway.test_merge import MemoryPort, container
+from tests.gateway.query.test_merge import MemoryPort, container
 
 T0 = datetime(2026, 11, 21, tzinfo=UTC)
 BILL = "MAEU123456789"

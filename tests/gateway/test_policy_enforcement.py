@@ -1,7 +1,7 @@
 """The field policy through the HTTP API: what each role gets, and proof from the documents the
 ports received that a denied field was never asked for.
 
-Ports are the resolver kit over small in-memory sources (tests/gateway/test_merge.py); every
+Ports are the resolver kit over small in-memory sources (tests/gateway/query/test_merge.py); every
 request a port gets is captured by the test router.
 """
 
@@ -18,8 +18,8 @@ from gateway.access.policy_file import default_policy_text
 from gateway.schema import build_schema
 from port_resolvers.kit import ContainerRecord
 from tests.gateway.conftest import Gateway, GatewayFactory, answering, graphql_body
+from tests.gateway.query.test_merge import T0, MemoryPort, call, transports
 from tests.gateway.test_end_to_end import full_selection
-from tests.gateway.test_merge import T0, MemoryPort, call, transports
 
 SCHEMA = build_schema()._schema
 REFERENCE = "CSQU3054383"

@@ -91,7 +91,7 @@ async def test_a_key_with_two_roles_sees_both_roles_fields_and_the_lower_floor(
     make_gateway: GatewayFactory, tmp_path: Path
 ) -> None:
     """Through the gateway: the in-memory ports have a container with location, availability
-    and events, and a dwell figure over 40 boxes (tests/gateway/test_merge.py)."""
+    and events, and a dwell figure over 40 boxes (tests/gateway/query/test_merge.py)."""
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
     gateway, store = await keyed_gateway(make_gateway, tmp_path, policy={"file": policy})

@@ -63,7 +63,7 @@ async def admin(tmp_path: Path) -> AsyncIterator[Admin]:
                     for p in ("USLAX", "USOAK")
                 ],
                 auth={"api_keys": {"database": keys_file}},
-                policy={"file": Path(__file__).parent / "policies" / "open.yaml"},
+                policy={"file": Path(__file__).parent.parent / "policies" / "open.yaml"},
                 registry={"store": f"sqlite:///{tmp_path / 'registry.sqlite3'}",
                           "egress": TEST_EGRESS},
             )  # fmt: skip

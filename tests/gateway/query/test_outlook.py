@@ -22,7 +22,7 @@ from tests.gateway.conftest import TEST_EGRESS, besides_withheld_metrics, with_t
 NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
 SEED = 7
 DAYS = 3
-OPEN_POLICY = Path(__file__).parent / "policies" / "open.yaml"
+OPEN_POLICY = Path(__file__).parent.parent / "policies" / "open.yaml"
 QUERY = """query Outlook($days: Int!, $boxes: [String!]) {
   outlook(days: $days, containers: $boxes) {
     windowStart windowEnd

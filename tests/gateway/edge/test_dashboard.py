@@ -31,7 +31,7 @@ async def test_the_page_loads_only_assets_the_gateway_serves(
         assert response.content == (STATIC_DIR / asset.rsplit("/", 1)[1]).read_bytes(), asset
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 SCRIPT = STATIC_DIR / "dashboard.js"
 
 

@@ -173,7 +173,7 @@ def test_a_config_file_finds_its_policy_and_key_file_next_to_it(tmp_path: Path) 
 
 
 def test_the_readme_policy_example_is_a_valid_policy() -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
     example = readme.split("### Write a policy")[1].split("```yaml\n")[1].split("```")[0]
     policy = load_policy(example, SCHEMA, PORTS, "README")
     assert set(policy.roles) == {"public", "trucker", "state_analyst", "lax_planner"}

@@ -1,7 +1,7 @@
 """The rate limit at the HTTP edge (:class:`gateway.edge.rate_limit.RateLimit`), driven as the
 ASGI middleware it is: who a request counts against (an authenticated client by its id, anyone
 else by its IP address, an IPv6 one by its network), which requests are counted at all, and
-what a refused one is told. The counting itself is tests/gateway/test_rate_limit.py's."""
+what a refused one is told. The counting itself is tests/gateway/access/test_rate_limit.py's."""
 
 import logging
 from dataclasses import dataclass

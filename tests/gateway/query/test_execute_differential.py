@@ -8,8 +8,8 @@ both, and the same as ``corpus/operations.json``.
 That file was recorded from strawberry's own execution with the gateway's schema extensions,
 the path the gateway's execution (gateway/query/execute.py) replaced, when both still ran side by
 side and answered alike. A deliberate change of what clients or auditors get is recorded
-again with ``PORTGATE_RECORD_CORPUS=1 .venv/bin/pytest tests/gateway/test_execute_differential.py``
-and shows in the file's diff."""
+again with ``PORTGATE_RECORD_CORPUS=1 .venv/bin/pytest
+tests/gateway/query/test_execute_differential.py`` and shows in the file's diff."""
 
 import contextlib
 import hashlib

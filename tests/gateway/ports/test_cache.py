@@ -1,7 +1,7 @@
 """The answer cache without a server: the in-memory cache (bounded in bytes, least recently used
 out first, and in time; emptied of a port on demand), keys, entries, what a port's Cache-Control
-allows, and how long Redis is asked to keep an answer or a lease (tests/gateway/test_cache_redis.py
-has the real Redis)."""
+allows, and how long Redis is asked to keep an answer or a lease
+(tests/gateway/ports/test_cache_redis.py has the real Redis)."""
 
 import json
 

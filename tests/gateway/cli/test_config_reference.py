@@ -11,7 +11,7 @@ from gateway.cli.config_reference import REFERENCE_FILE, format_duration, render
 from gateway.cli.main import app
 from gateway.config import Duration
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_committed_reference_is_current() -> None:
