@@ -73,6 +73,7 @@ from gateway.edge.overload import EventLoopLag, Overload
 from gateway.edge.rate_limit import RateLimit
 from gateway.edge.responses import ORJSONResponse
 from gateway.edge.state import Edge
+from gateway.edge.streams import SubscriptionStreams
 from gateway.ports.boundary import PortBoundary
 from gateway.ports.cache import AnswerCache, BoundedMemoryAnswers, memory_cache, redis_cache
 from gateway.ports.egress import Resolver, SystemResolver
@@ -86,6 +87,7 @@ from gateway.ports.registry_store import open_registry_store
 from gateway.ports.upstream import GraphQLOverHTTP, PortUpstream
 from gateway.query.execute import GatewaySchema
 from gateway.query.limits import IntrospectionDisabled, limits_rule
+from gateway.query.live import LiveQueries
 from gateway.query.observe import OperationObserver
 from gateway.query.pipeline import QueryPipeline
 from gateway.record.audit_archive import RetentionSchedule
@@ -94,6 +96,7 @@ from gateway.record.metrics import BoundedStore, EdgeReading, GatewayMetrics
 from gateway.record.redact import ErrorRedactor
 from gateway.schema import build_schema
 from gateway.schema.query import Query
+from gateway.schema.subscription import Subscription
 
 if TYPE_CHECKING:  # httpx loads only for an injected client or OIDC's keys
     import httpx
@@ -335,7 +338,7 @@ def create_app(
     if not settings.introspection:
         validation_rules.append(IntrospectionDisabled)
     admin = AdminApi(registry, prober, authenticator, settings.deadline, lambda: observer.trail)
-    schema = GatewaySchema(query=Query).serve(
+    schema = GatewaySchema(query=Query, subscription=Subscription).serve(
         pipeline,
         observer=observer,
         validation_rules=validation_rules,
@@ -351,6 +354,18 @@ def create_app(
             lambda: [urlsplit(e.url).hostname or "" for e in registry.snapshot().entries]
         ),
         max_tokens=settings.limits.max_tokens,
+    )
+
+    subscriptions = settings.subscriptions
+    live = LiveQueries(
+        # A feed asks past the cache's fresh answers (a change must reach subscribers within
+        # an interval, not a port's cache lifetime); what it fetches refreshes the cache.
+        lambda document, name, values, principal: pipeline.run(
+            document, name, values, principal=principal, bypass_cache=True
+        ),
+        interval=subscriptions.interval,
+        max_per_principal=subscriptions.max_per_client,
+        max_total=subscriptions.max_total,
     )
 
     async def dashboard_page(_: Request) -> Response:
@@ -420,6 +435,7 @@ def create_app(
         try:
             yield
         finally:
+            await live.close()  # every subscriber told the stream ended, before the rest stops
             await edge.stop()
             await prober.stop()
             await registry.detach()
@@ -499,6 +515,15 @@ def create_app(
             else []
         ),
         *([Middleware(CsrfProtection)] if settings.csrf_protection else []),
+        Middleware(
+            SubscriptionStreams,
+            schema=schema,
+            live=live,
+            authenticator=authenticator,
+            documents=documents,
+            observer=observer,
+            heartbeat=subscriptions.heartbeat,
+        ),
         *([Middleware(LeanGraphQL, view=view)] if lean else []),  # last: after every check
     ]
     application = Starlette(
@@ -526,6 +551,7 @@ def create_app(
         middleware=list(middleware),
         lifespan=lifespan,
     )
+    application.state.live = live  # the subscriptions held, to inspect
     application.state.observer = observer  # what the lifespan opened (the audit trail), to inspect
     application.state.edge = edge  # for the server that runs the app (gateway/cli/server.py)
     application.state.metrics_app = metrics_app(prometheus) if settings.metrics.listen else None

@@ -68,6 +68,7 @@ from gateway.ports.settings import (
 from gateway.query.settings import (
     LimitSettings,
     OutlookSettings,
+    SubscriptionSettings,
 )
 from gateway.record.settings import (
     AuditSettings,
@@ -105,6 +106,7 @@ __all__ = [
     "ResolvedPort",
     "RetrySettings",
     "ServerSettings",
+    "SubscriptionSettings",
     "describe_validation_error",
     "load_settings",
     "parse_duration",
@@ -151,6 +153,7 @@ class GatewaySettings(BaseSettings):
     )
     limits: LimitSettings = Field(default_factory=LimitSettings)
     outlook: OutlookSettings = Field(default_factory=OutlookSettings)
+    subscriptions: SubscriptionSettings = Field(default_factory=SubscriptionSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     documents: DocumentSettings = Field(default_factory=DocumentSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)

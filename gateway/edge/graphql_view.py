@@ -202,8 +202,8 @@ class LeanGraphQL:
         if not self._takes(scope):
             await self.app(scope, receive, send)
             return
-        body, messages = await _read_body(receive)
-        replay = _replaying(messages, receive)
+        body, messages = await read_body(receive)
+        replay = replaying(messages, receive)
         data = None if body is None else _request_data(body)
         if data is None:  # not one well-formed request: the view answers it as it would
             await self.app(scope, replay, send)
@@ -236,7 +236,7 @@ def _route(scope: Scope) -> str:
     return path
 
 
-async def _read_body(receive: Receive) -> tuple[bytes | None, list[Message]]:
+async def read_body(receive: Receive) -> tuple[bytes | None, list[Message]]:
     """The whole body (None when the client went away first), and the messages it came in."""
     messages: list[Message] = []
     while True:
@@ -248,7 +248,7 @@ async def _read_body(receive: Receive) -> tuple[bytes | None, list[Message]]:
             return b"".join(m.get("body", b"") for m in messages), messages
 
 
-def _replaying(messages: list[Message], receive: Receive) -> Receive:
+def replaying(messages: list[Message], receive: Receive) -> Receive:
     """``receive`` with the messages already read given back first, in order."""
     pending = list(messages)
 

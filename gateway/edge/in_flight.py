@@ -7,13 +7,16 @@ client id, or its IP address without a credential: the same key as the rate limi
 one is refused at once with ``Retry-After: 1``; it is not counted against the rate. Like the
 rate, it is off with ``rate_limit.enabled: false``.
 
+A subscription's request counts until its stream opens; from then on the subscription limits
+hold it (``subscriptions.max_per_client``).
+
 Pure ASGI middleware after authentication, before the rate limit. Per request: one dict read and
 two writes; the dict holds only clients that have a request in flight.
 """
 
 import logging
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.edge.counts import EdgeCounts
 from gateway.edge.rate_limit import DEFAULT_IPV6_PREFIX, client_key
@@ -65,11 +68,29 @@ class ClientConcurrency:
             await error_response(error, 429)(scope, receive, send)
             return
         in_flight[key] = held + 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                left = in_flight[key] - 1
+                if left:
+                    in_flight[key] = left
+                else:
+                    del in_flight[key]
+
+        async def streaming(message: Message) -> None:
+            # A subscription's stream, once open, is held by the subscription limits
+            # (gateway/query/live.py), not as a request in flight for as long as it lasts.
+            if message["type"] == "http.response.start" and any(
+                name == b"content-type" and value.startswith(b"text/event-stream")
+                for name, value in message.get("headers", ())
+            ):
+                release()
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, streaming)
         finally:
-            left = in_flight[key] - 1
-            if left:
-                in_flight[key] = left
-            else:
-                del in_flight[key]
+            release()

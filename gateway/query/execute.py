@@ -39,17 +39,22 @@ to what that path answered when both ran side by side (``tests/gateway/query/cor
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
 from graphql import (
     DocumentNode,
     ExecutionResult,
+    FieldNode,
     GraphQLError,
     execute,
+    get_operation_ast,
     parse,
 )
+from graphql import OperationType as GraphQLOperationType
+from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.validation import ASTValidationRule, specified_rules
 from opentelemetry import propagate, trace
 from strawberry.exceptions import MissingQueryError
@@ -59,13 +64,18 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from gateway.access.auth import principal_of
-from gateway.errors import AuditUnavailable, Unauthenticated
+from gateway.errors import AuditUnavailable, BadUserInput, Unauthenticated
 from gateway.query.context import request_of, set_status
 from gateway.query.limits import token_limit_error
 from gateway.query.observe import OperationObserver, current_trace_id
 from gateway.query.pipeline import OperationResult, QueryPipeline
 from gateway.query.prepared import BYTES_PER_TOKEN, tokens_in
-from gateway.query.request_errors import PARSE_FAILED, VALIDATION_FAILED
+from gateway.query.request_errors import (
+    NOT_A_SUBSCRIPTION,
+    PARSE_FAILED,
+    SUBSCRIPTION_NEEDS_STREAM,
+    VALIDATION_FAILED,
+)
 from gateway.record import tracing
 from gateway.record.redact import incident_error
 
@@ -211,6 +221,15 @@ class GatewaySchema(strawberry.Schema):
             raise CannotGetOperationTypeError(context.operation_name) from error
         if operation_type not in context.allowed_operations:
             raise InvalidOperationTypeError(operation_type)
+        if operation_type is OperationType.SUBSCRIPTION:  # answered as a stream, never here
+            refusal = GraphQLError(
+                "A subscription is answered as a stream: send it with `Accept: "
+                "text/event-stream` (GraphQL over SSE).",
+                extensions={"code": SUBSCRIPTION_NEEDS_STREAM},
+            )
+            return await self._refused(
+                context, [refusal], SUBSCRIPTION_NEEDS_STREAM, started, trace_id
+            )
         span = self._spans.start("graphql.validate")
         try:
             errors = self.documents.validate(query, context.graphql_document, self, self._rules)
@@ -219,6 +238,42 @@ class GatewaySchema(strawberry.Schema):
         if errors:
             return await self._refused(context, errors, VALIDATION_FAILED, started, trace_id)
         return await self._executed(context, started, trace_id)
+
+    def prepared_subscription(
+        self, query: str, operation_name: str | None, variables: Mapping[str, Any] | None
+    ) -> "PreparedSubscription | list[GraphQLError]":
+        """A subscription's document parsed and validated as any operation is (the token limit,
+        every validation rule and limit), its variables coerced and its root field's arguments;
+        or the errors, coded, that refuse it."""
+        try:
+            document = self.documents.parse(query, self._max_tokens)
+        except GraphQLError as error:
+            token_limit_error(error)
+            return _coded([error], PARSE_FAILED)
+        errors = self.documents.validate(query, document, self, self._rules)
+        if errors:
+            return _coded(errors, VALIDATION_FAILED)
+        operation = get_operation_ast(document, operation_name)
+        if operation is None or operation.operation is not GraphQLOperationType.SUBSCRIPTION:
+            message = "Only a subscription is answered as a stream; send queries as usual."
+            return _coded([GraphQLError(message)], NOT_A_SUBSCRIPTION)
+        coerced = get_variable_values(
+            self._schema, operation.variable_definitions or (), dict(variables or {})
+        )
+        if isinstance(coerced, list):
+            return _coded(coerced, BadUserInput.code)
+        root = operation.selection_set.selections[0]
+        subscription_type = self._schema.subscription_type
+        assert isinstance(root, FieldNode)
+        assert subscription_type is not None
+        definition = subscription_type.fields.get(root.name.value)
+        if definition is None:  # __typename: valid, and nothing to subscribe to
+            return _coded([GraphQLError("Subscribe to a field.")], NOT_A_SUBSCRIPTION)
+        try:
+            arguments = get_argument_values(definition, root, coerced)
+        except GraphQLError as error:
+            return _coded([error], BadUserInput.code)
+        return PreparedSubscription(document, operation_name, dict(coerced.coerced), arguments)
 
     async def _refused(
         self,
@@ -327,6 +382,23 @@ class GatewaySchema(strawberry.Schema):
         )
         assert isinstance(answered, ExecutionResult)  # introspection resolves synchronously
         return ExecutionResult(answered.data, answered.errors)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedSubscription:
+    """A subscription ready to be opened: its validated document, coerced variables and root
+    field arguments."""
+
+    document: DocumentNode
+    operation_name: str | None
+    variables: dict[str, Any]
+    arguments: dict[str, Any]
+
+
+def _coded(errors: list[GraphQLError], code: str) -> list[GraphQLError]:
+    for error in errors:
+        error.extensions = {"code": code, **(error.extensions or {})}
+    return errors
 
 
 def may_bypass_cache(request: Any, principal: Any, bypass_roles: frozenset[str]) -> bool:

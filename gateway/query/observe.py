@@ -76,6 +76,7 @@ class OperationObserver:
         plan: Plan | None = None,
         outcomes: Sequence[PortOutcome] = (),
         inner_plans: Sequence[Plan] = (),
+        messages: int | None = None,
     ) -> None:
         seconds = time.perf_counter() - started
         outcome = outcome_of(result, status)
@@ -86,6 +87,8 @@ class OperationObserver:
             )
             if inner_plans:
                 record = record.model_copy(update={"requested": self._requested(plan, inner_plans)})
+            if messages is not None:  # a subscription: one record when it ends
+                record = record.model_copy(update={"messages": messages})
         except Exception:  # never let bookkeeping break a query
             log.exception("recording the operation failed")
             return

@@ -73,3 +73,24 @@ class OutlookSettings(Strict):
         if value > 86_400:
             raise ValueError("at most a day (24h)")
         return value
+
+
+class SubscriptionSettings(Strict):
+    """Subscriptions, answered by asking the ports again (see gateway/query/live.py)."""
+
+    interval: Duration = Field(
+        5.0,
+        description="How often each distinct subscription asks the ports, however many "
+        "subscribe to it; a change reaches subscribers within one interval.",
+    )
+    max_per_client: int = Field(
+        20, ge=1, description="Subscriptions one client (API key or identity) may hold at once."
+    )
+    max_total: int = Field(
+        10_000, ge=1, description="Subscriptions one gateway process holds at once."
+    )
+    heartbeat: Duration = Field(
+        15.0,
+        description="An idle stream gets a heartbeat this often, so proxies keep it open and a "
+        "client can tell a quiet stream from a dead one.",
+    )

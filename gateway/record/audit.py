@@ -245,6 +245,9 @@ class AuditRecord(_Frozen):
     ports: tuple[PortUse, ...] = ()
     error_codes: tuple[str, ...] = Field((), description="Every extensions.code answered.")
     duration_ms: float = Field(0.0, ge=0)
+    messages: int | None = Field(
+        None, ge=0, description="For a subscription: the messages it was sent, in its duration."
+    )
     outcome: Outcome
     incident: str | None = Field(
         None, description="Correlation id of an unexpected error, as logged with its traceback."
@@ -340,7 +343,7 @@ class AuditRecord(_Frozen):
 # a record's text says only what it has.
 _OMITTED_WHEN_NONE = (
     "document_bytes", "document_kept_hash", "variables_hash", "variables_bytes",
-    "variables_prefix", "checkpoint",
+    "variables_prefix", "checkpoint", "messages",
 )  # fmt: skip
 
 

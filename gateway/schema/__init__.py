@@ -7,13 +7,14 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 
 from gateway.schema.query import Query
+from gateway.schema.subscription import Subscription
 
 ExtensionFactory = Callable[[], SchemaExtension]
 
 
 def build_schema(extensions: Sequence[ExtensionFactory] = ()) -> strawberry.Schema:
     """The schema, with extensions given as classes or factories (one instance per request)."""
-    return strawberry.Schema(query=Query, extensions=list(extensions))
+    return strawberry.Schema(query=Query, subscription=Subscription, extensions=list(extensions))
 
 
 def export_sdl() -> str:

@@ -101,6 +101,7 @@ class Served:
     url: str
     client: httpx.AsyncClient
     keys: dict[str, str]
+    app: Any = None  # the gateway's app, to look at what it holds
 
     def as_(self, who: str) -> dict[str, str]:
         return {"x-api-key": self.keys[who]}
@@ -148,8 +149,9 @@ async def served_gateway(
         registry=registry,
         **settings,
     )
+    app = create_app(config, resolver=resolver)
     async with (
-        serve_on_loopback(create_app(config, resolver=resolver)) as url,
+        serve_on_loopback(app) as url,
         httpx.AsyncClient(base_url=url, timeout=HANG_GUARD_SECONDS) as client,
     ):
-        yield Served(url, client, keys)
+        yield Served(url, client, keys, app)
