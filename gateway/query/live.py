@@ -65,6 +65,7 @@ FROM_VARIABLE: Final = "portgateFrom"  # the window of vesselCallUpdates, set at
 TO_VARIABLE: Final = "portgateTo"
 CALLS_PER_POLL: Final = 100
 CALLS_FROM_HOURS_AGO: Final = 24
+VOLATILE: Final = frozenset({"generatedAt"})  # the outlook's fields that change every poll
 
 
 class TooManySubscriptions(GatewayError):
@@ -352,7 +353,12 @@ class _Feed:
             extensions={"sources": outcome.sources} if outcome.sources else {},
         )
         if self.live.keys is None:
-            digest = _digest(answer)
+            # When it was computed is not a change: the outlook changed when its figures did.
+            digest = _digest(
+                {k: v for k, v in answer.items() if k not in VOLATILE}
+                if isinstance(answer, dict)
+                else answer
+            )
             if digest != self.whole_digest or self.last is None:
                 self.whole_digest = digest
                 message.whole, message.has_whole = answer, True

@@ -1,0 +1,89 @@
+"""Vessel calls and the outlook by subscription, end to end on loopback (GraphQL over SSE): an
+ETA moved at the port reaches the subscriber as that call alone; a port that goes down shows in
+the outlook as not answering, and coming back as answering again; an outlook whose figures did
+not change is not sent again, though it is computed anew each time."""
+
+import contextlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from port_resolvers.kit import create_resolver_app
+from port_resolvers.loopback import serve_on_loopback
+from tests.gateway.edge.test_streams import POLICY, STREAM, events, next_message
+from tests.gateway.query.test_merge import MemoryPort, call
+from tests.gateway.served import served_gateway, token
+
+CALLS = (
+    "subscription { vesselCallUpdates(window: 48) "
+    "{ transportCallReference estimatedArrivalDateTime } }"
+)
+OUTLOOK = (
+    "subscription { outlookUpdates(days: 2) { generatedAt ports { UNLocationCode answered } } }"
+)
+
+
+async def test_a_moved_eta_is_sent_as_that_call_alone(tmp_path: Path) -> None:
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=6)
+    port = MemoryPort("USLAX", calls=[call("USLAX", "C1", soon), call("USLAX", "C2", soon)])
+    (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
+    app = create_resolver_app(port, "USLAX", gateway_token=token("USLAX"))
+    async with (
+        serve_on_loopback(app) as url,
+        served_gateway(
+            tmp_path, [{"id": "USLAX", "url": url + "/graphql"}],
+            subscriptions={"interval": "50ms", "heartbeat": "1s"},
+            registry={"egress": {"schemes": ["http"], "hosts": ["127.0.0.1"]}},
+            policy={"file": tmp_path / "policy.yaml"},
+        ) as served,
+        served.client.stream(
+            "POST", "/graphql", headers=STREAM, json={"query": CALLS}
+        ) as response,
+    ):  # fmt: skip
+        stream = aiter(events(response))
+        _, first = await next_message(stream)
+        assert [c["transportCallReference"] for c in first["data"]["vesselCallUpdates"]] == [
+            "C1", "C2"]  # fmt: skip
+        port.calls[1] = call("USLAX", "C2", soon) | {
+            "estimatedArrivalDateTime": soon + timedelta(hours=3)
+        }
+        _, moved = await next_message(stream)
+        assert moved["data"]["vesselCallUpdates"] == [
+            {"transportCallReference": "C2",
+             "estimatedArrivalDateTime": (soon + timedelta(hours=3)).isoformat()}
+        ]  # fmt: skip
+
+
+async def test_a_port_going_down_and_back_shows_in_the_outlook(tmp_path: Path) -> None:
+    (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
+    app = create_resolver_app(MemoryPort("USLAX"), "USLAX", gateway_token=token("USLAX"))
+    port_up = contextlib.AsyncExitStack()
+    url = await port_up.enter_async_context(serve_on_loopback(app))
+    number = int(url.rpartition(":")[2])
+    async with (
+        port_up,
+        served_gateway(
+            tmp_path, [{"id": "USLAX", "url": url + "/graphql"}],
+            subscriptions={"interval": "50ms", "heartbeat": "1s"},
+            registry={"egress": {"schemes": ["http"], "hosts": ["127.0.0.1"]}},
+            policy={"file": tmp_path / "policy.yaml"},
+        ) as served,
+        served.client.stream(
+            "POST", "/graphql", headers=STREAM, json={"query": OUTLOOK}
+        ) as response,
+    ):  # fmt: skip
+        stream = aiter(events(response))
+        _, first = await next_message(stream)
+        assert first["data"]["outlookUpdates"]["ports"] == [
+            {"UNLocationCode": "USLAX", "answered": True}]  # fmt: skip
+        await port_up.aclose()  # the port goes down
+        _, down = await next_message(stream)
+        assert down["data"]["outlookUpdates"]["ports"] == [
+            {"UNLocationCode": "USLAX", "answered": False}]  # fmt: skip
+        async with serve_on_loopback(app, port=number):  # and comes back where it was
+            _, back = await next_message(stream)
+            assert back["data"]["outlookUpdates"]["ports"] == [
+                {"UNLocationCode": "USLAX", "answered": True}]  # fmt: skip
+            assert (
+                back["data"]["outlookUpdates"]["generatedAt"]
+                != first["data"]["outlookUpdates"]["generatedAt"]
+            )  # computed anew, sent because it changed
