@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean bench bench-cache bench-outlook bench-soak
+.PHONY: demo test lint install clean bench bench-cache bench-outlook bench-soak bench-live
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11, or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -32,6 +32,11 @@ bench-cache: $(STAMP)
 # A warm outlook next to the queries it is made of, and what a repeated outlook costs the ports.
 bench-outlook: $(STAMP)
 	$(BIN)/python -m bench.outlook_bench $(ARGS)
+
+# Subscriptions: subscribers held by one gateway, their memory and what they cost the ports;
+# messages a second from the hub (bench/results/live.md).
+bench-live: $(STAMP)
+	$(BIN)/python -m bench.live_bench $(ARGS)
 
 # Ten minutes of well-behaved load on the demo, then the same beside hostile clients: latency,
 # RSS, open FDs, status codes (bench/results/soak.md); never part of `make test` or CI.
