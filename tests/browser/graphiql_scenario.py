@@ -75,7 +75,7 @@ async def _visit_gateway(files: Path, keys: Path, api_key: str, screenshot: Path
             await page.goto(f"{url}/graphql")
 
             tabs = page.locator(".graphiql-tab")
-            await expect(tabs).to_have_count(6, timeout=WAIT_MS)
+            await expect(tabs).to_have_count(8, timeout=WAIT_MS)
             tab_titles = [t.strip() for t in await tabs.all_inner_texts()]
 
             # The key typed once, above GraphiQL, as the README says.
@@ -101,6 +101,17 @@ async def _visit_gateway(files: Path, keys: Path, api_key: str, screenshot: Path
             await expect(response).to_contain_text('"containers"', timeout=WAIT_MS)
             second_text = (await response.inner_text()).replace("\xa0", " ")
             second_posts = [r for r in seen if r["method"] == "POST"][first_posts:]
+
+            # A subscription: GraphiQL shows its first message as it arrives, then stops it.
+            await tabs.nth(6).click()
+            await expect(page.locator(".graphiql-query-editor")).to_contain_text(
+                "subscription TruckerBoxUpdates", timeout=WAIT_MS
+            )
+            await page.locator(".graphiql-execute-button").click()
+            await expect(response).to_contain_text('"containerUpdates"', timeout=WAIT_MS)
+            live_text = (await response.inner_text()).replace("\xa0", " ")
+            live_requests = [r for r in seen if r["headers"].get("accept") == "text/event-stream"]
+            await page.locator(".graphiql-execute-button").click()  # stop
             await browser.close()
     return {
         "interfaces": sorted(name for _, name in socket.if_nameindex()),
@@ -109,6 +120,8 @@ async def _visit_gateway(files: Path, keys: Path, api_key: str, screenshot: Path
         "response": response_text,
         "second_response": second_text,
         "second_requests": second_posts,
+        "live_response": live_text,
+        "live_requests": live_requests,
         "requests": seen,
     }
 

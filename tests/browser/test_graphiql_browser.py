@@ -52,6 +52,8 @@ def test_a_tab_for_each_kind_of_user(visit: dict[str, Any]) -> None:
         "StateAnalystMetrics",
         "TruckerGatesAndEmpties",
         "ExporterCutOffs",
+        "TruckerBoxUpdates",
+        "OperationsRoom",
     ]
 
 
@@ -70,3 +72,11 @@ def test_the_key_typed_once_is_sent_from_every_tab_and_the_hint_is_not(
     assert all(r["headers"].get("x-api-key") == visit["api_key"] for r in visit["second_requests"])
     assert '"availability"' in visit["second_response"]
     assert "Container.availability" not in visit["second_response"]
+
+
+def test_a_subscription_shows_its_first_message_as_it_arrives(visit: dict[str, Any]) -> None:
+    assert '"containerUpdates"' in visit["live_response"]
+    assert '"equipmentReference": "MSCU9123450"' in visit["live_response"]
+    [request] = visit["live_requests"]  # one stream, over SSE, with the key typed once
+    assert request["method"] == "POST"
+    assert request["headers"]["x-api-key"] == visit["api_key"]

@@ -109,6 +109,27 @@ query ExporterCutOffs($booking: String!) {
 }
 """
 
+TRUCKER_LIVE = """# Trucker, live: told when my box changes (one message per change).
+subscription TruckerBoxUpdates {
+  containerUpdates(references: ["MSCU9123450"]) {
+    equipmentReference sourcePort status
+    availability { availableForPickup lastFreeDay holds { type status } }
+    events { equipmentEventTypeCode eventDateTime }
+  }
+}
+"""
+
+OPERATIONS_ROOM = """# Operations room, live: every port's outlook again whenever a figure changes.
+subscription OperationsRoom {
+  outlookUpdates(days: 2) {
+    ports {
+      UNLocationCode answered vesselsAtAnchor vesselsAtBerth expectedArrivals averageDelayHours
+    }
+    comparison { mostVesselsAtAnchor mostDelayed missing }
+  }
+}
+"""
+
 EXAMPLE_TABS: tuple[ExampleTab, ...] = (
     ExampleTab("trucker", TRUCKER),
     ExampleTab(
@@ -120,4 +141,6 @@ EXAMPLE_TABS: tuple[ExampleTab, ...] = (
     ExampleTab("state analyst", STATE_ANALYST),
     ExampleTab("trucker: gates and empties", TRUCKER_GATES),
     ExampleTab("exporter", EXPORTER, '{"booking": "900000002"}'),
+    ExampleTab("trucker, live", TRUCKER_LIVE),
+    ExampleTab("operations room", OPERATIONS_ROOM),
 )

@@ -86,8 +86,10 @@ async def test_the_pages_tabs_are_the_readmes_examples(make_gateway: GatewayFact
         "# State analyst: aggregates only, each with its period and sample size.",
         "# Trucker, next: when is the gate open, any appointments, where do empties go?",
         "# Exporter: when may my export box come (cut-offs), and has my booking's box gated in?",
+        "# Trucker, live: told when my box changes (one message per change).",
+        "# Operations room, live: every port's outlook again whenever a figure changes.",
     ]
-    assert len(examples) >= len(config["tabs"]) == 6
+    assert len(examples) >= len(config["tabs"]) == 8
     for tab, (readme_query, readme_variables) in zip(config["tabs"], examples, strict=False):
         assert operation(tab["query"]) == operation(readme_query)
         if readme_variables is not None:

@@ -74,6 +74,65 @@
     return fixed;
   }
 
+  // A subscription is answered as a stream (GraphQL over SSE): GraphiQL shows each message of
+  // the async iterable returned here as it arrives, and stopping it ends the request.
+  function isSubscription(params) {
+    var text = ((params && params.query) || "").replace(/#[^\n]*/g, "");
+    var names = operationNames(text);
+    var chosen = params.operationName;
+    var pattern = /\b(query|mutation|subscription)\b\s*([_A-Za-z][_0-9A-Za-z]*)?/g;
+    var match;
+    while ((match = pattern.exec(text)) !== null) {
+      if (!chosen || names.length < 2 || match[2] === chosen) return match[1] === "subscription";
+    }
+    return false;
+  }
+
+  function streamed(endpoint, headers, params) {
+    var controller = new AbortController();
+    var iterator = (async function* () {
+      var response = await fetch(endpoint, {
+        method: "POST",
+        headers: headers,
+        body: JSON.stringify(params),
+        credentials: "same-origin",
+        signal: controller.signal,
+      });
+      var type = response.headers.get("content-type") || "";
+      if (type.indexOf("text/event-stream") !== 0) {
+        yield await response.json(); // refused before the stream: its errors, as for a query
+        return;
+      }
+      var reader = response.body.getReader();
+      var decoder = new TextDecoder();
+      var buffer = "";
+      for (;;) {
+        var chunk = await reader.read();
+        if (chunk.done) return;
+        buffer += decoder.decode(chunk.value, { stream: true });
+        var end;
+        while ((end = buffer.indexOf("\n\n")) !== -1) {
+          var block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          var event = "";
+          var data = "";
+          block.split("\n").forEach(function (line) {
+            if (line.indexOf("event:") === 0) event = line.slice(6).trim();
+            else if (line.indexOf("data:") === 0) data += line.slice(5).trim();
+          });
+          if (event === "next" && data) yield JSON.parse(data);
+          if (event === "complete") return;
+        }
+      }
+    })();
+    var stop = iterator.return.bind(iterator);
+    iterator.return = function (value) {
+      controller.abort();
+      return stop(value);
+    };
+    return iterator;
+  }
+
   function fetcher(params, options) {
     params = withOperationOfItsDocument(params);
     var headers = { "content-type": "application/json", accept: "application/json" };
@@ -88,6 +147,10 @@
       }
     });
     if (pageKey && !ownCredential) headers["X-API-Key"] = pageKey;
+    if (isSubscription(params)) {
+      headers.accept = "text/event-stream";
+      return streamed(config.endpoint, headers, params);
+    }
     return fetch(config.endpoint, {
       method: "POST",
       headers: headers,
