@@ -171,3 +171,13 @@ def test_gate_closures_and_refused_empties_are_the_apis_and_a_port_lacking_them_
     assert api["USSAN"]["gateClosures"] is None  # null in the API: not published, not "none"
     down = {(n["port"], n["cells"][3]) for n in visit["down"]["terminal_notes"]}
     assert ("USLGB", "missing: the port did not answer") in down
+
+
+def test_the_page_is_updated_by_subscription_not_by_asking_again(visit: dict[str, Any]) -> None:
+    posts = [r for r in visit["requests"] if r["method"] == "POST"]
+    streams = [r for r in posts if r["headers"].get("accept") == "text/event-stream"]
+    assert streams  # the outlook came over GraphQL over SSE
+    assert all(r["headers"].get("x-portgate-csrf") == "1" for r in streams)
+    # Every other POST is a change of the page's settings re-subscribing, or the one query a
+    # page makes when its stream cannot be had: never one every refresh interval.
+    assert len(posts) - len(streams) <= 1

@@ -1,12 +1,13 @@
 """The outlook dashboard, served from the package: no CDN, no framework, works offline.
 
-``GET /dashboard`` is a plain page; its own script (``static/dashboard.js``) POSTs the
-``outlook`` query to the GraphQL endpoint with ``X-Portgate-CSRF: 1`` (and the API key the user
-pasted, kept in the browser's localStorage), and draws the answer: a table of the ports, bar
-charts as inline SVG, the late arrivals, the comparison and each port's freshness from
-``extensions.sources``, and the outlook of the containers the user enters. A port that did not
+``GET /dashboard`` is a plain page; its own script (``static/dashboard.js``) subscribes to
+``outlookUpdates`` (GraphQL over SSE) at the GraphQL endpoint with ``X-Portgate-CSRF: 1`` (and
+the API key the user pasted, kept in the browser's localStorage), and draws each message: a table of
+the ports, bar charts as inline SVG, the late arrivals, the comparison and each port's freshness
+from ``extensions.sources``, and the outlook of the containers the user enters. A port that did not
 answer is shown as missing, never as zero, and named in a banner; the page says how fresh its
-figures are and turns red when they are not. It refreshes itself on an interval; the window
+figures are and turns red when they are not. When the stream cannot be had or breaks, it asks
+the ``outlook`` query instead and tries the stream again every refresh interval; the window
 and the interval can be changed on the page and are kept in its link (``?days=5&refresh=60``),
 so a wall screen opens as it was set up. On a phone the ports table becomes one card a port.
 """
@@ -61,7 +62,8 @@ _PAGE = """<!doctype html>
       <input type="number" id="refresh" min="10" max="3600" step="5" inputmode="numeric">
       <button type="submit">Apply</button>
     </form>
-    <p class="hint">Refreshes every <span id="refresh-seconds"></span> s ·
+    <p class="hint">Live by subscription; without it, refreshes every
+      <span id="refresh-seconds"></span> s ·
       <button type="button" id="refresh-now">Refresh now</button>.
       The link to this page keeps the window and refresh (for a wall screen).</p>
   </details>

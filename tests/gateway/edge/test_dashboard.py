@@ -51,7 +51,7 @@ async def test_the_config_says_what_the_readme_promises_and_what_the_script_read
 ) -> None:
     gateway = await make_gateway({"USLAX": answering(PORTS)})
     config = served_config((await gateway.client.get("/dashboard")).text)
-    promised = re.search(r"It refreshes every\s+(\d+)\s+s\b", README.read_text(encoding="utf-8"))
+    promised = re.search(r"asking again every\s+(\d+)\s+s\b", README.read_text(encoding="utf-8"))
     assert promised is not None
     assert config == {"endpoint": "/graphql", "refreshSeconds": int(promised[1]), "days": 3}
     read = set(re.findall(r"\bconfig\.(\w+)", SCRIPT.read_text(encoding="utf-8")))

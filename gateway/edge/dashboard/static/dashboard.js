@@ -1,5 +1,6 @@
 // portgate outlook dashboard (Apache-2.0). Plain DOM, no framework, nothing from a CDN.
-// Asks the gateway's `outlook` and draws it; a port that did not answer is shown as missing,
+// Subscribes to the gateway's `outlookUpdates` (asking `outlook` again every refresh interval
+// when live updates cannot be had) and draws it; a port that did not answer is shown as missing,
 // never as zero. Text goes in with textContent only: no answer can inject markup.
 (function () {
   "use strict";
@@ -26,8 +27,14 @@
     "  }",
     "}",
   ].join("\n");
+  // The same, by subscription: the outlook again whenever a figure changes (GraphQL over SSE).
+  var SUBSCRIPTION = QUERY.replace(
+    "query PortgateDashboard",
+    "subscription PortgateDashboardLive"
+  ).replace("  outlook(days", "  outlook: outlookUpdates(days");
 
   var timer = null;
+  var stream = null; // the open subscription's AbortController, if any
   var inFlight = false;
   var lastSuccess = null; // when the figures on screen were fetched (ms since the epoch)
   var lastFailed = false;
@@ -462,9 +469,8 @@
   function refresh() {
     if (inFlight) return;
     inFlight = true;
-    var headers = { "Content-Type": "application/json", "X-Portgate-CSRF": "1" };
+    var headers = requestHeaders();
     var key = storedKey();
-    if (key) headers["X-API-Key"] = key;
     var boxes = storedBoxes();
     var variables = { days: view.days, boxes: boxes.length ? boxes : null };
     fetch(config.endpoint, {
@@ -500,9 +506,94 @@
       });
   }
 
+  function requestHeaders() {
+    var headers = { "Content-Type": "application/json", "X-Portgate-CSRF": "1" };
+    var key = storedKey();
+    if (key) headers["X-API-Key"] = key;
+    return headers;
+  }
+
+  // One block of the stream: a message, the end, or a heartbeat (a comment line).
+  function streamed(block) {
+    if (block.charAt(0) === ":") {
+      lastSuccess = Date.now(); // nothing changed, and the stream is alive: still current
+      showAge();
+      return;
+    }
+    var event = "";
+    var data = "";
+    block.split("\n").forEach(function (line) {
+      if (line.indexOf("event:") === 0) event = line.slice(6).trim();
+      else if (line.indexOf("data:") === 0) data += line.slice(5).trim();
+    });
+    if (event !== "next" || !data) return;
+    var body = JSON.parse(data);
+    if (!body.data || !body.data.outlook) {
+      var message = body.errors ? body.errors[0].message : "no outlook";
+      throw new Error(message);
+    }
+    render(body);
+    lastSuccess = Date.now();
+    lastFailed = false;
+    setStatus(storedKey() ? "Live (with your API key)" : "Live (public view)", false);
+    showAge();
+  }
+
+  // Live updates by subscription; when the stream cannot be had or breaks, the page asks again
+  // every refresh interval (and tries the stream again then).
+  function subscribe() {
+    if (stream !== null) stream.abort();
+    var controller = new AbortController();
+    stream = controller;
+    var headers = requestHeaders();
+    headers.Accept = "text/event-stream";
+    var boxes = storedBoxes();
+    var variables = { days: view.days, boxes: boxes.length ? boxes : null };
+    fetch(config.endpoint, {
+      method: "POST",
+      headers: headers,
+      credentials: "same-origin",
+      body: JSON.stringify({ query: SUBSCRIPTION, variables: variables }),
+      signal: controller.signal,
+    })
+      .then(function (response) {
+        var type = response.headers.get("content-type") || "";
+        if (type.indexOf("text/event-stream") !== 0) {
+          throw new Error("HTTP " + response.status + ": no live updates");
+        }
+        var reader = response.body.getReader();
+        var decoder = new TextDecoder();
+        var buffer = "";
+        function pump() {
+          return reader.read().then(function (chunk) {
+            if (chunk.done) throw new Error("the live updates ended");
+            buffer += decoder.decode(chunk.value, { stream: true });
+            var end;
+            while ((end = buffer.indexOf("\n\n")) !== -1) {
+              var block = buffer.slice(0, end);
+              buffer = buffer.slice(end + 2);
+              streamed(block);
+            }
+            return pump();
+          });
+        }
+        return pump();
+      })
+      .catch(function (error) {
+        if (controller.signal.aborted) return; // replaced by a newer one
+        if (stream === controller) stream = null;
+        controller.abort();
+        refresh(); // the figures now, by query; the stream is tried again at the next interval
+        setStatus("Live updates interrupted (" + error.message + "): asking every " +
+          view.refreshSeconds + " s", false);
+      });
+  }
+
   function schedule() {
     if (timer !== null) window.clearInterval(timer);
-    timer = window.setInterval(refresh, view.refreshSeconds * 1000);
+    timer = window.setInterval(function () {
+      if (stream === null) subscribe();
+    }, view.refreshSeconds * 1000);
   }
 
   function showView() {
@@ -521,7 +612,7 @@
     window.history.replaceState(null, "", "?" + params.toString());
     view = viewSettings();
     showView();
-    refresh();
+    subscribe();
     schedule();
   });
   $("boxes-form").addEventListener("submit", function (event) {
@@ -533,7 +624,7 @@
       /* storage refused: nothing to keep them in */
     }
     $("boxes").value = boxes.join("\n");
-    refresh();
+    subscribe();
     schedule();
   });
   window.setInterval(showAge, 1000);
@@ -541,19 +632,19 @@
   $("key-form").addEventListener("submit", function (event) {
     event.preventDefault();
     storeKey($("api-key").value.trim());
-    refresh();
+    subscribe();
     schedule();
   });
   $("forget-key").addEventListener("click", function () {
     $("api-key").value = "";
     storeKey("");
-    refresh();
+    subscribe();
     schedule();
   });
   $("refresh-now").addEventListener("click", function () {
     refresh();
     schedule();
   });
-  refresh();
+  subscribe();
   schedule();
 })();
