@@ -1,6 +1,7 @@
 """The gateway as one Starlette app: routes, the middleware list folded in one place, lifespan.
 
-POST/GET /graphql   the shared cargo schema, answered live by every relevant port
+POST/GET /graphql   the shared cargo schema, answered live by every relevant port; subscriptions
+                    as GraphQL over SSE, or over WebSocket (graphql-transport-ws)
 GET      /graphql   GraphiQL (when enabled and asked for by a browser), assets under
                     /graphiql/static/
 GET      /dashboard the outlook dashboard (when enabled), assets under /dashboard/static/
@@ -74,6 +75,7 @@ from gateway.edge.rate_limit import RateLimit
 from gateway.edge.responses import ORJSONResponse
 from gateway.edge.state import Edge
 from gateway.edge.streams import SubscriptionStreams
+from gateway.edge.websocket import GraphQLWebSockets, WebSocketsFirst
 from gateway.ports.boundary import PortBoundary
 from gateway.ports.cache import AnswerCache, BoundedMemoryAnswers, memory_cache, redis_cache
 from gateway.ports.egress import Resolver, SystemResolver
@@ -368,6 +370,16 @@ def create_app(
         max_total=subscriptions.max_total,
     )
 
+    websockets = GraphQLWebSockets(
+        schema=schema,
+        live=live,
+        authenticator=authenticator,
+        documents=documents,
+        observer=observer,
+        heartbeat=subscriptions.heartbeat,
+        max_message_bytes=settings.max_body_bytes,
+    )
+
     async def dashboard_page(_: Request) -> Response:
         return dashboard.dashboard_page("/graphql")
 
@@ -515,6 +527,9 @@ def create_app(
             else []
         ),
         *([Middleware(CsrfProtection)] if settings.csrf_protection else []),
+        # Every WebSocket: graphql-transport-ws at /graphql, refused elsewhere. The checks above
+        # are HTTP's (each passes a WebSocket on); a connection authenticates in connection_init.
+        Middleware(WebSocketsFirst, websockets=websockets),
         Middleware(
             SubscriptionStreams,
             schema=schema,
@@ -552,6 +567,7 @@ def create_app(
         lifespan=lifespan,
     )
     application.state.live = live  # the subscriptions held, to inspect
+    application.state.websockets = websockets  # its connections, to inspect
     application.state.observer = observer  # what the lifespan opened (the audit trail), to inspect
     application.state.edge = edge  # for the server that runs the app (gateway/cli/server.py)
     application.state.metrics_app = metrics_app(prometheus) if settings.metrics.listen else None

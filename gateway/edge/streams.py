@@ -20,18 +20,16 @@ it ends, with its duration and the number of messages it was sent.
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from graphql import DocumentNode, ExecutionResult, GraphQLError, parse
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
-from strawberry.types import ExecutionContext
 
 from gateway.access.auth import Authenticator, Principal, principal_of
 from gateway.access.documents import DocumentResolver
 from gateway.edge.graphql_view import read_body, replaying
+from gateway.edge.subscribing import audit_subscription, coded_error, first_code, still_allowed
 from gateway.errors import GatewayError
 from gateway.query.execute import GatewaySchema
 from gateway.query.live import LiveQueries, Subscriber, TooManySubscriptions
@@ -39,6 +37,7 @@ from gateway.query.observe import OperationObserver
 from gateway.query.request_errors import NOT_A_SUBSCRIPTION, PARSE_FAILED
 
 EVENT_STREAM = b"text/event-stream"
+_ANSWERED_AS_USUAL = (NOT_A_SUBSCRIPTION, PARSE_FAILED)  # not a subscription: not this one's
 _STATUS_BY_CODE = {
     "UNAUTHENTICATED": 401,
     "FORBIDDEN_FIELD": 403,
@@ -87,12 +86,12 @@ class SubscriptionStreams:
             if self.documents is not None:
                 query = await self.documents.resolve(query, data.get("extensions"))
             if not isinstance(query, str) or not query:
-                raise _Refused(400, [_error("BAD_REQUEST", "A subscription needs a query.")])
+                raise _Refused(400, [coded_error("BAD_REQUEST", "A subscription needs a query.")])
             variables = data.get("variables")
             name = data.get("operationName") or None
             if not isinstance(variables, dict | None) or not isinstance(name, str | None):
                 message = "`variables` must be an object and `operationName` a string."
-                raise _Refused(400, [_error("BAD_REQUEST", message)])
+                raise _Refused(400, [coded_error("BAD_REQUEST", message)])
         except GatewayError as exc:
             await _json(send, _status(exc.code, 400), {"errors": [exc.to_graphql().formatted]})
             return
@@ -101,10 +100,11 @@ class SubscriptionStreams:
             return
         principal = principal_of(request.state)
         if principal is None:  # never behind the authentication middleware: fail closed
-            await _json(send, 401, {"errors": [_error("UNAUTHENTICATED", "Not authenticated.")]})
+            unauthenticated = coded_error("UNAUTHENTICATED", "Not authenticated.")
+            await _json(send, 401, {"errors": [unauthenticated]})
             return
         prepared = self.schema.prepared_subscription(query, name, variables)
-        if isinstance(prepared, list) and _code(prepared) in (NOT_A_SUBSCRIPTION, PARSE_FAILED):
+        if isinstance(prepared, list) and first_code(prepared) in _ANSWERED_AS_USUAL:
             await self.app(scope, receive, send)  # not a subscription: answered as usual
             return
         if isinstance(prepared, list):
@@ -116,7 +116,7 @@ class SubscriptionStreams:
         try:
             subscriber = self.live.open(
                 prepared.document, name, prepared.variables, principal,
-                self._still_allowed(headers, principal), arguments=prepared.arguments,
+                still_allowed(self.authenticator, headers, principal), arguments=prepared.arguments,
             )  # fmt: skip
         except TooManySubscriptions as exc:
             errors = [exc.to_graphql().formatted]
@@ -128,18 +128,6 @@ class SubscriptionStreams:
         finally:
             subscriber.close()
         await self._audit(query, name, variables, principal, started, errors, subscriber.messages)
-
-    def _still_allowed(self, headers: Mapping[str, str], principal: Principal) -> Any:
-        async def still_allowed() -> bool:
-            if principal.method == "anonymous":
-                return True
-            try:
-                now = await self.authenticator.authenticate(headers)
-            except GatewayError:
-                return False
-            return now.client_id == principal.client_id and now.roles == principal.roles
-
-        return still_allowed
 
     async def _stream(self, subscriber: Subscriber, receive: Receive, send: Send) -> list[Any]:
         """Send the subscription's messages until it ends or the client leaves; the errors
@@ -197,27 +185,10 @@ class SubscriptionStreams:
         errors: list[Any],
         messages: int,
     ) -> None:
-        if self.observer is None:
-            return
-        document: DocumentNode | None = None
-        with contextlib.suppress(GraphQLError):
-            document = parse(query)  # what the record says the operation is
-        context = ExecutionContext(
-            query=query, schema=self.schema, allowed_operations=(), variables=variables,
-            provided_operation_name=name,
+        await audit_subscription(
+            self.observer, self.schema, query=query, name=name, variables=variables,
+            principal=principal, started=started, errors=errors, messages=messages,
         )  # fmt: skip
-        context.graphql_document = document
-        result = ExecutionResult(None, [_graphql_error(e) for e in errors] or None)
-        with contextlib.suppress(GatewayError):  # the stream is over: nothing left to withhold
-            await self.observer.finished(
-                context, started=started, trace_id=None, principal=principal,
-                result=result, status=None, messages=messages,
-            )  # fmt: skip
-
-
-def _graphql_error(formatted: Any) -> GraphQLError:
-    """An error as sent, back as the audit reads it (its message and code)."""
-    return GraphQLError(str(formatted.get("message", "")), extensions=formatted.get("extensions"))
 
 
 class _Refused(Exception):
@@ -235,10 +206,6 @@ def _takes(scope: Scope, path: str) -> bool:
     return EVENT_STREAM in accept
 
 
-def _code(errors: list[Any]) -> Any:
-    return (errors[0].extensions or {}).get("code") if errors else None
-
-
 def _request_data(request: Request, body: bytes) -> dict[str, Any]:
     if request.method == "GET":
         params = request.query_params
@@ -249,7 +216,7 @@ def _request_data(request: Request, body: bytes) -> dict[str, Any]:
         return data
     data = _parsed(body, "the body")
     if not isinstance(data, dict):
-        raise _Refused(400, [_error("BAD_REQUEST", "The body must be one JSON object.")])
+        raise _Refused(400, [coded_error("BAD_REQUEST", "The body must be one JSON object.")])
     return data
 
 
@@ -257,11 +224,7 @@ def _parsed(text: str | bytes, what: str) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        raise _Refused(400, [_error("BAD_REQUEST", f"{what} is not JSON.")]) from None
-
-
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"message": message, "extensions": {"code": code}}
+        raise _Refused(400, [coded_error("BAD_REQUEST", f"{what} is not JSON.")]) from None
 
 
 def _status(code: Any, default: int) -> int:

@@ -224,7 +224,8 @@ class GatewaySchema(strawberry.Schema):
         if operation_type is OperationType.SUBSCRIPTION:  # answered as a stream, never here
             refusal = GraphQLError(
                 "A subscription is answered as a stream: send it with `Accept: "
-                "text/event-stream` (GraphQL over SSE).",
+                "text/event-stream` (GraphQL over SSE), or over a WebSocket at /graphql "
+                "(graphql-transport-ws).",
                 extensions={"code": SUBSCRIPTION_NEEDS_STREAM},
             )
             return await self._refused(
