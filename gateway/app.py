@@ -378,6 +378,8 @@ def create_app(
         observer=observer,
         heartbeat=subscriptions.heartbeat,
         max_message_bytes=settings.max_body_bytes,
+        max_connections=subscriptions.max_total,
+        max_per_address=subscriptions.max_per_client,
     )
 
     async def dashboard_page(_: Request) -> Response:

@@ -97,6 +97,8 @@ class GraphQLWebSockets:
         observer: OperationObserver | None,
         heartbeat: float,
         max_message_bytes: int,
+        max_connections: int = 10_000,
+        max_per_address: int = 20,
         init_timeout: float = INIT_TIMEOUT,
         path: str = "/graphql",
     ) -> None:
@@ -109,7 +111,10 @@ class GraphQLWebSockets:
         self.max_message_bytes = max_message_bytes
         self.init_timeout = init_timeout
         self.path = path
+        self.max_connections = max_connections
+        self.max_per_address = max_per_address
         self.connections = 0
+        self._by_address: dict[str, int] = {}
         self._idle = asyncio.Condition()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -120,11 +125,25 @@ class GraphQLWebSockets:
             return
         if (await receive())["type"] != "websocket.connect":
             return
+        # Open sockets are bounded like the subscriptions on them: per client address (the
+        # one the edge found, behind trusted proxies) and per gateway; past either the upgrade
+        # is refused (HTTP 403) before anything is read.
+        address = str((scope.get("client") or ("",))[0])
+        held = self._by_address.get(address, 0)
+        if self.connections >= self.max_connections or held >= self.max_per_address:
+            await send({"type": "websocket.close", "code": 1013})
+            return
         self.connections += 1
+        self._by_address[address] = held + 1
         try:
             await _Connection(self, scope, receive, send).serve()
         finally:
             self.connections -= 1
+            left = self._by_address[address] - 1
+            if left:
+                self._by_address[address] = left
+            else:
+                del self._by_address[address]
             async with self._idle:
                 self._idle.notify_all()
 

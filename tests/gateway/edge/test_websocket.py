@@ -336,3 +336,24 @@ async def test_portgate_serve_s_server_takes_the_upgrade(tmp_path: Path) -> None
     ):  # fmt: skip
         await initialised(ws)
         await read_up_to_here(ws)
+
+
+async def test_open_sockets_are_bounded_per_address_and_per_gateway(tmp_path: Path) -> None:
+    port = CountingPort("USLAX", [box("DISC")])
+    async with gateway_with(tmp_path, port) as served:
+        sockets = served.app.state.websockets
+        sockets.max_per_address = 2
+        async with socket(served) as first, socket(served) as second:
+            await initialised(first)
+            await initialised(second)
+            with pytest.raises(InvalidStatus) as refused:
+                async with socket(served):
+                    pass
+            assert refused.value.response.status_code == 403
+        await sockets.drained()  # both closed at the server too
+        async with socket(served) as again:  # a place came free
+            await initialised(again)
+            sockets.max_connections = 1
+            with pytest.raises(InvalidStatus):
+                async with socket(served):
+                    pass
