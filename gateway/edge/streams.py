@@ -29,7 +29,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.access.auth import Authenticator, Principal, principal_of
 from gateway.access.documents import DocumentResolver
 from gateway.edge.graphql_view import read_body, replaying
-from gateway.edge.subscribing import audit_subscription, coded_error, first_code, still_allowed
+from gateway.edge.subscribing import (
+    audit_subscription,
+    coded_error,
+    first_code,
+    holder,
+    still_allowed,
+)
 from gateway.errors import GatewayError
 from gateway.query.execute import GatewaySchema
 from gateway.query.live import LiveQueries, Subscriber, TooManySubscriptions
@@ -116,7 +122,8 @@ class SubscriptionStreams:
         try:
             subscriber = self.live.open(
                 prepared.document, name, prepared.variables, principal,
-                still_allowed(self.authenticator, headers, principal), arguments=prepared.arguments,
+                still_allowed(self.authenticator, headers, principal),
+                arguments=prepared.arguments, holder=holder(scope, principal),
             )  # fmt: skip
         except TooManySubscriptions as exc:
             errors = [exc.to_graphql().formatted]

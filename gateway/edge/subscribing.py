@@ -10,10 +10,20 @@ from graphql import DocumentNode, ExecutionResult, GraphQLError, parse
 from strawberry.types import ExecutionContext
 
 from gateway.access.auth import Authenticator, Principal
+from gateway.edge.rate_limit import client_key
 from gateway.errors import GatewayError
 from gateway.query.execute import GatewaySchema
 from gateway.query.live import StillAllowed
 from gateway.query.observe import OperationObserver
+
+
+def holder(scope: Mapping[str, Any], principal: Principal) -> str:
+    """Whom a subscription counts against: an authenticated client by its id, anyone else by
+    the address the edge found (an IPv6 one by its network), as the rate limit counts them;
+    never every anonymous caller as one."""
+    if principal.method != "anonymous":
+        return f"client:{principal.client_id}"
+    return client_key({"client": scope.get("client")})[0]
 
 
 def still_allowed(

@@ -48,7 +48,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.access.auth import API_KEY_HEADER, Authenticator, Principal
 from gateway.access.documents import DocumentResolver
 from gateway.edge.authenticate import AMBIGUOUS, credential_headers
-from gateway.edge.subscribing import audit_subscription, coded_error, still_allowed
+from gateway.edge.subscribing import audit_subscription, coded_error, holder, still_allowed
 from gateway.errors import AmbiguousCredentials, GatewayError, Unauthenticated
 from gateway.query.execute import GatewaySchema
 from gateway.query.live import LiveQueries, Subscriber, SubscriptionFailed, TooManySubscriptions
@@ -330,7 +330,7 @@ class _Connection:
             subscriber = self.ws.live.open(
                 prepared.document, name, prepared.variables, self.principal,
                 still_allowed(self.ws.authenticator, self.headers, self.principal),
-                arguments=prepared.arguments,
+                arguments=prepared.arguments, holder=holder(self.scope, self.principal),
             )  # fmt: skip
         except TooManySubscriptions as exc:
             await self._refuse(id, [exc.to_graphql().formatted], audit)

@@ -193,8 +193,11 @@ class _Message:
 class Subscriber:
     """One subscription: a mailbox of at most one message, collapsed, never a queue."""
 
-    def __init__(self, feed: "_Feed", principal: Principal, still_allowed: StillAllowed) -> None:
+    def __init__(
+        self, feed: "_Feed", principal: Principal, still_allowed: StillAllowed, holder: str
+    ) -> None:
         self.feed = feed
+        self.holder = holder
         self.principal = principal
         self.still_allowed = still_allowed
         self.opened = time.monotonic()
@@ -408,7 +411,7 @@ class LiveQueries:
         self.now = now
         self.feeds: dict[tuple[Any, ...], _Feed] = {}
         self.total = 0
-        self._by_principal: dict[tuple[str, str], int] = {}
+        self._by_principal: dict[str, int] = {}
 
     def open(
         self,
@@ -419,16 +422,19 @@ class LiveQueries:
         still_allowed: StillAllowed,
         *,
         arguments: Mapping[str, Any],
+        holder: str | None = None,
     ) -> Subscriber:
         """A new subscription to the (validated) subscription ``document``; ``arguments`` are
-        its root field's coerced arguments. Raises :class:`TooManySubscriptions` past a bound,
-        ValueError for a document that is not a subscription the gateway answers."""
+        its root field's coerced arguments; ``holder`` whom it counts against (by default the
+        principal's client id: the edge passes the address for anonymous callers). Raises
+        :class:`TooManySubscriptions` past a bound, ValueError for a document that is not a
+        subscription the gateway answers."""
         operation = get_operation_ast(document, operation_name)
         assert operation is not None
         root = operation.selection_set.selections[0]
         assert isinstance(root, FieldNode)
         poll = poll_document(document, operation_name)
-        who = (principal.method, principal.client_id)
+        who = holder or f"client:{principal.client_id}"
         if self.total >= self.max_total:
             raise TooManySubscriptions(f"the gateway holds {self.max_total} subscriptions")
         if self._by_principal.get(who, 0) >= self.max_per_principal:
@@ -449,7 +455,7 @@ class LiveQueries:
             feed = _Feed(self, key, root.name.value, alias, poll, operation_name, values,
                          principal, window)  # fmt: skip
             self.feeds[key] = feed
-        subscriber = Subscriber(feed, principal, still_allowed)
+        subscriber = Subscriber(feed, principal, still_allowed, who)
         self.total += 1
         self._by_principal[who] = self._by_principal.get(who, 0) + 1
         feed.join(subscriber)
@@ -457,7 +463,7 @@ class LiveQueries:
 
     def _left(self, feed: _Feed, subscriber: Subscriber) -> None:
         self.total -= 1
-        who = (subscriber.principal.method, subscriber.principal.client_id)
+        who = subscriber.holder
         left = self._by_principal.get(who, 1) - 1
         if left:
             self._by_principal[who] = left

@@ -229,3 +229,20 @@ async def test_closing_the_hub_ends_every_subscription() -> None:
     await live.close()
     assert [await s.take() for s in subscribers] == [None, None]
     assert live.total == 0
+
+
+async def test_anonymous_callers_are_counted_by_their_address_not_as_one() -> None:
+    port, steps = Port(), Steps()
+    live = hub(port, steps, per_principal=1)
+    anonymous = Principal("anonymous", "", frozenset({"public"}), None, "anonymous")
+
+    def by(address: str) -> Subscriber:
+        return live.open(parse(BOXES), None, {"refs": ["MSCU6639871"]}, anonymous, allowed,
+                         arguments={}, holder=f"ip:{address}")  # fmt: skip
+
+    kept = [by("192.0.2.1"), by("192.0.2.2")]  # two callers, one subscription each
+    with pytest.raises(TooManySubscriptions):
+        by("192.0.2.1")
+    kept[0].close()
+    kept.append(by("192.0.2.1"))
+    assert live.total == 2
