@@ -84,7 +84,10 @@ class SubscriptionSettings(Strict):
         "subscribe to it; a change reaches subscribers within one interval.",
     )
     max_per_client: int = Field(
-        20, ge=1, description="Subscriptions one client (API key or identity) may hold at once."
+        20,
+        ge=1,
+        description="Subscriptions (and WebSockets) one client may hold at once: an API key or "
+        "identity, or an anonymous caller's address.",
     )
     max_total: int = Field(
         10_000, ge=1, description="Subscriptions one gateway process holds at once."
