@@ -9,9 +9,9 @@ from pathlib import Path
 
 from port_resolvers.kit import create_resolver_app
 from port_resolvers.loopback import serve_on_loopback
-from tests.gateway.edge.test_streams import POLICY, STREAM, events, next_message
+from tests.gateway.edge.test_streams import STREAM, events, gateway_at, next_message
 from tests.gateway.query.test_merge import MemoryPort, call
-from tests.gateway.served import served_gateway, token
+from tests.gateway.served import token
 
 CALLS = (
     "subscription { vesselCallUpdates(window: 48) "
@@ -25,16 +25,10 @@ OUTLOOK = (
 async def test_a_moved_eta_is_sent_as_that_call_alone(tmp_path: Path) -> None:
     soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=6)
     port = MemoryPort("USLAX", calls=[call("USLAX", "C1", soon), call("USLAX", "C2", soon)])
-    (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
     app = create_resolver_app(port, "USLAX", gateway_token=token("USLAX"))
     async with (
         serve_on_loopback(app) as url,
-        served_gateway(
-            tmp_path, [{"id": "USLAX", "url": url + "/graphql"}],
-            subscriptions={"interval": "50ms", "heartbeat": "1s"},
-            registry={"egress": {"schemes": ["http"], "hosts": ["127.0.0.1"]}},
-            policy={"file": tmp_path / "policy.yaml"},
-        ) as served,
+        gateway_at(tmp_path, "USLAX", url, heartbeat="1s") as served,
         served.client.stream(
             "POST", "/graphql", headers=STREAM, json={"query": CALLS}
         ) as response,
@@ -54,19 +48,13 @@ async def test_a_moved_eta_is_sent_as_that_call_alone(tmp_path: Path) -> None:
 
 
 async def test_a_port_going_down_and_back_shows_in_the_outlook(tmp_path: Path) -> None:
-    (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
     app = create_resolver_app(MemoryPort("USLAX"), "USLAX", gateway_token=token("USLAX"))
     port_up = contextlib.AsyncExitStack()
     url = await port_up.enter_async_context(serve_on_loopback(app))
     number = int(url.rpartition(":")[2])
     async with (
         port_up,
-        served_gateway(
-            tmp_path, [{"id": "USLAX", "url": url + "/graphql"}],
-            subscriptions={"interval": "50ms", "heartbeat": "1s"},
-            registry={"egress": {"schemes": ["http"], "hosts": ["127.0.0.1"]}},
-            policy={"file": tmp_path / "policy.yaml"},
-        ) as served,
+        gateway_at(tmp_path, "USLAX", url, heartbeat="1s") as served,
         served.client.stream(
             "POST", "/graphql", headers=STREAM, json={"query": OUTLOOK}
         ) as response,
