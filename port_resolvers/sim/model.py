@@ -360,6 +360,17 @@ class PortData:
     def container(self, reference: str) -> Container | None:
         return self._by_reference.get(reference)
 
+    def record(self, container: Container) -> None:
+        """The port's system records a change to one of its boxes (a hold released, a move):
+        what its APIs answer from then on. Generated data never changes by itself; this is how
+        a test or a demo plays the terminal."""
+        if container.reference not in self._by_reference:
+            raise KeyError(f"{container.reference} is not a box of {self.port_id}")
+        boxes = tuple(container if c.reference == container.reference else c
+                      for c in self.containers)  # fmt: skip
+        object.__setattr__(self, "containers", boxes)
+        self._by_reference[container.reference] = container
+
     def containers_of_document(self, kind: str, reference: str) -> list[Container]:
         """Boxes of a bill of lading (TRD) or a booking (BKG)."""
         key = "bill_of_lading" if kind == "TRD" else "booking"

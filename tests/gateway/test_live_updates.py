@@ -1,14 +1,16 @@
-"""Vessel calls and the outlook by subscription, end to end on loopback (GraphQL over SSE): an
-ETA moved at the port reaches the subscriber as that call alone; a port that goes down shows in
-the outlook as not answering, and coming back as answering again; an outlook whose figures did
-not change is not sent again, though it is computed anew each time."""
+"""Subscriptions end to end on loopback (GraphQL over SSE): a hold released at a simulated
+port reaches the trucker; an ETA moved at the port reaches the subscriber as that call alone; a port
+that goes down shows in the outlook as not answering, and coming back as answering again; an outlook
+whose figures did not change is not sent again, though it is computed anew each time."""
 
 import contextlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from port_resolvers.kit import create_resolver_app
 from port_resolvers.loopback import serve_on_loopback
+from port_resolvers.sim.cluster import run_simulated_ports
 from tests.gateway.edge.test_streams import STREAM, events, gateway_at, next_message
 from tests.gateway.query.test_merge import MemoryPort, call
 from tests.gateway.served import token
@@ -75,3 +77,31 @@ async def test_a_port_going_down_and_back_shows_in_the_outlook(tmp_path: Path) -
                 back["data"]["outlookUpdates"]["generatedAt"]
                 != first["data"]["outlookUpdates"]["generatedAt"]
             )  # computed anew, sent because it changed
+
+
+async def test_a_hold_released_at_the_simulated_port_reaches_the_trucker(tmp_path: Path) -> None:
+    async with run_simulated_ports(port_ids=["USLGB"]) as [port]:
+        data = port.system.data
+        box = next(c for c in data.containers if c.availability is not None
+                   and any(h.status == "HOLD" for h in c.availability.holds))  # fmt: skip
+        query = (
+            f'subscription {{ containerUpdates(references: ["{box.reference}"]) '
+            "{ equipmentReference availability { holds { type status } } } }"
+        )
+        async with (
+            gateway_at(tmp_path, "USLGB", port.resolver_url.removesuffix("/graphql"),
+                       heartbeat="1s") as served,
+            served.client.stream("POST", "/graphql", headers=STREAM,
+                                 json={"query": query}) as response,
+        ):  # fmt: skip
+            stream = aiter(events(response))
+            _, first = await next_message(stream)
+            [held] = first["data"]["containerUpdates"]
+            assert any(h["status"] == "HOLD" for h in held["availability"]["holds"])
+            assert box.availability is not None
+            released = tuple(replace(h, status="RELEASED") for h in box.availability.holds)
+            data.record(replace(box, availability=replace(box.availability, holds=released)))
+            _, changed = await next_message(stream)  # within the next poll or two
+            [now] = changed["data"]["containerUpdates"]
+            assert now["equipmentReference"] == box.reference
+            assert {h["status"] for h in now["availability"]["holds"]} == {"RELEASED"}

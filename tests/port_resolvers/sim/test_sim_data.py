@@ -2,6 +2,7 @@
 
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -293,3 +294,15 @@ def test_cut_offs_come_before_the_planned_arrival_in_order_at_whole_local_hours(
             assert timedelta(days=4.5) < before["EFC", False] <= timedelta(days=5, hours=1)
             assert timedelta(days=2.5) < before["DCO", False] <= timedelta(days=3, hours=1)
             assert timedelta(days=1) <= before["FCO", True] <= timedelta(days=1, hours=1)
+
+
+def test_a_recorded_change_is_what_the_port_knows_from_then_on(now: datetime) -> None:
+    data = generate_port_data("USLGB", now=now)
+    box = data.containers[0]
+    moved = replace(box, bill_of_lading="RECORDED-BL")
+    data.record(moved)
+    assert data.container(box.reference) is moved
+    assert data.containers_of_document("TRD", "RECORDED-BL") == [moved]
+    assert len(data.containers) == len({c.reference for c in data.containers})
+    with pytest.raises(KeyError, match="not a box of USLGB"):
+        data.record(replace(box, reference="MSCU0000000"))
