@@ -8,15 +8,16 @@ one is refused at once with ``Retry-After: 1``; it is not counted against the ra
 rate, it is off with ``rate_limit.enabled: false``.
 
 A subscription's request counts until its stream opens; from then on the subscription limits
-hold it (``subscriptions.max_per_client``).
+hold it (``subscriptions.max_per_client``): the stream says so with :func:`release_in_flight`.
 
 Pure ASGI middleware after authentication, before the rate limit. Per request: one dict read and
 two writes; the dict holds only clients that have a request in flight.
 """
 
 import logging
+from typing import Final
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.edge.counts import EdgeCounts
 from gateway.edge.rate_limit import DEFAULT_IPV6_PREFIX, client_key
@@ -68,29 +69,30 @@ class ClientConcurrency:
             await error_response(error, 429)(scope, receive, send)
             return
         in_flight[key] = held + 1
-        released = False
-
-        def release() -> None:
-            nonlocal released
-            if not released:
-                released = True
-                left = in_flight[key] - 1
-                if left:
-                    in_flight[key] = left
-                else:
-                    del in_flight[key]
-
-        async def streaming(message: Message) -> None:
-            # A subscription's stream, once open, is held by the subscription limits
-            # (gateway/query/live.py), not as a request in flight for as long as it lasts.
-            if message["type"] == "http.response.start" and any(
-                name == b"content-type" and value.startswith(b"text/event-stream")
-                for name, value in message.get("headers", ())
-            ):
-                release()
-            await send(message)
-
+        scope[_HELD] = (self, key)  # see release_in_flight
         try:
-            await self.app(scope, receive, streaming)
+            await self.app(scope, receive, send)
         finally:
-            release()
+            if scope.pop(_HELD, None) is not None:
+                self._release(key)
+
+    def _release(self, key: str) -> None:
+        left = self._in_flight[key] - 1
+        if left:
+            self._in_flight[key] = left
+        else:
+            del self._in_flight[key]
+
+
+# Where a request's place among its client's requests in flight is kept, for its stream.
+_HELD: Final = "portgate.in_flight"
+
+
+def release_in_flight(scope: Scope) -> None:
+    """A subscription's stream has opened: from now on the subscription limits hold it
+    (gateway/query/live.py), so its request no longer counts as one in flight for as long as
+    it lasts. Called once by the stream's owner; nothing when the limit is off."""
+    held = scope.pop(_HELD, None)
+    if held is not None:
+        limiter, key = held
+        limiter._release(key)

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.access.auth import Authenticator, Principal, principal_of
 from gateway.access.documents import DocumentResolver
 from gateway.edge.graphql_view import read_body, replaying
+from gateway.edge.in_flight import release_in_flight
 from gateway.edge.subscribing import (
     audit_subscription,
     coded_error,
@@ -131,12 +132,14 @@ class SubscriptionStreams:
             await self._audit(query, name, variables, principal, started, errors, 0)
             return
         try:
-            errors = await self._stream(subscriber, receive, send)
+            errors = await self._stream(subscriber, scope, receive, send)
         finally:
             subscriber.close()
         await self._audit(query, name, variables, principal, started, errors, subscriber.messages)
 
-    async def _stream(self, subscriber: Subscriber, receive: Receive, send: Send) -> list[Any]:
+    async def _stream(
+        self, subscriber: Subscriber, scope: Scope, receive: Receive, send: Send
+    ) -> list[Any]:
         """Send the subscription's messages until it ends or the client leaves; the errors
         it ended with. Before the first message nothing is sent, so a refusal has its status."""
         gone = asyncio.Event()
@@ -161,6 +164,7 @@ class SubscriptionStreams:
                 (b"content-type", b"text/event-stream; charset=utf-8"),
                 (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"),
             ]})  # fmt: skip
+            release_in_flight(scope)
             await _event(send, first)
             ended: list[Any] = []
             while not gone.is_set():
