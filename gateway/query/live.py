@@ -27,8 +27,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -82,6 +81,9 @@ class SubscriptionEnded(GatewayError):
     """The credential a subscription was opened with is no longer accepted."""
 
     code = "UNAUTHENTICATED"
+
+
+_REVOKED: Final = [SubscriptionEnded("the credential is no longer accepted").to_graphql().formatted]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,14 @@ class _Message:
     errors: list[Any] = field(default_factory=list)
     extensions: dict[str, Any] = field(default_factory=dict)
 
+    def then(self, later: "_Message") -> "_Message":
+        """This message with ``later`` folded in: the later state of each item, the later
+        whole answer if it has one, the later poll's errors and sources. A new message: one
+        message is offered to every subscriber, and none may change it."""
+        whole, has_whole = (later.whole, True) if later.has_whole else (self.whole, self.has_whole)
+        return _Message({**self.items, **later.items}, whole, has_whole, later.errors,
+                        later.extensions)  # fmt: skip
+
 
 class Subscriber:
     """One subscription: a mailbox of at most one message, collapsed, never a queue."""
@@ -200,7 +210,6 @@ class Subscriber:
         self.holder = holder
         self.principal = principal
         self.still_allowed = still_allowed
-        self.opened = time.monotonic()
         self.messages = 0
         self.collapsed = 0  # messages folded into a later one because this one did not keep up
         self._pending: _Message | None = None
@@ -214,11 +223,7 @@ class Subscriber:
             self._pending = message
         else:
             self.collapsed += 1
-            kept = self._pending
-            kept.items.update(message.items)
-            if message.has_whole:
-                kept.whole, kept.has_whole = message.whole, True
-            kept.errors, kept.extensions = message.errors, message.extensions
+            self._pending = self._pending.then(message)
         self._ready.set()
 
     def end(self, errors: list[Any] | None = None) -> None:
@@ -235,8 +240,7 @@ class Subscriber:
             if self._pending is not None and not self._closed:
                 message, self._pending = self._pending, None
                 if not await self.still_allowed():
-                    ended = SubscriptionEnded("the credential is no longer accepted")
-                    self.end([ended.to_graphql().formatted])
+                    self.end(_REVOKED)
                 else:
                     self.messages += 1
                     return self.feed.payload(message)
@@ -252,8 +256,7 @@ class Subscriber:
             except TimeoutError:  # quiet: still the credential is checked, then a heartbeat
                 if await self.still_allowed():
                     return {}
-                ended = SubscriptionEnded("the credential is no longer accepted")
-                self.end([ended.to_graphql().formatted])
+                self.end(_REVOKED)
 
     def close(self) -> None:
         """Leave the feed (once): the client went away, or the subscription ended."""
@@ -261,13 +264,6 @@ class Subscriber:
             self._left = True
             self._closed = True
             self.feed.leave(self)
-
-    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        try:
-            while (message := await self.take()) is not None:
-                yield message
-        finally:
-            self.close()
 
 
 class _Feed:
@@ -296,8 +292,7 @@ class _Feed:
     def join(self, subscriber: Subscriber) -> None:
         self.subscribers.add(subscriber)
         if self.last is not None:
-            subscriber.offer(_Message(dict(self.last.items), self.last.whole, self.last.has_whole,
-                                      self.last.errors, self.last.extensions))  # fmt: skip
+            subscriber.offer(self.last)
         if self.task is None:
             self.task = asyncio.create_task(self._run(), name=f"portgate live {self.field_name}")
 
@@ -385,9 +380,7 @@ class _Feed:
         self.last = current
         if first or message.items or message.has_whole:
             for subscriber in list(self.subscribers):
-                subscriber.offer(message if not first else _Message(
-                    dict(current.items), current.whole, current.has_whole,
-                    current.errors, current.extensions))  # fmt: skip
+                subscriber.offer(current if first else message)
 
 
 class LiveQueries:
