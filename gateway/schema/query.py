@@ -31,6 +31,15 @@ PortsArgument = Annotated[
     ),
 ]
 
+# The outlook's arguments, which outlookUpdates takes too.
+OutlookDaysArgument = Annotated[
+    int, strawberry.argument(description=f"Window length from now, 1 to {MAX_OUTLOOK_DAYS}")
+]
+OutlookContainersArgument = Annotated[
+    list[str] | None,
+    strawberry.argument(description=f"Your container numbers (at most {MAX_CONTAINER_REFERENCES})"),
+]
+
 
 class RootFieldNotFannedOut(RuntimeError):
     """A root field reached per-field execution: the fan-out extension is missing."""
@@ -143,15 +152,8 @@ class Query:
         self,
         info: Info,
         ports: PortsArgument = None,
-        days: Annotated[
-            int, strawberry.argument(description=f"Window length from now, 1 to {MAX_OUTLOOK_DAYS}")
-        ] = 3,
-        containers: Annotated[
-            list[str] | None,
-            strawberry.argument(
-                description=f"Your container numbers (at most {MAX_CONTAINER_REFERENCES})"
-            ),
-        ] = None,
+        days: OutlookDaysArgument = 3,
+        containers: OutlookContainersArgument = None,
     ) -> Outlook | None:
         _fanned_out(info)
 

@@ -17,7 +17,8 @@ from strawberry.types import Info
 from gateway.schema.outlook import Outlook
 from gateway.schema.query import (
     MAX_CONTAINER_REFERENCES,
-    MAX_OUTLOOK_DAYS,
+    OutlookContainersArgument,
+    OutlookDaysArgument,
     PortsArgument,
     _fanned_out,
 )
@@ -83,15 +84,8 @@ class Subscription:
         self,
         info: Info,
         ports: PortsArgument = None,
-        days: Annotated[
-            int, strawberry.argument(description=f"Window length from now, 1 to {MAX_OUTLOOK_DAYS}")
-        ] = 3,
-        containers: Annotated[
-            list[str] | None,
-            strawberry.argument(
-                description=f"Your container numbers (at most {MAX_CONTAINER_REFERENCES})"
-            ),
-        ] = None,
+        days: OutlookDaysArgument = 3,
+        containers: OutlookContainersArgument = None,
     ) -> AsyncGenerator[Outlook | None, None]:
         for never in _not_fanned_out(info):
             yield never
