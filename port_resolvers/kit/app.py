@@ -7,14 +7,17 @@ Routes:
   answer carries ``Cache-Control``: ``max-age`` = the smallest TTL of the root fields asked,
   or ``no-store`` (errors other than notices, or a port configured ``no_store=True``).
 - ``GET /healthz``: 200 ``{"status": "ok", "port": ...}`` while the process serves (liveness).
+- ``GET /changes`` (with ``changes``): a stream of change notices for the gateway
+  (:mod:`port_resolvers.kit.changes`), with the same credential as ``/graphql``.
 - ``GET /readyz``: asks the source for the port; 200 ``{"status": "ready", ...}``, or 503
   ``{"status": "unavailable", ...}`` when the port's systems do not answer (or answer for
   another port).
 """
 
+import contextlib
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any, Final
 
@@ -22,11 +25,12 @@ import orjson
 from opentelemetry import trace
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from port_resolvers.kit import errors, tracing
 from port_resolvers.kit.cache_control import NO_STORE, CacheTtls, cache_control, max_age
+from port_resolvers.kit.changes import ChangeNotices, TooManyListeners
 from port_resolvers.kit.execution import (
     DEFAULT_DOCUMENT_CACHE_SIZE,
     Answer,
@@ -36,6 +40,7 @@ from port_resolvers.kit.execution import (
 from port_resolvers.kit.request import DEFAULT_MAX_BODY_BYTES, RequestRejected, read_graphql_request
 from port_resolvers.kit.resolvers import PortContext, PortZone, utc_now
 from port_resolvers.kit.source import PortDataSource
+from portcontract.changes import MEDIA_TYPE as EVENT_STREAM
 from portcontract.identifiers import check_unlocode
 
 logger = logging.getLogger("port_resolvers.kit")
@@ -78,7 +83,9 @@ class ResolverEndpoints:
         gateway_token: str | None = None,
         time_zone: str | None = None,
         clock: Callable[[], datetime] | None = None,
+        changes: ChangeNotices | None = None,
     ) -> None:
+        self.changes = changes
         self._authorization = (
             f"Bearer {gateway_token}".encode() if gateway_token is not None else None
         )
@@ -106,6 +113,18 @@ class ResolverEndpoints:
                 no_store=self.no_store,
             )
             return _json(answer.body, answer.status, header)
+
+    async def changes_endpoint(self, request: Request) -> Response:
+        if not self._from_the_gateway(request):
+            body = request_error("this resolver answers the gateway only", errors.UNAUTHENTICATED)
+            return _json(body, 401)
+        assert self.changes is not None  # the route exists only with them
+        try:
+            frames = self.changes.listen()
+        except TooManyListeners as exc:
+            return _json(request_error(str(exc), errors.SOURCE_UNAVAILABLE), 503)
+        headers = {"cache-control": NO_STORE, "x-accel-buffering": "no"}
+        return StreamingResponse(frames, media_type=EVENT_STREAM, headers=headers)
 
     def _from_the_gateway(self, request: Request) -> bool:
         if self._authorization is None:
@@ -153,6 +172,7 @@ def create_resolver_app(
     gateway_token: str | None = None,
     time_zone: str | None = None,
     clock: Callable[[], datetime] | None = None,
+    changes: ChangeNotices | None = None,
 ) -> Starlette:
     """A Starlette app answering the shared schema for the port ``port_id`` from ``source``.
 
@@ -170,6 +190,9 @@ def create_resolver_app(
         ``America/Los_Angeles``); by default the source's ``PortRecord.timeZone``, else UTC.
     :param clock: what the kit takes as now when it checks that metric periods have ended;
         by default the current time.
+    :param changes: where the port's systems report what changed; when given, ``GET /changes``
+        streams it to the gateway, which then asks again at once instead of at its next poll
+        (:mod:`port_resolvers.kit.changes`). Without it the gateway polls.
     """
     endpoints = ResolverEndpoints(
         source,
@@ -182,10 +205,22 @@ def create_resolver_app(
         gateway_token=gateway_token,
         time_zone=time_zone,
         clock=clock,
+        changes=changes,
     )
     routes = [
         Route("/graphql", endpoints.graphql_endpoint, methods=["GET", "POST"]),
         Route("/healthz", endpoints.healthz, methods=["GET"]),
         Route("/readyz", endpoints.readyz, methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+    if changes is None:
+        return Starlette(routes=routes)
+    routes.append(Route("/changes", endpoints.changes_endpoint, methods=["GET"]))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            changes.close()  # whatever gateway stream is still open ends
+
+    return Starlette(routes=routes, lifespan=lifespan)
