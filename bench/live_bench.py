@@ -94,7 +94,12 @@ class Changing:
         self.polls = 0
 
     async def run(
-        self, document: DocumentNode, name: str | None, values: Mapping[str, Any], who: Any
+        self,
+        document: DocumentNode,
+        name: str | None,
+        values: Mapping[str, Any],
+        who: Any,
+        bypass: Any = True,
     ) -> OperationResult:
         self.polls += 1
         rows = [{"status": f"S{self.polls}", KEY_ALIAS: f"{r}-{i}", PORT_ALIAS: None}

@@ -25,14 +25,14 @@ with the server settings of gateway/cli/server.py (header timeouts, no proxy hea
 import asyncio
 import contextlib
 import math
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from graphql import ASTValidationRule
+from graphql import ASTValidationRule, DocumentNode
 from opentelemetry import trace
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -42,7 +42,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from gateway.access.apikeys import ApiKeyStore
-from gateway.access.auth import Authenticator
+from gateway.access.auth import Authenticator, Principal
 from gateway.access.documents import (
     DocumentResolver,
     MemoryPersistedQueries,
@@ -78,9 +78,10 @@ from gateway.edge.streams import SubscriptionStreams
 from gateway.edge.websocket import GraphQLWebSockets, WebSocketsFirst
 from gateway.ports.boundary import PortBoundary
 from gateway.ports.cache import AnswerCache, BoundedMemoryAnswers, memory_cache, redis_cache
+from gateway.ports.changes import PortChanges
 from gateway.ports.egress import Resolver, SystemResolver
 from gateway.ports.endpoint_check import EndpointChecker
-from gateway.ports.fetch import FanOut
+from gateway.ports.fetch import Bypass, FanOut
 from gateway.ports.health import PortProber
 from gateway.ports.port_client import PortConnections
 from gateway.ports.port_http import GraphQLOverPortHttp, HttpxPortHttp, PortHttp
@@ -91,7 +92,7 @@ from gateway.query.execute import GatewaySchema
 from gateway.query.limits import IntrospectionDisabled, limits_rule
 from gateway.query.live import LiveQueries
 from gateway.query.observe import OperationObserver
-from gateway.query.pipeline import QueryPipeline
+from gateway.query.pipeline import OperationResult, QueryPipeline
 from gateway.record.audit_archive import RetentionSchedule
 from gateway.record.audit_trail import AuditTrail
 from gateway.record.metrics import BoundedStore, EdgeReading, GatewayMetrics
@@ -319,7 +320,9 @@ def create_app(
     policy = PolicyStore(
         settings.policy.file, graphql_schema, [e.id for e in registry.snapshot().entries]
     )
-    port_http: PortHttp = sessions if sessions is not None else HttpxPortHttp(http(), egress)
+    port_http: PortConnections | HttpxPortHttp = (
+        sessions if sessions is not None else HttpxPortHttp(http(), egress)
+    )
     checker = EndpointChecker(port_http, graphql_schema, egress, resolver or SystemResolver())
     prober = PortProber(registry, checker, settings.registry.probe_timeout)
     pipeline = QueryPipeline(
@@ -359,16 +362,29 @@ def create_app(
     )
 
     subscriptions = settings.subscriptions
+
+    async def poll(
+        document: DocumentNode,
+        name: str | None,
+        values: Mapping[str, Any],
+        principal: Principal,
+        bypass: Bypass,
+    ) -> OperationResult | None:
+        # A feed asks past the cache's fresh answers of the ports it must (a change must reach
+        # subscribers within an interval, not a port's cache lifetime); what it fetches
+        # refreshes the cache.
+        return await pipeline.run(document, name, values, principal=principal, bypass_cache=bypass)
+
     live = LiveQueries(
-        # A feed asks past the cache's fresh answers (a change must reach subscribers within
-        # an interval, not a port's cache lifetime); what it fetches refreshes the cache.
-        lambda document, name, values, principal: pipeline.run(
-            document, name, values, principal=principal, bypass_cache=True
-        ),
+        poll,
         interval=subscriptions.interval,
         max_per_principal=subscriptions.max_per_client,
         max_total=subscriptions.max_total,
+        pushed_interval=subscriptions.push_interval,
+        min_gap=subscriptions.push_min_gap,
     )
+    if subscriptions.push:
+        live.pushes = PortChanges(port_http, registry, live.told)
 
     websockets = GraphQLWebSockets(
         schema=schema,

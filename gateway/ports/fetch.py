@@ -52,6 +52,8 @@ from portcontract.errors import NOTICE_CODES
 
 log = logging.getLogger(__name__)
 
+Bypass = bool | frozenset[str]  # past the cache for every port, for none, or for these ports
+
 LEASE_POLL_SECONDS = 0.02  # how often a replica waiting on another's fetch looks at the cache
 _BREAKER_HEALTH = {
     BreakerState.CLOSED: "UP",
@@ -176,9 +178,10 @@ class FanOut:
         queries: Sequence[PortQuery],
         deadline: float,
         *,
-        bypass_cache: bool = False,
+        bypass_cache: Bypass = False,
     ) -> list[PortOutcome]:
-        """Outcomes in the order of ``queries``; ``deadline`` is a monotonic-clock instant."""
+        """Outcomes in the order of ``queries``; ``deadline`` is a monotonic-clock instant.
+        ``bypass_cache``: ask past fresh cached answers, of every port (True) or of these."""
         request = _RequestContext(deadline, bypass_cache)
         fetch = self._traced_fetch if self._spans.on else self._fetch_one
         if len(queries) == 1:  # one port: no task of its own to gather
@@ -216,7 +219,7 @@ class FanOut:
         key = answer_key(port.id, query.document, query.variables, self._endpoint(port)[2])
         entry = await self._lookup(key)
         now = self._clock()
-        if entry is not None and entry.is_fresh(now) and not request.bypass_cache:
+        if entry is not None and entry.is_fresh(now) and not request.bypasses(port.id):
             return PortOutcome(
                 port, query.keys, self._monotonic() - started, "cached",
                 _from_cache(entry), cache_age=entry.age(now),
@@ -257,7 +260,7 @@ class FanOut:
         within_bound = (
             entry is not None
             and now <= entry.fresh_until + self._cache_settings.max_staleness
-            and not request.bypass_cache
+            and not request.bypasses(query.port.id)
         )
         if entry is not None and within_bound:
             return PortOutcome(
@@ -416,4 +419,8 @@ def _from_cache(entry: CachedAnswer) -> PortAnswer:
 @dataclass(frozen=True, slots=True)
 class _RequestContext:
     deadline: float
-    bypass_cache: bool
+    bypass_cache: Bypass
+
+    def bypasses(self, port: str) -> bool:
+        bypass = self.bypass_cache
+        return bypass if isinstance(bypass, bool) else port in bypass

@@ -27,11 +27,12 @@ Failures are ``PortFailure`` s as :mod:`gateway.ports.port_http` lists them.
 """
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 import ssl
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -45,10 +46,11 @@ from gateway.ports.egress import (
     SystemResolver,
     allowed_addresses,
 )
-from gateway.ports.port_http import HttpAnswer, UrlVerdicts
+from gateway.ports.port_http import HttpAnswer, StreamOpened, UrlVerdicts
 
 MAX_POOLS = 1024  # endpoints whose connections are kept; past it, those with none idle go
 KEEPALIVE_SECONDS = 15.0  # idle kept connections are closed after this
+CHUNK_BYTES = 64 * 1024  # read at a time from a streamed answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +197,51 @@ class _Connection(asyncio.Protocol):
         return HttpAnswer(self._status, bytes(self._body), cache_control)
 
 
+@dataclass(slots=True)
+class _StreamHead:
+    """httptools callbacks for a streamed answer: the headers, then the body as it comes."""
+
+    media_type: str = ""
+    done: bool = False  # the headers are in
+    ended: bool = False  # the whole body is in
+    body: list[bytes] = field(default_factory=list)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"content-type":
+            self.media_type = value.decode("latin-1").partition(";")[0].strip()
+
+    def on_headers_complete(self) -> None:
+        self.done = True
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.ended = True
+
+
+async def _streamed(
+    port: str,
+    reader: asyncio.StreamReader,
+    parser: httptools.HttpResponseParser,
+    head: _StreamHead,
+) -> AsyncIterator[bytes]:
+    """The body of a streamed answer, chunk by chunk, until it ends or the port hangs up."""
+    while True:
+        if head.body:
+            chunk, head.body = b"".join(head.body), []
+            yield chunk
+        if head.ended:
+            return
+        try:
+            data = await reader.read(CHUNK_BYTES)
+            if not data:
+                return
+            parser.feed_data(data)
+        except (OSError, httptools.HttpParserError) as exc:
+            raise PortUnavailable(port, f"the stream broke ({type(exc).__name__})") from exc
+
+
 class _Pool:
     """The connections to one endpoint: at most ``limit`` at once, the idle ones kept."""
 
@@ -315,6 +362,70 @@ class PortConnections:
                 port, f"cannot connect ({type(exc).__name__})", transient=True
             ) from exc
 
+    @contextlib.asynccontextmanager
+    async def get_stream(
+        self, port: str, url: str, headers: Mapping[str, str], *, timeout: float
+    ) -> AsyncIterator[StreamOpened]:
+        """A GET whose answer is read as it comes, on a connection of its own (a port's change
+        notices): the same egress rules as :meth:`post`; closed when the block ends."""
+        self._verdicts.admit(port, url)
+        target = _target(url)
+        try:
+            request = _request(target, b"", headers, method="GET")
+        except ValueError as exc:
+            raise PortError(port, str(exc)) from None
+        writer: asyncio.StreamWriter | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await self._open_stream(target)
+                writer.write(request)
+                head = _StreamHead()
+                parser = httptools.HttpResponseParser(head)
+                while not head.done:
+                    data = await reader.read(CHUNK_BYTES)
+                    if not data:
+                        raise ConnectionDropped(answered=False)
+                    parser.feed_data(data)
+        except TimeoutError as exc:
+            if writer is not None:
+                writer.close()
+            raise PortTimeout(port, f"no answer within {timeout:.3g}s") from exc
+        except EgressRefused as exc:
+            raise PortEgressRefused(port, exc.reason) from exc
+        except _Resolution as exc:
+            raise PortUnavailable(port, "cannot resolve its host", transient=True) from exc
+        except (OSError, ssl.SSLError, httptools.HttpParserError) as exc:
+            if writer is not None:
+                writer.close()
+            raise PortUnavailable(
+                port, f"cannot connect ({type(exc).__name__})", transient=True
+            ) from exc
+        try:
+            chunks = _streamed(port, reader, parser, head)
+            yield StreamOpened(parser.get_status_code(), head.media_type, chunks)
+        finally:
+            writer.close()
+
+    async def _open_stream(
+        self, target: _Target
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        context = None
+        if target.scheme == "https":
+            context = self._ssl = self._ssl or ssl.create_default_context()
+        failure: OSError | None = None
+        for address, family in await self._addresses(target):
+            try:
+                return await asyncio.open_connection(
+                    host=address,
+                    port=target.port,
+                    family=family,
+                    ssl=context,
+                    server_hostname=target.host if context is not None else None,
+                )
+            except OSError as exc:
+                failure = exc
+        raise failure or OSError(f"no address to connect to for {target.host}")
+
     async def connect(self, target: _Target) -> _Connection:
         """A new connection to ``target``: each address the egress rules allow, in turn."""
         loop = asyncio.get_running_loop()
@@ -374,10 +485,12 @@ class _Resolution(OSError):
     """The port's host name could not be resolved."""
 
 
-def _request(target: _Target, body: bytes, headers: Mapping[str, str]) -> bytes:
-    """The request's bytes: a POST with ``body`` and ``headers`` (no line breaks in either a
-    name or a value: they would write another header)."""
-    lines = [f"POST {target.path} HTTP/1.1", f"Host: {target.host_header}"]
+def _request(
+    target: _Target, body: bytes, headers: Mapping[str, str], *, method: str = "POST"
+) -> bytes:
+    """The request's bytes: a POST (or ``method``) with ``body`` and ``headers`` (no line
+    breaks in either a name or a value: they would write another header)."""
+    lines = [f"{method} {target.path} HTTP/1.1", f"Host: {target.host_header}"]
     for name, value in headers.items():
         if name.lower() in ("host", "content-length", "connection", "transfer-encoding"):
             continue

@@ -20,7 +20,8 @@ an app given an
 and name resolution is the client's own.
 """
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -61,6 +62,25 @@ class PortHttp(Protocol):
         max_bytes: int,
     ) -> HttpAnswer:
         """POST ``body`` to ``url`` for ``port``; raises a ``PortFailure`` (module docstring)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOpened:
+    """A streamed answer: its status and media type, and its body as it comes."""
+
+    status: int
+    media_type: str
+    chunks: AsyncIterator[bytes]
+
+
+class PortStreams(Protocol):
+    def get_stream(
+        self, port: str, url: str, headers: Mapping[str, str], *, timeout: float
+    ) -> contextlib.AbstractAsyncContextManager[StreamOpened]:
+        """GET ``url`` for ``port`` and read its answer as it comes (a port's change notices);
+        ``timeout`` bounds connecting and the headers, not the body. Raises a ``PortFailure``
+        as :meth:`PortHttp.post` does; the connection closes when the block ends."""
         ...
 
 
@@ -120,6 +140,39 @@ class HttpxPortHttp:
                 port, f"cannot connect ({type(exc).__name__})", transient=True
             ) from exc
         return HttpAnswer(response.status_code, content, response.headers.get("cache-control"))
+
+    @contextlib.asynccontextmanager
+    async def get_stream(
+        self, port: str, url: str, headers: Mapping[str, str], *, timeout: float
+    ) -> AsyncIterator[StreamOpened]:
+        import httpx
+
+        self._verdicts.admit(port, url)
+        limits = httpx.Timeout(timeout, read=None)  # a quiet stream is the caller's to judge
+        request = self._client.build_request("GET", url, headers=dict(headers), timeout=limits)
+        try:
+            response = await self._client.send(request, stream=True, follow_redirects=False)
+        except httpx.TimeoutException as exc:
+            raise PortTimeout(port, f"no answer within {timeout:.3g}s") from exc
+        except httpx.TransportError as exc:
+            raise PortUnavailable(
+                port, f"cannot connect ({type(exc).__name__})", transient=True
+            ) from exc
+        try:
+            media_type = response.headers.get("content-type", "").partition(";")[0].strip()
+            yield StreamOpened(response.status_code, media_type, _httpx_chunks(port, response))
+        finally:
+            await response.aclose()
+
+
+async def _httpx_chunks(port: str, response: "httpx.Response") -> AsyncIterator[bytes]:
+    import httpx
+
+    try:
+        async for chunk in response.aiter_raw():
+            yield chunk
+    except httpx.TransportError as exc:
+        raise PortUnavailable(port, f"the stream broke ({type(exc).__name__})") from exc
 
 
 class GraphQLOverPortHttp:

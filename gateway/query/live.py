@@ -18,6 +18,14 @@ Bounds:
   by its own selection;
 - a feed ends with its last subscriber; :meth:`LiveQueries.close` ends them all.
 
+Ports that say when something changed (:mod:`gateway.ports.changes`) are not asked every
+interval: a feed whose answer came only from such ports asks them when one of them says that
+something it asked about changed (at most once per ``min_gap``: notices in between are taken
+together), and once per ``pushed_interval`` besides, in case a notice was lost. A feed that
+asks both kinds asks past the cache every interval only the ports that do not push; the
+others answer from the cache unless they said something changed. A port that stops pushing
+is asked every interval again.
+
 Every message is checked again before it is sent: ``still_allowed`` (the credential, e.g. a
 revoked API key) ends the subscription with ``UNAUTHENTICATED``, and the policy in force is
 the pipeline's at each poll, so a changed policy takes effect on the next message.
@@ -30,7 +38,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import orjson
 from graphql import (
@@ -54,7 +62,9 @@ from graphql import (
 
 from gateway.access.auth import Principal
 from gateway.errors import GatewayError
+from gateway.ports.fetch import Bypass
 from gateway.query.pipeline import OperationResult
+from portcontract.changes import ChangeNotice
 
 log = logging.getLogger(__name__)
 
@@ -168,10 +178,24 @@ def _datetime_variable(name: str) -> VariableDefinitionNode:
 
 
 Run = Callable[
-    [DocumentNode, str | None, Mapping[str, Any], Principal], Awaitable[OperationResult | None]
+    [DocumentNode, str | None, Mapping[str, Any], Principal, Bypass],
+    Awaitable[OperationResult | None],
 ]
 StillAllowed = Callable[[], Awaitable[bool]]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class Pushing(Protocol):
+    """Which ports tell the gateway of their changes (:class:`~gateway.ports.changes
+    .PortChanges`)."""
+
+    def pushing(self, port: str) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 def _digest(value: Any) -> bytes:
@@ -288,6 +312,11 @@ class _Feed:
         self.last: _Message | None = None  # the current state, for those who join later
         self.polls = 0
         self.task: asyncio.Task[None] | None = None
+        self.asked: frozenset[str] | None = None  # the ports the last poll asked; None: not yet
+        self.references: frozenset[str] | None = None  # containerUpdates: the boxes it asks
+        self.told: set[str] = set()  # ports that said something changed since the last poll
+        self.woken = asyncio.Event()
+        self.timer: asyncio.Future[None] | None = None  # the interval running to the next poll
 
     def join(self, subscriber: Subscriber) -> None:
         self.subscribers.add(subscriber)
@@ -315,12 +344,29 @@ class _Feed:
             payload["extensions"] = message.extensions
         return payload
 
+    def concerns(self, port: str, notice: ChangeNotice) -> bool:
+        """Whether what ``port`` says changed may change this feed's answer."""
+        if self.asked is not None and port not in self.asked:
+            return False
+        if notice.everything or self.live.keys is None:  # the outlook counts everything
+            return True
+        if self.field_name == "vesselCallUpdates":
+            return bool(notice.vessel_calls)
+        return self.references is None or not self.references.isdisjoint(notice.containers)
+
+    def tell(self, port: str) -> None:
+        self.told.add(port)
+        self.woken.set()
+
     async def _run(self) -> None:
         try:
+            bypass: Bypass = True  # the first answer is asked of every port, past the cache
             while self.subscribers:
-                await self.poll()
-                await self.hub.sleep(self.hub.interval)
+                await self.poll(bypass)
+                bypass = await self._next()
         except asyncio.CancelledError:
+            if self.timer is not None:
+                self.timer.cancel()
             raise
         except Exception:  # a fault here must not leave subscribers waiting forever
             log.exception("a subscription feed failed")
@@ -328,7 +374,41 @@ class _Feed:
             for subscriber in list(self.subscribers):
                 subscriber.end([failed.to_graphql().formatted])
 
-    async def poll(self) -> None:
+    async def _next(self) -> Bypass:
+        """Wait for the next poll; what it asks past the cache: the ports that said something
+        changed, or at the interval those that do not push (every port, when all of them
+        push: a lost notice is found then). The interval runs on across the polls notices
+        bring, so ports that do not push are still asked once an interval."""
+        hub = self.hub
+        if self.timer is None:
+            interval = hub.pushed_interval if self._all_push() else hub.interval
+            self.timer = asyncio.ensure_future(hub.sleep(interval))
+        if not self.told:
+            self.woken.clear()
+            woken = asyncio.ensure_future(self.woken.wait())
+            try:
+                await asyncio.wait((self.timer, woken), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                woken.cancel()
+        if not self.timer.done():
+            await hub.sleep(hub.min_gap)  # notices coming together make one poll
+            told, self.told = frozenset(self.told), set()
+            return told
+        self.timer = None
+        told, self.told = frozenset(self.told), set()
+        # At the timer: every port when all of them push, or when it is not known whom the
+        # answer comes from; else those that do not push, and those that said so.
+        asked, pushes = self.asked or frozenset(), hub.pushes
+        if self._all_push() or not asked or pushes is None:
+            return True
+        return frozenset(p for p in asked if not pushes.pushing(p)) | told
+
+    def _all_push(self) -> bool:
+        """Whether every port the last poll asked tells the gateway of its changes."""
+        pushes, asked = self.hub.pushes, self.asked or frozenset()
+        return bool(asked) and pushes is not None and all(map(pushes.pushing, asked))
+
+    async def poll(self, bypass: Bypass = True) -> None:
         """Ask once, and tell every subscriber what changed since the last time."""
         variables = dict(self.variables)
         if self.live.nodes:
@@ -336,9 +416,14 @@ class _Feed:
             variables[FROM_VARIABLE] = (now - timedelta(hours=CALLS_FROM_HOURS_AGO)).isoformat()
             variables[TO_VARIABLE] = (now + self.window).isoformat()
         self.polls += 1
-        outcome = await self.hub.run(self.document, self.operation_name, variables, self.principal)
+        outcome = await self.hub.run(
+            self.document, self.operation_name, variables, self.principal, bypass
+        )
         if outcome is None:
             return
+        self.asked = frozenset(
+            s["port"] for s in outcome.sources if s.get("status") != "skipped" and "port" in s
+        )
         result = outcome.result
         if outcome.status is not None:  # refused as a whole (the policy's reject mode, 400)
             errors = [e.formatted for e in result.errors or ()]
@@ -395,9 +480,15 @@ class LiveQueries:
         max_total: int,
         sleep: Sleep = asyncio.sleep,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        pushes: Pushing | None = None,
+        pushed_interval: float | None = None,
+        min_gap: float = 1.0,
     ) -> None:
         self.run = run
         self.interval = interval
+        self.pushes = pushes
+        self.pushed_interval = pushed_interval or interval
+        self.min_gap = min_gap
         self.max_per_principal = max_per_principal
         self.max_total = max_total
         self.sleep = sleep
@@ -447,7 +538,12 @@ class LiveQueries:
             alias = (root.alias or root.name).value
             feed = _Feed(self, key, root.name.value, alias, poll, operation_name, values,
                          principal, window)  # fmt: skip
+            references = arguments.get("references")
+            if isinstance(references, list):
+                feed.references = frozenset(str(r).strip().upper() for r in references)
             self.feeds[key] = feed
+            if self.pushes is not None:
+                self.pushes.start()
         subscriber = Subscriber(feed, principal, still_allowed, who)
         self.total += 1
         self._by_principal[who] = self._by_principal.get(who, 0) + 1
@@ -464,6 +560,14 @@ class LiveQueries:
             self._by_principal.pop(who, None)
         if not feed.subscribers:
             self.feeds.pop(feed.key, None)
+            if not self.feeds and self.pushes is not None:
+                self.pushes.stop()
+
+    def told(self, port: str, notice: ChangeNotice) -> None:
+        """``port`` says that what ``notice`` names changed: the feeds it concerns ask it."""
+        for feed in self.feeds.values():
+            if feed.concerns(port, notice):
+                feed.tell(port)
 
     async def close(self) -> None:
         """End every subscription (at shutdown): each gets its end, the feeds stop."""
@@ -474,3 +578,5 @@ class LiveQueries:
                 feed.task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await feed.task
+        if self.pushes is not None:
+            await self.pushes.close()

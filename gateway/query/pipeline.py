@@ -41,7 +41,7 @@ from gateway.access.policy import Access
 from gateway.access.policy_file import PolicyStore
 from gateway.errors import BadUserInput
 from gateway.planning.plan import Plan, Planner
-from gateway.ports.fetch import FanOut, PortOutcome
+from gateway.ports.fetch import Bypass, FanOut, PortOutcome
 from gateway.ports.health import PortProber
 from gateway.ports.registry import PortRegistry
 from gateway.query.computed import Computed, ComputedFields, InnerPlanCache
@@ -110,7 +110,7 @@ class QueryPipeline:
         raw_variables: Mapping[str, Any],
         *,
         principal: Principal,
-        bypass_cache: bool = False,
+        bypass_cache: Bypass = False,
     ) -> OperationResult | None:
         """The operation's result, or None when graphql-core should execute it itself.
 
@@ -198,7 +198,7 @@ class QueryPipeline:
         return self._inner_plans.plan(document, variables, access, make)
 
     async def _run_inner(
-        self, plan: Plan, *, deadline: float, bypass_cache: bool
+        self, plan: Plan, *, deadline: float, bypass_cache: Bypass
     ) -> tuple[Answer, list[PortOutcome]]:
         """A computed field's planned inner query, fetched under the operation's deadline."""
         outcomes = await self._fan_out.fetch(plan.port_queries, deadline, bypass_cache=bypass_cache)

@@ -97,3 +97,19 @@ class SubscriptionSettings(Strict):
         description="An idle stream gets a heartbeat this often, so proxies keep it open and a "
         "client can tell a quiet stream from a dead one.",
     )
+    push: bool = Field(
+        True,
+        description="Listen to the change notices of ports that send them (GET <resolver>/"
+        "changes) while subscriptions are open, and ask those ports when they say something "
+        "changed instead of every interval.",
+    )
+    push_interval: Duration = Field(
+        60.0,
+        description="How often a subscription still asks ports that send change notices, in "
+        "case a notice was lost.",
+    )
+    push_min_gap: Duration = Field(
+        1.0,
+        description="Notices that come within this of each other make one ask: a port's "
+        "notices make a subscription ask at most this often.",
+    )

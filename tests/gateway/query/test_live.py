@@ -11,6 +11,7 @@ import pytest
 from graphql import DocumentNode, ExecutionResult, parse, print_ast
 
 from gateway.access.auth import Principal
+from gateway.ports.fetch import Bypass
 from gateway.query.live import (
     FROM_VARIABLE,
     KEY_ALIAS,
@@ -22,6 +23,7 @@ from gateway.query.live import (
     poll_document,
 )
 from gateway.query.pipeline import OperationResult
+from portcontract.changes import EVERYTHING, ChangeNotice
 
 TRUCKER = Principal("t-1", "Haul Co", frozenset({"trucker"}), None, "api_key")
 OTHER_TRUCKER = Principal("t-2", "Other Haul", frozenset({"trucker"}), None, "api_key")
@@ -62,12 +64,19 @@ class Port:
     def __init__(self) -> None:
         self.status = {"MSCU6639871": "AT_TERMINAL", "CSQU3054383": "ON_VESSEL"}
         self.asked: list[tuple[str, Mapping[str, Any], frozenset[str]]] = []
+        self.bypassed: list[Bypass] = []  # what each ask asked past the cache
         self.reject = False
 
     async def run(
-        self, document: DocumentNode, name: str | None, values: Mapping[str, Any], who: Principal
+        self,
+        document: DocumentNode,
+        name: str | None,
+        values: Mapping[str, Any],
+        who: Principal,
+        bypass: Bypass = True,
     ) -> OperationResult:
         self.asked.append((print_ast(document), values, who.roles))
+        self.bypassed.append(bypass)
         if self.reject:
             error = {"message": "denied", "extensions": {"code": "FORBIDDEN_FIELD"}}
             return OperationResult(ExecutionResult(None, [_error(error)]), status=403)
@@ -246,3 +255,150 @@ async def test_anonymous_callers_are_counted_by_their_address_not_as_one() -> No
     kept[0].close()
     kept.append(by("192.0.2.1"))
     assert live.total == 2
+
+
+# Ports that say when something changed ---------------------------------------------------
+
+
+class Timers:
+    """The hub's sleep, for the push tests: each wait is recorded and ends when the test says."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+        self.pending: list[asyncio.Future[None]] = []
+        self.changed = asyncio.Condition()
+
+    async def sleep(self, seconds: float) -> None:
+        done = asyncio.get_running_loop().create_future()
+        async with self.changed:
+            self.waits.append(seconds)
+            self.pending.append(done)
+            self.changed.notify_all()
+        await done
+
+    async def begun(self, count: int) -> None:
+        """Once ``count`` waits have begun."""
+        async with self.changed:
+            await self.changed.wait_for(lambda: len(self.waits) >= count)
+
+    def end(self, seconds: float) -> None:
+        """End the wait of ``seconds`` still running."""
+        for i, done in enumerate(self.pending):
+            if not done.done() and self.waits[i] == seconds:
+                done.set_result(None)
+                return
+        raise AssertionError(f"no wait of {seconds}s is running: {self.waits}")
+
+
+class Pushes:
+    """Which ports push, and whether the hub listens to them."""
+
+    def __init__(self, *pushing: str) -> None:
+        self.ports = set(pushing)
+        self.started = self.stopped = 0
+
+    def pushing(self, port: str) -> bool:
+        return port in self.ports
+
+    def start(self) -> None:
+        self.started += 1
+
+    def stop(self) -> None:
+        self.stopped += 1
+
+    async def close(self) -> None:
+        self.stop()
+
+
+class TwoPorts(Port):
+    """Answers as if Los Angeles and Long Beach had both answered."""
+
+    async def run(
+        self,
+        document: DocumentNode,
+        name: str | None,
+        values: Mapping[str, Any],
+        who: Principal,
+        bypass: Bypass = True,
+    ) -> OperationResult:
+        result = await super().run(document, name, values, who, bypass)
+        result.sources = [{"port": "USLAX", "status": "ok"}, {"port": "USLGB", "status": "ok"},
+                          {"port": "USOAK", "status": "skipped"}]  # fmt: skip
+        return result
+
+
+def pushed_hub(port: Port, timers: Timers, pushes: Pushes) -> LiveQueries:
+    return LiveQueries(port.run, interval=5.0, max_per_principal=20, max_total=100,
+                       sleep=timers.sleep, pushes=pushes, pushed_interval=60.0,
+                       min_gap=0.5)  # fmt: skip
+
+
+def box(live: LiveQueries, *refs: str) -> Subscriber:
+    values = {"refs": list(refs)}
+    return live.open(
+        parse(BOXES), None, values, TRUCKER, allowed, arguments={"references": values["refs"]}
+    )
+
+
+async def test_ports_that_push_are_asked_when_they_say_a_box_changed_not_every_interval() -> None:
+    port, timers, pushes = TwoPorts(), Timers(), Pushes("USLAX", "USLGB")
+    live = pushed_hub(port, timers, pushes)
+    trucker = box(live, "MSCU6639871")
+    assert (await trucker.take())["data"]["containerUpdates"] == [{"status": "AT_TERMINAL"}]
+    await timers.begun(1)
+    assert timers.waits == [60.0]  # every port pushes: asked again in a minute, unless told
+    assert pushes.started == 1
+
+    live.told("USLGB", ChangeNotice(containers=frozenset({"CSQU3054383"})))  # not its box
+    live.told("USOAK", EVERYTHING)  # a port the answer did not come from
+    port.status["MSCU6639871"] = "AVAILABLE"
+    live.told("USLAX", ChangeNotice(containers=frozenset({"MSCU6639871"})))
+    await timers.begun(2)
+    assert timers.waits == [60.0, 0.5]  # notices within half a second make one ask
+    live.told("USLAX", ChangeNotice(containers=frozenset({"MSCU6639871"})))
+    timers.end(0.5)
+    changed = await trucker.take()
+    assert changed["data"] == {"containerUpdates": [{"status": "AVAILABLE"}]}
+    assert port.bypassed == [True, frozenset({"USLAX"})]  # only the port that said so, once
+    live.told("USLAX", ChangeNotice(containers=frozenset({"MSCU6639871"})))
+    await timers.begun(3)
+    timers.end(0.5)
+    await _asked(port, 3)
+    assert timers.waits == [60.0, 0.5, 0.5]  # the minute runs on across the asks
+    timers.end(60.0)  # the minute is up: every port is asked, in case a notice was lost
+    await _asked(port, 4)
+    assert port.bypassed == [True, frozenset({"USLAX"}), frozenset({"USLAX"}), True]
+    trucker.close()
+    assert pushes.stopped == 1  # nobody subscribes: the gateway stops listening
+
+
+async def test_ports_that_do_not_push_are_still_asked_every_interval() -> None:
+    port, timers, pushes = TwoPorts(), Timers(), Pushes("USLAX")
+    live = pushed_hub(port, timers, pushes)
+    trucker = box(live, "MSCU6639871")
+    await trucker.take()
+    await timers.begun(1)
+    assert timers.waits == [5.0]
+    live.told("USLAX", EVERYTHING)
+    await timers.begun(2)
+    timers.end(0.5)
+    await _asked(port, 2)
+    assert port.bypassed == [True, frozenset({"USLAX"})]
+    assert timers.waits == [5.0, 0.5]  # the interval runs on across the ask the notice brought
+    timers.end(5.0)
+    await _asked(port, 3)
+    assert port.bypassed[2] == frozenset({"USLGB"})  # Los Angeles answers from the cache
+    await timers.begun(3)
+    pushes.ports.clear()  # Los Angeles stops pushing: it is asked every interval again
+    timers.end(5.0)
+    await _asked(port, 4)
+    assert port.bypassed[3] == frozenset({"USLAX", "USLGB"})
+    trucker.close()
+
+
+async def _asked(port: Port, times: int) -> None:
+    for _ in range(100):
+        if len(port.asked) >= times:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"asked {len(port.asked)} times, not {times}")
