@@ -71,7 +71,7 @@ from gateway.edge.graphql_view import GatewayGraphQL, LeanGraphQL
 from gateway.edge.in_flight import ClientConcurrency
 from gateway.edge.metrics_endpoint import metrics_app, metrics_endpoint
 from gateway.edge.overload import EventLoopLag, Overload
-from gateway.edge.rate_limit import RateLimit
+from gateway.edge.rate_limit import ClientRate, RateLimit
 from gateway.edge.responses import ORJSONResponse
 from gateway.edge.state import Edge
 from gateway.edge.streams import SubscriptionStreams
@@ -294,6 +294,18 @@ def create_app(
         redis_namespace=settings.cache.namespace,
     )
     limiter = rate_limiter(settings.rate_limit)
+    # One rate per client, counted alike for HTTP requests and WebSocket upgrades and subscribes.
+    rate = (
+        ClientRate(
+            limiter,
+            requests=settings.rate_limit.requests,
+            anonymous_requests=settings.rate_limit.anonymous_requests,
+            ipv6_prefix=settings.rate_limit.anonymous_ipv6_prefix,
+            counts=edge.counts,
+        )
+        if limiter is not None
+        else None
+    )
     metrics = GatewayMetrics(
         lambda: {port: b.state.value for port, b in fan_out.breakers().items()},
         lambda: observer.audit_counts(),
@@ -516,16 +528,9 @@ def create_app(
                     limit=settings.rate_limit.max_in_flight,
                     ipv6_prefix=settings.rate_limit.anonymous_ipv6_prefix,
                 ),
-                Middleware(
-                    RateLimit,
-                    limiter=limiter,
-                    requests=settings.rate_limit.requests,
-                    anonymous_requests=settings.rate_limit.anonymous_requests,
-                    ipv6_prefix=settings.rate_limit.anonymous_ipv6_prefix,
-                    counts=edge.counts,
-                ),
+                Middleware(RateLimit, rate=rate),
             ]
-            if limiter is not None
+            if rate is not None
             else []
         ),
         *([Middleware(CsrfProtection)] if settings.csrf_protection else []),
