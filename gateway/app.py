@@ -392,6 +392,7 @@ def create_app(
         max_message_bytes=settings.max_body_bytes,
         max_connections=subscriptions.max_total,
         max_per_address=subscriptions.max_per_client,
+        rate=rate,
     )
 
     async def dashboard_page(_: Request) -> Response:
@@ -535,7 +536,8 @@ def create_app(
         ),
         *([Middleware(CsrfProtection)] if settings.csrf_protection else []),
         # Every WebSocket: graphql-transport-ws at /graphql, refused elsewhere. The checks above
-        # are HTTP's (each passes a WebSocket on); a connection authenticates in connection_init.
+        # are HTTP's (each passes a WebSocket on); the upgrade and each subscribe are held to the
+        # same rate by the WebSocket edge itself; a connection authenticates in connection_init.
         Middleware(WebSocketsFirst, websockets=websockets),
         Middleware(
             SubscriptionStreams,
