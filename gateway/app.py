@@ -393,6 +393,8 @@ def create_app(
         max_connections=subscriptions.max_total,
         max_per_address=subscriptions.max_per_client,
         rate=rate,
+        allow_origins=settings.cors.allow_origins,
+        counts=edge.counts,
     )
 
     async def dashboard_page(_: Request) -> Response:
@@ -537,7 +539,8 @@ def create_app(
         *([Middleware(CsrfProtection)] if settings.csrf_protection else []),
         # Every WebSocket: graphql-transport-ws at /graphql, refused elsewhere. The checks above
         # are HTTP's (each passes a WebSocket on); the upgrade and each subscribe are held to the
-        # same rate by the WebSocket edge itself; a connection authenticates in connection_init.
+        # same rate, and the upgrade to CORS's origins, by the WebSocket edge itself; a
+        # connection authenticates in connection_init.
         Middleware(WebSocketsFirst, websockets=websockets),
         Middleware(
             SubscriptionStreams,

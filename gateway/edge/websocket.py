@@ -9,6 +9,9 @@ one to ``/graphql`` that does not offer the subprotocol (accepted, then closed w
 Before an upgrade is accepted (each refusal an HTTP response, with a JSON body where the server
 lets the app send one, uvicorn's does; a bare 403 otherwise):
 
+- its ``Origin``, when it has one, must be the gateway's own or one CORS allows
+  (:func:`gateway.edge.csrf.foreign_origin`): else 403 ``ORIGIN_NOT_ALLOWED``, whatever
+  credential it carries;
 - there must be room: sockets are bounded per client address and per gateway (else 403);
 - it counts against the client's rate as an HTTP request does (:class:`ClientRate`): against
   the client id of the credential in its headers, else against its address; past the rate,
@@ -48,7 +51,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -58,10 +61,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.access.auth import API_KEY_HEADER, Authenticator, Principal
 from gateway.access.documents import DocumentResolver
 from gateway.edge.authenticate import AMBIGUOUS, credential_headers
+from gateway.edge.counts import EdgeCounts
+from gateway.edge.csrf import foreign_origin
 from gateway.edge.rate_limit import ClientRate, key_of
 from gateway.edge.responses import error_response
 from gateway.edge.subscribing import audit_subscription, coded_error, holder, still_allowed
-from gateway.errors import AmbiguousCredentials, GatewayError, Unauthenticated
+from gateway.errors import AmbiguousCredentials, GatewayError, OriginNotAllowed, Unauthenticated
 from gateway.query.execute import GatewaySchema
 from gateway.query.live import LiveQueries, Subscriber, SubscriptionFailed, TooManySubscriptions
 from gateway.query.observe import OperationObserver
@@ -98,7 +103,7 @@ class _Gone(Exception):
 class GraphQLWebSockets:
     """The ASGI app for every WebSocket the gateway is asked: graphql-transport-ws at ``path``,
     a refusal anywhere else. ``init_timeout`` is how long ``connection_init`` may take; ``rate``
-    is the HTTP edge's (None: no rate limit)."""
+    is the HTTP edge's (None: no rate limit); ``allow_origins`` are the origins CORS allows."""
 
     def __init__(
         self,
@@ -115,6 +120,8 @@ class GraphQLWebSockets:
         init_timeout: float = INIT_TIMEOUT,
         path: str = "/graphql",
         rate: ClientRate | None = None,
+        allow_origins: Collection[str] = (),
+        counts: EdgeCounts | None = None,
     ) -> None:
         self.schema = schema
         self.live = live
@@ -128,6 +135,8 @@ class GraphQLWebSockets:
         self.max_connections = max_connections
         self.max_per_address = max_per_address
         self.rate = rate
+        self.allow_origins = frozenset(allow_origins)
+        self.counts = counts or EdgeCounts()
         self.connections = 0
         self._by_address: dict[str, int] = {}
         self._idle = asyncio.Condition()
@@ -139,6 +148,15 @@ class GraphQLWebSockets:
             await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
             return
         if (await receive())["type"] != "websocket.connect":
+            return
+        # A page of another site may not open a socket with its visitor's credentials: checked
+        # first, so that no credential it carries is even looked at.
+        origin = foreign_origin(scope["headers"], self.allow_origins)
+        if origin is not None:
+            self.counts.refused["cross_origin"] += 1
+            log.info("403 WebSocket upgrade from the origin %r", origin[:100])
+            message = f"a WebSocket from the origin {origin[:100]!r} is not allowed"
+            await _refuse_upgrade(scope, receive, send, OriginNotAllowed(message), 403, 1008)
             return
         # Open sockets are bounded like the subscriptions on them: per client address (the
         # one the edge found, behind trusted proxies) and per gateway; past either the upgrade

@@ -1,6 +1,7 @@
 """What a WebSocket upgrade must pass before it is accepted, and what holds a socket once open,
 beyond the socket limits (tests/gateway/edge/test_websocket.py): the HTTP edge's rate limit,
-shared with HTTP requests and keyed the same way, for the upgrade and for each ``subscribe``.
+shared with HTTP requests and keyed the same way, for the upgrade and for each ``subscribe``;
+and the ``Origin`` rule against cross-site WebSocket hijacking.
 
 End to end on loopback with the ``websockets`` client, as the other WebSocket tests. The rate's
 limiter runs on a clock the test holds (it moves only when the test moves it), so no count
@@ -17,6 +18,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin, Subprotocol
 
 from gateway.access.ratelimit import MemoryCounters, RateLimiter
+from gateway.edge.csrf import foreign_origin
 from gateway.edge.rate_limit import ClientRate
 from gateway.edge.websocket import SUBPROTOCOL, GraphQLWebSockets
 from tests.gateway.edge.test_streams import BOX, CountingPort, box, gateway_with
@@ -33,6 +35,7 @@ from tests.gateway.served import HANG_GUARD_SECONDS, Served
 
 WINDOW = 60.0
 WINDOW_START = WINDOW * 20_000_000  # the start of a window
+PLANNER = "https://planner.ports.example"  # the origin CORS allows in these tests
 QUERY = {"query": "{ __typename }"}
 
 
@@ -182,6 +185,104 @@ async def test_without_a_rate_limit_upgrades_and_subscribes_are_not_counted(
                 assert (await receive(ws))["type"] == "next"
 
 
+async def test_an_upgrade_from_a_foreign_origin_is_refused_whatever_its_credential(
+    tmp_path: Path,
+) -> None:
+    port = CountingPort("USLAX", [box("DISC")])
+    async with gateway_with(tmp_path, port, cors={"allow_origins": [PLANNER]}) as served:
+        authenticate = served.app.state.websockets.authenticator.authenticate
+        looked_at: list[Any] = []
+
+        async def watched(headers: Any) -> Any:
+            looked_at.append(headers)
+            return await authenticate(headers)
+
+        served.app.state.websockets.authenticator.authenticate = watched
+        for origin, headers in [
+            ("https://evil.example", None),
+            ("https://evil.example", served.as_("admin")),  # a credential changes nothing
+            ("https://planner.ports.example.evil.example", None),
+            ("http://planner.ports.example", None),  # not the origin CORS allows
+            ("null", None),  # a sandboxed page, a file
+            (served.url.replace("127.0.0.1", "localhost"), None),  # another host name
+        ]:
+            status, _, body = await refused_upgrade(served, headers=headers, origin=origin)
+            assert (status, code(body)) == (403, "ORIGIN_NOT_ALLOWED"), origin
+            assert origin in body["errors"][0]["message"]
+        assert looked_at == []  # refused before any credential was looked at
+        assert served.app.state.edge.counts.refused["cross_origin"] == 6
+        assert served.app.state.websockets.connections == 0
+
+
+async def test_the_own_origin_an_allowed_one_and_none_are_accepted(tmp_path: Path) -> None:
+    port = CountingPort("USLAX", [box("DISC")])
+    async with gateway_with(tmp_path, port, cors={"allow_origins": [PLANNER]}) as served:
+        # The gateway's own (its Host: 127.0.0.1 and the port it listens on), one CORS allows,
+        # and none at all (not a browser).
+        for origin in [served.url, PLANNER, None]:
+            async with connect(
+                url(served), subprotocols=[Subprotocol(SUBPROTOCOL)],
+                origin=Origin(origin) if origin else None, proxy=None,
+                open_timeout=HANG_GUARD_SECONDS,
+            ) as ws:  # fmt: skip
+                await initialised(ws, served.as_("admin"))
+                await subscribe(ws, "1", [BOX])
+                assert (await receive(ws))["type"] == "next", origin
+        assert served.app.state.edge.counts.refused["cross_origin"] == 0
+
+
+async def test_without_cors_only_the_own_origin_is_accepted(tmp_path: Path) -> None:
+    port = CountingPort("USLAX", [box("DISC")])
+    async with gateway_with(tmp_path, port) as served:
+        status, _, body = await refused_upgrade(served, origin=PLANNER)
+        assert (status, code(body)) == (403, "ORIGIN_NOT_ALLOWED")
+        async with connect(
+            url(served), subprotocols=[Subprotocol(SUBPROTOCOL)], origin=Origin(served.url),
+            proxy=None, open_timeout=HANG_GUARD_SECONDS,
+        ) as ws:  # fmt: skip
+            await initialised(ws)
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed", "foreign"),
+    [
+        (None, "gw.example", (), False),  # not a browser
+        ("https://gw.example", "gw.example", (), False),
+        ("https://gw.example", "GW.Example", (), False),  # host names in any case
+        ("https://gw.example", "gw.example:443", (), False),  # the scheme's default port
+        ("http://gw.example:8000", "gw.example:8000", (), False),
+        ("http://[::1]:8000", "[::1]:8000", (), False),
+        # The scheme is not compared: a proxy that ends TLS passes an https page's upgrade on.
+        ("http://gw.example", "gw.example", (), False),
+        ("https://gw.example:8443", "gw.example", (), True),  # another port
+        ("https://gw.example", "gw.example:8443", (), True),
+        ("https://evil.example", "gw.example", (), True),
+        ("https://gw.example.evil.example", "gw.example", (), True),
+        ("https://evil@gw.example", "gw.example", (), True),  # not an origin a browser sends
+        ("https://gw.example/", "gw.example", (), True),
+        ("chrome-extension://gw.example", "gw.example", (), True),
+        ("https://gw.example:99999", "gw.example:99999", (), True),
+        ("null", "gw.example", (), True),
+        ("https://gw.example", None, (), True),  # no Host to be the own origin of
+        ("https://app.example", "gw.example", ("https://app.example",), False),
+        ("https://APP.example", "gw.example", ("https://app.example",), True),  # as CORS compares
+        ("https://evil.example", "gw.example", ("*",), False),  # CORS lets any page call it
+    ],
+)
+def test_which_origins_are_foreign(
+    origin: str | None, host: str | None, allowed: tuple[str, ...], foreign: bool
+) -> None:
+    headers = [(b"host", host.encode())] if host is not None else []
+    headers += [(b"origin", origin.encode())] if origin is not None else []
+    assert foreign_origin(headers, allowed) == (origin if foreign else None)
+
+
+def test_every_origin_of_an_upgrade_must_pass() -> None:
+    headers = [(b"host", b"gw.example"), (b"origin", b"https://gw.example")]
+    headers.append((b"origin", b"https://evil.example"))
+    assert foreign_origin(headers, ()) == "https://evil.example"
+
+
 async def test_a_server_that_cannot_answer_an_upgrade_with_http_gets_a_close_instead() -> None:
     """Without ASGI's ``websocket.http.response`` extension the refusal is a close before the
     accept, which the server answers with a bare HTTP 403."""
@@ -194,7 +295,7 @@ async def test_a_server_that_cannot_answer_an_upgrade_with_http_gets_a_close_ins
     )  # fmt: skip
     assert await rate.take("ip:192.0.2.1", False) is None  # the address's one request, spent
 
-    async def upgrade() -> list[Message]:
+    async def upgrade(origin: bytes | None) -> list[Message]:
         sent: list[Message] = []
 
         async def receive() -> Message:
@@ -203,12 +304,14 @@ async def test_a_server_that_cannot_answer_an_upgrade_with_http_gets_a_close_ins
         async def send(message: Message) -> None:
             sent.append(message)
 
-        headers = [(b"host", b"gw.example")]
+        headers = [(b"host", b"gw.example")] + ([(b"origin", origin)] if origin else [])
         scope = {"type": "websocket", "path": "/graphql", "headers": headers,
                  "client": ("192.0.2.1", 40000), "subprotocols": [SUBPROTOCOL]}  # fmt: skip
         await websockets(scope, receive, send)
         return sent
 
-    assert await upgrade() == [{"type": "websocket.close", "code": 1013}]
+    assert await upgrade(b"https://evil.example") == [{"type": "websocket.close", "code": 1008}]
+    assert rate.counts.refused["rate_limited"] == 0
+    assert await upgrade(None) == [{"type": "websocket.close", "code": 1013}]
     assert rate.counts.refused["rate_limited"] == 1
     assert websockets.connections == 0
