@@ -55,7 +55,7 @@ from gateway.edge.csrf import CsrfProtection
 from gateway.edge.in_flight import ClientConcurrency
 from gateway.edge.operation_choice import check_operation_choice
 from gateway.edge.overload import EventLoopLag, Overload
-from gateway.edge.rate_limit import RateLimit
+from gateway.edge.rate_limit import ClientRate, RateLimit
 from gateway.edge.settings import ServerSettings
 
 RESULTS = Path(__file__).parent / "results"
@@ -77,7 +77,7 @@ def stack(*, shedding: bool, deadline: bool, proxy: bool) -> ASGIApp:
     counts = EdgeCounts()
     app: ASGIApp = CsrfProtection(endpoint)
     limiter = RateLimiter(MemoryCounters(), 60.0)
-    app = RateLimit(app, limiter, requests=BIG, anonymous_requests=BIG, counts=counts)
+    app = RateLimit(app, ClientRate(limiter, requests=BIG, anonymous_requests=BIG, counts=counts))
     if shedding:
         app = ClientConcurrency(app, counts, limit=BIG, retry_after=1)
     authenticator = Authenticator(allow_anonymous=True, api_keys=None, tokens=None)

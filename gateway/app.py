@@ -71,7 +71,7 @@ from gateway.edge.graphql_view import GatewayGraphQL, LeanGraphQL
 from gateway.edge.in_flight import ClientConcurrency
 from gateway.edge.metrics_endpoint import metrics_app, metrics_endpoint
 from gateway.edge.overload import EventLoopLag, Overload
-from gateway.edge.rate_limit import RateLimit
+from gateway.edge.rate_limit import ClientRate, RateLimit
 from gateway.edge.responses import ORJSONResponse
 from gateway.edge.state import Edge
 from gateway.edge.streams import SubscriptionStreams
@@ -295,6 +295,18 @@ def create_app(
         redis_namespace=settings.cache.namespace,
     )
     limiter = rate_limiter(settings.rate_limit)
+    # One rate per client, counted alike for HTTP requests and WebSocket upgrades and subscribes.
+    rate = (
+        ClientRate(
+            limiter,
+            requests=settings.rate_limit.requests,
+            anonymous_requests=settings.rate_limit.anonymous_requests,
+            ipv6_prefix=settings.rate_limit.anonymous_ipv6_prefix,
+            counts=edge.counts,
+        )
+        if limiter is not None
+        else None
+    )
     metrics = GatewayMetrics(
         lambda: {port: b.state.value for port, b in fan_out.breakers().items()},
         lambda: observer.audit_counts(),
@@ -396,6 +408,9 @@ def create_app(
         max_message_bytes=settings.max_body_bytes,
         max_connections=subscriptions.max_total,
         max_per_address=subscriptions.max_per_client,
+        rate=rate,
+        allow_origins=settings.cors.allow_origins,
+        counts=edge.counts,
     )
 
     async def dashboard_page(_: Request) -> Response:
@@ -532,21 +547,16 @@ def create_app(
                     limit=settings.rate_limit.max_in_flight,
                     ipv6_prefix=settings.rate_limit.anonymous_ipv6_prefix,
                 ),
-                Middleware(
-                    RateLimit,
-                    limiter=limiter,
-                    requests=settings.rate_limit.requests,
-                    anonymous_requests=settings.rate_limit.anonymous_requests,
-                    ipv6_prefix=settings.rate_limit.anonymous_ipv6_prefix,
-                    counts=edge.counts,
-                ),
+                Middleware(RateLimit, rate=rate),
             ]
-            if limiter is not None
+            if rate is not None
             else []
         ),
         *([Middleware(CsrfProtection)] if settings.csrf_protection else []),
         # Every WebSocket: graphql-transport-ws at /graphql, refused elsewhere. The checks above
-        # are HTTP's (each passes a WebSocket on); a connection authenticates in connection_init.
+        # are HTTP's (each passes a WebSocket on); the upgrade and each subscribe are held to the
+        # same rate, and the upgrade to CORS's origins, by the WebSocket edge itself; a
+        # connection authenticates in connection_init.
         Middleware(WebSocketsFirst, websockets=websockets),
         Middleware(
             SubscriptionStreams,

@@ -42,6 +42,8 @@ translated into these at exactly one place each (:mod:`gateway.ports.upstream`,
     ├── PersistedQueryHashMismatch    PERSISTED_QUERY_HASH_MISMATCH  the hash is not the query's
     ├── PreflightRequired             PREFLIGHT_REQUIRED  a GET or simple POST without the CSRF
     │                                                     header (HTTP 400)
+    ├── OriginNotAllowed              ORIGIN_NOT_ALLOWED  a WebSocket upgrade from a page of
+    │                                                     another site (HTTP 403)
     ├── PortCheckFailed               PORT_CHECK_FAILED   admin API: an endpoint may not take
     │                                                     traffic (HTTP 422; extensions.reason)
     ├── RegistryUnavailable           REGISTRY_UNAVAILABLE  admin API: the registry store cannot
@@ -259,6 +261,14 @@ class PreflightRequired(GatewayError):
     query, a form or text/plain POST) must carry a header that forces one."""
 
     code = "PREFLIGHT_REQUIRED"
+
+
+class OriginNotAllowed(GatewayError):
+    """Cross-site WebSocket hijacking: a WebSocket upgrade whose ``Origin`` is neither the
+    gateway's own nor one of ``cors.allow_origins``, refused before it is accepted, whatever
+    credential it carries."""
+
+    code = "ORIGIN_NOT_ALLOWED"
 
 
 class PortCheckFailed(GatewayError):

@@ -104,7 +104,8 @@ class PolicySettings(Strict):
 
 
 class RateLimitSettings(Strict):
-    """Requests per client over a sliding window; past it, HTTP 429 ``RATE_LIMITED``."""
+    """Requests per client over a sliding window; past it, HTTP 429 ``RATE_LIMITED``. A
+    WebSocket upgrade and each subscribe on a socket count as requests."""
 
     enabled: bool = Field(True, description="Limit the rate of GraphQL requests at all.")
     requests: int = Field(

@@ -18,6 +18,7 @@ REFUSAL_REASONS = (
     "header_timeout",  # the headers did not arrive in time (408)
     "headers_too_large",  # 431
     "idle_timeout",  # a connection that never sent a request, closed
+    "cross_origin",  # a WebSocket upgrade from a page of another site (403)
 )
 
 

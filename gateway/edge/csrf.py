@@ -9,9 +9,18 @@ clients already send. Otherwise: HTTP 400 ``PREFLIGHT_REQUIRED``, and nothing ru
 
 A POST of ``application/json`` always passes (a browser preflights it), and so does a GET
 without a ``query`` or ``extensions`` parameter (GraphiQL's page).
+
+A WebSocket is not covered by CORS at all: a page on any site may open one to the gateway, with
+the user's ambient credentials, and read everything sent on it (cross-site WebSocket
+hijacking). What stands in for the preflight is the ``Origin`` header a browser always sends
+on the upgrade, which a page cannot change: :func:`foreign_origin` refuses one that is neither
+the gateway's own origin (its host and port as in the ``Host`` header the upgrade was sent
+with) nor one of the origins CORS lets call the API (``cors.allow_origins``, ``*`` for any, as
+CORS has it). An upgrade without ``Origin`` is not a browser's, and passes.
 """
 
-from urllib.parse import parse_qs
+from collections.abc import Collection, Iterable
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -59,3 +68,49 @@ def _needs_preflight(scope: Scope) -> bool:
         main = content_type.split(";", 1)[0].strip().lower()
         return not main or main in SIMPLE_CONTENT_TYPES
     return False
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def foreign_origin(
+    headers: Iterable[tuple[bytes, bytes]], allow_origins: Collection[str]
+) -> str | None:
+    """The ``Origin`` of a WebSocket upgrade (raw ASGI headers) when a page of another site sent
+    it: neither the gateway's own origin nor one of ``allow_origins``; else None."""
+    origins: list[str] = []
+    host = None
+    for name, value in headers:
+        if name == b"origin":
+            origins.append(value.decode("latin-1"))
+        elif name == b"host" and host is None:
+            host = value.decode("latin-1")
+    if "*" in allow_origins:
+        return None
+    for origin in origins:
+        if origin not in allow_origins and not (host is not None and _own(origin, host)):
+            return origin
+    return None
+
+
+def _own(origin: str, host: str) -> bool:
+    """Whether ``origin`` (``https://gw.example``) is the origin of the gateway the upgrade was
+    sent to (``Host: gw.example``): the same host and port, a missing port being the default
+    one of the origin's scheme. Its scheme is not compared: behind a proxy that ends TLS the
+    upgrade arrives as ``ws`` from an ``https`` page."""
+    try:
+        page = urlsplit(origin)
+        asked = urlsplit("//" + host.strip())
+        default = _DEFAULT_PORTS.get(page.scheme)
+        return (
+            default is not None
+            and origin == f"{page.scheme}://{page.netloc}"
+            and "@" not in page.netloc
+            and "@" not in asked.netloc
+            and not asked.path
+            and page.hostname is not None
+            and page.hostname == asked.hostname
+            and (page.port or default) == (asked.port or default)
+        )
+    except ValueError:  # a port that is not a number, or out of range
+        return False

@@ -106,10 +106,14 @@ class LoadSheddingSettings(Strict):
 
 
 class CorsSettings(Strict):
-    """Cross-origin browser access (Starlette's CORSMiddleware); none unless origins are set."""
+    """Cross-origin browser access (Starlette's CORSMiddleware); none unless origins are set.
+    A browser's WebSocket is accepted from these origins and the gateway's own only."""
 
     allow_origins: tuple[str, ...] = Field(
-        (), description="Origins allowed to call the API from a browser (`https://app.example`)."
+        (),
+        description="Origins allowed to call the API from a browser (`https://app.example`), "
+        "and to open WebSockets to it (besides the gateway's own origin; an upgrade from any "
+        "other is refused with HTTP 403 `ORIGIN_NOT_ALLOWED`).",
     )
     allow_credentials: bool = Field(False, description="Let browsers send cookies along.")
     max_age: Duration = Field(600.0, description="How long a browser may keep a preflight answer.")

@@ -6,6 +6,17 @@ the same subscriptions, from the same :class:`~gateway.query.live.LiveQueries`, 
 checks. A WebSocket anywhere but ``/graphql`` is refused (HTTP 403 to the upgrade), and so is
 one to ``/graphql`` that does not offer the subprotocol (accepted, then closed with 4406).
 
+Before an upgrade is accepted (each refusal an HTTP response, with a JSON body where the server
+lets the app send one, uvicorn's does; a bare 403 otherwise):
+
+- its ``Origin``, when it has one, must be the gateway's own or one CORS allows
+  (:func:`gateway.edge.csrf.foreign_origin`): else 403 ``ORIGIN_NOT_ALLOWED``, whatever
+  credential it carries;
+- there must be room: sockets are bounded per client address and per gateway (else 403);
+- it counts against the client's rate as an HTTP request does (:class:`ClientRate`): against
+  the client id of the credential in its headers, else against its address; past the rate,
+  429 ``RATE_LIMITED`` with ``Retry-After``.
+
 A connection:
 
 - ``connection_init`` must come within :data:`INIT_TIMEOUT` seconds (else close 4408), once
@@ -18,7 +29,9 @@ A connection:
   document is resolved like any other (trusted documents, automatic persisted queries), parsed
   and validated with every limit. Several subscriptions may run on one connection, each a task
   taking from its :class:`~gateway.query.live.Subscriber`, within the subscription limits per
-  client and per gateway.
+  client and per gateway. Each ``subscribe`` counts against the connection's client's rate
+  (its client id, else its address); past it, that subscription is an ``error``
+  (``RATE_LIMITED``) and the connection goes on.
 - A subscription refused before its first message (a bad document, one too many, a field the
   policy refuses in its ``reject`` mode, a credential no longer accepted) is an ``error``
   message with the errors, and nothing more for that ``id``. Each message is a ``next``; one
@@ -38,7 +51,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -48,8 +61,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.access.auth import API_KEY_HEADER, Authenticator, Principal
 from gateway.access.documents import DocumentResolver
 from gateway.edge.authenticate import AMBIGUOUS, credential_headers
+from gateway.edge.counts import EdgeCounts
+from gateway.edge.csrf import foreign_origin
+from gateway.edge.rate_limit import ClientRate, key_of
+from gateway.edge.responses import error_response
 from gateway.edge.subscribing import audit_subscription, coded_error, holder, still_allowed
-from gateway.errors import AmbiguousCredentials, GatewayError, Unauthenticated
+from gateway.errors import AmbiguousCredentials, GatewayError, OriginNotAllowed, Unauthenticated
 from gateway.query.execute import GatewaySchema
 from gateway.query.live import LiveQueries, Subscriber, SubscriptionFailed, TooManySubscriptions
 from gateway.query.observe import OperationObserver
@@ -85,7 +102,8 @@ class _Gone(Exception):
 
 class GraphQLWebSockets:
     """The ASGI app for every WebSocket the gateway is asked: graphql-transport-ws at ``path``,
-    a refusal anywhere else. ``init_timeout`` is how long ``connection_init`` may take."""
+    a refusal anywhere else. ``init_timeout`` is how long ``connection_init`` may take; ``rate``
+    is the HTTP edge's (None: no rate limit); ``allow_origins`` are the origins CORS allows."""
 
     def __init__(
         self,
@@ -101,6 +119,9 @@ class GraphQLWebSockets:
         max_per_address: int = 20,
         init_timeout: float = INIT_TIMEOUT,
         path: str = "/graphql",
+        rate: ClientRate | None = None,
+        allow_origins: Collection[str] = (),
+        counts: EdgeCounts | None = None,
     ) -> None:
         self.schema = schema
         self.live = live
@@ -113,6 +134,9 @@ class GraphQLWebSockets:
         self.path = path
         self.max_connections = max_connections
         self.max_per_address = max_per_address
+        self.rate = rate
+        self.allow_origins = frozenset(allow_origins)
+        self.counts = counts or EdgeCounts()
         self.connections = 0
         self._by_address: dict[str, int] = {}
         self._idle = asyncio.Condition()
@@ -125,16 +149,35 @@ class GraphQLWebSockets:
             return
         if (await receive())["type"] != "websocket.connect":
             return
+        # A page of another site may not open a socket with its visitor's credentials: checked
+        # first, so that no credential it carries is even looked at.
+        origin = foreign_origin(scope["headers"], self.allow_origins)
+        if origin is not None:
+            self.counts.refused["cross_origin"] += 1
+            log.info("403 WebSocket upgrade from the origin %r", origin[:100])
+            message = f"a WebSocket from the origin {origin[:100]!r} is not allowed"
+            await _refuse_upgrade(scope, receive, send, OriginNotAllowed(message), 403, 1008)
+            return
         # Open sockets are bounded like the subscriptions on them: per client address (the
         # one the edge found, behind trusted proxies) and per gateway; past either the upgrade
-        # is refused (HTTP 403) before anything is read.
+        # is refused (HTTP 403) before anything is read. Asked before the rate (a refused
+        # upgrade is not counted against it) and again after it (others may have come in).
         address = str((scope.get("client") or ("",))[0])
-        held = self._by_address.get(address, 0)
-        if self.connections >= self.max_connections or held >= self.max_per_address:
+        if not self._room(address):
             await send({"type": "websocket.close", "code": 1013})
             return
+        if self.rate is not None:
+            principal = await self._upgrade_principal(scope)
+            key = key_of(principal, scope.get("client"), self.rate.ipv6_prefix)
+            refused = await self.rate.take(*key)
+            if refused is not None:
+                await _refuse_upgrade(scope, receive, send, refused, 429, 1013)
+                return
+            if not self._room(address):
+                await send({"type": "websocket.close", "code": 1013})
+                return
         self.connections += 1
-        self._by_address[address] = held + 1
+        self._by_address[address] = self._by_address.get(address, 0) + 1
         try:
             await _Connection(self, scope, receive, send).serve()
         finally:
@@ -146,6 +189,20 @@ class GraphQLWebSockets:
                 del self._by_address[address]
             async with self._idle:
                 self._idle.notify_all()
+
+    def _room(self, address: str) -> bool:
+        """Whether one more socket fits, from ``address`` and in the gateway."""
+        held = self._by_address.get(address, 0)
+        return self.connections < self.max_connections and held < self.max_per_address
+
+    async def _upgrade_principal(self, scope: Scope) -> Principal | None:
+        """Whom the credential in the upgrade's own headers stands for, for its rate: None
+        without one, or for one refused (``connection_init`` answers that, or brings its own)."""
+        try:
+            headers = credential_headers(scope["headers"])
+            return await self.authenticator.authenticate(headers) if headers else None
+        except GatewayError:
+            return None
 
     async def drained(self) -> None:
         """Return once no connection is open, each one's subscriptions ended and audited."""
@@ -310,6 +367,14 @@ class _Connection:
         ):
             raise _Close(BAD_MESSAGE, "Invalid subscribe payload")
         assert self.principal is not None  # acknowledged
+        rate = self.ws.rate
+        if rate is not None:  # each subscribe is a request: a socket may not open them unbounded
+            key = key_of(self.principal, self.scope.get("client"), rate.ipv6_prefix)
+            refused = await rate.take(*key)
+            if refused is not None:
+                limited = [refused.to_graphql().formatted]
+                await self._emit({"id": id, "type": "error", "payload": limited})
+                return
         started = time.perf_counter()
         try:
             if self.ws.documents is not None:
@@ -443,6 +508,18 @@ class _Connection:
             reason = reason.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
             with contextlib.suppress(OSError):
                 await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+async def _refuse_upgrade(
+    scope: Scope, receive: Receive, send: Send, error: GatewayError, status: int, code: int
+) -> None:
+    """Refuse an upgrade before accepting it: an HTTP ``status`` with ``error`` as the body (and
+    ``Retry-After`` when it says when to come back), where the server takes an HTTP response to
+    an upgrade (ASGI's ``websocket.http.response``); else a close with ``code`` (a bare 403)."""
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        await error_response(error, status)(scope, receive, send)
+    else:
+        await send({"type": "websocket.close", "code": code})
 
 
 def _stop(subscriber: Subscriber) -> None:

@@ -15,7 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 from gateway.access.auth import ANONYMOUS, Principal
 from gateway.access.ratelimit import MemoryCounters, RateLimiter
 from gateway.edge.counts import EdgeCounts
-from gateway.edge.rate_limit import RateLimit, client_key
+from gateway.edge.rate_limit import ClientRate, RateLimit, client_key
 
 WINDOW_START = 60.0 * 20_000_000  # the start of a 60 s window
 ALICE = Principal("alice", "A", frozenset({"public"}), None, "api_key")
@@ -34,17 +34,24 @@ class Answer:
 class Edge:
     """A RateLimit in front of an application that answers 200, on a fixed clock."""
 
-    def __init__(self, *, requests: int = 2, anonymous_requests: int = 1, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        requests: int = 2,
+        anonymous_requests: int = 1,
+        path: str = "/graphql",
+        **options: Any,
+    ) -> None:
         self.counts = EdgeCounts()
         self.limiter = RateLimiter(MemoryCounters(), 60.0, clock=lambda: WINDOW_START)
-        self.middleware = RateLimit(
-            self.app,
+        rate = ClientRate(
             self.limiter,
             requests=requests,
             anonymous_requests=anonymous_requests,
             counts=self.counts,
             **options,
         )
+        self.middleware = RateLimit(self.app, rate, path=path)
         self.served = 0
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:

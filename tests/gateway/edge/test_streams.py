@@ -45,27 +45,27 @@ POLICY = """roles:
 
 
 @contextlib.asynccontextmanager
-async def gateway_with(tmp_path: Path, port: MemoryPort) -> AsyncIterator[Served]:
+async def gateway_with(tmp_path: Path, port: MemoryPort, **settings: Any) -> AsyncIterator[Served]:
     app = create_resolver_app(port, port.port_id, gateway_token=token(port.port_id))
     async with (
         serve_on_loopback(app) as url,
-        gateway_at(tmp_path, port.port_id, url, heartbeat="50ms") as served,
+        gateway_at(tmp_path, port.port_id, url, heartbeat="50ms", **settings) as served,
     ):
         yield served
 
 
 @contextlib.asynccontextmanager
 async def gateway_at(
-    tmp_path: Path, port_id: str, url: str, *, heartbeat: str
+    tmp_path: Path, port_id: str, url: str, *, heartbeat: str, **settings: Any
 ) -> AsyncIterator[Served]:
     """A gateway on loopback in front of the resolver at ``url``, polling every 50 ms, with a
-    policy that lets every role see every field."""
+    policy that lets every role see every field (and any other ``settings``)."""
     (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
     async with served_gateway(
         tmp_path, [{"id": port_id, "url": url + "/graphql"}],
         subscriptions={"interval": "50ms", "heartbeat": heartbeat},
         registry={"egress": {"schemes": ["http"], "hosts": ["127.0.0.1"]}},
-        policy={"file": tmp_path / "policy.yaml"},
+        policy={"file": tmp_path / "policy.yaml"}, **settings,
     ) as served:  # fmt: skip
         yield served
 
