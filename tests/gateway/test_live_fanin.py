@@ -105,6 +105,7 @@ async def test_a_thousand_subscribers_cost_the_port_one_query_per_interval(
             registry={"egress": {"schemes": ["http"], "hosts": ["127.0.0.1"]},
                       "health_interval": "1h"},
             policy={"file": tmp_path / "policy.yaml"},
+            rate_limit={"enabled": False},  # a thousand subscribes from one client, at once
         ) as served:  # fmt: skip
             refs = {"refs": [box.reference]}
 
