@@ -133,6 +133,13 @@ def dcsa(
         typer.Option(help="Bound questions by eventDateTime too (DCSA event domain 3)."),
     ] = True,
     no_store: Annotated[bool, typer.Option(help="Forbid caching any answer.")] = False,
+    push_callback_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the T&T API reaches this resolver's /dcsa/notifications: the resolver "
+            "subscribes to its events and tells the gateway what changed instead of being polled."
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the shared schema for a port whose system speaks DCSA Track & Trace 2.2."""
@@ -154,6 +161,7 @@ def dcsa(
         max_concurrency=max_concurrency,
         event_time_filter=event_time_filter,
         no_store=no_store,
+        push_callback_url=push_callback_url,
         **_durations(
             timeout=timeout,
             container_history=container_history,

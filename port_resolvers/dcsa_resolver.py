@@ -22,8 +22,10 @@ import httpx
 import uvicorn
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.applications import Starlette
+from starlette.routing import Route
 
 from port_resolvers.kit import CacheTtls, PortRecord, create_resolver_app
+from port_resolvers.kit.changes import ChangeNotices
 from port_resolvers.sources.dcsa import (
     CALLS_AHEAD,
     CALLS_PAST,
@@ -34,6 +36,7 @@ from port_resolvers.sources.dcsa import (
     Windows,
 )
 from port_resolvers.sources.dcsa_paging import DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE
+from port_resolvers.sources.dcsa_push import NOTIFICATIONS_PATH, DcsaEventPush
 from portcontract.identifiers import check_unlocode, is_smdg_terminal_code
 
 DEFAULT_TIMEOUT: Final = timedelta(seconds=10)
@@ -131,6 +134,12 @@ class DcsaResolverSettings(BaseModel):
         "that refuses it is asked without",
     )
     no_store: bool = Field(default=False, description="Answers may not be cached at all")
+    push_callback_url: str | None = Field(
+        default=None,
+        description="Where the source reaches this resolver's /dcsa/notifications: with it the "
+        "resolver subscribes to the source's events (T&T 2.2 event subscriptions) and tells the "
+        "gateway what changed, so the gateway need not poll; without it the gateway polls",
+    )
 
     @field_validator("port_id")
     @classmethod
@@ -146,6 +155,17 @@ class DcsaResolverSettings(BaseModel):
         if url.query or url.fragment:
             raise ValueError("must be a base URL, without a query or fragment")
         return source.rstrip("/")
+
+    @field_validator("push_callback_url")
+    @classmethod
+    def _callback(cls, url: str | None) -> str | None:
+        if url is not None:
+            parsed = httpx.URL(url)
+            if parsed.scheme not in ("http", "https") or not parsed.host:
+                raise ValueError("must be an http:// or https:// URL")
+            if not parsed.path.endswith(NOTIFICATIONS_PATH):
+                raise ValueError(f"must end with {NOTIFICATIONS_PATH}, where the resolver listens")
+        return url
 
     @field_validator("time_zone")
     @classmethod
@@ -200,15 +220,31 @@ def source_headers(
     return {header: credential}
 
 
+def dcsa_push(
+    settings: DcsaResolverSettings,
+    client: httpx.AsyncClient,
+    *,
+    environment: Mapping[str, str] | None = None,
+) -> DcsaEventPush:
+    """The event subscription at the port's T&T API, for :func:`dcsa_resolver_app`; start it
+    with the callback URL once the resolver listens."""
+    environment = os.environ if environment is None else environment
+    headers = source_headers(settings, environment)
+    return DcsaEventPush(client, settings.source, ChangeNotices(), headers=headers)
+
+
 def dcsa_resolver_app(
     settings: DcsaResolverSettings,
     client: httpx.AsyncClient,
     *,
     environment: Mapping[str, str] | None = None,
     clock: Callable[[], datetime] | None = None,
+    push: DcsaEventPush | None = None,
 ) -> Starlette:
     """The resolver kit's app for the port, reading its T&T API through ``client``; ``clock``
-    is what it takes as now (by default the current time)."""
+    is what it takes as now (by default the current time). With ``push`` (:func:`dcsa_push`)
+    it takes the source's signed events at ``POST /dcsa/notifications`` and serves what
+    changed on ``GET /changes``."""
     environment = os.environ if environment is None else environment
     source = DcsaTrackAndTraceSource(
         client,
@@ -230,6 +266,8 @@ def dcsa_resolver_app(
         cache_ttls=CacheTtls(),
         no_store=settings.no_store,
         gateway_token=_secret(environment, settings.gateway_token_env, "gateway_token_env"),
+        changes=push.notices if push is not None else None,
+        routes=[Route(NOTIFICATIONS_PATH, push.receive, methods=["POST"])] if push else (),
     )
 
 
@@ -257,7 +295,8 @@ async def serve_dcsa_resolver(
     """Serve the resolver until stopped; ``announce`` hears the URL once it listens."""
     timeout = settings.timeout.total_seconds()
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-        app = dcsa_resolver_app(settings, client)
+        push = dcsa_push(settings, client) if settings.push_callback_url else None
+        app = dcsa_resolver_app(settings, client, push=push)
         config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off")
         server = uvicorn.Server(config)
         sock = bound_socket(settings.host, settings.port)
@@ -267,7 +306,11 @@ async def serve_dcsa_resolver(
             f"{settings.port_id} resolver on http://{shown}:{port}/graphql, "
             f"reading DCSA T&T at {settings.source}"
         )
+        if push is not None and settings.push_callback_url is not None:
+            push.start(settings.push_callback_url)
         try:
             await server.serve(sockets=[sock])
         finally:
             sock.close()
+            if push is not None:
+                await push.stop()

@@ -17,7 +17,7 @@ Routes:
 import contextlib
 import hmac
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -26,11 +26,11 @@ from opentelemetry import trace
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from port_resolvers.kit import errors, tracing
 from port_resolvers.kit.cache_control import NO_STORE, CacheTtls, cache_control, max_age
-from port_resolvers.kit.changes import ChangeNotices, TooManyListeners
+from port_resolvers.kit.changes import ChangeNotices, NotListening
 from port_resolvers.kit.execution import (
     DEFAULT_DOCUMENT_CACHE_SIZE,
     Answer,
@@ -121,7 +121,7 @@ class ResolverEndpoints:
         assert self.changes is not None  # the route exists only with them
         try:
             frames = self.changes.listen()
-        except TooManyListeners as exc:
+        except NotListening as exc:
             return _json(request_error(str(exc), errors.SOURCE_UNAVAILABLE), 503)
         headers = {"cache-control": NO_STORE, "x-accel-buffering": "no"}
         return StreamingResponse(frames, media_type=EVENT_STREAM, headers=headers)
@@ -173,6 +173,7 @@ def create_resolver_app(
     time_zone: str | None = None,
     clock: Callable[[], datetime] | None = None,
     changes: ChangeNotices | None = None,
+    routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """A Starlette app answering the shared schema for the port ``port_id`` from ``source``.
 
@@ -193,6 +194,7 @@ def create_resolver_app(
     :param changes: where the port's systems report what changed; when given, ``GET /changes``
         streams it to the gateway, which then asks again at once instead of at its next poll
         (:mod:`port_resolvers.kit.changes`). Without it the gateway polls.
+    :param routes: more routes beside the kit's, e.g. where a source calls back with events.
     """
     endpoints = ResolverEndpoints(
         source,
@@ -207,14 +209,15 @@ def create_resolver_app(
         clock=clock,
         changes=changes,
     )
-    routes = [
+    served: list[BaseRoute] = [
+        *routes,
         Route("/graphql", endpoints.graphql_endpoint, methods=["GET", "POST"]),
         Route("/healthz", endpoints.healthz, methods=["GET"]),
         Route("/readyz", endpoints.readyz, methods=["GET"]),
     ]
     if changes is None:
-        return Starlette(routes=routes)
-    routes.append(Route("/changes", endpoints.changes_endpoint, methods=["GET"]))
+        return Starlette(routes=served)
+    served.append(Route("/changes", endpoints.changes_endpoint, methods=["GET"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -223,4 +226,4 @@ def create_resolver_app(
         finally:
             changes.close()  # whatever gateway stream is still open ends
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=served, lifespan=lifespan)

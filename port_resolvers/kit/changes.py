@@ -39,8 +39,9 @@ class _Listener:
         self.ready.set()
 
 
-class TooManyListeners(Exception):
-    """Every stream this resolver serves is taken."""
+class NotListening(Exception):
+    """The resolver cannot pass on changes now: every stream it serves is taken, or its own
+    systems are not telling it (suspended)."""
 
 
 class ChangeNotices:
@@ -55,6 +56,7 @@ class ChangeNotices:
         self.heartbeat = heartbeat
         self.max_listeners = max_listeners
         self.published = 0
+        self.available = True
         self._listeners: set[_Listener] = set()
 
     @property
@@ -70,12 +72,16 @@ class ChangeNotices:
             listener.tell(notice)
 
     def listen(self) -> AsyncIterator[bytes]:
-        """The stream's frames for one more listener; raises :class:`TooManyListeners`."""
+        """The stream's frames for one more listener; raises :class:`NotListening`."""
+        if not self.available:
+            raise NotListening("the port's systems are not telling of changes now")
         if len(self._listeners) >= self.max_listeners:
-            raise TooManyListeners(f"at most {self.max_listeners} gateways listen at once")
+            raise NotListening(f"at most {self.max_listeners} gateways listen at once")
         return self._frames(_Listener())
 
     async def _frames(self, listener: _Listener) -> AsyncIterator[bytes]:
+        if not self.available:  # suspended since it was asked for
+            return
         self._listeners.add(listener)  # once the stream runs: one never started holds nothing
         try:
             yield OPENED
@@ -97,3 +103,13 @@ class ChangeNotices:
         for listener in self._listeners:
             listener.closed = True
             listener.ready.set()
+
+    def suspend(self) -> None:
+        """The port's systems stopped telling of changes (a lost subscription): every stream
+        ends and none is served, so the gateway asks every interval until :meth:`resume`."""
+        self.available = False
+        self.close()
+
+    def resume(self) -> None:
+        """The port's systems tell of changes again: streams are served."""
+        self.available = True
