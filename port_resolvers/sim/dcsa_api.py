@@ -77,8 +77,14 @@ def _labor_number(event_id: str, modulo: int) -> int:
     return int(event_id.replace("-", "")[:8], 16) % modulo
 
 
+def _order(event: IndexedEvent) -> tuple[datetime, str]:
+    """The order the API keeps its events in: by event time, then ID."""
+    return event.at, event.body["eventID"]
+
+
 class TrackAndTraceApi:
-    """The ``/v2/events`` endpoint over one port's :class:`PortData`."""
+    """The ``/v2/events`` endpoint over one port's :class:`PortData`; it listens to the
+    data's :meth:`~PortData.record` to serve what changed."""
 
     def __init__(self, data: PortData, knobs: SimKnobs) -> None:
         self.data = data
@@ -86,11 +92,9 @@ class TrackAndTraceApi:
         self.local = ZoneInfo(data.port.time_zone)
         events = [self._equipment(box, e) for box in data.containers for e in box.events]
         events += [e for call in data.vessel_calls for e in self._transport(call)]
-        self.events = sorted(events, key=lambda e: (e.at, e.body["eventID"]))
+        self.events = sorted(events, key=_order)
         places = [e for call in data.vessel_calls for e in self._places(call)]
-        self.with_places = sorted(
-            self.events + places, key=lambda e: (e.at, e.body["eventID"])
-        )  # what the jit_places knob serves
+        self.with_places = sorted(self.events + places, key=_order)  # what jit_places serves
         self.calls = [e for e in self.events if e.event_type == "TRANSPORT"]
         self.calls_with_places = [e for e in self.with_places if e.event_type == "TRANSPORT"]
         self._last_selection: tuple[tuple[str, bool], list[IndexedEvent]] | None = None
@@ -98,9 +102,26 @@ class TrackAndTraceApi:
         for event in self.events:
             if event.reference is not None:
                 self.by_reference.setdefault(event.reference, []).append(event)
+        data.listen(self)
 
     def routes(self) -> list[Route]:
         return [Route("/v2/events", self.get_events, methods=["GET"])]
+
+    def recorded(self, container: Container) -> None:
+        """The port recorded a change to ``container``: serve its events as they are now."""
+        reference = container.reference
+        fresh = sorted((self._equipment(container, e) for e in container.events), key=_order)
+
+        def others(events: list[IndexedEvent]) -> list[IndexedEvent]:
+            return [e for e in events if e.event_type != "EQUIPMENT" or e.reference != reference]
+
+        self.events = sorted(others(self.events) + fresh, key=_order)
+        self.with_places = sorted(others(self.with_places) + fresh, key=_order)
+        if fresh:
+            self.by_reference[reference] = fresh
+        else:
+            self.by_reference.pop(reference, None)
+        self._last_selection = None
 
     # rendering ---------------------------------------------------------------------------
 
