@@ -6,8 +6,9 @@
   the objects are in :mod:`model`; which port's systems publish which capability is
   ``reference.OFFERS``);
 - :mod:`~port_resolvers.sim.systems`: ``create_port_system`` builds a port's system as a
-  Starlette app: the DCSA T&T 2.2 API (:mod:`dcsa_api`, :mod:`dcsa_query`) and/or the
-  proprietary terminal API (:mod:`native_api`), with knobs (:mod:`knobs`, :mod:`conditions`);
+  Starlette app: the DCSA T&T 2.2 API (:mod:`dcsa_api`, :mod:`dcsa_query`; its event
+  subscriptions and pushes :mod:`dcsa_push`) and/or the proprietary terminal API
+  (:mod:`native_api`), with knobs (:mod:`knobs`, :mod:`conditions`);
 - :mod:`~port_resolvers.sim.wiring`: ``source_for`` picks the adapter that reads a port's system;
 - :mod:`~port_resolvers.sim.records`: the data as resolver-kit records (what adapters should
   return) and ``InMemoryPortSource``;

@@ -1,4 +1,5 @@
-"""A port's DCSA Track & Trace 2.2 API, simulated: ``GET /v2/events``.
+"""A port's DCSA Track & Trace 2.2 API, simulated: ``GET /v2/events`` and the event
+subscriptions (``/v2/event-subscriptions``) that push new events to a callback.
 
 Follows the DCSA T&T 2.2.0 OpenAPI (vendored in ``port_resolvers/sources/dcsa_spec/``), with
 what real feeds add from DCSA's later event domains:
@@ -28,6 +29,20 @@ what real feeds add from DCSA's later event domains:
   ``Next-Page`` (absent on the last page), ``Prev-Page``, ``First-Page`` and ``Last-Page`` are
   links ``<base>/v2/events?cursor=<opaque>``; ``Next-Page-Cursor`` (as DCSA's newer APIs send
   it) is the bare cursor; a cursor carries the filters of its query.
+- Changes: a box the port records (``PortData.record``: a customs release, a gate out appended
+  to its events) is served as it is from then on; its events with IDs never served before are
+  new, and pushed.
+- Subscriptions (:mod:`port_resolvers.sim.dcsa_push` says how they are checked and pushed):
+  ``POST /v2/event-subscriptions`` (``subscriptionBodyWithSecret``: ``callbackUrl``, a Base64
+  ``secret`` and the filters above that T&T 2.2 lets a subscription set, lists as JSON arrays)
+  -> 201 with the ``subscription`` and its new ``subscriptionID``, never the secret;
+  ``GET /v2/event-subscriptions`` (oldest first; ``limit``, ``cursor`` and the paging headers);
+  ``GET`` / ``PUT`` (the whole subscription, without the secret) / ``DELETE``
+  ``/v2/event-subscriptions/{subscriptionID}``; ``PUT .../{subscriptionID}/secret`` -> 204.
+  Callbacks must be on loopback (``127.0.0.1``, ``[::1]``, ``localhost``). A bad body is a 400,
+  a body over 64 KiB a 413, an unknown subscription a 404, a 101st subscription a 409, all in
+  the DCSA error format. New events that match a subscription's filters are POSTed to its
+  callback, signed with its secret (``Notification-Signature``).
 - ``API-Version: 2.2.0`` on every answer; a request ``API-Version`` header must be ``2``.
 
 What T&T 2.2 cannot say lives in the same system's terminal API (``native_api``): omitted
@@ -39,6 +54,7 @@ shows the load onto the train, not where it goes) and empty-return deadlines.
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
@@ -50,11 +66,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Scope
 
+from port_resolvers.sim.dcsa_push import (
+    API_VERSION,
+    DEFAULT_PAGE_SIZE,
+    MAX_BODY_BYTES,
+    EventSubscriptions,
+    PushSettings,
+    SubscriptionError,
+    page_cursor,
+    page_of,
+)
 from port_resolvers.sim.dcsa_query import BadQuery, EventQuery, IndexedEvent
 from port_resolvers.sim.knobs import SimKnobs
 from port_resolvers.sim.model import Container, EquipmentEvent, PortData, VesselCall
 
-API_VERSION = "2.2.0"
 _EVENT_NAMESPACE = uuid.UUID("5b0c3f4e-2f7d-4b8e-9a61-7d2f7c1e9a10")
 SCHEDULE_LEAD = timedelta(days=21)  # a call's plan is published three weeks ahead
 DAY = timedelta(days=1)
@@ -77,20 +102,75 @@ def _labor_number(event_id: str, modulo: int) -> int:
     return int(event_id.replace("-", "")[:8], 16) % modulo
 
 
-class TrackAndTraceApi:
-    """The ``/v2/events`` endpoint over one port's :class:`PortData`."""
+def _order(event: IndexedEvent) -> tuple[datetime, str]:
+    """The order the API keeps its events in: by event time, then ID."""
+    return event.at, event.body["eventID"]
 
-    def __init__(self, data: PortData, knobs: SimKnobs) -> None:
+
+def _check_version(request: Request) -> None:
+    version = request.headers.get("API-Version")
+    if version is not None and version != API_VERSION.split(".")[0]:
+        raise BadQuery(f"API-Version {version!r} is not served; use 2")
+
+
+def _paging_headers(
+    link: str, cursor: Callable[[int], str], offset: int, limit: int, total: int
+) -> dict[str, str]:
+    """``Current-Page`` and, where there are such pages, ``First-Page``, ``Prev-Page``,
+    ``Next-Page`` (and its bare ``Next-Page-Cursor``) and ``Last-Page``."""
+    headers = {"Current-Page": link + cursor(offset)}
+    if offset > 0:
+        headers["First-Page"] = link + cursor(0)
+        headers["Prev-Page"] = link + cursor(max(0, offset - limit))
+    if offset + limit < total:
+        headers["Next-Page"] = link + cursor(offset + limit)
+        headers["Next-Page-Cursor"] = cursor(offset + limit)
+        headers["Last-Page"] = link + cursor((total - 1) // limit * limit)
+    return headers
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(body),
+        status,
+        media_type="application/json",
+        headers={"API-Version": API_VERSION},
+    )
+
+
+async def _json_body(request: Request) -> Any:
+    """The request's JSON body, read no further than :data:`MAX_BODY_BYTES`."""
+    length = request.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise SubscriptionError(f"the body is at most {MAX_BODY_BYTES} bytes", 413)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise SubscriptionError(f"the body is at most {MAX_BODY_BYTES} bytes", 413)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise SubscriptionError("the body is not JSON") from exc
+
+
+class TrackAndTraceApi:
+    """The ``/v2/events`` and ``/v2/event-subscriptions`` endpoints over one port's
+    :class:`PortData`; it listens to the data's :meth:`~PortData.record` to serve and push
+    what changed. ``push`` says how it pushes (:class:`PushSettings`); :meth:`aclose` stops
+    pushing and closes what it opened for that."""
+
+    def __init__(
+        self, data: PortData, knobs: SimKnobs, *, push: PushSettings | None = None
+    ) -> None:
         self.data = data
         self.knobs = knobs
         self.local = ZoneInfo(data.port.time_zone)
         events = [self._equipment(box, e) for box in data.containers for e in box.events]
         events += [e for call in data.vessel_calls for e in self._transport(call)]
-        self.events = sorted(events, key=lambda e: (e.at, e.body["eventID"]))
+        self.events = sorted(events, key=_order)
         places = [e for call in data.vessel_calls for e in self._places(call)]
-        self.with_places = sorted(
-            self.events + places, key=lambda e: (e.at, e.body["eventID"])
-        )  # what the jit_places knob serves
+        self.with_places = sorted(self.events + places, key=_order)  # what jit_places serves
         self.calls = [e for e in self.events if e.event_type == "TRANSPORT"]
         self.calls_with_places = [e for e in self.with_places if e.event_type == "TRANSPORT"]
         self._last_selection: tuple[tuple[str, bool], list[IndexedEvent]] | None = None
@@ -98,9 +178,46 @@ class TrackAndTraceApi:
         for event in self.events:
             if event.reference is not None:
                 self.by_reference.setdefault(event.reference, []).append(event)
+        self._known_ids = {e.body["eventID"] for e in self.with_places}
+        self.subscriptions = EventSubscriptions(self._rendered, push)
+        data.listen(self)
 
     def routes(self) -> list[Route]:
-        return [Route("/v2/events", self.get_events, methods=["GET"])]
+        many = "/v2/event-subscriptions"
+        one = many + "/{subscriptionID}"
+        return [
+            Route("/v2/events", self.get_events, methods=["GET"]),
+            Route(many, self.list_subscriptions, methods=["GET"]),
+            Route(many, self.create_subscription, methods=["POST"]),
+            Route(one, self.get_subscription, methods=["GET"]),
+            Route(one, self.update_subscription, methods=["PUT"]),
+            Route(one, self.delete_subscription, methods=["DELETE"]),
+            Route(one + "/secret", self.reset_secret, methods=["PUT"]),
+        ]
+
+    def recorded(self, container: Container) -> None:
+        """The port recorded a change to ``container``: serve its events as they are now,
+        and push those that are new to the subscriptions they match."""
+        reference = container.reference
+        fresh = sorted((self._equipment(container, e) for e in container.events), key=_order)
+
+        def others(events: list[IndexedEvent]) -> list[IndexedEvent]:
+            return [e for e in events if e.event_type != "EQUIPMENT" or e.reference != reference]
+
+        self.events = sorted(others(self.events) + fresh, key=_order)
+        self.with_places = sorted(others(self.with_places) + fresh, key=_order)
+        if fresh:
+            self.by_reference[reference] = fresh
+        else:
+            self.by_reference.pop(reference, None)
+        self._last_selection = None
+        new = [e for e in fresh if e.body["eventID"] not in self._known_ids]
+        self._known_ids.update(e.body["eventID"] for e in new)
+        if new:
+            self.subscriptions.publish(new)
+
+    async def aclose(self) -> None:
+        await self.subscriptions.aclose()
 
     # rendering ---------------------------------------------------------------------------
 
@@ -256,6 +373,10 @@ class TrackAndTraceApi:
             if at is not None and at <= self.data.now
         ]
 
+    def _rendered(self, event: IndexedEvent) -> dict[str, Any]:
+        """An event's body as the system sends it now (with labor keys when that knob is on)."""
+        return self._with_labor_keys(event.body) if self.knobs.labor_keys else event.body
+
     def _with_labor_keys(self, body: dict[str, Any]) -> dict[str, Any]:
         """The event as a terminal system that leaks labor data would send it."""
         n = _labor_number(body["eventID"], 9000)
@@ -294,9 +415,7 @@ class TrackAndTraceApi:
     async def get_events(self, request: Request) -> Response:
         headers = {"API-Version": API_VERSION}
         try:
-            version = request.headers.get("API-Version")
-            if version is not None and version != API_VERSION.split(".")[0]:
-                raise BadQuery(f"API-Version {version!r} is not served; use 2")
+            _check_version(request)
             query = EventQuery.parse(request.query_params)
         except BadQuery as exc:
             body = dcsa_error_body(request.scope, 400, str(exc))
@@ -304,17 +423,87 @@ class TrackAndTraceApi:
         selected = self._selected(query)
         offset, limit = query.offset, query.limit
         page = selected[offset : offset + limit]
-        if self.knobs.labor_keys:
-            bodies = [self._with_labor_keys(e.body) for e in page]
-        else:
-            bodies = [e.body for e in page]
+        bodies = [self._rendered(e) for e in page]
         link = f"{str(request.base_url).rstrip('/')}/v2/events?cursor="
-        headers["Current-Page"] = link + query.cursor(offset)
-        if offset > 0:
-            headers["First-Page"] = link + query.cursor(0)
-            headers["Prev-Page"] = link + query.cursor(max(0, offset - limit))
-        if offset + limit < len(selected):
-            headers["Next-Page"] = link + query.cursor(offset + limit)
-            headers["Next-Page-Cursor"] = query.cursor(offset + limit)
-            headers["Last-Page"] = link + query.cursor((len(selected) - 1) // limit * limit)
+        headers |= _paging_headers(link, query.cursor, offset, limit, len(selected))
         return Response(orjson.dumps(bodies), media_type="application/json", headers=headers)
+
+    # the subscription endpoints ----------------------------------------------------------
+
+    async def _answer(
+        self, request: Request, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """``handler``'s answer, or a DCSA error for what it refuses."""
+        try:
+            _check_version(request)
+            return await handler(request)
+        except (BadQuery, SubscriptionError) as exc:
+            status = exc.status if isinstance(exc, SubscriptionError) else 400
+            body = dcsa_error_body(request.scope, status, str(exc))
+            return JSONResponse(body, status, headers={"API-Version": API_VERSION})
+
+    async def list_subscriptions(self, request: Request) -> Response:
+        async def listed(request: Request) -> Response:
+            params = request.query_params
+            unknown = params.keys() - {"limit", "cursor"}
+            if unknown:
+                raise SubscriptionError(
+                    f"unknown query parameters: {', '.join(sorted(unknown))} "
+                    "(subscriptions are listed oldest first, by limit and cursor)"
+                )
+            if "cursor" in params:
+                offset, limit = page_of(params["cursor"])
+            else:
+                offset, given = 0, params.get("limit", str(DEFAULT_PAGE_SIZE))
+                if not given.isdigit() or int(given) < 1:
+                    raise SubscriptionError("limit must be a whole number of at least 1")
+                limit = int(given)
+            subscriptions = self.subscriptions.all()
+            answer = _json([s.body() for s in subscriptions[offset : offset + limit]])
+
+            def cursor(at: int) -> str:
+                return page_cursor(at, limit)
+
+            link = f"{str(request.base_url).rstrip('/')}/v2/event-subscriptions?cursor="
+            answer.headers.update(_paging_headers(link, cursor, offset, limit, len(subscriptions)))
+            return answer
+
+        return await self._answer(request, listed)
+
+    async def create_subscription(self, request: Request) -> Response:
+        async def create(request: Request) -> Response:
+            subscription = self.subscriptions.create(await _json_body(request))
+            return _json(subscription.body(), 201)
+
+        return await self._answer(request, create)
+
+    async def get_subscription(self, request: Request) -> Response:
+        async def get(request: Request) -> Response:
+            return _json(self.subscriptions.get(request.path_params["subscriptionID"]).body())
+
+        return await self._answer(request, get)
+
+    async def update_subscription(self, request: Request) -> Response:
+        async def update(request: Request) -> Response:
+            subscription_id = request.path_params["subscriptionID"]
+            self.subscriptions.get(subscription_id)  # an unknown one is a 404 before its body
+            body = await _json_body(request)
+            return _json(self.subscriptions.update(subscription_id, body).body())
+
+        return await self._answer(request, update)
+
+    async def delete_subscription(self, request: Request) -> Response:
+        async def delete(request: Request) -> Response:
+            self.subscriptions.delete(request.path_params["subscriptionID"])
+            return Response(status_code=204, headers={"API-Version": API_VERSION})
+
+        return await self._answer(request, delete)
+
+    async def reset_secret(self, request: Request) -> Response:
+        async def reset(request: Request) -> Response:
+            subscription_id = request.path_params["subscriptionID"]
+            self.subscriptions.get(subscription_id)
+            self.subscriptions.reset_secret(subscription_id, await _json_body(request))
+            return Response(status_code=204, headers={"API-Version": API_VERSION})
+
+        return await self._answer(request, reset)

@@ -2,12 +2,15 @@
 
 The generator (:mod:`port_resolvers.sim.data`) builds these; the simulated source systems render
 them in their own wire formats, and tests pick facts from them. Times are timezone-aware UTC on
-whole minutes; days are local (America/Los_Angeles) calendar dates.
+whole minutes; days are local (America/Los_Angeles) calendar dates. The one change a port's data
+takes is :meth:`PortData.record` (a box changed), which the systems serving it can listen to
+(:meth:`PortData.listen`).
 """
 
+import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Final
+from typing import Final, Protocol
 
 _MOVES: Final = frozenset({"DISC", "LOAD", "GTIN", "GTOT", "AVPU"})
 
@@ -329,6 +332,12 @@ class PortMetric:
     weeks: tuple[WeekFigure, ...] = ()  # the period's weeks, oldest first (not vessel counts)
 
 
+class RecordListener(Protocol):
+    """What a port's system does when a box is recorded (see :meth:`PortData.listen`)."""
+
+    def recorded(self, container: Container) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class PortData:
     """Everything one simulated port knows, generated for one ``seed`` and ``now``."""
@@ -344,9 +353,11 @@ class PortData:
     appointment_slots: tuple[AppointmentSlot, ...]  # now to the end of tomorrow
     empty_returns: tuple[EmptyReturnRule, ...]  # today and tomorrow
     _by_reference: dict[str, Container] = field(init=False, repr=False, compare=False)
+    _listeners: list[weakref.ref[RecordListener]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_reference", {c.reference: c for c in self.containers})
+        object.__setattr__(self, "_listeners", [])
 
     @property
     def port_id(self) -> str:
@@ -370,6 +381,22 @@ class PortData:
                       for c in self.containers)  # fmt: skip
         object.__setattr__(self, "containers", boxes)
         self._by_reference[container.reference] = container
+        for ref in list(self._listeners):
+            listener = ref()
+            if listener is None:
+                self._listeners.remove(ref)
+            else:
+                listener.recorded(container)
+
+    def listen(self, listener: RecordListener) -> None:
+        """Call ``listener.recorded(box)`` with every box recorded from now on, in ``record``
+        itself (synchronously, once the change is stored). Held weakly: a system nobody keeps
+        stops listening, so many systems over one port's data do not pile up."""
+        if all(ref() is not listener for ref in self._listeners):
+            self._listeners.append(weakref.ref(listener))
+
+    def unlisten(self, listener: RecordListener) -> None:
+        self._listeners[:] = [ref for ref in self._listeners if ref() not in (None, listener)]
 
     def containers_of_document(self, kind: str, reference: str) -> list[Container]:
         """Boxes of a bill of lading (TRD) or a booking (BKG)."""

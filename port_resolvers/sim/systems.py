@@ -7,9 +7,14 @@
 
 Every system also serves the ``/_sim`` knob and statistics routes and applies its knobs to all
 other requests (:mod:`port_resolvers.sim.knobs`, :mod:`port_resolvers.sim.conditions`).
+
+A DCSA system also takes event subscriptions and pushes the events of boxes recorded with
+``data.record(...)`` to them (:mod:`port_resolvers.sim.dcsa_push`); the app's lifespan stops
+the pushes and closes their client when it is served no longer.
 """
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -24,6 +29,7 @@ from starlette.types import Scope
 from port_resolvers.sim.conditions import SimulatedConditions, plain_error_body
 from port_resolvers.sim.data import DEFAULT_SCALE, DEFAULT_SEED, generate_port_data
 from port_resolvers.sim.dcsa_api import TrackAndTraceApi, dcsa_error_body
+from port_resolvers.sim.dcsa_push import PushSettings
 from port_resolvers.sim.knobs import SimKnobs, SystemStats, sim_routes
 from port_resolvers.sim.model import PortData
 from port_resolvers.sim.native_api import TerminalSystemApi
@@ -60,6 +66,7 @@ class SimulatedPortSystem:
     knobs: SimKnobs
     stats: SystemStats
     data: PortData
+    track_and_trace: TrackAndTraceApi | None = None  # DCSA systems: events and subscriptions
 
 
 def create_port_system(
@@ -71,11 +78,13 @@ def create_port_system(
     now: datetime | None = None,
     scale: float = DEFAULT_SCALE,
     clock: Callable[[], datetime] | None = None,
+    push: PushSettings | None = None,
 ) -> SimulatedPortSystem:
     """The simulated system of ``port_id``, over ``data`` or data generated from seed and now.
 
     ``clock`` is what the system's statistics take as now, to serve the weeks that have ended
-    by then; by default the data's own ``now``.
+    by then; by default the data's own ``now``. ``push`` says how a DCSA system pushes events
+    to its subscriptions (client, attempts, backoff); by default with a client of its own.
     """
     if data is None:
         data = generate_port_data(port_id, seed=seed, now=now, scale=scale)
@@ -85,8 +94,10 @@ def create_port_system(
     stats = SystemStats()
     kind = PORT_SYSTEM_KINDS[port_id]
     routes: list[BaseRoute] = []
+    track_and_trace = None
     if kind is SystemKind.DCSA:
-        routes += TrackAndTraceApi(data, knobs).routes()
+        track_and_trace = TrackAndTraceApi(data, knobs, push=push)
+        routes += track_and_trace.routes()
         routes += TerminalSystemApi(data, knobs, with_moves=False, clock=clock).routes()
         error_body = _error_body_by_api
     else:
@@ -95,5 +106,16 @@ def create_port_system(
     conditions = Middleware(
         SimulatedConditions, knobs=knobs, stats=stats, routes=routes, error_body=error_body
     )
-    app = Starlette(routes=[*routes, *sim_routes(knobs, stats)], middleware=[conditions])
-    return SimulatedPortSystem(port_id, kind, app, knobs, stats, data)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if track_and_trace is not None:
+                await track_and_trace.aclose()
+
+    app = Starlette(
+        routes=[*routes, *sim_routes(knobs, stats)], middleware=[conditions], lifespan=lifespan
+    )
+    return SimulatedPortSystem(port_id, kind, app, knobs, stats, data, track_and_trace)

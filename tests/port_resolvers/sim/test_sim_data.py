@@ -306,3 +306,29 @@ def test_a_recorded_change_is_what_the_port_knows_from_then_on(now: datetime) ->
     assert len(data.containers) == len({c.reference for c in data.containers})
     with pytest.raises(KeyError, match="not a box of USLGB"):
         data.record(replace(box, reference="MSCU0000000"))
+
+
+class _Listener:
+    def __init__(self) -> None:
+        self.boxes: list[Container] = []
+
+    def recorded(self, container: Container) -> None:
+        self.boxes.append(container)
+
+
+def test_a_recorded_change_is_told_to_the_systems_that_listen(now: datetime) -> None:
+    data = generate_port_data("USLGB", now=now)
+    box = data.containers[0]
+    kept, dropped = _Listener(), _Listener()
+    data.listen(kept)
+    data.listen(kept)  # once is enough
+    data.listen(dropped)
+    told_dropped = dropped.boxes
+    del dropped  # held weakly: a system nobody keeps stops listening
+    moved = replace(box, bill_of_lading="RECORDED-BL")
+    data.record(moved)
+    assert kept.boxes == [moved]
+    assert told_dropped == []
+    data.unlisten(kept)
+    data.record(replace(moved, bill_of_lading="AGAIN-BL"))
+    assert kept.boxes == [moved]

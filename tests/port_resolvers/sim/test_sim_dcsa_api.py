@@ -1,6 +1,8 @@
 """The simulated DCSA Track & Trace 2.2 API, checked against DCSA's own OpenAPI document."""
 
+import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,8 +12,9 @@ from openapi_core import OpenAPI
 from openapi_core.exceptions import OpenAPIError
 from openapi_core.testing import MockRequest, MockResponse
 
-from port_resolvers.sim.model import PortData
-from port_resolvers.sim.systems import SimulatedPortSystem
+from port_resolvers.sim.data import generate_port_data
+from port_resolvers.sim.model import EquipmentEvent, PortData
+from port_resolvers.sim.systems import SimulatedPortSystem, create_port_system
 
 Client = Callable[[SimulatedPortSystem], httpx.AsyncClient]
 
@@ -335,3 +338,41 @@ async def test_the_jit_places_knob_adds_anchorage_and_pilot_boarding_arrivals(
     anchorage = [e for e in with_places if e["transportCall"]["facilityTypeCode"] == "ANCH"]
     assert [(e["eventClassifierCode"], datetime.fromisoformat(e["eventDateTime"]))
             for e in anchorage] == [("ACT", anchored.anchorage_arrival)]  # fmt: skip
+
+
+async def test_a_recorded_box_is_served_as_it_is_now(
+    now: datetime, client_for: Client, dcsa_openapi: OpenAPI
+):
+    data = generate_port_data("USLAX", now=now)  # its own: this test changes it
+    system = create_port_system("USLAX", data=data)
+    client = client_for(system)
+    box = next(b for b in data.containers if b.flow == "IMPORT" and b.status == "IN_TERMINAL")
+    params = {"equipmentReference": box.reference}
+    customs = {"equipmentEventTypeCode": "CUSR", "eventType": "EQUIPMENT", "limit": 1000}
+    before = (await client.get("/v2/events", params=params)).json()
+    released_before = (await client.get("/v2/events", params=customs)).json()
+
+    at = now + timedelta(minutes=5)
+    release = EquipmentEvent(
+        event_id=str(uuid.uuid4()),
+        created=at,
+        event_datetime=at,
+        classifier="ACT",
+        type_code="CUSR",
+        empty_indicator=box.empty_indicator,
+        facility_code=box.facility_code,
+        call=None,
+    )
+    data.record(replace(box, events=(*box.events, release)))
+
+    released = (await client.get("/v2/events", params=customs)).json()  # asked last, and again
+    assert [e["eventID"] for e in released] == [
+        *(e["eventID"] for e in released_before),
+        release.event_id,
+    ]
+    after, _ = await _all_pages(client, dcsa_openapi, params)
+    assert [e["eventID"] for e in after] == [e["eventID"] for e in before] + [release.event_id]
+    assert after[-1]["equipmentEventTypeCode"] == "CUSR"
+    system.knobs.jit_places = True
+    everything = (await client.get("/v2/events", params={"limit": 100_000})).json()
+    assert release.event_id in {e["eventID"] for e in everything}
