@@ -134,6 +134,7 @@ class PortChanges:
         self._sleep = sleep
         self._watching: dict[str, tuple[ResolvedPort, asyncio.Task[None]]] = {}
         self._open: set[str] = set()
+        self._opened = asyncio.Condition()
         self._running = False
         self._stopped: list[asyncio.Task[None]] = []  # cancelled, not yet awaited
         registry.on_change(self._follow)
@@ -141,6 +142,11 @@ class PortChanges:
     def pushing(self, port: str) -> bool:
         """Whether ``port`` is telling the gateway of its changes now."""
         return port in self._open
+
+    async def until_pushing(self, port: str) -> None:
+        """Return once ``port``'s stream is open (a readiness check for whoever needs it)."""
+        async with self._opened:
+            await self._opened.wait_for(lambda: port in self._open)
 
     @property
     def running(self) -> bool:
@@ -222,6 +228,8 @@ class PortChanges:
 
     async def _listen(self, port: str, chunks: AsyncIterator[bytes]) -> None:
         self._open.add(port)
+        async with self._opened:
+            self._opened.notify_all()
         self._told(port, EVERYTHING)  # what changed while nobody listened
         async for notice in read_notices(chunks, silence=self.silence, max_rate=self.max_rate):
             self._told(port, notice)

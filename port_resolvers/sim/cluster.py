@@ -3,7 +3,10 @@
 ``async with run_simulated_ports(seed=...) as ports`` generates the data, then serves, per port,
 its simulated system (``system_url``: ``/v2/events``, ``/api/v1/...``, ``/_sim/knobs``) and a
 port resolver (``resolver_url``, the resolver kit's ``/graphql``) whose adapter reads that
-system over HTTP, exactly as a real port's resolver would read its own systems. Every server
+system over HTTP, exactly as a real port's resolver would read its own systems. The resolvers of
+the DCSA ports (Los Angeles, Oakland) also subscribe to their system's events (T&T 2.2 event
+subscriptions, signed callbacks) and tell the gateway what changed on ``GET /changes``; the
+others are polled. Every server
 listens on an ephemeral port of ``host`` (loopback by default) and stops when the block ends.
 The servers do not take over Ctrl-C: the demo's own server handles it, and leaving the block
 stops the ports.
@@ -16,13 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
+from starlette.routing import Route
 
 from port_resolvers.kit import create_resolver_app
+from port_resolvers.kit.changes import ChangeNotices
 from port_resolvers.loopback import LOOPBACK, serve_on_loopback
 from port_resolvers.sim.data import DEFAULT_SCALE, DEFAULT_SEED, generate_all_ports
 from port_resolvers.sim.reference import PORT_IDS
-from port_resolvers.sim.systems import SimulatedPortSystem, create_port_system
+from port_resolvers.sim.systems import SimulatedPortSystem, SystemKind, create_port_system
 from port_resolvers.sim.wiring import source_for
+from port_resolvers.sources.dcsa_push import NOTIFICATIONS_PATH, DcsaEventPush
 
 SYSTEM_TIMEOUT_SECONDS = 5.0  # how long a resolver waits for its port's system
 
@@ -38,6 +44,7 @@ class RunningPort:
     resolver_url: str
     system: SimulatedPortSystem
     gateway_token: str | None = None  # what the gateway must present to the resolver
+    push: DcsaEventPush | None = None  # DCSA ports: the resolver's subscription to its system
 
 
 def _frozen(now: datetime) -> Callable[[], datetime]:
@@ -79,15 +86,23 @@ async def run_simulated_ports(
                 serve_on_loopback(system.app, host=host, port=fixed)
             )
             token = secrets.token_urlsafe(24) if gateway_tokens else None
+            push = None
+            if system.kind is SystemKind.DCSA:  # its system can push: it is told, not polled
+                push = DcsaEventPush(client, system_url, ChangeNotices())
             resolver = create_resolver_app(
                 source_for(port_id, system_url, client),
                 port_id,
                 gateway_token=token,
                 clock=now_of_port,
+                changes=push.notices if push is not None else None,
+                routes=[Route(NOTIFICATIONS_PATH, push.receive, methods=["POST"])] if push else (),
             )
             resolver_url = await servers.enter_async_context(
                 serve_on_loopback(resolver, host=host, port=fixed + 1 if fixed else 0)
             )
+            if push is not None:
+                push.start(resolver_url + NOTIFICATIONS_PATH)
+                servers.push_async_callback(push.stop)
             ports.append(
                 RunningPort(
                     port_id,
@@ -97,6 +112,7 @@ async def run_simulated_ports(
                     resolver_url + "/graphql",
                     system,
                     token,
+                    push,
                 )
             )
         yield ports
