@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,12 @@ from typer.testing import CliRunner
 from gateway.cli.conformance import check_resolver, format_report
 from port_resolvers.cli import resolver_app
 from port_resolvers.dcsa_resolver import DcsaResolverSettings, dcsa_resolver_app
+from port_resolvers.kit.changes import ChangeNotices
 from port_resolvers.loopback import serve_on_loopback
 from port_resolvers.sim.data import DEFAULT_SEED, generate_port_data
 from port_resolvers.sim.systems import create_port_system
+from port_resolvers.sources.dcsa_push import NOTIFICATIONS_PATH, DcsaEventPush
+from portcontract.changes import ChangeNotice
 
 BIN = Path(sys.executable).parent
 GUARD_SECONDS = 60  # far past a normal run: reaching it means a hang
@@ -189,6 +193,9 @@ async def test_the_sources_credential_comes_from_the_environment(header: str, se
          "--page-size: Input should be greater than or equal to 1"),
         (["--port-id", "USRCH", "--source", "https://t.example", "--gateway-token-env", "NO_SUCH"],
          "gateway_token_env: the environment variable NO_SUCH is not set"),
+        (["--port-id", "USRCH", "--source", "https://t.example",
+          "--push-callback-url", "https://r.example/hook"],
+         "--push-callback-url: must end with /dcsa/notifications"),
     ],
 )  # fmt: skip
 def test_a_bad_option_is_a_message_and_exit_code_2(options: list[str], says: str):
@@ -210,3 +217,34 @@ def test_a_secret_is_never_echoed_even_when_the_source_is_refused(tmp_path: Any)
     )  # fmt: skip
     assert result.exit_code == 2
     assert SECRET not in result.output
+
+
+async def test_with_a_callback_the_resolver_is_told_by_its_source_and_tells_the_gateway():
+    data = generate_port_data("USLAX", seed=DEFAULT_SEED)
+    system = create_port_system("USLAX", data=data, seed=DEFAULT_SEED)
+    subscribed = asyncio.Event()
+
+    async def kept(_: float) -> None:  # the push's wait between looks: it holds a subscription
+        subscribed.set()
+        await asyncio.Event().wait()
+
+    async with serve_on_loopback(system.app) as source, httpx.AsyncClient() as client:
+        settings = DcsaResolverSettings(port_id="USLAX", source=source)
+        push = DcsaEventPush(client, source, ChangeNotices(heartbeat=3600), sleep=kept)
+        async with (
+            serve_on_loopback(dcsa_resolver_app(settings, client, push=push)) as url,
+        ):
+            assert (await client.get(url + "/changes")).status_code == 503  # not yet subscribed
+            push.start(url + NOTIFICATIONS_PATH)
+            await asyncio.wait_for(subscribed.wait(), GUARD_SECONDS)
+            async with client.stream("GET", url + "/changes") as changes:
+                chunks = changes.aiter_raw()
+                await anext(chunks)  # listening
+                box = next(c for c in data.containers if c.events)
+                moved = replace(box.events[-1], event_id="5e1f0b8e-0000-4000-8000-00000000beef")
+                data.record(replace(box, events=(*box.events, moved)))
+                notice = await asyncio.wait_for(anext(chunks), GUARD_SECONDS)
+            assert notice == ChangeNotice(frozenset({box.reference})).to_event()
+            await push.stop()
+        assert system.track_and_trace is not None
+        assert system.track_and_trace.subscriptions.all() == []  # deleted when it stopped
