@@ -95,7 +95,7 @@ from gateway.query.observe import OperationObserver
 from gateway.query.pipeline import OperationResult, QueryPipeline
 from gateway.record.audit_archive import RetentionSchedule
 from gateway.record.audit_trail import AuditTrail
-from gateway.record.metrics import BoundedStore, EdgeReading, GatewayMetrics
+from gateway.record.metrics import BoundedStore, EdgeReading, GatewayMetrics, LiveReading
 from gateway.record.redact import ErrorRedactor
 from gateway.schema import build_schema
 from gateway.schema.query import Query
@@ -136,6 +136,13 @@ def port_connector(
         )
 
     return connect
+
+
+def live_reading(live: LiveQueries, snapshot: RegistrySnapshot) -> LiveReading:
+    """What the metrics show of the subscriptions, and which active ports push."""
+    pushes = live.pushes
+    pushing = {p.id: pushes is not None and pushes.pushing(p.id) for p in snapshot.active}
+    return LiveReading(live.total, len(live.feeds), pushing)
 
 
 async def check_seed_egress(settings: GatewaySettings, resolver: Resolver) -> None:
@@ -327,6 +334,7 @@ def create_app(
             edge.counts.in_flight,
             edge.loop_lag.latest,
         ),
+        live=lambda: live_reading(live, registry.snapshot()),
     )
     observer = OperationObserver(metrics, graphql_schema)
     policy = PolicyStore(

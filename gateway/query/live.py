@@ -566,7 +566,9 @@ class LiveQueries:
     def told(self, port: str, notice: ChangeNotice) -> None:
         """``port`` says that what ``notice`` names changed: the feeds it concerns ask it."""
         for feed in self.feeds.values():
-            if feed.concerns(port, notice):
+            # A feed already told by this port asks it after its gap anyway: a port that sends
+            # many notices costs one look per feed, not one ask.
+            if port not in feed.told and feed.concerns(port, notice):
                 feed.tell(port)
 
     async def close(self) -> None:

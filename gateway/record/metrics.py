@@ -157,6 +157,40 @@ class _RegistryStoreUp(Collector):
 
 
 @dataclass(frozen=True, slots=True)
+class LiveReading:
+    """The subscriptions a gateway holds, and which ports tell it of their changes."""
+
+    subscriptions: int
+    feeds: int
+    pushing: Mapping[str, bool]  # per active port: is its change notice stream open
+
+
+class _Live(Collector):
+    def __init__(self, reading: Callable[[], LiveReading]) -> None:
+        self._reading = reading
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        reading = self._reading()
+        yield GaugeMetricFamily(
+            "portgate_subscriptions", "Subscriptions open", value=reading.subscriptions
+        )
+        yield GaugeMetricFamily(
+            "portgate_subscription_feeds",
+            "Distinct subscriptions, each asking the ports for all its subscribers",
+            value=reading.feeds,
+        )
+        pushing = GaugeMetricFamily(
+            "portgate_port_pushing",
+            "1 while the port's change notice stream is open (it is asked when it says so), "
+            "0 while it is polled",
+            labels=["port"],
+        )
+        for port, open_ in sorted(reading.pushing.items()):
+            pushing.add_metric([port], 1 if open_ else 0)
+        yield pushing
+
+
+@dataclass(frozen=True, slots=True)
 class EdgeReading:
     """The HTTP edge's counts at one scrape (see gateway/edge/counts.py)."""
 
@@ -206,6 +240,7 @@ class GatewayMetrics:
         *,
         registry_store_up: Callable[[], bool] | None = None,
         edge: Callable[[], EdgeReading] | None = None,
+        live: Callable[[], LiveReading] | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
@@ -235,6 +270,8 @@ class GatewayMetrics:
             r.register(_RegistryStoreUp(registry_store_up))
         if edge is not None:
             r.register(_EdgeState(edge))
+        if live is not None:
+            r.register(_Live(live))
         self._operation_names: set[str] = set()
 
     def operation_label(self, name: str | None) -> str:

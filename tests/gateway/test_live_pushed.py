@@ -68,6 +68,10 @@ async def test_a_change_the_port_reports_reaches_the_subscriber_without_a_poll(
         _, changed = await next_message(stream)
         assert codes(changed) == ["GTIN", "GTOT"]
         assert port.asks <= 3  # the first answer, the one when the stream opened, this one
+        metrics = (await served.client.get("/metrics")).text
+        assert 'portgate_port_pushing{port="USLAX"} 1.0' in metrics
+        assert "portgate_subscriptions 1.0" in metrics
+        assert "portgate_subscription_feeds 1.0" in metrics
 
 
 def codes(message: dict[str, Any]) -> list[str]:
