@@ -7,7 +7,9 @@ cost the ports, and how many messages a second it delivers.
    process). N GraphQL-over-SSE subscribers to one container each (ten distinct containers, so
    ten feeds), held for ``--seconds``: the gateway's RSS before and with them (MB per
    subscriber), and the requests the simulated systems received meanwhile, against the polls
-   the interval allows (one per feed per interval, however many subscribe).
+   the interval allows (one per feed per interval, however many subscribe). Run twice, side by
+   side: with the ports' change notices (Los Angeles and Oakland push, the other three are
+   polled) and with ``subscriptions.push: false`` (all five polled); each system's requests.
 2. Delivered: the subscription hub alone (gateway/query/live.py, in this process), with an
    answer that changes at every poll: N subscribers on K feeds, each poll's changes taken by
    every subscriber; messages a second (median of rounds), and the Python heap per subscriber
@@ -47,13 +49,13 @@ INTERVAL = 1.0
 WHO = Principal("bench", "bench", frozenset({"public"}), None, "anonymous")
 
 
-async def held(count: int, seconds: float) -> dict[str, Any]:
+async def held(count: int, seconds: float, *, push: bool = True) -> dict[str, Any]:
     async with run_simulated_ports() as ports:
         data = generate_all_ports(seed=DEFAULT_SEED)
         references = [c.reference for c in data["USLAX"].containers[:10]]
         async with gateway_server(
             ports, subscriptions={"interval": f"{INTERVAL}s", "max_per_client": count,
-                                  "max_total": count + 10},
+                                  "max_total": count + 10, "push": push},
         ) as (url, pid):  # fmt: skip
             gateway = psutil.Process(pid)
             limits = httpx.Limits(max_connections=count + 10, max_keepalive_connections=0)
@@ -68,11 +70,15 @@ async def held(count: int, seconds: float) -> dict[str, Any]:
                                   "variables": {"refs": [references[i % len(references)]]}},
                         ))  # fmt: skip
                         assert response.status_code == 200, await response.aread()
+                    await asyncio.sleep(2 * INTERVAL)  # past the first answers and notice streams
                     before = system_requests(ports)
+                    by_port = {p.id: sum(p.system.stats.requests.values()) for p in ports}
                     started = time.monotonic()
                     await asyncio.sleep(seconds)  # the subscribers are held meanwhile
                     elapsed = time.monotonic() - started
                     asked = system_requests(ports) - before
+                    by_port = {p.id: sum(p.system.stats.requests.values()) - by_port[p.id]
+                               for p in ports}  # fmt: skip
                     holding = gateway.memory_info().rss
     feeds = len(references)
     return {
@@ -83,6 +89,8 @@ async def held(count: int, seconds: float) -> dict[str, Any]:
         "kb_per_subscriber": round((holding - rest) / 1024 / count, 1),
         "seconds": round(elapsed, 1),
         "system_requests": asked,
+        "by_port": by_port,
+        "push": push,
         "polls_allowed": round(feeds * elapsed / INTERVAL),
     }
 
@@ -162,6 +170,18 @@ def report(result: dict[str, Any]) -> str:
     lines += ["", "Each feed poll asks every port that answers `containers` (five), and a "
               "resolver may ask its system more than once; what matters is that the requests do "
               "not grow with the subscribers."]  # fmt: skip
+    ports = sorted(result["held"][0]["by_port"])
+    lines += ["", "## Told or asked: each system's requests, the same subscribers with and "
+              "without change notices", "",
+              "Los Angeles and Oakland run DCSA systems whose resolvers subscribe to their events "
+              "and tell the gateway (nothing changes at the ports here, so they are asked only "
+              "when their notice stream opens and every `push_interval`); the other three are "
+              "polled.", "",
+              "| subscribers | change notices | " + " | ".join(ports) + " |",
+              "|---|---|" + "---|" * len(ports)]  # fmt: skip
+    for h in [*result["held"], *result.get("polled", [])]:
+        cells = " | ".join(str(h["by_port"][p]) for p in ports)
+        lines.append(f"| {h['subscribers']:,} | {'on' if h['push'] else 'off'} | {cells} |")
     lines += ["", "## Delivered: the hub alone, every item changing at every poll", "",
               "| subscribers | feeds | messages a second (median) | heap KB per subscriber |",
               "|---|---|---|---|"]  # fmt: skip
@@ -174,8 +194,10 @@ def report(result: dict[str, Any]) -> str:
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     counts = [int(c) for c in args.subscribers.split(",")]
     result: dict[str, Any] = {"held": [], "delivered": []}
+    result["polled"] = []
     for count in counts:
         result["held"].append(await held(count, args.seconds))
+        result["polled"].append(await held(count, args.seconds, push=False))
         result["delivered"].append(await delivered(count, 10, args.rounds))
     return result
 
