@@ -12,6 +12,8 @@ GET      /metrics   Prometheus metrics (gateway/record/metrics.py); with `metric
                     listener of its own instead (gateway/cli/server.py)
 GET      /audit/... the audit trail, for auditors (gateway/edge/audit_api.py)
 /admin/ports/...    the port registry, for admins (gateway/edge/admin_api.py)
+GET      /dcsa/tnt/v2/events[/{eventID}]  the ports' events as one DCSA Track & Trace 2.2
+                    publisher, through the same execution as /graphql (gateway/edge/dcsa_tnt.py)
 
 Before a query runs it passes, in order: the client address behind trusted proxies, CORS (when
 origins are configured), load shedding, the body's size and read deadline, authentication, the
@@ -66,6 +68,7 @@ from gateway.edge.authenticate import Authenticate
 from gateway.edge.body_limit import BodyLimits, ReadDeadlines
 from gateway.edge.client_address import ClientAddress
 from gateway.edge.csrf import CSRF_HEADER, CsrfProtection
+from gateway.edge.dcsa_tnt import DcsaTrackAndTrace
 from gateway.edge.graphiql import STATIC_PATH, static_files
 from gateway.edge.graphql_view import GatewayGraphQL, LeanGraphQL
 from gateway.edge.in_flight import ClientConcurrency
@@ -381,6 +384,7 @@ def create_app(
         max_tokens=settings.limits.max_tokens,
     )
 
+    dcsa = DcsaTrackAndTrace(schema, authenticator, rate=rate, clock=clock)
     subscriptions = settings.subscriptions
 
     async def poll(
@@ -585,6 +589,7 @@ def create_app(
             *([] if settings.metrics.listen else [Route("/metrics", prometheus)]),
             *audit_routes(authenticator, lambda: observer.trail),
             *admin.routes(),
+            *dcsa.routes(),
             *(
                 [Mount(STATIC_PATH, static_files(), name="graphiql-static")]
                 if settings.graphiql
