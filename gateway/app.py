@@ -14,6 +14,9 @@ GET      /audit/... the audit trail, for auditors (gateway/edge/audit_api.py)
 /admin/ports/...    the port registry, for admins (gateway/edge/admin_api.py)
 GET      /dcsa/tnt/v2/events[/{eventID}]  the ports' events as one DCSA Track & Trace 2.2
                     publisher, through the same execution as /graphql (gateway/edge/dcsa_tnt.py)
+*        /dcsa/tnt/v2/event-subscriptions[/{subscriptionID}[/secret]]  DCSA event
+                    subscriptions, delivered from the gateway's subscriptions
+                    (gateway/edge/dcsa_subscriptions.py)
 
 Before a query runs it passes, in order: the client address behind trusted proxies, CORS (when
 origins are configured), load shedding, the body's size and read deadline, authentication, the
@@ -68,6 +71,7 @@ from gateway.edge.authenticate import Authenticate
 from gateway.edge.body_limit import BodyLimits, ReadDeadlines
 from gateway.edge.client_address import ClientAddress
 from gateway.edge.csrf import CSRF_HEADER, CsrfProtection
+from gateway.edge.dcsa_subscriptions import DcsaSubscriptions
 from gateway.edge.dcsa_tnt import DcsaTrackAndTrace
 from gateway.edge.graphiql import STATIC_PATH, static_files
 from gateway.edge.graphql_view import GatewayGraphQL, LeanGraphQL
@@ -409,6 +413,20 @@ def create_app(
     )
     if subscriptions.push:
         live.pushes = PortChanges(port_http, registry, live.told)
+    dcsa_settings = settings.dcsa
+    callback_rules = dcsa_settings.callback_egress.rules()
+    callbacks: PortHttp = (
+        PortConnections(2, callback_rules, resolver)
+        if owns_client
+        else HttpxPortHttp(http(), callback_rules)
+    )
+    dcsa_subscriptions = DcsaSubscriptions(
+        dcsa, schema=schema, live=live, authenticator=authenticator, sender=callbacks,
+        rules=callback_rules, resolver=resolver or SystemResolver(), observer=observer,
+        max_per_client=dcsa_settings.max_subscriptions_per_client,
+        max_total=dcsa_settings.max_subscriptions,
+        attempts=dcsa_settings.delivery_attempts, timeout=dcsa_settings.delivery_timeout,
+    )  # fmt: skip
 
     websockets = GraphQLWebSockets(
         schema=schema,
@@ -492,6 +510,7 @@ def create_app(
         try:
             yield
         finally:
+            await dcsa_subscriptions.close()
             await live.close()  # every subscriber told the stream ended, before the rest stops
             await edge.stop()
             await prober.stop()
@@ -510,6 +529,8 @@ def create_app(
                 await own.aclose()
             if sessions is not None:
                 await sessions.aclose()
+            if isinstance(callbacks, PortConnections):
+                await callbacks.aclose()
 
     cors = settings.cors
     server = settings.server
@@ -590,6 +611,7 @@ def create_app(
             *audit_routes(authenticator, lambda: observer.trail),
             *admin.routes(),
             *dcsa.routes(),
+            *dcsa_subscriptions.routes(),
             *(
                 [Mount(STATIC_PATH, static_files(), name="graphiql-static")]
                 if settings.graphiql

@@ -50,6 +50,7 @@ from gateway.config_types import (
 )
 from gateway.edge.settings import (
     CorsSettings,
+    DcsaSettings,
     LoadSheddingSettings,
     ServerSettings,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "CacheSettings",
     "ConfigError",
     "CorsSettings",
+    "DcsaSettings",
     "DocumentSettings",
     "Duration",
     "EgressSettings",
@@ -157,6 +159,7 @@ class GatewaySettings(BaseSettings):
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     documents: DocumentSettings = Field(default_factory=DocumentSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
+    dcsa: DcsaSettings = Field(default_factory=DcsaSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)

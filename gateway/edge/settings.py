@@ -10,6 +10,7 @@ from pydantic import (
 )
 
 from gateway.config_types import Duration, Strict
+from gateway.ports.settings import EgressSettings
 
 
 def _network(value: str) -> str:
@@ -117,3 +118,27 @@ class CorsSettings(Strict):
     )
     allow_credentials: bool = Field(False, description="Let browsers send cookies along.")
     max_age: Duration = Field(600.0, description="How long a browser may keep a preflight answer.")
+
+
+class DcsaSettings(Strict):
+    """The DCSA Track & Trace 2.2 facade (`/dcsa/tnt`): its event subscriptions, held in this
+    process's memory and delivered from the gateway's own subscriptions."""
+
+    callback_egress: EgressSettings = Field(
+        default_factory=EgressSettings,
+        description="Which addresses a subscription's callbackUrl may have, judged as a port's "
+        "endpoint is (`registry.egress`): when it is made or changed, and on the resolved "
+        "address of every delivery. By default https to public addresses only.",
+    )
+    max_subscriptions_per_client: int = Field(
+        20, ge=1, description="Event subscriptions one client may hold at once."
+    )
+    max_subscriptions: int = Field(
+        1000, ge=1, description="Event subscriptions one gateway process holds at once."
+    )
+    delivery_attempts: int = Field(
+        3, ge=1, le=10, description="Tries of one delivery to a callback before it is dropped."
+    )
+    delivery_timeout: Duration = Field(
+        5.0, description="How long one try of a delivery may take, connecting included."
+    )
