@@ -1,0 +1,265 @@
+"""The DCSA Track & Trace 2.2 facade in front of the five simulated ports: every response is
+validated against the vendored official OpenAPI (status, headers, body)."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from gateway.app import create_app
+from gateway.config import load_settings
+from gateway.edge.dcsa_events import EQUIPMENT_CODES, facade_event_id
+from port_resolvers.loopback import serve_on_loopback
+from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
+from port_resolvers.sim.data import containers_at_several_ports, generate_all_ports
+from tests.gateway.conftest import OPEN_POLICY, with_test_egress
+
+NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
+SEED = 2026
+SPEC = Path(__file__).parents[3] / "port_resolvers/sources/dcsa_spec/tnt-2.2-bundled.yaml"
+HANG_GUARD_SECONDS = 20
+
+
+@pytest.fixture(scope="session")
+def spec() -> OpenAPI:
+    document = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    document["servers"] = [{"url": "http://127.0.0.1/dcsa/tnt"}]
+    # The single event's discriminator names no mapping, and its values (TRANSPORT, ...) are not
+    # the schemas' names: the mapping the spec evidently means.
+    one = document["paths"]["/v2/events/{eventID}"]["get"]["responses"]["200"]
+    one["content"]["application/json"]["schema"]["discriminator"]["mapping"] = {
+        kind: f"#/components/schemas/{kind.lower()}Event"
+        for kind in ("SHIPMENT", "TRANSPORT", "EQUIPMENT")
+    }
+    # documentReferenceType's enum holds the codes' descriptions ("BKG (Booking)"); the codes
+    # themselves are what DCSA's reference implementation and clients use.
+    references = document["components"]["schemas"]["documentReferences"]["items"]
+    references["properties"]["documentReferenceType"]["enum"] = ["BKG", "TRD"]
+    return OpenAPI.from_dict(document)
+
+
+@pytest.fixture
+async def ports() -> AsyncIterator[list[RunningPort]]:
+    async with run_simulated_ports(seed=SEED, now=NOW) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def facade(ports: list[RunningPort], **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    settings.setdefault("policy", {"file": OPEN_POLICY})
+    extra = settings.pop("extra", [])
+    config = load_settings(
+        None,
+        ports=[{"id": p.id, "name": p.name, "url": p.resolver_url, "timeout": "5s"} for p in ports]
+        + extra,
+        **with_test_egress(settings),
+    )
+    async with (
+        serve_on_loopback(create_app(config, clock=lambda: NOW)) as url,
+        httpx.AsyncClient(base_url=url, timeout=HANG_GUARD_SECONDS) as client,
+    ):
+        yield client
+
+
+class Asked:
+    """An httpx request as openapi-core reads one."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        self.host_url = "http://127.0.0.1"
+        self.path = request.url.path
+        self.full_url_pattern = self.host_url + self.path
+        self.method = request.method.lower()
+        self.parameters = RequestParameters(
+            query=ImmutableMultiDict(list(request.url.params.multi_items())),
+            header=Headers(list(request.headers.items())),
+        )
+        self.content_type = "application/json"
+        self.body = None
+
+
+class Answered:
+    """An httpx response as openapi-core reads one."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.status_code = response.status_code
+        self.content_type = response.headers.get("content-type", "")
+        self.headers = Headers(list(response.headers.items()))
+        self.data = response.content
+
+
+@pytest.fixture
+def get(spec: OpenAPI) -> Any:
+    """GET through the facade, every response validated against the official spec."""
+
+    async def fetch(client: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response:
+        response = await client.get(url, **kwargs)
+        spec.validate_response(Asked(response.request), Answered(response))
+        assert response.headers["API-Version"] == "2.2.0"
+        return response
+
+    return fetch
+
+
+def shared_containers() -> list[str]:
+    """Containers of the simulated data: those at more than one port first, then others."""
+    data = generate_all_ports(seed=SEED, now=NOW)
+    several = sorted(containers_at_several_ports(data))
+    others = sorted({c.reference for port in data.values() for c in port.containers} - set(several))
+    return (several + others)[:100]
+
+
+async def graphql_event_ids(
+    client: httpx.AsyncClient, references: list[str]
+) -> dict[str, list[str]]:
+    """The eventIDs the GraphQL API gives for each container, of the events DCSA 2.2 carries."""
+    response = await client.post("/graphql", json={
+        "query": "query($r: [String!]) { containers(references: $r) { equipmentReference "
+                 "sourcePort events { eventID equipmentEventTypeCode eventClassifierCode } } }",
+        "variables": {"r": references},
+    })  # fmt: skip
+    return {
+        c["equipmentReference"]: [
+            facade_event_id(c["sourcePort"], e["eventID"]) for e in c["events"]
+            if e["equipmentEventTypeCode"] in EQUIPMENT_CODES and e["eventClassifierCode"] != "REQ"
+        ]
+        for c in response.json()["data"]["containers"]
+    }  # fmt: skip
+
+
+async def test_paging_one_container_gives_exactly_the_graphql_events(
+    ports: list[RunningPort], get: Any
+) -> None:
+    async with facade(ports) as client:
+        by_container = await graphql_event_ids(client, shared_containers())
+        reference, expected = max(by_container.items(), key=lambda item: len(item[1]))
+        assert len(expected) >= 2
+        seen: list[str] = []
+        response = await get(client, "/dcsa/tnt/v2/events",
+                             params={"equipmentReference": reference, "limit": "1"})  # fmt: skip
+        pages = 1
+        while True:
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert len(body) == 1
+            assert all(e["equipmentReference"] == reference for e in body)
+            seen += [e["eventID"] for e in body]
+            if "Next-Page" not in response.headers:
+                break
+            response = await get(client, response.headers["Next-Page"])
+            pages += 1
+        assert sorted(seen) == sorted(expected)
+        assert len(seen) == len(set(seen))
+        assert pages == len(expected)
+
+
+async def test_transport_events_filtered_by_port_and_type(
+    ports: list[RunningPort], get: Any
+) -> None:
+    async with facade(ports) as client:
+        response = await get(client, "/dcsa/tnt/v2/events", params={
+            "UNLocationCode": "USOAK", "transportEventTypeCode": "DEPA",
+            "eventCreatedDateTime:gte": "2026-11-01T00:00:00Z",
+        })  # fmt: skip
+        assert response.status_code == 200, response.text
+        events = response.json()
+        assert events
+        for event in events:
+            assert event["eventType"] == "TRANSPORT"
+            assert event["transportEventTypeCode"] == "DEPA"
+            assert event["transportCall"]["UNLocationCode"] == "USOAK"
+            assert datetime.fromisoformat(event["eventCreatedDateTime"]) >= datetime(
+                2026, 11, 1, tzinfo=UTC
+            )
+        one = events[0]["eventID"]
+        single = await get(client, f"/dcsa/tnt/v2/events/{one}")
+        assert single.status_code == 200
+        assert single.json() == events[0]
+        unknown = await get(client, "/dcsa/tnt/v2/events/3cecb101-7a1a-43a4-9d62-e88a131651e2")
+        assert unknown.status_code == 404
+        assert unknown.json()["errors"][0]["reason"] == "notFound"
+
+
+async def test_shipment_events_are_none(ports: list[RunningPort], get: Any) -> None:
+    async with facade(ports) as client:
+        response = await get(client, "/dcsa/tnt/v2/events", params={"eventType": "SHIPMENT"})
+        assert response.status_code == 200
+        assert response.json() == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"colour": "red"},
+        {"limit": "0"},
+        {"limit": "1001"},
+        {"limit": "ten"},
+        {"eventType": "CARGO"},
+        {"UNLocationCode": "usl"},
+        {"eventCreatedDateTime:around": "2026-11-01T00:00:00Z"},
+        {"eventCreatedDateTime": "yesterday"},
+        {"eventType": "EQUIPMENT"},
+        {"sort": "eventDateTime:DESC"},
+        {"cursor": "abc.def"},
+    ],
+)
+async def test_bad_parameters_are_400_in_dcsa_form(
+    ports: list[RunningPort], get: Any, params: dict[str, str]
+) -> None:
+    async with facade(ports) as client:
+        response = await get(client, "/dcsa/tnt/v2/events", params=params)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["statusCode"] == 400
+    assert body["httpMethod"] == "GET"
+    assert body["errors"][0]["reason"]
+
+
+async def test_a_tampered_cursor_is_refused(ports: list[RunningPort], get: Any) -> None:
+    async with facade(ports) as client:
+        first = await get(client, "/dcsa/tnt/v2/events", params={"limit": "1"})
+        cursor = httpx.URL(first.headers["Next-Page"]).params["cursor"]
+        payload, _, signature = cursor.partition(".")
+        changed = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1]
+        response = await get(client, "/dcsa/tnt/v2/events",
+                             params={"cursor": f"{changed}.{signature}"})  # fmt: skip
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["reason"] == "invalidCursor"
+        mixed = await get(client, "/dcsa/tnt/v2/events", params={"cursor": cursor, "limit": "5"})
+        assert mixed.status_code == 400
+
+
+async def test_api_version_header(ports: list[RunningPort], get: Any) -> None:
+    async with facade(ports) as client:
+        ok = await get(client, "/dcsa/tnt/v2/events", params={"eventType": "SHIPMENT"},
+                       headers={"API-Version": "2"})  # fmt: skip
+        wrong = await get(client, "/dcsa/tnt/v2/events", headers={"API-Version": "1"})
+    assert ok.status_code == 200
+    assert wrong.status_code == 400
+
+
+async def test_refused_credentials_are_401_in_dcsa_form(ports: list[RunningPort], get: Any) -> None:
+    async with facade(ports, auth={"allow_anonymous": False}) as client:
+        response = await get(client, "/dcsa/tnt/v2/events")
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["reason"] == "unauthenticated"
+    assert "WWW-Authenticate" in response.headers
+
+
+async def test_a_port_down_is_named_in_the_partial_header(
+    ports: list[RunningPort], get: Any
+) -> None:
+    down = [{"id": "USRCH", "name": "Richmond", "url": "http://127.0.0.1:9/graphql",
+             "timeout": "1s"}]  # fmt: skip
+    config_ports = ports
+    async with facade(config_ports, extra=down) as client:
+        response = await get(client, "/dcsa/tnt/v2/events", params={"limit": "5"})
+    assert response.status_code == 200
+    assert "USRCH=" in response.headers["Portgate-Partial"]
