@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.access.apikeys import ApiKeyStore
 from gateway.edge.dcsa_subscriptions import DcsaSubscriptions
 from gateway.ports.changes import PortChanges
 from port_resolvers.loopback import serve_on_loopback
@@ -175,3 +176,54 @@ async def test_what_cannot_be_a_subscription_is_refused_before_anything_is_sent(
         assert "needs an equipmentReference" in answer.text
         assert hub_of(served).subscriptions == {}
         assert callback.received.empty()
+
+
+async def test_a_subscription_to_a_ports_calls_knows_their_events_and_sends_none_of_them(
+    tmp_path: Path,
+) -> None:
+    async with facade(tmp_path) as (served, _, callback):
+        transport = {"callbackUrl": callback.url, "secret": base64.b64encode(SECRET).decode(),
+                     "eventType": ["TRANSPORT"], "UNLocationCode": "USLAX",
+                     "transportEventTypeCode": ["ARRI"]}  # fmt: skip
+        made = await served.client.post(PATH, json=transport, headers=served.as_("admin"))
+        assert made.status_code == 201, made.text
+        held = hub_of(served).subscriptions[made.json()["subscriptionID"]]
+        await asyncio.wait_for(held.ready.wait(), HANG_GUARD_SECONDS)
+        assert held.seen  # the window's berth arrivals, mapped to DCSA events and remembered
+        assert callback.received.empty()  # what is there when it is made is not news
+        assert held.delivered == 0
+
+
+async def test_a_revoked_key_ends_its_subscription_with_one_audit_record(tmp_path: Path) -> None:
+    async with facade(tmp_path) as (served, port, callback):
+        data = port.system.data
+        box = next(c for c in data.containers if c.availability is not None and c.events)
+        store = ApiKeyStore(tmp_path / "keys.sqlite3")
+        key, record = store.create(client_id="tracker", organisation="Visibility Co",
+                                   roles=["admin"])  # fmt: skip
+        made = await served.client.post(PATH, json=body(callback, box.reference),
+                                        headers={"x-api-key": key})  # fmt: skip
+        subscriptions = hub_of(served)
+        held = subscriptions.subscriptions[made.json()["subscriptionID"]]
+        await asyncio.wait_for(held.ready.wait(), HANG_GUARD_SECONDS)
+        changes = served.app.state.live.pushes
+        await asyncio.wait_for(changes.until_pushing("USLAX"), HANG_GUARD_SECONDS)
+        store.revoke(record.key_id)
+        store.close()
+        at = data.now - timedelta(minutes=5)
+        moved = dataclasses.replace(
+            box.events[-1], event_id="5e1f0b8e-1c4b-4a53-9d0e-0c0ffee00003", created=at,
+            event_datetime=at, classifier="ACT", type_code="GTOT", call=None, train=None,
+        )  # fmt: skip
+        data.record(dataclasses.replace(box, events=(*box.events, moved)))
+        await asyncio.wait_for(asyncio.gather(*held.tasks, return_exceptions=True),
+                               HANG_GUARD_SECONDS)  # fmt: skip
+        assert subscriptions.subscriptions == {}
+        assert callback.received.empty()  # nothing was sent for a key no longer accepted
+        trail = served.app.state.observer.trail
+        await trail.flush()
+        [audited] = [s.record for s in await trail.store.search()
+                     if s.record.client_id == "tracker"]  # fmt: skip
+        assert audited.operation_type == "subscription"
+        assert audited.messages == 0
+        assert audited.error_codes == ("UNAUTHENTICATED",)
