@@ -31,7 +31,7 @@ import contextlib
 import ipaddress
 import socket
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 from urllib.parse import urlsplit
@@ -409,35 +409,32 @@ class PortConnections:
     async def _open_stream(
         self, target: _Target
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        context = None
-        if target.scheme == "https":
-            context = self._ssl = self._ssl or ssl.create_default_context()
-        failure: OSError | None = None
-        for address, family in await self._addresses(target):
-            try:
-                return await asyncio.open_connection(
-                    host=address,
-                    port=target.port,
-                    family=family,
-                    ssl=context,
-                    server_hostname=target.host if context is not None else None,
-                )
-            except OSError as exc:
-                failure = exc
-        raise failure or OSError(f"no address to connect to for {target.host}")
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=CHUNK_BYTES, loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        transport = await self._dial(target, lambda: protocol)
+        return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
     async def connect(self, target: _Target) -> _Connection:
         """A new connection to ``target``: each address the egress rules allow, in turn."""
+        connection = _Connection()
+        await self._dial(target, lambda: connection)
+        return connection
+
+    async def _dial(
+        self, target: _Target, protocol: Callable[[], asyncio.BaseProtocol]
+    ) -> asyncio.Transport:
+        """A connection to the first address of ``target`` the egress rules allow that takes
+        one, TLS for https, speaking ``protocol``."""
         loop = asyncio.get_running_loop()
         context = None
         if target.scheme == "https":
             context = self._ssl = self._ssl or ssl.create_default_context()
         failure: OSError | None = None
         for address, family in await self._addresses(target):
-            connection = _Connection()
             try:
-                await loop.create_connection(
-                    lambda: connection,  # noqa: B023 - used at once, within this iteration
+                transport, _ = await loop.create_connection(
+                    protocol,
                     host=address,
                     port=target.port,
                     family=family,
@@ -447,7 +444,7 @@ class PortConnections:
             except OSError as exc:
                 failure = exc
                 continue
-            return connection
+            return transport
         raise failure or OSError(f"no address to connect to for {target.host}")
 
     async def _addresses(self, target: _Target) -> list[tuple[str, int]]:

@@ -121,48 +121,51 @@ class HttpxPortHttp:
         timeout: float,
         max_bytes: int,
     ) -> HttpAnswer:
-        import httpx
-
         self._verdicts.admit(port, url)
-        request = self._client.build_request(
-            "POST", url, content=body, headers=dict(headers), timeout=httpx.Timeout(timeout)
-        )
-        try:
+        async with _translated(port, timeout):
+            import httpx
+
+            request = self._client.build_request(
+                "POST", url, content=body, headers=dict(headers), timeout=httpx.Timeout(timeout)
+            )
             response = await self._client.send(request, stream=True, follow_redirects=False)
             try:
                 content = await read_capped(port, response.aiter_bytes(), max_bytes)
             finally:
                 await response.aclose()
-        except httpx.TimeoutException as exc:
-            raise PortTimeout(port, f"no answer within {timeout:.3g}s") from exc
-        except httpx.TransportError as exc:
-            raise PortUnavailable(
-                port, f"cannot connect ({type(exc).__name__})", transient=True
-            ) from exc
         return HttpAnswer(response.status_code, content, response.headers.get("cache-control"))
 
     @contextlib.asynccontextmanager
     async def get_stream(
         self, port: str, url: str, headers: Mapping[str, str], *, timeout: float
     ) -> AsyncIterator[StreamOpened]:
-        import httpx
-
         self._verdicts.admit(port, url)
-        limits = httpx.Timeout(timeout, read=None)  # a quiet stream is the caller's to judge
-        request = self._client.build_request("GET", url, headers=dict(headers), timeout=limits)
-        try:
+        async with _translated(port, timeout):
+            import httpx
+
+            limits = httpx.Timeout(timeout, read=None)  # a quiet stream is the caller's to judge
+            request = self._client.build_request("GET", url, headers=dict(headers), timeout=limits)
             response = await self._client.send(request, stream=True, follow_redirects=False)
-        except httpx.TimeoutException as exc:
-            raise PortTimeout(port, f"no answer within {timeout:.3g}s") from exc
-        except httpx.TransportError as exc:
-            raise PortUnavailable(
-                port, f"cannot connect ({type(exc).__name__})", transient=True
-            ) from exc
         try:
             media_type = response.headers.get("content-type", "").partition(";")[0].strip()
             yield StreamOpened(response.status_code, media_type, _httpx_chunks(port, response))
         finally:
             await response.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _translated(port: str, timeout: float) -> AsyncIterator[None]:
+    """httpx's exceptions as the ``PortFailure`` s :class:`PortHttp` promises."""
+    import httpx
+
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise PortTimeout(port, f"no answer within {timeout:.3g}s") from exc
+    except httpx.TransportError as exc:
+        raise PortUnavailable(
+            port, f"cannot connect ({type(exc).__name__})", transient=True
+        ) from exc
 
 
 async def _httpx_chunks(port: str, response: "httpx.Response") -> AsyncIterator[bytes]:
