@@ -19,8 +19,10 @@ sha256=<hex>``, HMAC-SHA256 of the exact body with the secret), with ``Subscript
   again at every delivery on the resolved address, redirects never followed.
 - **Bounded.** ``max_subscriptions_per_client`` and ``max_subscriptions``; a delivery is tried
   ``delivery_attempts`` times, each within ``delivery_timeout``, then dropped; at most
-  ``OUTBOX_LIMIT`` deliveries wait per subscription (the oldest dropped past it); the events
-  already sent are remembered up to ``SEEN_LIMIT`` per subscription.
+  ``OUTBOX_LIMIT`` deliveries wait per subscription (the oldest dropped past it). What was
+  sent is remembered per item (a box, a call) as a set of hashes of its events, for at most
+  ``ITEMS_LIMIT`` items per subscription (the longest unchanged forgotten first; an item
+  forgotten and changed again has its events sent again rather than lost).
 - **Owned.** A subscription is seen, changed and deleted only by the client that made it;
   another's is a 404. Its credential is checked again before each delivery: a revoked key
   ends it (one audit record per subscription, when it ends, with the deliveries made).
@@ -77,7 +79,7 @@ log = logging.getLogger(__name__)
 
 PATH: Final = f"{PREFIX}/v2/event-subscriptions"
 OUTBOX_LIMIT: Final = 100
-SEEN_LIMIT: Final = 50_000
+ITEMS_LIMIT: Final = 5_000  # boxes or calls whose sent events a subscription remembers
 MAX_BODY_BYTES: Final = 64 * 1024
 CALL_WINDOW_HOURS: Final = 336  # transport events of calls up to two weeks ahead
 _BODY_FILTERS: Final = frozenset({*TEXT_FILTERS, *LIST_FILTERS}) - {"documentTypeCode"}
@@ -103,7 +105,8 @@ class DcsaSubscription:
     started: float = field(default_factory=time.perf_counter)
     delivered: int = 0
     dropped: int = 0
-    seen: "OrderedDict[tuple[str, str], None]" = field(default_factory=OrderedDict)
+    # What was sent of each item (port, box or call): hashes of (eventID, eventDateTime).
+    known: "OrderedDict[tuple[str, str], frozenset[int]]" = field(default_factory=OrderedDict)
     outbox: deque[bytes] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     watching: int = 0  # the watches that have taken their first answer (what is there already)
@@ -130,7 +133,7 @@ class DcsaSubscriptions:
         resolver: Resolver,
         observer: OperationObserver | None = None,
         max_per_client: int = 20,
-        max_total: int = 1000,
+        max_total: int = 200,
         attempts: int = 3,
         timeout: float = 5.0,
         backoff: float = 1.0,
@@ -217,7 +220,7 @@ class DcsaSubscriptions:
                 id=subscription.id,
             )  # fmt: skip
             await self._end(subscription, [], audited=False)
-            changed.seen = subscription.seen  # what was sent is not sent again
+            changed.known = subscription.known  # what was sent is not sent again
             changed.started = subscription.started
             changed.delivered = subscription.delivered
             self._start(changed)
@@ -393,18 +396,18 @@ class DcsaSubscriptions:
             items = message["data"].get(field_name) or []
             fresh = []
             for item in items if isinstance(items, list) else []:
-                mapped = (equipment_events(item) if field_name == "containerUpdates"
-                          else transport_events(item))  # fmt: skip
-                for event in mapped.events:
-                    if not _matches(event, subscription.filters):
-                        continue
-                    key = (event.event_id, str(event.body.get("eventDateTime")))
-                    if key in subscription.seen:
-                        continue
-                    subscription.seen[key] = None
-                    if len(subscription.seen) > SEEN_LIMIT:
-                        subscription.seen.popitem(last=False)
-                    fresh.append(event)
+                equipment = field_name == "containerUpdates"
+                mapped = equipment_events(item) if equipment else transport_events(item)
+                events = [e for e in mapped.events if _matches(e, subscription.filters)]
+                hashes = {hash((e.event_id, str(e.body.get("eventDateTime")))): e for e in events}
+                key = (str(item.get("sourcePort") if equipment else item.get("UNLocationCode")),
+                       str(item.get("equipmentReference" if equipment
+                                    else "transportCallReference")))  # fmt: skip
+                sent = subscription.known.pop(key, frozenset())
+                fresh += [e for h, e in hashes.items() if h not in sent]
+                subscription.known[key] = frozenset(hashes)
+                if len(subscription.known) > ITEMS_LIMIT:
+                    subscription.known.popitem(last=False)
             if first:
                 subscription.watching += 1
                 if subscription.watching == len(subscription.subscribers):

@@ -134,7 +134,11 @@ class DcsaSettings(Strict):
         20, ge=1, description="Event subscriptions one client may hold at once."
     )
     max_subscriptions: int = Field(
-        1000, ge=1, description="Event subscriptions one gateway process holds at once."
+        200,
+        ge=1,
+        description="Event subscriptions one gateway process holds at once. Each remembers "
+        "what it sent of at most 5,000 boxes or calls (up to about 1.5 MB for one that watches "
+        "every port's calls).",
     )
     delivery_attempts: int = Field(
         3, ge=1, le=10, description="Tries of one delivery to a callback before it is dropped."

@@ -189,7 +189,7 @@ async def test_a_subscription_to_a_ports_calls_knows_their_events_and_sends_none
         assert made.status_code == 201, made.text
         held = hub_of(served).subscriptions[made.json()["subscriptionID"]]
         await asyncio.wait_for(held.ready.wait(), HANG_GUARD_SECONDS)
-        assert held.seen  # the window's berth arrivals, mapped to DCSA events and remembered
+        assert held.known  # the window's calls, their berth arrivals mapped and remembered
         assert callback.received.empty()  # what is there when it is made is not news
         assert held.delivered == 0
 
