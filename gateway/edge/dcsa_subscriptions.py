@@ -38,7 +38,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -105,8 +105,9 @@ class DcsaSubscription:
     started: float = field(default_factory=time.perf_counter)
     delivered: int = 0
     dropped: int = 0
-    # What was sent of each item (port, box or call): hashes of (eventID, eventDateTime).
-    known: "OrderedDict[tuple[str, str], frozenset[int]]" = field(default_factory=OrderedDict)
+    # What was sent of each item (by the hash of its port and box or call): the hashes of its
+    # events' (eventID, eventDateTime), packed eight bytes each (about 0.2 KB for a call).
+    known: "OrderedDict[int, bytes]" = field(default_factory=OrderedDict)
     outbox: deque[bytes] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     watching: int = 0  # the watches that have taken their first answer (what is there already)
@@ -400,12 +401,12 @@ class DcsaSubscriptions:
                 mapped = equipment_events(item) if equipment else transport_events(item)
                 events = [e for e in mapped.events if _matches(e, subscription.filters)]
                 hashes = {hash((e.event_id, str(e.body.get("eventDateTime")))): e for e in events}
-                key = (str(item.get("sourcePort") if equipment else item.get("UNLocationCode")),
-                       str(item.get("equipmentReference" if equipment
-                                    else "transportCallReference")))  # fmt: skip
-                sent = subscription.known.pop(key, frozenset())
+                key = hash((item.get("sourcePort") if equipment else item.get("UNLocationCode"),
+                            item.get("equipmentReference" if equipment
+                                     else "transportCallReference")))  # fmt: skip
+                sent = _unpacked(subscription.known.pop(key, b""))
                 fresh += [e for h, e in hashes.items() if h not in sent]
-                subscription.known[key] = frozenset(hashes)
+                subscription.known[key] = _packed(hashes)
                 if len(subscription.known) > ITEMS_LIMIT:
                     subscription.known.popitem(last=False)
             if first:
@@ -462,6 +463,15 @@ class DcsaSubscriptions:
         log.warning("subscription %s: a delivery dropped after %d attempts", subscription.id,
                     self.attempts)  # fmt: skip
         return False
+
+
+def _packed(hashes: Iterable[int]) -> bytes:
+    return b"".join(h.to_bytes(8, "little", signed=True) for h in sorted(hashes))
+
+
+def _unpacked(packed: bytes) -> set[int]:
+    return {int.from_bytes(packed[i : i + 8], "little", signed=True)
+            for i in range(0, len(packed), 8)}  # fmt: skip
 
 
 def _secret(value: Any) -> bytes:

@@ -137,8 +137,7 @@ class DcsaSettings(Strict):
         200,
         ge=1,
         description="Event subscriptions one gateway process holds at once. Each remembers "
-        "what it sent of at most 5,000 boxes or calls (up to about 1.5 MB for one that watches "
-        "every port's calls).",
+        "what it sent of at most 5,000 boxes or calls: about 1 MB at most.",
     )
     delivery_attempts: int = Field(
         3, ge=1, le=10, description="Tries of one delivery to a callback before it is dropped."
