@@ -72,7 +72,7 @@ from gateway.edge.body_limit import BodyLimits, ReadDeadlines
 from gateway.edge.client_address import ClientAddress
 from gateway.edge.csrf import CSRF_HEADER, CsrfProtection
 from gateway.edge.dcsa_subscriptions import DcsaSubscriptions
-from gateway.edge.dcsa_tnt import DcsaTrackAndTrace
+from gateway.edge.dcsa_tnt import Cursors, DcsaTrackAndTrace, cursor_key
 from gateway.edge.graphiql import STATIC_PATH, static_files
 from gateway.edge.graphql_view import GatewayGraphQL, LeanGraphQL
 from gateway.edge.in_flight import ClientConcurrency
@@ -388,7 +388,10 @@ def create_app(
         max_tokens=settings.limits.max_tokens,
     )
 
-    dcsa = DcsaTrackAndTrace(schema, authenticator, rate=rate, clock=clock)
+    dcsa = DcsaTrackAndTrace(
+        schema, authenticator, rate=rate, clock=clock,
+        cursors=Cursors(cursor_key(settings.dcsa.cursor_key_env)),
+    )  # fmt: skip
     subscriptions = settings.subscriptions
 
     async def poll(

@@ -22,10 +22,13 @@ Which events a request gets:
 The events are in one order across ports: ``eventCreatedDateTime`` (in UTC), then port, then
 ``eventID`` (``sort=eventCreatedDateTime:DESC`` reverses it). A page is ``limit`` events after
 the position its cursor holds; the cursor also holds the filters, the limit, the order and the
-window's time, and is signed (HMAC-SHA256 with a key of this process), so it cannot be altered
-and is refused by another process. A port that did not answer, or answered from its stale
-store, is named in ``Portgate-Partial``; fields the policy withheld are named in
-``Portgate-Withheld`` and are absent from the events.
+window's time, and is signed (HMAC-SHA256), so it cannot be altered. The key is derived from
+the environment variable ``dcsa.cursor_key_env`` names, so that every replica and worker given
+the same one accepts the others' cursors, also after a restart; without it, each process has a
+random key of its own and refuses every other process's cursors.
+
+A port that did not answer, or answered from its stale store, is named in ``Portgate-Partial``;
+fields the policy withheld are named in ``Portgate-Withheld`` and are absent from the events.
 """
 
 import base64
@@ -35,7 +38,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -48,6 +51,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.access.auth import Authenticator
+from gateway.config_types import ConfigError
 from gateway.edge.authenticate import REALM, credential_headers
 from gateway.edge.dcsa_events import (
     CONTAINER_FIELDS,
@@ -253,8 +257,28 @@ class Position:
     after: tuple[str, str, str] | None
 
 
+MIN_KEY_CHARACTERS = 32
+KEY_PURPOSE = b"portgate DCSA T&T 2.2 paging cursors"
+
+
+def cursor_key(variable: str | None, environ: Mapping[str, str] = os.environ) -> bytes | None:
+    """The key cursors are signed with, from the environment variable named ``variable`` (the
+    setting ``dcsa.cursor_key_env``); None without one (a random key per process). The secret
+    is not used as it is: the key is its HMAC over this purpose, so a secret that also serves
+    elsewhere signs nothing that counts there. A :class:`ConfigError` names the variable, never
+    its value, when it is unset or short."""
+    if variable is None:
+        return None
+    secret = environ.get(variable, "")
+    if len(secret) < MIN_KEY_CHARACTERS:
+        state = "is not set" if not secret else f"holds fewer than {MIN_KEY_CHARACTERS} characters"
+        raise ConfigError(f"dcsa.cursor_key_env: the environment variable {variable!r} {state}")
+    return hmac.new(secret.encode(), KEY_PURPOSE, hashlib.sha256).digest()
+
+
 class Cursors:
-    """Opaque, signed cursors: base64url of the position as JSON, then its HMAC-SHA256."""
+    """Opaque, signed cursors: base64url of the position as JSON, then its HMAC-SHA256, with
+    ``key`` (from :func:`cursor_key`), else a random key of this process."""
 
     def __init__(self, key: bytes | None = None) -> None:
         self._key = key or os.urandom(32)

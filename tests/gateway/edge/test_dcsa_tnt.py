@@ -15,8 +15,9 @@ from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from gateway.app import create_app
-from gateway.config import load_settings
+from gateway.config import ConfigError, load_settings
 from gateway.edge.dcsa_events import EQUIPMENT_CODES, facade_event_id
+from gateway.edge.dcsa_tnt import MIN_KEY_CHARACTERS, cursor_key
 from port_resolvers.loopback import serve_on_loopback
 from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
 from port_resolvers.sim.data import containers_at_several_ports, generate_all_ports
@@ -263,3 +264,43 @@ async def test_a_port_down_is_named_in_the_partial_header(
         response = await get(client, "/dcsa/tnt/v2/events", params={"limit": "5"})
     assert response.status_code == 200
     assert "USRCH=" in response.headers["Portgate-Partial"]
+
+
+async def test_replicas_with_the_same_cursor_key_accept_each_others_cursors(
+    ports: list[RunningPort], get: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DCSA_CURSORS_TEST_KEY", "a replicas' shared cursor key, 32+ characters")
+    monkeypatch.setenv("DCSA_CURSORS_OTHER_KEY", "another deployment's cursor key, 32+ chars")
+    shared = {"dcsa": {"cursor_key_env": "DCSA_CURSORS_TEST_KEY"}}
+    async with (
+        facade(ports, **shared) as one,
+        facade(ports, **shared) as two,
+        facade(ports, dcsa={"cursor_key_env": "DCSA_CURSORS_OTHER_KEY"}) as other,
+        facade(ports) as unkeyed,
+    ):
+        first = await get(one, "/dcsa/tnt/v2/events", params={"limit": "2"})
+        cursor = httpx.URL(first.headers["Next-Page"]).params["cursor"]
+        mine = await get(one, "/dcsa/tnt/v2/events", params={"cursor": cursor})
+        theirs = await get(two, "/dcsa/tnt/v2/events", params={"cursor": cursor})
+        assert mine.status_code == theirs.status_code == 200, theirs.text
+        assert theirs.json() == mine.json()
+        assert len(theirs.json()) == 2
+        assert theirs.json()[0]["eventID"] not in {e["eventID"] for e in first.json()}
+        assert (httpx.URL(theirs.headers["Next-Page"]).params["cursor"]
+                == httpx.URL(mine.headers["Next-Page"]).params["cursor"])  # fmt: skip
+        for refusing in (other, unkeyed):
+            refused = await get(refusing, "/dcsa/tnt/v2/events", params={"cursor": cursor})
+            assert refused.status_code == 400
+            assert refused.json()["errors"][0]["reason"] == "invalidCursor"
+
+
+@pytest.mark.parametrize("value", [None, "", "short"])
+def test_a_cursor_key_variable_unset_or_short_is_a_config_error(value: str | None) -> None:
+    environ = {} if value is None else {"DCSA_KEY": value}
+    with pytest.raises(ConfigError, match="'DCSA_KEY'") as raised:
+        cursor_key("DCSA_KEY", environ)
+    assert value is None or value == "" or value not in str(raised.value)
+    assert cursor_key(None, environ) is None
+    long = "k" * MIN_KEY_CHARACTERS
+    assert cursor_key("DCSA_KEY", {"DCSA_KEY": long}) == cursor_key("K", {"K": long})
+    assert cursor_key("DCSA_KEY", {"DCSA_KEY": long}) != long.encode()
