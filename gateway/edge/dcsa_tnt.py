@@ -49,8 +49,9 @@ from graphql import ExecutionResult
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
 
-from gateway.access.auth import Authenticator
+from gateway.access.auth import Authenticator, principal_of
 from gateway.config_types import ConfigError
 from gateway.edge.authenticate import REALM, credential_headers
 from gateway.edge.dcsa_events import (
@@ -64,7 +65,7 @@ from gateway.edge.dcsa_events import (
     transport_events,
 )
 from gateway.edge.rate_limit import ClientRate, key_of
-from gateway.errors import AmbiguousCredentials, Unauthenticated
+from gateway.errors import AmbiguousCredentials, GatewayError, Unauthenticated
 from gateway.query.execute import GatewaySchema
 
 log = logging.getLogger(__name__)
@@ -409,14 +410,16 @@ class DcsaTrackAndTrace:
         if version is not None and version.strip() != MAJOR_VERSION:
             raise DcsaError(400, "invalidHeader", f"API-Version: this publisher serves major "
                             f"version {MAJOR_VERSION} ({API_VERSION})")  # fmt: skip
-        try:
-            principal = await self.authenticator.authenticate(
-                credential_headers(request.scope["headers"])
-            )
-        except AmbiguousCredentials as exc:
-            raise DcsaError(400, "ambiguousCredentials", exc.message) from None
-        except Unauthenticated as exc:
-            raise DcsaError(401, "unauthenticated", exc.message) from None
+        principal = principal_of(request.scope.get("state"))  # the edge's authentication
+        if principal is None:
+            try:
+                principal = await self.authenticator.authenticate(
+                    credential_headers(request.scope["headers"])
+                )
+            except AmbiguousCredentials as exc:
+                raise DcsaError(400, "ambiguousCredentials", exc.message) from None
+            except Unauthenticated as exc:
+                raise DcsaError(401, "unauthenticated", exc.message) from None
         if self.rate is not None:
             client = request.scope.get("client")
             refused = await self.rate.take(*key_of(principal, client, self.rate.ipv6_prefix))
@@ -598,6 +601,21 @@ class DcsaTrackAndTrace:
         if isinstance(exc, _RateLimited):
             headers["Retry-After"] = str(exc.retry_after)
         return self._json(exc.status, body, headers)
+
+    def refusal(
+        self, scope: Scope, status: int, error: GatewayError, headers: Mapping[str, str]
+    ) -> Response:
+        """The edge's refusal of a request to the facade (load shedding, authentication, the
+        in-flight limit per client: :mod:`gateway.edge.guarded`) as a DCSA ``error`` body: the
+        reason is the error's code in camel case (``OVERLOADED``: ``overloaded``)."""
+        head, *rest = error.code.lower().split("_")
+        reason = head + "".join(word.capitalize() for word in rest)
+        response = self.error(Request(scope), DcsaError(status, reason, error.message))
+        response.headers.update(headers)
+        retry_after = getattr(error, "retry_after", None)
+        if isinstance(retry_after, int):
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @staticmethod
     def _json(status: int, body: Any, headers: dict[str, str]) -> Response:
