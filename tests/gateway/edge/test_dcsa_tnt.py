@@ -4,11 +4,15 @@ validated against the vendored official OpenAPI (status, headers, body)."""
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
+from graphql import GraphQLObjectType, build_schema
 
+from gateway.access.apikeys import ApiKeyStore
 from gateway.app import create_app
 from gateway.config import ConfigError, load_settings
 from gateway.edge.dcsa_events import EQUIPMENT_CODES, facade_event_id
@@ -21,6 +25,7 @@ from tests.gateway.edge.dcsa_spec import validate
 
 NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
 SEED = 2026
+SCHEMA = Path(__file__).parents[3] / "schema.graphql"
 HANG_GUARD_SECONDS = 20
 
 
@@ -262,3 +267,61 @@ def test_a_cursor_key_variable_unset_or_short_is_a_config_error(value: str | Non
     long = "k" * MIN_KEY_CHARACTERS
     assert cursor_key("DCSA_KEY", {"DCSA_KEY": long}) == cursor_key("K", {"K": long})
     assert cursor_key("DCSA_KEY", {"DCSA_KEY": long}) != long.encode()
+
+
+WITHHELD = ("seals", "documentReferences")
+
+
+def policy_without_seals_and_documents() -> str:
+    """A policy: ``admin`` sees everything, ``public`` nothing; ``forwarder`` every field of
+    every type but an equipment event's seals and document references."""
+    schema = build_schema(SCHEMA.read_text(encoding="utf-8"))
+    allowed = sorted(
+        f"{name}.*" for name, kind in schema.type_map.items()
+        if isinstance(kind, GraphQLObjectType) and not name.startswith("__")
+        and name != "EquipmentEvent"
+    )  # fmt: skip
+    event = schema.type_map["EquipmentEvent"]
+    assert isinstance(event, GraphQLObjectType)
+    allowed += [f"EquipmentEvent.{name}" for name in event.fields if name not in WITHHELD]
+    roles = {"public": {"allow": []}, "admin": {"allow": ["*"]}, "forwarder": {"allow": allowed}}
+    return yaml.safe_dump({"roles": roles})
+
+
+async def test_fields_the_policy_withholds_are_absent_and_named(
+    ports: list[RunningPort], get: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "policy.yaml").write_text(policy_without_seals_and_documents(), encoding="utf-8")
+    store = ApiKeyStore(tmp_path / "keys.sqlite3")
+    admin = {"x-api-key": store.create(client_id="ops", organisation="P", roles=["admin"])[0]}
+    forwarder = {"x-api-key": store.create(client_id="fwd", organisation="F",
+                                           roles=["forwarder"])[0]}  # fmt: skip
+    store.close()
+    keys = {"api_keys": {"database": tmp_path / "keys.sqlite3"}}
+    async with facade(ports, policy={"file": tmp_path / "policy.yaml"}, auth=keys) as client:
+        found = await client.post("/graphql", headers=admin, json={
+            "query": "query($r: [String!]) { containers(references: $r) { equipmentReference "
+                     "events { seals { sealNumber } "
+                     "documentReferences { documentReferenceValue } } } }",
+            "variables": {"r": shared_containers()},
+        })  # fmt: skip
+        reference = next(
+            c["equipmentReference"] for c in found.json()["data"]["containers"]
+            if any(e["seals"] for e in c["events"] or ())
+            and any(e["documentReferences"] for e in c["events"] or ())
+        )  # fmt: skip
+        params = {"equipmentReference": reference}
+        full = await get(client, "/dcsa/tnt/v2/events", params=params, headers=admin)
+        held_back = await get(client, "/dcsa/tnt/v2/events", params=params, headers=forwarder)
+    assert full.status_code == held_back.status_code == 200, held_back.text
+    assert "Portgate-Withheld" not in full.headers
+    assert held_back.headers["Portgate-Withheld"] == (
+        "EquipmentEvent.documentReferences, EquipmentEvent.seals"
+    )
+    everything, events = full.json(), held_back.json()
+    assert any("seals" in e for e in everything)
+    assert any("documentReferences" in e for e in everything)
+    assert len(events) == len(everything)
+    for mine, whole in zip(events, everything, strict=True):
+        assert not set(WITHHELD) & set(mine)
+        assert mine == {k: v for k, v in whole.items() if k not in WITHHELD}
