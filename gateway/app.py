@@ -72,9 +72,11 @@ from gateway.edge.body_limit import BodyLimits, ReadDeadlines
 from gateway.edge.client_address import ClientAddress
 from gateway.edge.csrf import CSRF_HEADER, CsrfProtection
 from gateway.edge.dcsa_subscriptions import DcsaSubscriptions
-from gateway.edge.dcsa_tnt import DcsaTrackAndTrace
+from gateway.edge.dcsa_tnt import PREFIX as DCSA_PREFIX
+from gateway.edge.dcsa_tnt import Cursors, DcsaTrackAndTrace, cursor_key
 from gateway.edge.graphiql import STATIC_PATH, static_files
 from gateway.edge.graphql_view import GatewayGraphQL, LeanGraphQL
+from gateway.edge.guarded import Guarded
 from gateway.edge.in_flight import ClientConcurrency
 from gateway.edge.metrics_endpoint import metrics_app, metrics_endpoint
 from gateway.edge.overload import EventLoopLag, Overload
@@ -388,7 +390,10 @@ def create_app(
         max_tokens=settings.limits.max_tokens,
     )
 
-    dcsa = DcsaTrackAndTrace(schema, authenticator, rate=rate, clock=clock)
+    dcsa = DcsaTrackAndTrace(
+        schema, authenticator, rate=rate, clock=clock,
+        cursors=Cursors(cursor_key(settings.dcsa.cursor_key_env)),
+    )  # fmt: skip
     subscriptions = settings.subscriptions
 
     async def poll(
@@ -534,6 +539,9 @@ def create_app(
 
     cors = settings.cors
     server = settings.server
+    # What load shedding, authentication and the in-flight limit per client act on: /graphql,
+    # and the DCSA facade, whose refusals are DCSA error bodies.
+    guarded = Guarded("/graphql", {f"{DCSA_PREFIX}/": dcsa.refusal})
     middleware: Sequence[Middleware] = [
         *(
             [
@@ -567,11 +575,12 @@ def create_app(
             max_in_flight=shedding.max_in_flight,
             max_lag=shedding.max_event_loop_lag,
             retry_after=shedding.retry_after,
+            paths=guarded,
         ),
         Middleware(
             BodyLimits, max_bytes=settings.max_body_bytes, deadlines=edge.reads, counts=edge.counts
         ),
-        Middleware(Authenticate, authenticator=authenticator),
+        Middleware(Authenticate, authenticator=authenticator, paths=guarded),
         *(
             [
                 Middleware(
@@ -579,6 +588,7 @@ def create_app(
                     counts=edge.counts,
                     limit=settings.rate_limit.max_in_flight,
                     ipv6_prefix=settings.rate_limit.anonymous_ipv6_prefix,
+                    paths=guarded,
                 ),
                 Middleware(RateLimit, rate=rate),
             ]

@@ -93,6 +93,9 @@ def serve(
         raise typer.Exit(2) from None
     try:
         gateway = create_app(settings)
+    except ConfigError as exc:
+        typer.secho(f"{config}: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
     except PolicyError as exc:
         typer.secho(f"policy error:\n{exc}", fg="red", err=True)
         raise typer.Exit(2) from None

@@ -5,7 +5,9 @@ operation (any POST, or a GET with a ``query`` parameter, or with ``extensions``
 persisted query) gets its :class:`~gateway.access.auth.Principal`
 on ``request.state.principal``, or an HTTP 401 in the GraphQL error format with a
 ``WWW-Authenticate`` header. GraphiQL's page (a GET without ``query``), ``/healthz`` and
-``/readyz`` need no credential.
+``/readyz`` need no credential. Every request to the DCSA facade (:mod:`gateway.edge.guarded`)
+is authenticated alike, before the in-flight limit per client counts it; its refusals are the
+facade's DCSA ``error`` bodies.
 
 A request carries at most one credential header: ``X-API-Key`` twice, ``Authorization`` twice,
 or one of each is HTTP 400 ``AMBIGUOUS_CREDENTIALS`` (the gateway will not guess which one
@@ -20,7 +22,7 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.access.auth import API_KEY_HEADER, Authenticator
-from gateway.edge.responses import error_response, graphql_error_response
+from gateway.edge.guarded import GRAPHQL_ONLY, Guarded
 from gateway.errors import AmbiguousCredentials, Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -44,29 +46,32 @@ def credential_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]
 
 
 class Authenticate:
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, path: str = "/graphql") -> None:
+    def __init__(
+        self, app: ASGIApp, authenticator: Authenticator, paths: Guarded = GRAPHQL_ONLY
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
-        self.path = path
+        self.paths = paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path or not _carries_operation(scope):
+        refuse = self.paths.refusal(scope["path"]) if scope["type"] == "http" else None
+        if refuse is None or (
+            scope["path"] == self.paths.graphql and not _carries_operation(scope)
+        ):
             await self.app(scope, receive, send)
             return
         try:
             headers = credential_headers(scope["headers"])
         except AmbiguousCredentials as exc:
-            log.info("400 %s %s: %s", scope.get("method"), self.path, exc.message)
-            await error_response(exc, 400)(scope, receive, send)
+            log.info("400 %s %s: %s", scope.get("method"), scope["path"], exc.message)
+            await refuse(scope, 400, exc, {})(scope, receive, send)
             return
         try:
             principal = await self.authenticator.authenticate(headers)
         except Unauthenticated as exc:
             challenge = f'{REALM}, error="invalid_token"' if headers else REALM
-            response = graphql_error_response(exc.message, exc.code, 401)
-            response.headers["WWW-Authenticate"] = challenge
-            log.info("401 %s %s: %s", scope.get("method"), self.path, exc.message)
-            await response(scope, receive, send)
+            log.info("401 %s %s: %s", scope.get("method"), scope["path"], exc.message)
+            await refuse(scope, 401, exc, {"WWW-Authenticate": challenge})(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)

@@ -22,10 +22,13 @@ Which events a request gets:
 The events are in one order across ports: ``eventCreatedDateTime`` (in UTC), then port, then
 ``eventID`` (``sort=eventCreatedDateTime:DESC`` reverses it). A page is ``limit`` events after
 the position its cursor holds; the cursor also holds the filters, the limit, the order and the
-window's time, and is signed (HMAC-SHA256 with a key of this process), so it cannot be altered
-and is refused by another process. A port that did not answer, or answered from its stale
-store, is named in ``Portgate-Partial``; fields the policy withheld are named in
-``Portgate-Withheld`` and are absent from the events.
+window's time, and is signed (HMAC-SHA256), so it cannot be altered. The key is derived from
+the environment variable ``dcsa.cursor_key_env`` names, so that every replica and worker given
+the same one accepts the others' cursors, also after a restart; without it, each process has a
+random key of its own and refuses every other process's cursors.
+
+A port that did not answer, or answered from its stale store, is named in ``Portgate-Partial``;
+fields the policy withheld are named in ``Portgate-Withheld`` and are absent from the events.
 """
 
 import base64
@@ -35,7 +38,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -46,8 +49,10 @@ from graphql import ExecutionResult
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
 
-from gateway.access.auth import Authenticator
+from gateway.access.auth import Authenticator, principal_of
+from gateway.config_types import ConfigError
 from gateway.edge.authenticate import REALM, credential_headers
 from gateway.edge.dcsa_events import (
     CONTAINER_FIELDS,
@@ -60,7 +65,7 @@ from gateway.edge.dcsa_events import (
     transport_events,
 )
 from gateway.edge.rate_limit import ClientRate, key_of
-from gateway.errors import AmbiguousCredentials, Unauthenticated
+from gateway.errors import AmbiguousCredentials, GatewayError, Unauthenticated
 from gateway.query.execute import GatewaySchema
 
 log = logging.getLogger(__name__)
@@ -253,8 +258,28 @@ class Position:
     after: tuple[str, str, str] | None
 
 
+MIN_KEY_CHARACTERS = 32
+KEY_PURPOSE = b"portgate DCSA T&T 2.2 paging cursors"
+
+
+def cursor_key(variable: str | None, environ: Mapping[str, str] = os.environ) -> bytes | None:
+    """The key cursors are signed with, from the environment variable named ``variable`` (the
+    setting ``dcsa.cursor_key_env``); None without one (a random key per process). The secret
+    is not used as it is: the key is its HMAC over this purpose, so a secret that also serves
+    elsewhere signs nothing that counts there. A :class:`ConfigError` names the variable, never
+    its value, when it is unset or short."""
+    if variable is None:
+        return None
+    secret = environ.get(variable, "")
+    if len(secret) < MIN_KEY_CHARACTERS:
+        state = "is not set" if not secret else f"holds fewer than {MIN_KEY_CHARACTERS} characters"
+        raise ConfigError(f"dcsa.cursor_key_env: the environment variable {variable!r} {state}")
+    return hmac.new(secret.encode(), KEY_PURPOSE, hashlib.sha256).digest()
+
+
 class Cursors:
-    """Opaque, signed cursors: base64url of the position as JSON, then its HMAC-SHA256."""
+    """Opaque, signed cursors: base64url of the position as JSON, then its HMAC-SHA256, with
+    ``key`` (from :func:`cursor_key`), else a random key of this process."""
 
     def __init__(self, key: bytes | None = None) -> None:
         self._key = key or os.urandom(32)
@@ -385,14 +410,16 @@ class DcsaTrackAndTrace:
         if version is not None and version.strip() != MAJOR_VERSION:
             raise DcsaError(400, "invalidHeader", f"API-Version: this publisher serves major "
                             f"version {MAJOR_VERSION} ({API_VERSION})")  # fmt: skip
-        try:
-            principal = await self.authenticator.authenticate(
-                credential_headers(request.scope["headers"])
-            )
-        except AmbiguousCredentials as exc:
-            raise DcsaError(400, "ambiguousCredentials", exc.message) from None
-        except Unauthenticated as exc:
-            raise DcsaError(401, "unauthenticated", exc.message) from None
+        principal = principal_of(request.scope.get("state"))  # the edge's authentication
+        if principal is None:
+            try:
+                principal = await self.authenticator.authenticate(
+                    credential_headers(request.scope["headers"])
+                )
+            except AmbiguousCredentials as exc:
+                raise DcsaError(400, "ambiguousCredentials", exc.message) from None
+            except Unauthenticated as exc:
+                raise DcsaError(401, "unauthenticated", exc.message) from None
         if self.rate is not None:
             client = request.scope.get("client")
             refused = await self.rate.take(*key_of(principal, client, self.rate.ipv6_prefix))
@@ -574,6 +601,21 @@ class DcsaTrackAndTrace:
         if isinstance(exc, _RateLimited):
             headers["Retry-After"] = str(exc.retry_after)
         return self._json(exc.status, body, headers)
+
+    def refusal(
+        self, scope: Scope, status: int, error: GatewayError, headers: Mapping[str, str]
+    ) -> Response:
+        """The edge's refusal of a request to the facade (load shedding, authentication, the
+        in-flight limit per client: :mod:`gateway.edge.guarded`) as a DCSA ``error`` body: the
+        reason is the error's code in camel case (``OVERLOADED``: ``overloaded``)."""
+        head, *rest = error.code.lower().split("_")
+        reason = head + "".join(word.capitalize() for word in rest)
+        response = self.error(Request(scope), DcsaError(status, reason, error.message))
+        response.headers.update(headers)
+        retry_after = getattr(error, "retry_after", None)
+        if isinstance(retry_after, int):
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @staticmethod
     def _json(status: int, body: Any, headers: dict[str, str]) -> Response:

@@ -10,7 +10,9 @@ rate, it is off with ``rate_limit.enabled: false``.
 A subscription's request counts until its stream opens; from then on the subscription limits
 hold it (``subscriptions.max_per_client``): the stream says so with :func:`release_in_flight`.
 
-Pure ASGI middleware after authentication, before the rate limit. Per request: one dict read and
+The requests are those to ``/graphql`` and to the DCSA facade (:mod:`gateway.edge.guarded`: a
+refusal there is the facade's DCSA ``error`` body). Pure ASGI middleware after authentication,
+before the rate limit. Per request: one dict read and
 two writes; the dict holds only clients that have a request in flight.
 """
 
@@ -20,8 +22,8 @@ from typing import Final
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.edge.counts import EdgeCounts
+from gateway.edge.guarded import GRAPHQL_ONLY, Guarded
 from gateway.edge.rate_limit import DEFAULT_IPV6_PREFIX, client_key
-from gateway.edge.responses import error_response
 from gateway.errors import ConcurrencyLimited
 
 log = logging.getLogger(__name__)
@@ -38,21 +40,22 @@ class ClientConcurrency:
         limit: int,
         retry_after: int = RETRY_AFTER,
         ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
-        path: str = "/graphql",
+        paths: Guarded = GRAPHQL_ONLY,
     ) -> None:
         self.app = app
         self.counts = counts
         self.limit = limit
         self.retry_after = retry_after
         self.ipv6_prefix = ipv6_prefix
-        self.path = path
+        self.paths = paths
         self._in_flight: dict[str, int] = {}
 
     def in_flight(self, key: str) -> int:
         return self._in_flight.get(key, 0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path:
+        refuse = self.paths.refusal(scope["path"]) if scope["type"] == "http" else None
+        if refuse is None:
             await self.app(scope, receive, send)
             return
         key, _ = client_key(scope, self.ipv6_prefix)
@@ -66,7 +69,7 @@ class ClientConcurrency:
                 self.retry_after,
             )
             log.info("429 %s: %s", key, error.message)
-            await error_response(error, 429)(scope, receive, send)
+            await refuse(scope, 429, error, {})(scope, receive, send)
             return
         in_flight[key] = held + 1
         scope[_HELD] = (self, key)  # see release_in_flight

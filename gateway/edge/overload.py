@@ -5,9 +5,12 @@ Two signals, both about the gateway and never about a port:
 - **event loop lag** (:class:`EventLoopLag`): a timer set for ``lag_interval`` is measured as it
   fires; how late it fires is how long every ready task waits for the CPU. When two
   measurements in a row are past ``load_shedding.max_event_loop_lag`` (a sustained backlog, not
-  one pause of the collector or one slow call), each new GraphQL request is refused at once,
-  until a measurement is back under it.
-- **requests in flight**: past ``load_shedding.max_in_flight`` GraphQL requests being served.
+  one pause of the collector or one slow call), each new request is refused at once, until a
+  measurement is back under it.
+- **requests in flight**: past ``load_shedding.max_in_flight`` requests being served.
+
+The requests are those to ``/graphql`` and to the DCSA facade (:mod:`gateway.edge.guarded`: a
+refusal there is the facade's DCSA ``error`` body).
 
 A refused request costs a few microseconds and asks no port, so a gateway short of CPU answers
 the clients it has taken on within their deadlines, instead of every client's queries running
@@ -27,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.edge.counts import EdgeCounts
-from gateway.edge.responses import error_response
+from gateway.edge.guarded import GRAPHQL_ONLY, Guarded
 from gateway.errors import Overloaded
 
 log = logging.getLogger(__name__)
@@ -70,7 +73,7 @@ class Overload:
         max_in_flight: int,
         max_lag: float | None,
         retry_after: int,
-        path: str = "/graphql",
+        paths: Guarded = GRAPHQL_ONLY,
     ) -> None:
         self.app = app
         self.counts = counts
@@ -78,11 +81,12 @@ class Overload:
         self.max_in_flight = max_in_flight
         self.max_lag = math.inf if max_lag is None else max_lag
         self.retry_after = retry_after
-        self.path = path
+        self.paths = paths
         self._logged = -math.inf
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path:
+        refuse = self.paths.refusal(scope["path"]) if scope["type"] == "http" else None
+        if refuse is None:
             await self.app(scope, receive, send)
             return
         counts = self.counts
@@ -106,4 +110,4 @@ class Overload:
             f"the gateway is overloaded ({why}); retry after {self.retry_after}s",
             self.retry_after,
         )
-        await error_response(error, 503)(scope, receive, send)
+        await refuse(scope, 503, error, {})(scope, receive, send)

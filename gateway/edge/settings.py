@@ -121,8 +121,9 @@ class CorsSettings(Strict):
 
 
 class DcsaSettings(Strict):
-    """The DCSA Track & Trace 2.2 facade (`/dcsa/tnt`): its event subscriptions, held in this
-    process's memory and delivered from the gateway's own subscriptions."""
+    """The DCSA Track & Trace 2.2 facade (`/dcsa/tnt`): the key of its paging cursors, and its
+    event subscriptions, held in this process's memory and delivered from the gateway's own
+    subscriptions."""
 
     callback_egress: EgressSettings = Field(
         default_factory=EgressSettings,
@@ -144,4 +145,14 @@ class DcsaSettings(Strict):
     )
     delivery_timeout: Duration = Field(
         5.0, description="How long one try of a delivery may take, connecting included."
+    )
+    cursor_key_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="The name of an environment variable holding the key (at least "
+        "32 characters) the facade signs its paging cursors with, read at start-up and never "
+        "shown or logged. Give every replica and every worker the same one: a cursor one of "
+        "them gave out is then accepted by the others, and after a restart. Unset: each "
+        "process signs with a random key of its own, so a cursor is accepted only by the "
+        "process that gave it out, until it stops.",
     )

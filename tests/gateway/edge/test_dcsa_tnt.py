@@ -10,40 +10,23 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from openapi_core import OpenAPI
-from openapi_core.datatypes import RequestParameters
-from werkzeug.datastructures import Headers, ImmutableMultiDict
+from graphql import GraphQLObjectType, build_schema
 
+from gateway.access.apikeys import ApiKeyStore
 from gateway.app import create_app
-from gateway.config import load_settings
+from gateway.config import ConfigError, load_settings
 from gateway.edge.dcsa_events import EQUIPMENT_CODES, facade_event_id
+from gateway.edge.dcsa_tnt import MIN_KEY_CHARACTERS, cursor_key
 from port_resolvers.loopback import serve_on_loopback
 from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
 from port_resolvers.sim.data import containers_at_several_ports, generate_all_ports
 from tests.gateway.conftest import OPEN_POLICY, with_test_egress
+from tests.gateway.edge.dcsa_spec import validate
 
 NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
 SEED = 2026
-SPEC = Path(__file__).parents[3] / "port_resolvers/sources/dcsa_spec/tnt-2.2-bundled.yaml"
+SCHEMA = Path(__file__).parents[3] / "schema.graphql"
 HANG_GUARD_SECONDS = 20
-
-
-@pytest.fixture(scope="session")
-def spec() -> OpenAPI:
-    document = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
-    document["servers"] = [{"url": "http://127.0.0.1/dcsa/tnt"}]
-    # The single event's discriminator names no mapping, and its values (TRANSPORT, ...) are not
-    # the schemas' names: the mapping the spec evidently means.
-    one = document["paths"]["/v2/events/{eventID}"]["get"]["responses"]["200"]
-    one["content"]["application/json"]["schema"]["discriminator"]["mapping"] = {
-        kind: f"#/components/schemas/{kind.lower()}Event"
-        for kind in ("SHIPMENT", "TRANSPORT", "EQUIPMENT")
-    }
-    # documentReferenceType's enum holds the codes' descriptions ("BKG (Booking)"); the codes
-    # themselves are what DCSA's reference implementation and clients use.
-    references = document["components"]["schemas"]["documentReferences"]["items"]
-    references["properties"]["documentReferenceType"]["enum"] = ["BKG", "TRD"]
-    return OpenAPI.from_dict(document)
 
 
 @pytest.fixture
@@ -69,40 +52,13 @@ async def facade(ports: list[RunningPort], **settings: Any) -> AsyncIterator[htt
         yield client
 
 
-class Asked:
-    """An httpx request as openapi-core reads one."""
-
-    def __init__(self, request: httpx.Request) -> None:
-        self.host_url = "http://127.0.0.1"
-        self.path = request.url.path
-        self.full_url_pattern = self.host_url + self.path
-        self.method = request.method.lower()
-        self.parameters = RequestParameters(
-            query=ImmutableMultiDict(list(request.url.params.multi_items())),
-            header=Headers(list(request.headers.items())),
-        )
-        self.content_type = "application/json"
-        self.body = None
-
-
-class Answered:
-    """An httpx response as openapi-core reads one."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.status_code = response.status_code
-        self.content_type = response.headers.get("content-type", "")
-        self.headers = Headers(list(response.headers.items()))
-        self.data = response.content
-
-
 @pytest.fixture
-def get(spec: OpenAPI) -> Any:
+def get() -> Any:
     """GET through the facade, every response validated against the official spec."""
 
     async def fetch(client: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response:
         response = await client.get(url, **kwargs)
-        spec.validate_response(Asked(response.request), Answered(response))
-        assert response.headers["API-Version"] == "2.2.0"
+        validate(response)
         return response
 
     return fetch
@@ -253,6 +209,14 @@ async def test_refused_credentials_are_401_in_dcsa_form(ports: list[RunningPort]
     assert "WWW-Authenticate" in response.headers
 
 
+async def test_two_credentials_are_400_in_dcsa_form(ports: list[RunningPort], get: Any) -> None:
+    async with facade(ports) as client:
+        response = await get(client, "/dcsa/tnt/v2/events",
+                             headers=[("x-api-key", "one"), ("x-api-key", "two")])  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["reason"] == "ambiguousCredentials"
+
+
 async def test_a_port_down_is_named_in_the_partial_header(
     ports: list[RunningPort], get: Any
 ) -> None:
@@ -263,3 +227,101 @@ async def test_a_port_down_is_named_in_the_partial_header(
         response = await get(client, "/dcsa/tnt/v2/events", params={"limit": "5"})
     assert response.status_code == 200
     assert "USRCH=" in response.headers["Portgate-Partial"]
+
+
+async def test_replicas_with_the_same_cursor_key_accept_each_others_cursors(
+    ports: list[RunningPort], get: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DCSA_CURSORS_TEST_KEY", "a replicas' shared cursor key, 32+ characters")
+    monkeypatch.setenv("DCSA_CURSORS_OTHER_KEY", "another deployment's cursor key, 32+ chars")
+    shared = {"dcsa": {"cursor_key_env": "DCSA_CURSORS_TEST_KEY"}}
+    async with (
+        facade(ports, **shared) as one,
+        facade(ports, **shared) as two,
+        facade(ports, dcsa={"cursor_key_env": "DCSA_CURSORS_OTHER_KEY"}) as other,
+        facade(ports) as unkeyed,
+    ):
+        first = await get(one, "/dcsa/tnt/v2/events", params={"limit": "2"})
+        cursor = httpx.URL(first.headers["Next-Page"]).params["cursor"]
+        mine = await get(one, "/dcsa/tnt/v2/events", params={"cursor": cursor})
+        theirs = await get(two, "/dcsa/tnt/v2/events", params={"cursor": cursor})
+        assert mine.status_code == theirs.status_code == 200, theirs.text
+        assert theirs.json() == mine.json()
+        assert len(theirs.json()) == 2
+        assert theirs.json()[0]["eventID"] not in {e["eventID"] for e in first.json()}
+        assert (httpx.URL(theirs.headers["Next-Page"]).params["cursor"]
+                == httpx.URL(mine.headers["Next-Page"]).params["cursor"])  # fmt: skip
+        for refusing in (other, unkeyed):
+            refused = await get(refusing, "/dcsa/tnt/v2/events", params={"cursor": cursor})
+            assert refused.status_code == 400
+            assert refused.json()["errors"][0]["reason"] == "invalidCursor"
+
+
+@pytest.mark.parametrize("value", [None, "", "short"])
+def test_a_cursor_key_variable_unset_or_short_is_a_config_error(value: str | None) -> None:
+    environ = {} if value is None else {"DCSA_KEY": value}
+    with pytest.raises(ConfigError, match="'DCSA_KEY'") as raised:
+        cursor_key("DCSA_KEY", environ)
+    assert value is None or value == "" or value not in str(raised.value)
+    assert cursor_key(None, environ) is None
+    long = "k" * MIN_KEY_CHARACTERS
+    assert cursor_key("DCSA_KEY", {"DCSA_KEY": long}) == cursor_key("K", {"K": long})
+    assert cursor_key("DCSA_KEY", {"DCSA_KEY": long}) != long.encode()
+
+
+WITHHELD = ("seals", "documentReferences")
+
+
+def policy_without_seals_and_documents() -> str:
+    """A policy: ``admin`` sees everything, ``public`` nothing; ``forwarder`` every field of
+    every type but an equipment event's seals and document references."""
+    schema = build_schema(SCHEMA.read_text(encoding="utf-8"))
+    allowed = sorted(
+        f"{name}.*" for name, kind in schema.type_map.items()
+        if isinstance(kind, GraphQLObjectType) and not name.startswith("__")
+        and name != "EquipmentEvent"
+    )  # fmt: skip
+    event = schema.type_map["EquipmentEvent"]
+    assert isinstance(event, GraphQLObjectType)
+    allowed += [f"EquipmentEvent.{name}" for name in event.fields if name not in WITHHELD]
+    roles = {"public": {"allow": []}, "admin": {"allow": ["*"]}, "forwarder": {"allow": allowed}}
+    return yaml.safe_dump({"roles": roles})
+
+
+async def test_fields_the_policy_withholds_are_absent_and_named(
+    ports: list[RunningPort], get: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "policy.yaml").write_text(policy_without_seals_and_documents(), encoding="utf-8")
+    store = ApiKeyStore(tmp_path / "keys.sqlite3")
+    admin = {"x-api-key": store.create(client_id="ops", organisation="P", roles=["admin"])[0]}
+    forwarder = {"x-api-key": store.create(client_id="fwd", organisation="F",
+                                           roles=["forwarder"])[0]}  # fmt: skip
+    store.close()
+    keys = {"api_keys": {"database": tmp_path / "keys.sqlite3"}}
+    async with facade(ports, policy={"file": tmp_path / "policy.yaml"}, auth=keys) as client:
+        found = await client.post("/graphql", headers=admin, json={
+            "query": "query($r: [String!]) { containers(references: $r) { equipmentReference "
+                     "events { seals { sealNumber } "
+                     "documentReferences { documentReferenceValue } } } }",
+            "variables": {"r": shared_containers()},
+        })  # fmt: skip
+        reference = next(
+            c["equipmentReference"] for c in found.json()["data"]["containers"]
+            if any(e["seals"] for e in c["events"] or ())
+            and any(e["documentReferences"] for e in c["events"] or ())
+        )  # fmt: skip
+        params = {"equipmentReference": reference}
+        full = await get(client, "/dcsa/tnt/v2/events", params=params, headers=admin)
+        held_back = await get(client, "/dcsa/tnt/v2/events", params=params, headers=forwarder)
+    assert full.status_code == held_back.status_code == 200, held_back.text
+    assert "Portgate-Withheld" not in full.headers
+    assert held_back.headers["Portgate-Withheld"] == (
+        "EquipmentEvent.documentReferences, EquipmentEvent.seals"
+    )
+    everything, events = full.json(), held_back.json()
+    assert any("seals" in e for e in everything)
+    assert any("documentReferences" in e for e in everything)
+    assert len(events) == len(everything)
+    for mine, whole in zip(events, everything, strict=True):
+        assert not set(WITHHELD) & set(mine)
+        assert mine == {k: v for k, v in whole.items() if k not in WITHHELD}

@@ -8,8 +8,9 @@ loop's lag is measured by the real monitor on a clock the test advances. No timi
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,11 +21,14 @@ from gateway.config import load_settings
 from gateway.edge.counts import EdgeCounts
 from gateway.edge.in_flight import ClientConcurrency
 from gateway.edge.overload import EventLoopLag
+from tests.gateway.edge.dcsa_spec import validate
 from tests.gateway.edge_server import HANG_GUARD_SECONDS, UvicornGateway, uvicorn_gateway
 
 PORTS = {"ports": [{"UNLocationCode": "USLAX", "name": "LA", "_pg_port": "USLAX"}]}
 QUERY = {"query": "{ ports { UNLocationCode } }"}
 NO_SHARING = {"enabled": False, "coalesce": False}  # every request asks the port itself
+FACADE = "/dcsa/tnt/v2/events"
+TRANSPORT_EVENTS = {"eventType": "TRANSPORT"}  # the vessel calls of every port: one question each
 
 
 class HeldPort(httpx.AsyncBaseTransport):
@@ -49,20 +53,41 @@ class HeldPort(httpx.AsyncBaseTransport):
 
 @contextlib.asynccontextmanager
 async def held(
-    gateway: UvicornGateway, port: HeldPort, count: int, headers: dict[str, str] | None = None
+    gateway: UvicornGateway,
+    port: HeldPort,
+    count: int,
+    headers: dict[str, str] | None = None,
+    *,
+    dcsa: bool = False,
 ) -> AsyncIterator[list["asyncio.Task[httpx.Response]"]]:
-    """``count`` requests in flight, waiting at the port until the block ends."""
+    """``count`` requests in flight (GraphQL ones, or to the DCSA facade), waiting at the port
+    until the block ends."""
+
+    def ask() -> Coroutine[Any, Any, httpx.Response]:
+        if dcsa:
+            return gateway.client.get(FACADE, params=TRANSPORT_EVENTS, headers=headers)
+        return gateway.client.post("/graphql", json=QUERY, headers=headers)
+
     async with asyncio.timeout(HANG_GUARD_SECONDS):
-        tasks = [
-            asyncio.create_task(gateway.client.post("/graphql", json=QUERY, headers=headers))
-            for _ in range(count)
-        ]
-        await port.until_waiting(count)
+        waiting = port.waiting
+        tasks = [asyncio.create_task(ask()) for _ in range(count)]
+        await port.until_waiting(waiting + count)
         try:
             yield tasks
         finally:
             port.released.set()
             await asyncio.gather(*tasks)
+
+
+def dcsa_refusal(response: httpx.Response) -> tuple[int, str, str]:
+    """A refusal on the DCSA facade: the spec's error body (checked against the spec), with
+    Retry-After."""
+    validate(response)
+    body = response.json()
+    [error] = body["errors"]
+    assert body["statusCode"] == response.status_code
+    assert "requestUri" in body
+    return response.status_code, error["reason"], response.headers["retry-after"]
 
 
 def refusal(response: httpx.Response) -> tuple[int, str, str, int]:
@@ -138,6 +163,60 @@ async def test_past_its_requests_in_flight_the_gateway_answers_503_and_stays_hea
         assert "portgate_requests_in_flight 0.0" in metrics
 
 
+async def test_the_dcsa_facade_is_shed_in_dcsa_form_and_counts_in_flight() -> None:
+    port = HeldPort()
+    async with uvicorn_gateway(
+        {"USLAX": port},
+        cache=NO_SHARING,
+        rate_limit={"max_in_flight": 10},
+        load_shedding={"max_in_flight": 2},
+    ) as gateway:
+        async with held(gateway, port, 2):
+            shed = await gateway.client.get(FACADE, params=TRANSPORT_EVENTS)
+            assert dcsa_refusal(shed) == (503, "overloaded", "1")
+            assert port.waiting == 2  # the refused request asked no port
+        port.released.clear()
+        async with held(gateway, port, 2, dcsa=True) as in_flight:  # the facade's own count
+            assert refusal(await gateway.client.post("/graphql", json=QUERY))[:2] == (
+                503,
+                "OVERLOADED",
+            )
+            assert dcsa_refusal(await gateway.client.get(FACADE, params=TRANSPORT_EVENTS))[1] == (
+                "overloaded"
+            )
+            assert port.waiting == 4
+        assert [t.result().status_code for t in in_flight] == [200, 200]
+        metrics = await gateway.metrics()
+        assert 'portgate_requests_refused_total{reason="overloaded_in_flight"} 3.0' in metrics
+        assert "portgate_requests_in_flight 0.0" in metrics
+
+
+async def test_a_client_past_its_requests_in_flight_is_refused_by_the_facade_in_dcsa_form(
+    tmp_path: Path,
+) -> None:
+    keys = ApiKeyStore(tmp_path / "keys.sqlite3")
+    key, _ = keys.create(client_id="acme", organisation="ACME", roles=["public"])
+    keys.close()
+    acme = {"x-api-key": key}
+    port = HeldPort()
+    async with uvicorn_gateway(
+        {"USLAX": port},
+        cache=NO_SHARING,
+        rate_limit={"max_in_flight": 2},
+        auth={"api_keys": {"database": tmp_path / "keys.sqlite3"}},
+    ) as gateway:
+        async with held(gateway, port, 1, acme), held(gateway, port, 1, acme, dcsa=True):
+            refused = await gateway.client.get(FACADE, params=TRANSPORT_EVENTS, headers=acme)
+            assert dcsa_refusal(refused) == (429, "concurrencyLimited", "1")
+            assert "at most 2 at once" in refused.json()["errors"][0]["message"]
+            assert port.waiting == 2
+            # counted by client, not by address: anyone else at 127.0.0.1 goes on
+            other = asyncio.create_task(gateway.client.get(FACADE, params=TRANSPORT_EVENTS))
+            await port.until_waiting(3)
+        assert (await other).status_code == 200
+        assert gateway.counts.refused["client_in_flight"] == 1
+
+
 class SteppedLoop:
     """A clock and a sleep for :class:`EventLoopLag` that the test steps: each sleep ends when
     the test says how late it ends (:meth:`measure`)."""
@@ -185,12 +264,15 @@ async def test_when_the_event_loop_runs_late_new_queries_get_503() -> None:
         asked = len(gateway.router.requests)
         refused = await ask()
         assert refusal(refused) == (503, "OVERLOADED", "2", 2)
+        shed = await gateway.client.get(FACADE, params=TRANSPORT_EVENTS)
+        assert dcsa_refusal(shed) == (503, "overloaded", "2")
+        assert "1.50s late" in shed.json()["errors"][0]["message"]
         assert "1.50s late" in refused.json()["errors"][0]["message"]
         assert len(gateway.router.requests) == asked
         assert (await gateway.client.get("/healthz")).status_code == 200
         metrics = await gateway.metrics()
         assert "portgate_event_loop_lag_seconds 1.5" in metrics
-        assert 'portgate_requests_refused_total{reason="overloaded_lag"} 1.0' in metrics
+        assert 'portgate_requests_refused_total{reason="overloaded_lag"} 2.0' in metrics
         await stepped.measure(0.01)  # caught up
         assert (await ask()).status_code == 200
 
