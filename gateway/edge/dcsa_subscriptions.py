@@ -185,22 +185,35 @@ class DcsaSubscriptions:
             return self.facade.error(request, exc)
 
     async def list_all(self, request: Request) -> Response:
+        """The caller's subscriptions, oldest first, paged as the spec pages lists: ``limit``,
+        and ``cursor`` from a ``*-Page`` header (sent alone)."""
         try:
             principal = await self._admit(request)
-            unknown = set(request.query_params) - {"limit"}
+            params = request.query_params
+            unknown = set(params) - {"limit", "cursor"}
             if unknown:
                 raise DcsaError(400, "invalidParameter",
                                 f"unknown query parameter {sorted(unknown)[0]}")  # fmt: skip
-            limit = int(request.query_params.get("limit", "100") or "0")
-            if not 1 <= limit <= 1000:
-                raise DcsaError(400, "invalidParameter", "limit must be from 1 to 1000")
+            if "cursor" in params:
+                if "limit" in params:
+                    raise DcsaError(400, "invalidParameter", "a cursor carries the limit: "
+                                    "send it alone")  # fmt: skip
+                offset, limit = _page_of(params["cursor"])
+            else:
+                offset, limit = 0, _limit(params.get("limit", "100"))
             own = [s.public() for s in self.subscriptions.values()
                    if s.principal.client_id == principal.client_id]  # fmt: skip
-            return self.facade._json(200, own[:limit], {})
-        except ValueError:
-            return self.facade.error(
-                request, DcsaError(400, "invalidParameter", "limit must be an integer")
-            )
+
+            def link(at: int) -> str:
+                return str(request.url.replace(query=f"cursor={_page_cursor(at, limit)}"))
+
+            headers = {"Current-Page": link(offset), "First-Page": link(0)}
+            if offset > 0:
+                headers["Prev-Page"] = link(max(0, offset - limit))
+            if offset + limit < len(own):
+                headers["Next-Page"] = link(offset + limit)
+                headers["Last-Page"] = link((len(own) - 1) // limit * limit)
+            return self.facade._json(200, own[offset : offset + limit], headers)
         except DcsaError as exc:
             return self.facade.error(request, exc)
 
@@ -463,6 +476,31 @@ class DcsaSubscriptions:
         log.warning("subscription %s: a delivery dropped after %d attempts", subscription.id,
                     self.attempts)  # fmt: skip
         return False
+
+
+def _limit(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 1000:
+        raise DcsaError(400, "invalidParameter", "limit must be an integer from 1 to 1000")
+    return int(value)
+
+
+def _page_cursor(offset: int, limit: int) -> str:
+    return base64.urlsafe_b64encode(f"{offset}:{limit}".encode()).decode().rstrip("=")
+
+
+def _page_of(cursor: str) -> tuple[int, int]:
+    """A list's page from its cursor: it names a page of the caller's own list, nothing more."""
+    try:
+        offset, _, limit = (
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            .decode("ascii")
+            .partition(":")
+        )
+        if offset.isdigit() and len(offset) < 10:
+            return int(offset), _limit(limit)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise DcsaError(400, "invalidCursor", "the cursor is not one this publisher gave out")
 
 
 def _packed(hashes: Iterable[int]) -> bytes:

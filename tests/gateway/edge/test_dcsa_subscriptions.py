@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,6 +26,7 @@ from gateway.edge.dcsa_subscriptions import DcsaSubscriptions
 from gateway.ports.changes import PortChanges
 from port_resolvers.loopback import serve_on_loopback
 from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
+from tests.gateway.edge.dcsa_spec import validate
 from tests.gateway.edge.test_streams import POLICY
 from tests.gateway.served import HANG_GUARD_SECONDS, Served, served_gateway
 
@@ -64,7 +66,15 @@ async def facade(tmp_path: Path) -> AsyncIterator[tuple[Served, RunningPort, Cal
         ) as served,
     ):  # fmt: skip
         callback.url = url + "/events"
+        served.client.event_hooks["response"].append(spec_checked)
         yield served, port, callback
+
+
+async def spec_checked(response: httpx.Response) -> None:
+    """Every answer of the facade, validated against the official spec as it comes."""
+    if response.request.url.path.startswith("/dcsa/tnt/"):
+        await response.aread()
+        validate(response)
 
 
 def body(callback: Callback, reference: str, **more: Any) -> dict[str, Any]:
@@ -126,6 +136,16 @@ async def test_a_subscription_is_its_owners_to_read_change_and_delete(tmp_path: 
         one = f"{PATH}/{made['subscriptionID']}"
         assert (await served.client.get(PATH, headers=admin)).json() == [made]
         assert (await served.client.get(PATH, headers=other)).json() == []
+        second = (await served.client.post(PATH, json=body(callback, reference),
+                                           headers=admin)).json()  # fmt: skip
+        first_page = await served.client.get(PATH, params={"limit": "1"}, headers=admin)
+        assert first_page.json() == [made]
+        next_page = await served.client.get(first_page.headers["Next-Page"], headers=admin)
+        assert next_page.json() == [second]
+        assert "Next-Page" not in next_page.headers
+        bad = await served.client.get(PATH, params={"cursor": "bm9wZQ"}, headers=admin)
+        assert bad.status_code == 400
+        await served.client.delete(f"{PATH}/{second['subscriptionID']}", headers=admin)
         assert (await served.client.get(one, headers=admin)).json() == made
         hidden = await served.client.get(one, headers=other)
         assert hidden.status_code == 404
