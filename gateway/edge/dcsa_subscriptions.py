@@ -63,9 +63,9 @@ from gateway.edge.dcsa_tnt import (
     DcsaError,
     DcsaTrackAndTrace,
     Filters,
-    _codes,
-    _matches,
-    _text,
+    codes,
+    matches,
+    text_filter,
 )
 from gateway.edge.subscribing import audit_subscription, still_allowed
 from gateway.errors import GatewayError, PortFailure
@@ -180,7 +180,7 @@ class DcsaSubscriptions:
                 many = f"this gateway holds {self.max_total} subscriptions"
                 raise DcsaError(429, "tooManySubscriptions", many)
             self._start(subscription)
-            return self.facade._json(201, subscription.public(), {})
+            return self.facade.json(201, subscription.public(), {})
         except DcsaError as exc:
             return self.facade.error(request, exc)
 
@@ -213,7 +213,7 @@ class DcsaSubscriptions:
             if offset + limit < len(own):
                 headers["Next-Page"] = link(offset + limit)
                 headers["Last-Page"] = link((len(own) - 1) // limit * limit)
-            return self.facade._json(200, own[offset : offset + limit], headers)
+            return self.facade.json(200, own[offset : offset + limit], headers)
         except DcsaError as exc:
             return self.facade.error(request, exc)
 
@@ -222,7 +222,7 @@ class DcsaSubscriptions:
             principal = await self._admit(request)
             subscription = self._owned(request, principal)
             if request.method == "GET":
-                return self.facade._json(200, subscription.public(), {})
+                return self.facade.json(200, subscription.public(), {})
             if request.method == "DELETE":
                 await self._end(subscription, [])
                 return Response(status_code=204, headers={"API-Version": API_VERSION})
@@ -238,7 +238,7 @@ class DcsaSubscriptions:
             changed.started = subscription.started
             changed.delivered = subscription.delivered
             self._start(changed)
-            return self.facade._json(200, changed.public(), {})
+            return self.facade.json(200, changed.public(), {})
         except DcsaError as exc:
             return self.facade.error(request, exc)
 
@@ -262,7 +262,7 @@ class DcsaSubscriptions:
     # parts -------------------------------------------------------------------------------
 
     async def _admit(self, request: Request) -> Principal:
-        await self.facade._admit(request)
+        await self.facade.admit(request)
         principal: Principal = request.state.principal
         if principal.method == "anonymous":
             raise DcsaError(401, "unauthenticated", "a subscription needs a credential")
@@ -306,11 +306,11 @@ class DcsaSubscriptions:
             if name in TEXT_FILTERS:
                 if not isinstance(value, str):
                     raise DcsaError(400, "invalidBody", f"{name} is a string")
-                filters.text[name] = _text(name, value)
+                filters.text[name] = text_filter(name, value)
             elif name in LIST_FILTERS:
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise DcsaError(400, "invalidBody", f"{name} is a list of codes")
-                filters.lists[name] = _codes(name, ",".join(value), LIST_FILTERS[name])
+                filters.lists[name] = codes(name, ",".join(value), LIST_FILTERS[name])
         types = filters.types()
         if "EQUIPMENT" in types and "equipmentReference" not in filters.text:
             types.discard("EQUIPMENT")
@@ -412,7 +412,7 @@ class DcsaSubscriptions:
             for item in items if isinstance(items, list) else []:
                 equipment = field_name == "containerUpdates"
                 mapped = equipment_events(item) if equipment else transport_events(item)
-                events = [e for e in mapped.events if _matches(e, subscription.filters)]
+                events = [e for e in mapped.events if matches(e, subscription.filters)]
                 hashes = {hash((e.event_id, str(e.body.get("eventDateTime")))): e for e in events}
                 key = hash((item.get("sourcePort") if equipment else item.get("UNLocationCode"),
                             item.get("equipmentReference" if equipment

@@ -182,9 +182,9 @@ def parse_filters(request: Request) -> Filters:
         elif name in TEXT_FILTERS:
             if name in filters.text:
                 raise DcsaError(400, "invalidParameter", f"{raw_name} is given more than once")
-            filters.text[name] = _text(name, value)
+            filters.text[name] = text_filter(name, value)
         elif name in LIST_FILTERS:
-            filters.lists[name] = _codes(name, value, LIST_FILTERS[name])
+            filters.lists[name] = codes(name, value, LIST_FILTERS[name])
         elif name == "limit":
             filters.limit = _limit(value)
         elif name == "sort":
@@ -217,14 +217,14 @@ def _time(value: str, name: str) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def _text(name: str, value: str) -> str:
+def text_filter(name: str, value: str) -> str:
     longest, pattern = TEXT_FILTERS[name]
     if not value or len(value) > longest or (pattern and not pattern.fullmatch(value)):
         raise DcsaError(400, "invalidParameter", f"{name} is not a valid {name}")
     return value
 
 
-def _codes(name: str, value: str, allowed: frozenset[str]) -> list[str]:
+def codes(name: str, value: str, allowed: frozenset[str]) -> list[str]:
     codes = [c.strip() for c in value.split(",")]
     unknown = [c for c in codes if c not in allowed]
     if unknown or not codes:
@@ -359,7 +359,7 @@ class DcsaTrackAndTrace:
 
     async def events(self, request: Request) -> Response:
         try:
-            await self._admit(request)
+            await self.admit(request)
             params = request.query_params
             if "cursor" in params:
                 if set(params) - {"cursor"}:
@@ -381,7 +381,7 @@ class DcsaTrackAndTrace:
         """One event by ID: the transport events of the window are searched (an equipment event
         cannot be found by its ID alone: the shared API looks containers up by number)."""
         try:
-            await self._admit(request)
+            await self.admit(request)
             if request.query_params:
                 raise DcsaError(400, "invalidParameter", "this path takes no query parameters")
             wanted = request.path_params["eventID"]
@@ -396,14 +396,14 @@ class DcsaTrackAndTrace:
             if found is None:
                 raise DcsaError(404, "notFound", f"no transport event {wanted} in the window of "
                                 "vessel calls searched")  # fmt: skip
-            return self._json(200, found.body, self._status_headers(gathered))
+            return self.json(200, found.body, self._status_headers(gathered))
         except DcsaError as exc:
             return self.error(request, exc)
         except Exception:
             log.exception("the DCSA facade failed")
             return self.error(request, DcsaError(500, "internalError", "the request failed"))
 
-    async def _admit(self, request: Request) -> None:
+    async def admit(self, request: Request) -> None:
         """The API-Version asked, the caller's credential, its rate; the principal on the
         request's state, where the operations' execution reads it."""
         version = request.headers.get("api-version")
@@ -440,7 +440,7 @@ class DcsaTrackAndTrace:
             )  # fmt: skip
         if "TRANSPORT" in types:
             await self._calls(request, filters, ports, datetime.fromisoformat(anchor), gathered)
-        gathered.events = [e for e in gathered.events if _matches(e, filters)]
+        gathered.events = [e for e in gathered.events if matches(e, filters)]
         return gathered
 
     async def _containers(
@@ -571,7 +571,7 @@ class DcsaTrackAndTrace:
             headers["Next-Page"] = link(start + limit)
             headers["Last-Page"] = link(start + ((len(ordered) - start - 1) // limit) * limit)
         headers |= self._status_headers(gathered)
-        return self._json(200, [e.body for e in page], headers)
+        return self.json(200, [e.body for e in page], headers)
 
     @staticmethod
     def _status_headers(gathered: Gathered) -> dict[str, str]:
@@ -600,7 +600,7 @@ class DcsaTrackAndTrace:
             headers["WWW-Authenticate"] = REALM
         if isinstance(exc, _RateLimited):
             headers["Retry-After"] = str(exc.retry_after)
-        return self._json(exc.status, body, headers)
+        return self.json(exc.status, body, headers)
 
     def refusal(
         self, scope: Scope, status: int, error: GatewayError, headers: Mapping[str, str]
@@ -618,7 +618,7 @@ class DcsaTrackAndTrace:
         return response
 
     @staticmethod
-    def _json(status: int, body: Any, headers: dict[str, str]) -> Response:
+    def json(status: int, body: Any, headers: dict[str, str]) -> Response:
         return Response(
             orjson.dumps(body), status, {"API-Version": API_VERSION, **headers},
             media_type="application/json",
@@ -642,7 +642,7 @@ def _passed(key: tuple[str, str, str], after: tuple[str, str, str], descending: 
     return key >= after if descending else key <= after
 
 
-def _matches(event: Event, filters: Filters) -> bool:
+def matches(event: Event, filters: Filters) -> bool:
     body, text, lists = event.body, filters.text, filters.lists
     call = body.get("transportCall") or {}
     kind = body["eventType"]
