@@ -166,6 +166,15 @@ def demo(
                     "store": f"sqlite:///{run_dir / 'demo-registry.sqlite3'}",
                     "egress": loopback_egress(p.resolver_url for p in ports),
                 },
+                # The demo reaches nothing beyond this machine: DCSA callbacks on loopback only,
+                # and no name is looked up.
+                dcsa={
+                    "callback_egress": {
+                        "schemes": ["http", "https"],
+                        "hosts": ["localhost"],
+                        "public_addresses": False,
+                    }
+                },
             )
             for p in ports:
                 typer.echo(f"  {p.id}  {p.name:<24} resolver {p.resolver_url}  ({p.kind})")

@@ -249,6 +249,10 @@ class EgressRules:
         _, host, port = target
         if _is_address(host) or self.trusts_name(host, port):
             return None
+        if not self._public and not self._networks:
+            # Only what is listed passes, and a name passes by being listed: this one is
+            # refused without being looked up.
+            return f"the host {host} is not listed in the egress rules (public addresses are off)"
         try:
             results = await resolver.resolve(host, port, socket.AF_UNSPEC)
         except OSError:

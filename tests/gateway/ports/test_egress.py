@@ -107,6 +107,18 @@ async def test_a_listed_name_and_an_address_are_never_resolved() -> None:
     assert names.lookups == []
 
 
+async def test_with_public_addresses_off_an_unlisted_name_is_refused_without_a_lookup() -> None:
+    names = ScriptedResolver({"inside.example": [["127.0.0.1"]]})
+    rules = EgressRules(schemes=["https"], hosts=["localhost", "127.0.0.1"],
+                        public_addresses=False)  # fmt: skip
+    refused = await rules.admit("https://inside.example/hook", names)
+    assert refused is not None
+    assert "not listed" in refused
+    assert await rules.admit("https://localhost/hook", names) is None
+    assert await rules.admit("https://127.0.0.1/hook", names) is None
+    assert names.lookups == []  # nothing was looked up to say so
+
+
 def test_the_demo_allows_exactly_its_resolvers() -> None:
     urls = ["http://127.0.0.1:41001/graphql", "http://127.0.0.1:41003/graphql"]
     egress = loopback_egress(urls)
