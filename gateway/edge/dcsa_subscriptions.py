@@ -65,6 +65,7 @@ from gateway.edge.dcsa_tnt import (
     Filters,
     codes,
     matches,
+    page_headers,
     text_filter,
 )
 from gateway.edge.subscribing import audit_subscription, still_allowed
@@ -207,12 +208,7 @@ class DcsaSubscriptions:
             def link(at: int) -> str:
                 return str(request.url.replace(query=f"cursor={_page_cursor(at, limit)}"))
 
-            headers = {"Current-Page": link(offset), "First-Page": link(0)}
-            if offset > 0:
-                headers["Prev-Page"] = link(max(0, offset - limit))
-            if offset + limit < len(own):
-                headers["Next-Page"] = link(offset + limit)
-                headers["Last-Page"] = link((len(own) - 1) // limit * limit)
+            headers = page_headers(link, offset, limit, len(own))
             return self.facade.json(200, own[offset : offset + limit], headers)
         except DcsaError as exc:
             return self.facade.error(request, exc)

@@ -564,12 +564,7 @@ class DcsaTrackAndTrace:
             cursor = self.cursors.encode(Position(filters, position.anchor, after_key))
             return str(request.url.replace(query=f"cursor={cursor}"))
 
-        headers = {"Current-Page": link(start), "First-Page": link(0)}
-        if start > 0:
-            headers["Prev-Page"] = link(max(0, start - limit))
-        if start + limit < len(ordered):
-            headers["Next-Page"] = link(start + limit)
-            headers["Last-Page"] = link(start + ((len(ordered) - start - 1) // limit) * limit)
+        headers = page_headers(link, start, limit, len(ordered))
         headers |= self._status_headers(gathered)
         return self.json(200, [e.body for e in page], headers)
 
@@ -623,6 +618,18 @@ class DcsaTrackAndTrace:
             orjson.dumps(body), status, {"API-Version": API_VERSION, **headers},
             media_type="application/json",
         )  # fmt: skip
+
+
+def page_headers(link: Callable[[int], str], start: int, limit: int, total: int) -> dict[str, str]:
+    """The spec's paging headers for the page of ``limit`` items from ``start`` of ``total``;
+    ``link`` makes the URL of the page that starts at an index."""
+    headers = {"Current-Page": link(start), "First-Page": link(0)}
+    if start > 0:
+        headers["Prev-Page"] = link(max(0, start - limit))
+    if start + limit < total:
+        headers["Next-Page"] = link(start + limit)
+        headers["Last-Page"] = link(start + ((total - start - 1) // limit) * limit)
+    return headers
 
 
 class _RateLimited(DcsaError):
