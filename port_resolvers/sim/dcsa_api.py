@@ -30,8 +30,9 @@ what real feeds add from DCSA's later event domains:
   links ``<base>/v2/events?cursor=<opaque>``; ``Next-Page-Cursor`` (as DCSA's newer APIs send
   it) is the bare cursor; a cursor carries the filters of its query.
 - Changes: a box the port records (``PortData.record``: a customs release, a gate out appended
-  to its events) is served as it is from then on; its events with IDs never served before are
-  new, and pushed.
+  to its events), or a vessel call (``PortData.record_call``: a new ETA revision, an actual
+  time), is served as it is from then on; its events with IDs never served before are new, and
+  pushed.
 - Subscriptions (:mod:`port_resolvers.sim.dcsa_push` says how they are checked and pushed):
   ``POST /v2/event-subscriptions`` (``subscriptionBodyWithSecret``: ``callbackUrl``, a Base64
   ``secret`` and the filters above that T&T 2.2 lets a subscription set, lists as JSON arrays)
@@ -212,6 +213,30 @@ class TrackAndTraceApi:
             self.by_reference.pop(reference, None)
         self._last_selection = None
         new = [e for e in fresh if e.body["eventID"] not in self._known_ids]
+        self._known_ids.update(e.body["eventID"] for e in new)
+        if new:
+            self.subscriptions.publish(new)
+
+    def recorded_call(self, call: VesselCall) -> None:
+        """The port recorded a change to ``call`` (a new ETA revision, an actual time): serve
+        its transport events as they are now, and push those that are new."""
+
+        def of_call(event: IndexedEvent) -> bool:
+            call_of = event.body.get("transportCall") or {}
+            return event.event_type == "TRANSPORT" and call_of.get("transportCallID") == (
+                call.reference
+            )
+
+        fresh = sorted(self._transport(call), key=_order)
+        places = sorted(self._places(call), key=_order)
+        self.events = sorted([e for e in self.events if not of_call(e)] + fresh, key=_order)
+        self.with_places = sorted(
+            [e for e in self.with_places if not of_call(e)] + fresh + places, key=_order
+        )
+        self.calls = [e for e in self.events if e.event_type == "TRANSPORT"]
+        self.calls_with_places = [e for e in self.with_places if e.event_type == "TRANSPORT"]
+        self._last_selection = None
+        new = [e for e in fresh + places if e.body["eventID"] not in self._known_ids]
         self._known_ids.update(e.body["eventID"] for e in new)
         if new:
             self.subscriptions.publish(new)

@@ -337,6 +337,9 @@ class RecordListener(Protocol):
 
     def recorded(self, container: Container) -> None: ...
 
+    # A system that also serves vessel calls as they are recorded has
+    # ``recorded_call(self, call: VesselCall) -> None`` too (:meth:`PortData.record_call`).
+
 
 @dataclass(frozen=True, slots=True)
 class PortData:
@@ -387,6 +390,21 @@ class PortData:
                 self._listeners.remove(ref)
             else:
                 listener.recorded(container)
+
+    def record_call(self, call: VesselCall) -> None:
+        """The port's system records a change to one of its vessel calls (a new ETA, an actual
+        arrival): what its APIs answer from then on, as :meth:`record` does for a box. Boxes
+        whose events name the call keep the call as it was when they moved."""
+        if all(c.reference != call.reference for c in self.vessel_calls):
+            raise KeyError(f"{call.reference} is not a vessel call of {self.port_id}")
+        calls = tuple(call if c.reference == call.reference else c for c in self.vessel_calls)
+        object.__setattr__(self, "vessel_calls", calls)
+        for ref in list(self._listeners):
+            listener = ref()
+            if listener is None:
+                self._listeners.remove(ref)
+            elif (recorded_call := getattr(listener, "recorded_call", None)) is not None:
+                recorded_call(call)
 
     def listen(self, listener: RecordListener) -> None:
         """Call ``listener.recorded(box)`` with every box recorded from now on, in ``record``

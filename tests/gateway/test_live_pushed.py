@@ -6,7 +6,7 @@ to its resolver (T&T 2.2 event subscriptions), which tells the gateway."""
 import asyncio
 import dataclasses
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +111,41 @@ async def test_an_event_the_dcsa_system_pushes_reaches_the_subscriber_without_a_
             assert [e["equipmentEventTypeCode"] for e in new] == ["CUSR"]
             assert port.push is not None
             assert port.push.received == 1  # the system's signed callback, verified
+
+
+def moved_eta(data: Any) -> tuple[Any, datetime]:
+    """A Los Angeles call due within two days, not arrived, with its ETA moved three hours."""
+    call = next(c for c in data.vessel_calls if c.actual_arrival is None
+                and c.status_code is None and c.eta_revisions
+                and data.now < c.planned_arrival < data.now + timedelta(hours=48))  # fmt: skip
+    eta = (call.estimated_arrival or call.planned_arrival) + timedelta(hours=3)
+    created = data.now - timedelta(minutes=5)
+    revisions = (*call.eta_revisions, (created, eta))
+    return dataclasses.replace(call, estimated_arrival=eta, eta_revisions=revisions), eta
+
+
+async def test_an_eta_the_dcsa_system_pushes_reaches_the_subscriber_without_a_poll(
+    tmp_path: Path,
+) -> None:
+    async with run_simulated_ports(port_ids=["USLAX"]) as [port]:
+        data = port.system.data
+        moved, eta = moved_eta(data)
+        query = ("subscription { vesselCallUpdates(window: 72) "
+                 "{ transportCallReference estimatedArrivalDateTime } }")  # fmt: skip
+        async with (
+            gateway(tmp_path, "USLAX", port.resolver_url) as served,
+            served.client.stream("POST", "/graphql", headers=STREAM,
+                                 json={"query": query}) as answer,
+        ):  # fmt: skip
+            stream = aiter(events(answer))
+            _, first = await next_message(stream)
+            assert moved.reference in {c["transportCallReference"]
+                                       for c in first["data"]["vesselCallUpdates"]}  # fmt: skip
+            await pushing(served, "USLAX")
+            data.record_call(moved)
+            _, changed = await next_message(stream)
+            [now] = changed["data"]["vesselCallUpdates"]
+            assert now["transportCallReference"] == moved.reference
+            assert datetime.fromisoformat(now["estimatedArrivalDateTime"]) == eta
+            assert port.push is not None
+            assert port.push.received == 1

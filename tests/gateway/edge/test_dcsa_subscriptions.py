@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
 from tests.gateway.edge.dcsa_spec import validate
 from tests.gateway.edge.test_streams import POLICY
 from tests.gateway.served import HANG_GUARD_SECONDS, Served, served_gateway
+from tests.gateway.test_live_pushed import moved_eta
 
 SECRET = b"a shared secret of at least sixteen bytes"
 PATH = "/dcsa/tnt/v2/event-subscriptions"
@@ -198,10 +199,10 @@ async def test_what_cannot_be_a_subscription_is_refused_before_anything_is_sent(
         assert callback.received.empty()
 
 
-async def test_a_subscription_to_a_ports_calls_knows_their_events_and_sends_none_of_them(
+async def test_a_subscription_to_a_ports_calls_sends_a_new_estimate_and_nothing_before(
     tmp_path: Path,
 ) -> None:
-    async with facade(tmp_path) as (served, _, callback):
+    async with facade(tmp_path) as (served, port, callback):
         transport = {"callbackUrl": callback.url, "secret": base64.b64encode(SECRET).decode(),
                      "eventType": ["TRANSPORT"], "UNLocationCode": "USLAX",
                      "transportEventTypeCode": ["ARRI"]}  # fmt: skip
@@ -212,6 +213,19 @@ async def test_a_subscription_to_a_ports_calls_knows_their_events_and_sends_none
         assert held.known  # the window's calls, their berth arrivals mapped and remembered
         assert callback.received.empty()  # what is there when it is made is not news
         assert held.delivered == 0
+
+        changes = served.app.state.live.pushes
+        await asyncio.wait_for(changes.until_pushing("USLAX"), HANG_GUARD_SECONDS)
+        moved, eta = moved_eta(port.system.data)
+        port.system.data.record_call(moved)  # the carrier publishes a new ETA
+        headers, sent = await asyncio.wait_for(callback.received.get(), HANG_GUARD_SECONDS)
+        assert headers["subscription-id"] == held.id
+        [estimate] = orjson.loads(sent)
+        assert estimate["eventType"] == "TRANSPORT"
+        assert (estimate["transportEventTypeCode"], estimate["eventClassifierCode"]) == (
+            "ARRI", "EST")  # fmt: skip
+        assert estimate["transportCall"]["transportCallID"] == moved.reference
+        assert datetime.fromisoformat(estimate["eventDateTime"]) == eta
 
 
 async def test_a_revoked_key_ends_its_subscription_with_one_audit_record(tmp_path: Path) -> None:

@@ -376,3 +376,28 @@ async def test_a_recorded_box_is_served_as_it_is_now(
     system.knobs.jit_places = True
     everything = (await client.get("/v2/events", params={"limit": 100_000})).json()
     assert release.event_id in {e["eventID"] for e in everything}
+
+
+async def test_a_recorded_call_is_served_as_it_is_now(
+    now: datetime, client_for: Client, dcsa_openapi: OpenAPI
+):
+    data = generate_port_data("USLAX", now=now)  # its own: this test changes it
+    system = create_port_system("USLAX", data=data)
+    client = client_for(system)
+    call = next(c for c in data.vessel_calls if c.actual_arrival is None and c.eta_revisions
+                and c.status_code is None)  # fmt: skip
+    params = {"transportCallID": call.reference, "transportEventTypeCode": "ARRI"}
+    before, _ = await _all_pages(client, dcsa_openapi, params)
+    eta = call.planned_arrival + timedelta(hours=7)
+    created = now - timedelta(minutes=5)
+    data.record_call(replace(call, estimated_arrival=eta,
+                             eta_revisions=(*call.eta_revisions, (created, eta))))  # fmt: skip
+    after, _ = await _all_pages(client, dcsa_openapi, params)
+    new = [e for e in after if e["eventID"] not in {b["eventID"] for b in before}]
+    assert [(e["eventClassifierCode"], datetime.fromisoformat(e["eventDateTime"]))
+            for e in new] == [("EST", eta)]  # fmt: skip
+    assert len(after) == len(before) + 1  # the call's other events are as they were
+    [now_known] = [c for c in data.vessel_calls if c.reference == call.reference]
+    assert now_known.estimated_arrival == eta  # what the terminal API serves too
+    with pytest.raises(KeyError, match="not a vessel call of USLAX"):
+        data.record_call(replace(call, reference="USLAX-NO-SUCH-CALL"))
