@@ -71,9 +71,10 @@ from gateway.edge.authenticate import Authenticate
 from gateway.edge.body_limit import BodyLimits, ReadDeadlines
 from gateway.edge.client_address import ClientAddress
 from gateway.edge.csrf import CSRF_HEADER, CsrfProtection
+from gateway.edge.dcsa_query import Cursors, cursor_key
 from gateway.edge.dcsa_subscriptions import DcsaSubscriptions
 from gateway.edge.dcsa_tnt import PREFIX as DCSA_PREFIX
-from gateway.edge.dcsa_tnt import Cursors, DcsaTrackAndTrace, cursor_key
+from gateway.edge.dcsa_tnt import DcsaTrackAndTrace
 from gateway.edge.graphiql import STATIC_PATH, static_files
 from gateway.edge.graphql_view import GatewayGraphQL, LeanGraphQL
 from gateway.edge.guarded import Guarded

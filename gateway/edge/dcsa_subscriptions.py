@@ -55,19 +55,17 @@ from gateway.edge.dcsa_events import (
     equipment_events,
     transport_events,
 )
-from gateway.edge.dcsa_tnt import (
-    API_VERSION,
+from gateway.edge.dcsa_query import (
     LIST_FILTERS,
-    PREFIX,
     TEXT_FILTERS,
     DcsaError,
-    DcsaTrackAndTrace,
     Filters,
-    codes,
+    code_list,
     matches,
     page_headers,
     text_filter,
 )
+from gateway.edge.dcsa_tnt import API_VERSION, PREFIX, DcsaTrackAndTrace
 from gateway.edge.subscribing import audit_subscription, still_allowed
 from gateway.errors import GatewayError, PortFailure
 from gateway.ports.egress import EgressRules, Resolver
@@ -105,7 +103,6 @@ class DcsaSubscription:
     body: dict[str, Any]  # as DCSA shows it: the filters and the callback, never the secret
     started: float = field(default_factory=time.perf_counter)
     delivered: int = 0
-    dropped: int = 0
     # What was sent of each item (by the hash of its port and box or call): the hashes of its
     # events' (eventID, eventDateTime), packed eight bytes each (about 0.2 KB for a call).
     known: "OrderedDict[int, bytes]" = field(default_factory=OrderedDict)
@@ -289,7 +286,7 @@ class DcsaSubscriptions:
         callback = body.get("callbackUrl")
         if not isinstance(callback, str) or not callback:
             raise DcsaError(400, "invalidBody", "callbackUrl is required")
-        reason = self.rules.refuses_url(callback) or await self.rules.admit(callback, self.resolver)
+        reason = await self.rules.admit(callback, self.resolver)
         if reason is not None:
             raise DcsaError(400, "invalidBody", f"callbackUrl is refused: {reason}")
         if with_secret:
@@ -306,7 +303,7 @@ class DcsaSubscriptions:
             elif name in LIST_FILTERS:
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise DcsaError(400, "invalidBody", f"{name} is a list of codes")
-                filters.lists[name] = codes(name, ",".join(value), LIST_FILTERS[name])
+                filters.lists[name] = code_list(name, ",".join(value), LIST_FILTERS[name])
         types = filters.types()
         if "EQUIPMENT" in types and "equipmentReference" not in filters.text:
             types.discard("EQUIPMENT")
@@ -427,7 +424,6 @@ class DcsaSubscriptions:
                 subscription.outbox.append(orjson.dumps([e.body for e in fresh]))
                 if len(subscription.outbox) > OUTBOX_LIMIT:
                     subscription.outbox.popleft()
-                    subscription.dropped += 1
                     log.warning("subscription %s: a delivery dropped, the callback lags",
                                 subscription.id)  # fmt: skip
                 subscription.wake.set()
@@ -441,8 +437,6 @@ class DcsaSubscriptions:
                 body = subscription.outbox.popleft()
                 if await self._deliver(subscription, body):
                     subscription.delivered += 1
-                else:
-                    subscription.dropped += 1
 
     async def _deliver(self, subscription: DcsaSubscription, body: bytes) -> bool:
         for attempt in range(self.attempts):

@@ -148,10 +148,6 @@ class PortChanges:
         async with self._opened:
             await self._opened.wait_for(lambda: port in self._open)
 
-    @property
-    def running(self) -> bool:
-        return self._running
-
     def start(self) -> None:
         """Listen to every active port (the first subscription opened)."""
         if not self._running:

@@ -365,14 +365,15 @@ class _Feed:
                 await self.poll(bypass)
                 bypass = await self._next()
         except asyncio.CancelledError:
-            if self.timer is not None:
-                self.timer.cancel()
             raise
         except Exception:  # a fault here must not leave subscribers waiting forever
             log.exception("a subscription feed failed")
             failed = SubscriptionFailed("the subscription failed; subscribe again")
             for subscriber in list(self.subscribers):
                 subscriber.end([failed.to_graphql().formatted])
+        finally:
+            if self.timer is not None:  # the interval being waited out ends with the feed
+                self.timer.cancel()
 
     async def _next(self) -> Bypass:
         """Wait for the next poll; what it asks past the cache: the ports that said something

@@ -16,7 +16,7 @@ from gateway.access.apikeys import ApiKeyStore
 from gateway.app import create_app
 from gateway.config import ConfigError, load_settings
 from gateway.edge.dcsa_events import EQUIPMENT_CODES, facade_event_id
-from gateway.edge.dcsa_tnt import MIN_KEY_CHARACTERS, cursor_key
+from gateway.edge.dcsa_query import MIN_KEY_CHARACTERS, cursor_key
 from port_resolvers.loopback import serve_on_loopback
 from port_resolvers.sim.cluster import RunningPort, run_simulated_ports
 from port_resolvers.sim.data import containers_at_several_ports, generate_all_ports
